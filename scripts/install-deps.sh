@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what meso's build and test suite need on a Debian machine:
+# protoc (to check the committed generated code is fresh) and, for the
+# ZooKeeper integration tests, the zookeeper package.
+set -euo pipefail
+
+need=()
+command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+if [ ${#need[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install-deps: missing ${need[*]} and no apt-get; install them by hand" >&2
+    exit 1
+  fi
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "install-deps: installing ${need[*]} (Debian packages)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+echo "install-deps: protoc $(protoc --version | awk '{print $2}')"
