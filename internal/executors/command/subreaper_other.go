@@ -1,0 +1,5 @@
+//go:build !linux
+
+package command
+
+func becomeSubreaper() error { return nil }
