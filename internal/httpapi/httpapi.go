@@ -1,0 +1,158 @@
+// Package httpapi is the HTTP plumbing shared by the master and the agent:
+// decoding v1 API calls, content negotiation, mapping errors to Mesos's
+// status codes and messages, RecordIO event streams, route registration under
+// libprocess actor prefixes, and JSON (with JSONP) for the legacy endpoints.
+//
+// Only this layer turns errors into status codes. Handlers return or pass an
+// [*Error] carrying the exact status and plain-text body Mesos would send
+// (e.g. 415 "Expecting 'Content-Type' of application/json or
+// application/x-protobuf"); anything else becomes a 500.
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/pkg/codec"
+)
+
+// MaxBodySize is the largest request body [DecodeCall] reads.
+const MaxBodySize = 64 << 20
+
+// Error is an HTTP error with Mesos's status code and a plain-text message
+// body.
+type Error struct {
+	Status  int
+	Message string
+	// Header holds extra response headers, e.g. "Allow" on a 405 or
+	// "Location" on a 307. May be nil.
+	Header http.Header
+}
+
+// Error returns the status text and the message.
+func (e *Error) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// Errorf returns an *Error with the given status and formatted message.
+func Errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// WriteError writes err as a response. An *Error (found with errors.As) is
+// written with its status, headers and message as a "text/plain;
+// charset=utf-8" body; any other error becomes a 500 whose body is the
+// error's text, as Mesos answers InternalServerError.
+func WriteError(w http.ResponseWriter, err error) {
+	var he *Error
+	if !errors.As(err, &he) {
+		he = &Error{Status: http.StatusInternalServerError, Message: err.Error()}
+	}
+	h := w.Header()
+	for k, vs := range he.Header {
+		h[k] = append([]string(nil), vs...)
+	}
+	h.Del("Content-Encoding")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(he.Message)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(he.Status)
+	_, _ = io.WriteString(w, he.Message)
+}
+
+// DecodeCall checks and decodes a v1 API call request (scheduler, executor,
+// operator or agent API) into m, in the order the Mesos master checks:
+//
+//   - a method other than POST is a 405 with "Allow: POST";
+//   - a missing Content-Type is a 400 "Expecting 'Content-Type' to be
+//     present";
+//   - a Content-Type other than JSON or protobuf is a 415 "Expecting
+//     'Content-Type' of application/json or application/x-protobuf";
+//   - a body over [MaxBodySize] is a 413;
+//   - a body that does not decode (including missing required fields) is a
+//     400 "Failed to parse body into Call protobuf: <detail>".
+//
+// It returns the request's media type. All errors are *Error.
+func DecodeCall(r *http.Request, m proto.Message) (codec.MediaType, error) {
+	if r.Method != http.MethodPost {
+		return "", &Error{
+			Status:  http.StatusMethodNotAllowed,
+			Message: fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method),
+			Header:  http.Header{"Allow": {http.MethodPost}},
+		}
+	}
+	mt, err := codec.ParseContentType(r.Header.Get("Content-Type"))
+	switch {
+	case errors.Is(err, codec.ErrMissingContentType):
+		return "", Errorf(http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+	case err != nil || (mt != codec.JSON && mt != codec.Protobuf):
+		return "", Errorf(http.StatusUnsupportedMediaType,
+			"Expecting 'Content-Type' of %s or %s", codec.JSON, codec.Protobuf)
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return "", err
+	}
+	if err := codec.Unmarshal(mt, body, m); err != nil {
+		return "", Errorf(http.StatusBadRequest, "Failed to parse body into Call protobuf: %v", err)
+	}
+	return mt, nil
+}
+
+// readBody reads at most MaxBodySize bytes of the request body.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	if r.ContentLength > MaxBodySize {
+		return nil, Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", MaxBodySize)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
+	if err != nil {
+		return nil, Errorf(http.StatusBadRequest, "Failed to read request body: %v", err)
+	}
+	if len(body) > MaxBodySize {
+		return nil, Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", MaxBodySize)
+	}
+	return body, nil
+}
+
+// Accept negotiates the response media type from the request's Accept
+// headers (see [codec.Negotiate]). It returns a 406 *Error when neither JSON
+// nor protobuf is acceptable.
+func Accept(r *http.Request) (codec.MediaType, error) {
+	accept := ""
+	for i, v := range r.Header.Values("Accept") {
+		if i > 0 {
+			accept += ","
+		}
+		accept += v
+	}
+	mt, ok := codec.Negotiate(accept)
+	if !ok {
+		return "", Errorf(http.StatusNotAcceptable,
+			"Expecting 'Accept' to allow '%s' or '%s'", codec.Protobuf, codec.JSON)
+	}
+	return mt, nil
+}
+
+// WriteMessage writes m encoded as mt with the given status. If m cannot be
+// encoded it writes a 500 instead and returns the encoding error.
+func WriteMessage(w http.ResponseWriter, status int, mt codec.MediaType, m proto.Message) error {
+	body, err := codec.Marshal(mt, m)
+	if err != nil {
+		WriteError(w, err)
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", string(mt))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, err = w.Write(body)
+	return err
+}

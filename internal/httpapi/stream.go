@@ -1,0 +1,70 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/pkg/codec"
+	"github.com/meso-project/meso/pkg/recordio"
+)
+
+// Stream is a 200 OK chunked response of RecordIO-framed messages, the
+// transport of every v1 SUBSCRIBE (scheduler, executor, operator and agent
+// streams). Each message is written and flushed at once so that events reach
+// the client without buffering. Send is safe for concurrent use; messages are
+// never interleaved.
+type Stream struct {
+	mu sync.Mutex
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	mt codec.MediaType
+	rw *recordio.Writer
+}
+
+// NewStream starts a stream of messages encoded as mt (JSON or protobuf): it
+// writes the 200 status with "Content-Type: mt" and any extra headers (e.g.
+// Mesos-Stream-Id), then flushes so the client sees the response start.
+// Without a Content-Length, net/http sends it with chunked transfer encoding.
+func NewStream(w http.ResponseWriter, mt codec.MediaType, header http.Header) (*Stream, error) {
+	if mt != codec.JSON && mt != codec.Protobuf {
+		return nil, fmt.Errorf("httpapi: cannot stream messages as %q: %w", mt, codec.ErrUnsupportedMediaType)
+	}
+	h := w.Header()
+	for k, vs := range header {
+		h[k] = append([]string(nil), vs...)
+	}
+	h.Del("Content-Length")
+	h.Set("Content-Type", string(mt))
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		return nil, fmt.Errorf("httpapi: flush stream headers: %w", err)
+	}
+	return &Stream{w: w, rc: rc, mt: mt, rw: recordio.NewWriter(w)}, nil
+}
+
+// Send encodes m, writes it as one record and flushes it. An error means the
+// message could not be encoded or the client is gone; the caller should end
+// the stream (return from the handler).
+func (s *Stream) Send(m proto.Message) error {
+	b, err := codec.Marshal(s.mt, m)
+	if err != nil {
+		return fmt.Errorf("httpapi: encode stream message: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.rw.WriteRecord(b); err != nil {
+		return fmt.Errorf("httpapi: write stream message: %w", err)
+	}
+	if err := s.rc.Flush(); err != nil {
+		return fmt.Errorf("httpapi: flush stream message: %w", err)
+	}
+	return nil
+}
+
+// MediaType returns the encoding of the stream's messages.
+func (s *Stream) MediaType() codec.MediaType { return s.mt }

@@ -1,0 +1,505 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Limits applied to JSON input so that hostile bodies cannot exhaust the
+// stack or memory.
+const (
+	// MaxJSONSize is the largest JSON document [UnmarshalJSON] accepts.
+	MaxJSONSize = 64 << 20
+	// MaxJSONDepth is the deepest nesting of JSON objects and arrays
+	// [UnmarshalJSON] accepts. Mesos messages nest far less deeply.
+	MaxJSONDepth = 200
+)
+
+// ErrInvalidJSON is returned (wrapped, with the offending field's path) when
+// a JSON document is malformed or does not fit the message.
+var ErrInvalidJSON = errors.New("codec: invalid JSON")
+
+// UnmarshalJSON decodes data, in the Mesos JSON dialect, into m, replacing
+// its contents. It accepts what stout's protobuf parser accepts, and more
+// where real clients need it:
+//
+//   - keys are proto field names; unknown keys are ignored; null means unset;
+//   - enums are value names; an unknown name in an optional field or a
+//     repeated field or map value is dropped silently, in a required field it
+//     is an error; a JSON number is taken as the enum's numeric value;
+//   - integers may be JSON numbers (5, 5.0, 5e0 — integral values only) or
+//     numeric strings ("5"); 64-bit values are parsed exactly;
+//   - floating-point values may be numbers, numeric strings, or "Infinity",
+//     "-Infinity" and "NaN";
+//   - bools may be true/false or "true"/"false";
+//   - bytes are base64: standard or URL-safe alphabet, padded or not;
+//   - maps are objects keyed by the map key; for a map whose values are
+//     Value.Scalar-shaped messages (a single double field named "value"),
+//     a bare number or numeric string stands for {"value": ...}, as
+//     docs/scheduler-http-api.md shows for TaskInfo.limits.
+//
+// After decoding, proto2 required fields are checked; a missing one is an
+// error wrapping [ErrMissingRequired] that names its path. Every error text is
+// suitable for a client-facing 400 body.
+func UnmarshalJSON(data []byte, m proto.Message) error {
+	proto.Reset(m)
+	if len(data) > MaxJSONSize {
+		return fmt.Errorf("%w: document of %d bytes exceeds limit %d", ErrInvalidJSON, len(data), MaxJSONSize)
+	}
+	if err := checkDepth(data, MaxJSONDepth); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: empty document", ErrInvalidJSON)
+		}
+		return fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: unexpected data after the top-level value", ErrInvalidJSON)
+	}
+	if err := decodeMessage(m.ProtoReflect(), v, ""); err != nil {
+		return err
+	}
+	return checkRequired(m.ProtoReflect())
+}
+
+// checkDepth rejects documents nesting objects and arrays deeper than limit,
+// before any recursive processing happens.
+func checkDepth(data []byte, limit int) error {
+	depth := 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			switch c {
+			case '\\':
+				escaped = true
+			case '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > limit {
+				return fmt.Errorf("%w: nesting deeper than %d levels", ErrInvalidJSON, limit)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// decodeMessage fills m from the JSON value v (an object) found at path.
+func decodeMessage(m protoreflect.Message, v any, path string) error {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return typeError(path, "an object", v)
+	}
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		jv, ok := obj[string(fd.Name())]
+		if !ok || jv == nil {
+			continue // absent or null: unset
+		}
+		fpath := joinPath(path, string(fd.Name()))
+		var err error
+		switch {
+		case fd.IsList():
+			err = decodeList(m.Mutable(fd).List(), fd, jv, fpath)
+		case fd.IsMap():
+			err = decodeMap(m.Mutable(fd).Map(), fd, jv, fpath)
+		case isMessage(fd):
+			err = decodeMessage(m.Mutable(fd).Message(), jv, fpath)
+		default:
+			var val protoreflect.Value
+			var known bool
+			val, known, err = decodeScalar(fd, jv, fpath)
+			switch {
+			case err != nil:
+			case known:
+				m.Set(fd, val)
+			case fd.Cardinality() == protoreflect.Required:
+				err = fmt.Errorf("%w: %s: unknown %s value %s", ErrInvalidJSON, fpath, fd.Enum().FullName(), describe(jv))
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeList(l protoreflect.List, fd protoreflect.FieldDescriptor, v any, path string) error {
+	arr, ok := v.([]any)
+	if !ok {
+		return typeError(path, "an array", v)
+	}
+	for i, ev := range arr {
+		epath := fmt.Sprintf("%s[%d]", path, i)
+		if ev == nil {
+			return fmt.Errorf("%w: %s: null array element", ErrInvalidJSON, epath)
+		}
+		if isMessage(fd) {
+			e := l.NewElement()
+			if err := decodeMessage(e.Message(), ev, epath); err != nil {
+				return err
+			}
+			l.Append(e)
+			continue
+		}
+		val, known, err := decodeScalar(fd, ev, epath)
+		if err != nil {
+			return err
+		}
+		if known { // unknown enum names in repeated fields are dropped
+			l.Append(val)
+		}
+	}
+	return nil
+}
+
+func decodeMap(mp protoreflect.Map, fd protoreflect.FieldDescriptor, v any, path string) error {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return typeError(path, "an object", v)
+	}
+	// Sorted, so that keys that normalise to the same map key ("1", "01")
+	// resolve deterministically.
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	kd, vd := fd.MapKey(), fd.MapValue()
+	for _, k := range keys {
+		ev := obj[k]
+		epath := fmt.Sprintf("%s[%q]", path, k)
+		if ev == nil {
+			continue // null: no entry
+		}
+		key, err := decodeMapKey(kd, k, epath)
+		if err != nil {
+			return err
+		}
+		if isMessage(vd) {
+			e := mp.NewValue()
+			if sf := scalarValueField(vd.Message()); sf != nil {
+				if _, isObj := ev.(map[string]any); !isObj {
+					// Bare scalar, e.g. "limits": {"cpus": "Infinity"}.
+					val, _, err := decodeScalar(sf, ev, epath)
+					if err != nil {
+						return err
+					}
+					e.Message().Set(sf, val)
+					mp.Set(key, e)
+					continue
+				}
+			}
+			if err := decodeMessage(e.Message(), ev, epath); err != nil {
+				return err
+			}
+			mp.Set(key, e)
+			continue
+		}
+		val, known, err := decodeScalar(vd, ev, epath)
+		if err != nil {
+			return err
+		}
+		if known { // unknown enum names drop the entry
+			mp.Set(key, val)
+		}
+	}
+	return nil
+}
+
+// scalarValueField returns the "value" field of a Value.Scalar-shaped message
+// (exactly one field, a singular double or float named "value"), or nil.
+func scalarValueField(md protoreflect.MessageDescriptor) protoreflect.FieldDescriptor {
+	if md.Fields().Len() != 1 {
+		return nil
+	}
+	fd := md.Fields().Get(0)
+	if fd.Name() != "value" || fd.IsList() ||
+		(fd.Kind() != protoreflect.DoubleKind && fd.Kind() != protoreflect.FloatKind) {
+		return nil
+	}
+	return fd
+}
+
+func decodeMapKey(fd protoreflect.FieldDescriptor, k, path string) (protoreflect.MapKey, error) {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(k).MapKey(), nil
+	case protoreflect.BoolKind:
+		switch k {
+		case "true":
+			return protoreflect.ValueOfBool(true).MapKey(), nil
+		case "false":
+			return protoreflect.ValueOfBool(false).MapKey(), nil
+		}
+		return protoreflect.MapKey{}, fmt.Errorf("%w: %s: invalid bool map key", ErrInvalidJSON, path)
+	}
+	v, _, err := decodeScalar(fd, k, path)
+	if err != nil {
+		return protoreflect.MapKey{}, err
+	}
+	return v.MapKey(), nil
+}
+
+// decodeScalar converts the JSON value v to a value of fd's (non-message)
+// kind. known is false for an enum name or number the enum does not define.
+func decodeScalar(fd protoreflect.FieldDescriptor, v any, path string) (val protoreflect.Value, known bool, err error) {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		switch v {
+		case true, "true":
+			return protoreflect.ValueOfBool(true), true, nil
+		case false, "false":
+			return protoreflect.ValueOfBool(false), true, nil
+		}
+		return val, false, typeError(path, "a bool", v)
+
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		s, ok := numberText(v)
+		if !ok {
+			return val, false, typeError(path, "an integer", v)
+		}
+		n, err := parseInt(s, math.MinInt32, math.MaxInt32)
+		if err != nil {
+			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+		}
+		return protoreflect.ValueOfInt32(int32(n)), true, nil
+
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		s, ok := numberText(v)
+		if !ok {
+			return val, false, typeError(path, "an integer", v)
+		}
+		n, err := parseInt(s, math.MinInt64, math.MaxInt64)
+		if err != nil {
+			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+		}
+		return protoreflect.ValueOfInt64(n), true, nil
+
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		s, ok := numberText(v)
+		if !ok {
+			return val, false, typeError(path, "an unsigned integer", v)
+		}
+		n, err := parseUint(s, math.MaxUint32)
+		if err != nil {
+			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+		}
+		return protoreflect.ValueOfUint32(uint32(n)), true, nil
+
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		s, ok := numberText(v)
+		if !ok {
+			return val, false, typeError(path, "an unsigned integer", v)
+		}
+		n, err := parseUint(s, math.MaxUint64)
+		if err != nil {
+			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+		}
+		return protoreflect.ValueOfUint64(n), true, nil
+
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		s, ok := numberText(v)
+		if !ok {
+			return val, false, typeError(path, "a number", v)
+		}
+		bits := 64
+		if fd.Kind() == protoreflect.FloatKind {
+			bits = 32
+		}
+		f, err := parseFloat(s, bits)
+		if err != nil {
+			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+		}
+		if bits == 32 {
+			return protoreflect.ValueOfFloat32(float32(f)), true, nil
+		}
+		return protoreflect.ValueOfFloat64(f), true, nil
+
+	case protoreflect.StringKind:
+		s, ok := v.(string)
+		if !ok {
+			return val, false, typeError(path, "a string", v)
+		}
+		return protoreflect.ValueOfString(s), true, nil
+
+	case protoreflect.BytesKind:
+		s, ok := v.(string)
+		if !ok {
+			return val, false, typeError(path, "a base64 string", v)
+		}
+		b, err := decodeBase64(s)
+		if err != nil {
+			return val, false, fmt.Errorf("%w: %s: invalid base64", ErrInvalidJSON, path)
+		}
+		return protoreflect.ValueOfBytes(b), true, nil
+
+	case protoreflect.EnumKind:
+		switch x := v.(type) {
+		case string:
+			if ev := fd.Enum().Values().ByName(protoreflect.Name(x)); ev != nil {
+				return protoreflect.ValueOfEnum(ev.Number()), true, nil
+			}
+			return val, false, nil
+		case json.Number:
+			n, err := parseInt(string(x), math.MinInt32, math.MaxInt32)
+			if err != nil {
+				return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+			}
+			// Numbers are kept even when undeclared: binary decoding does the
+			// same (Go keeps unknown proto2 enum numbers in the field), and
+			// MarshalJSON writes such values as numbers.
+			return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), true, nil
+		}
+		return val, false, typeError(path, "an enum name", v)
+	}
+	return val, false, fmt.Errorf("%w: %s: unsupported field kind %v", ErrInvalidJSON, path, fd.Kind())
+}
+
+// numberText returns the text of a JSON number or of a string holding one.
+func numberText(v any) (string, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		return string(x), true
+	case string:
+		return x, true
+	}
+	return "", false
+}
+
+// parseInt parses s as a base-10 integer in [lo, hi]; integral floating-point
+// forms such as "5.0" and "1e3" are accepted too.
+func parseInt(s string, lo, hi int64) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err == nil {
+		if n < lo || n > hi {
+			return 0, fmt.Errorf("%s is out of range", quote(s))
+		}
+		return n, nil
+	}
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("%s is out of range", quote(s))
+	}
+	f, ferr := strconv.ParseFloat(s, 64)
+	if ferr != nil || math.IsInf(f, 0) || math.IsNaN(f) || f != math.Trunc(f) {
+		return 0, fmt.Errorf("%s is not an integer", quote(s))
+	}
+	// float64(hi) may round up to 2^63, so compare against exact bounds.
+	if f < float64(lo) || f >= float64(hi)+1 {
+		return 0, fmt.Errorf("%s is out of range", quote(s))
+	}
+	return int64(f), nil
+}
+
+// parseUint is parseInt for unsigned values in [0, hi].
+func parseUint(s string, hi uint64) (uint64, error) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err == nil {
+		if n > hi {
+			return 0, fmt.Errorf("%s is out of range", quote(s))
+		}
+		return n, nil
+	}
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("%s is out of range", quote(s))
+	}
+	f, ferr := strconv.ParseFloat(s, 64)
+	if ferr != nil || math.IsInf(f, 0) || math.IsNaN(f) || f != math.Trunc(f) {
+		return 0, fmt.Errorf("%s is not an integer", quote(s))
+	}
+	if f < 0 || f >= float64(hi)+1 {
+		return 0, fmt.Errorf("%s is out of range", quote(s))
+	}
+	return uint64(f), nil
+}
+
+func parseFloat(s string, bits int) (float64, error) {
+	switch s {
+	case "Infinity":
+		return math.Inf(1), nil
+	case "-Infinity":
+		return math.Inf(-1), nil
+	case "NaN":
+		return math.NaN(), nil
+	}
+	f, err := strconv.ParseFloat(s, bits)
+	if err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("%s is out of range", quote(s))
+		}
+		return 0, fmt.Errorf("%s is not a number", quote(s))
+	}
+	return f, nil
+}
+
+// decodeBase64 accepts standard and URL-safe base64, padded or not.
+func decodeBase64(s string) ([]byte, error) {
+	enc := base64.StdEncoding
+	if strings.ContainsAny(s, "-_") {
+		enc = base64.URLEncoding
+	}
+	if len(s)%4 != 0 {
+		enc = enc.WithPadding(base64.NoPadding)
+	}
+	return enc.DecodeString(s)
+}
+
+func typeError(path, want string, got any) error {
+	if path == "" {
+		return fmt.Errorf("%w: expected %s, got %s", ErrInvalidJSON, want, describe(got))
+	}
+	return fmt.Errorf("%w: %s: expected %s, got %s", ErrInvalidJSON, path, want, describe(got))
+}
+
+// describe names a decoded JSON value for an error message.
+func describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return strconv.FormatBool(x)
+	case json.Number:
+		return "number " + quote(string(x))
+	case string:
+		return "string " + quote(x)
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// quote quotes s for an error message, truncating long values.
+func quote(s string) string {
+	const max = 64
+	if len(s) > max {
+		return strconv.Quote(s[:max]) + "..."
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,222 @@
+package codec
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// MarshalJSON encodes m in the Mesos JSON dialect (stout's
+// JSON::protobuf). The output is compact and deterministic:
+//
+//   - keys are proto field names, in field declaration order;
+//   - every set field is written, every non-empty repeated or map field, and
+//     every unset singular field that declares an explicit default
+//     (e.g. CommandInfo.shell: true) unless the field is deprecated;
+//   - enums are written as their value names;
+//   - 64-bit integers are exact JSON numbers;
+//   - bytes are standard, padded base64;
+//   - infinite and NaN floating-point values are the strings "Infinity",
+//     "-Infinity" and "NaN" (Mesos writes unlimited quota this way);
+//   - maps are objects keyed by the map key, in sorted key order.
+//
+// Required fields must be set; a missing one is an error naming its path.
+func MarshalJSON(m proto.Message) ([]byte, error) {
+	rm := m.ProtoReflect()
+	if err := checkRequired(rm); err != nil {
+		return nil, err
+	}
+	return appendMessage(nil, rm), nil
+}
+
+func appendMessage(b []byte, m protoreflect.Message) []byte {
+	b = append(b, '{')
+	first := true
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		var v protoreflect.Value
+		switch {
+		case fd.IsList():
+			if !m.Has(fd) {
+				continue
+			}
+		case fd.IsMap():
+			if !m.Has(fd) {
+				continue
+			}
+		case m.Has(fd):
+		case emitsDefault(fd):
+		default:
+			continue
+		}
+		v = m.Get(fd) // the default for an unset scalar field
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, string(fd.Name()))
+		b = append(b, ':')
+		switch {
+		case fd.IsList():
+			b = appendList(b, fd, v.List())
+		case fd.IsMap():
+			b = appendMap(b, fd, v.Map())
+		default:
+			b = appendValue(b, fd, v)
+		}
+	}
+	return append(b, '}')
+}
+
+// emitsDefault reports whether an unset singular field is written with its
+// default value, as stout does: it has an explicit default and is not
+// deprecated. Oneof members are skipped: writing a default would select that
+// member.
+func emitsDefault(fd protoreflect.FieldDescriptor) bool {
+	if !fd.HasDefault() || fd.ContainingOneof() != nil {
+		return false
+	}
+	opts, _ := fd.Options().(*descriptorpb.FieldOptions)
+	return !opts.GetDeprecated()
+}
+
+func appendList(b []byte, fd protoreflect.FieldDescriptor, l protoreflect.List) []byte {
+	b = append(b, '[')
+	for i := range l.Len() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendValue(b, fd, l.Get(i))
+	}
+	return append(b, ']')
+}
+
+func appendMap(b []byte, fd protoreflect.FieldDescriptor, m protoreflect.Map) []byte {
+	type entry struct {
+		key string
+		val protoreflect.Value
+	}
+	entries := make([]entry, 0, m.Len())
+	m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+		entries = append(entries, entry{k.String(), v})
+		return true
+	})
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+	b = append(b, '{')
+	for i, e := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, e.key)
+		b = append(b, ':')
+		b = appendValue(b, fd.MapValue(), e.val)
+	}
+	return append(b, '}')
+}
+
+// appendValue writes one singular value of fd's kind.
+func appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value) []byte {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return strconv.AppendBool(b, v.Bool())
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return strconv.AppendInt(b, v.Int(), 10)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind,
+		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return strconv.AppendUint(b, v.Uint(), 10)
+	case protoreflect.FloatKind:
+		return appendFloat(b, v.Float(), 32)
+	case protoreflect.DoubleKind:
+		return appendFloat(b, v.Float(), 64)
+	case protoreflect.StringKind:
+		return appendString(b, v.String())
+	case protoreflect.BytesKind:
+		b = append(b, '"')
+		b = base64.StdEncoding.AppendEncode(b, v.Bytes())
+		return append(b, '"')
+	case protoreflect.EnumKind:
+		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
+			return appendString(b, string(ev.Name()))
+		}
+		// An open (proto3) enum may hold an undeclared number.
+		return strconv.AppendInt(b, int64(v.Enum()), 10)
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return appendMessage(b, v.Message())
+	}
+	panic(fmt.Sprintf("codec: unknown field kind %v", fd.Kind()))
+}
+
+func appendFloat(b []byte, f float64, bits int) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(b, `"NaN"`...)
+	case math.IsInf(f, 1):
+		return append(b, `"Infinity"`...)
+	case math.IsInf(f, -1):
+		return append(b, `"-Infinity"`...)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, bits)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
+// encoding/json does; U+2028 and U+2029 are escaped so the output is also
+// valid JavaScript (JSONP).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

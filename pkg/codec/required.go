@@ -1,0 +1,98 @@
+package codec
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// ErrMissingRequired is returned (wrapped, naming the missing fields' paths)
+// when a message lacks proto2 required fields.
+var ErrMissingRequired = errors.New("codec: missing required fields")
+
+// maxMissingReported bounds the list of missing fields in an error message.
+const maxMissingReported = 10
+
+// checkRequired returns an error naming the path of every missing required
+// field in m and its sub-messages, e.g.
+// "missing required fields: subscribe.framework_info.user".
+func checkRequired(m protoreflect.Message) error {
+	var missing []string
+	walkRequired(m, "", &missing)
+	if len(missing) == 0 {
+		return nil
+	}
+	if len(missing) > maxMissingReported {
+		missing = append(missing[:maxMissingReported], "...")
+	}
+	return fmt.Errorf("%w: %s", ErrMissingRequired, strings.Join(missing, ", "))
+}
+
+func walkRequired(m protoreflect.Message, path string, missing *[]string) {
+	if len(*missing) > maxMissingReported {
+		return
+	}
+	// Walk fields in declaration order so that error texts are stable.
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			if fd.Cardinality() == protoreflect.Required {
+				*missing = append(*missing, joinPath(path, string(fd.Name())))
+			}
+			continue
+		}
+		walkField(fd, m.Get(fd), joinPath(path, string(fd.Name())), missing)
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.IsExtension() {
+			walkField(fd, v, joinPath(path, "["+string(fd.FullName())+"]"), missing)
+		}
+		return true
+	})
+}
+
+// walkField checks the sub-messages held by one populated field.
+func walkField(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string, missing *[]string) {
+	switch {
+	case fd.IsList():
+		if !isMessage(fd) {
+			return
+		}
+		l := v.List()
+		for i := range l.Len() {
+			walkRequired(l.Get(i).Message(), fmt.Sprintf("%s[%d]", path, i), missing)
+		}
+	case fd.IsMap():
+		if !isMessage(fd.MapValue()) {
+			return
+		}
+		mp := v.Map()
+		keys := make([]protoreflect.MapKey, 0, mp.Len())
+		mp.Range(func(k protoreflect.MapKey, _ protoreflect.Value) bool {
+			keys = append(keys, k)
+			return true
+		})
+		slices.SortFunc(keys, func(a, b protoreflect.MapKey) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			walkRequired(mp.Get(k).Message(), fmt.Sprintf("%s[%q]", path, k.String()), missing)
+		}
+	case isMessage(fd):
+		walkRequired(v.Message(), path, missing)
+	}
+}
+
+func isMessage(fd protoreflect.FieldDescriptor) bool {
+	k := fd.Kind()
+	return k == protoreflect.MessageKind || k == protoreflect.GroupKind
+}
+
+func joinPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
