@@ -1,0 +1,130 @@
+// Package allocator defines the contract between the master and a resource
+// allocator: the master tells the allocator what exists (agents, frameworks,
+// what is in use) and the allocator decides which framework role is offered
+// which agent's free resources. It mirrors the lifecycle of Mesos's allocator
+// module (src/master/allocator/allocator.hpp); the built-in implementation is
+// HierarchicalDRF in the hierarchical subpackage.
+//
+// Implementations are synchronous and deterministic: no goroutines, no clocks,
+// no I/O. The master calls them from its own event loop, passing the current
+// time where it matters, so an Allocator needs no locking and is not safe for
+// concurrent use.
+package allocator
+
+import (
+	"time"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+// Allocation is one decision of an allocation cycle: resources of one agent
+// for one role of one framework. The master turns each Allocation into exactly
+// one Offer. The resources carry AllocationInfo{role: Role}.
+type Allocation struct {
+	FrameworkID string
+	AgentID     string
+	Role        string
+	Resources   resources.Resources
+}
+
+// Options configure an allocator; zero values mean Mesos's defaults.
+type Options struct {
+	// AllocationInterval is the batch interval (--allocation_interval, 1secs).
+	// Offer filters last at least this long.
+	AllocationInterval time.Duration
+	// MinAllocatable lists alternative minimum quantities an offer must reach
+	// (--min_allocatable_resources, "cpus:0.01|mem:32"). Empty means the default.
+	MinAllocatable []map[string]float64
+	// FilterGPUResources withholds agents with gpus from frameworks without the
+	// GPU_RESOURCES capability (--filter_gpu_resources, default true).
+	FilterGPUResources bool
+	// Weights by role (--weights); roles not listed weigh 1.
+	Weights map[string]float64
+	// RoleSorter and FrameworkSorter name the sorters: "drf" (default) or "random".
+	RoleSorter, FrameworkSorter string
+	// Seed makes randomised choices (agent shuffling, random sorter) repeatable.
+	Seed int64
+}
+
+// Framework describes a framework to the allocator.
+type Framework struct {
+	Info *mesospb.FrameworkInfo
+	// SuppressedRoles are roles the framework wants no offers for.
+	SuppressedRoles []string
+	// Active is false for frameworks that are known but disconnected.
+	Active bool
+}
+
+// Agent describes an agent to the allocator.
+type Agent struct {
+	Info *mesospb.AgentInfo
+	// Total is everything the agent has, including what is in use.
+	Total resources.Resources
+	// Capabilities the agent advertises (MULTI_ROLE, HIERARCHICAL_ROLE, ...).
+	Capabilities []mesospb.AgentInfo_Capability_Type
+}
+
+// Allocator is a resource allocator driven by the master.
+//
+// Resource accounting contract: resources handed out by Allocate count as
+// allocated to (framework, role) until the master gives them back with
+// RecoverResources (offer declined, rescinded or partly unused; task
+// terminated). Resources in use when an agent or framework is added are
+// passed in as used. IDs are plain strings (FrameworkID/AgentID values).
+//
+// Calls for unknown frameworks or agents are ignored, so the master need not
+// track what it has told the allocator.
+type Allocator interface {
+	// AddFramework adds a framework; used maps agent ID to resources the
+	// framework already holds there (after a master failover).
+	AddFramework(id string, fw Framework, used map[string]resources.Resources)
+	// RemoveFramework forgets a framework and all it holds.
+	RemoveFramework(id string)
+	// ActivateFramework and DeactivateFramework start and stop offers to a
+	// framework without forgetting its allocations (connect/disconnect).
+	ActivateFramework(id string)
+	DeactivateFramework(id string)
+	// UpdateFramework replaces the framework's info (roles, capabilities,
+	// offer_filters) and suppressed roles.
+	UpdateFramework(id string, fw Framework)
+
+	// AddAgent adds an agent; used maps framework ID to resources in use there.
+	AddAgent(id string, agent Agent, used map[string]resources.Resources)
+	// RemoveAgent forgets an agent and everything allocated on it.
+	RemoveAgent(id string)
+	// ActivateAgent and DeactivateAgent start and stop offering an agent.
+	ActivateAgent(id string)
+	DeactivateAgent(id string)
+	// UpdateAgentTotal replaces an agent's total resources (e.g. after a
+	// dynamic reservation changed their form).
+	UpdateAgentTotal(id string, total resources.Resources)
+
+	// UpdateAllocation replaces resources a framework holds on an agent, for
+	// offer operations that change the form of allocated resources (RESERVE,
+	// UNRESERVE, CREATE, DESTROY).
+	UpdateAllocation(frameworkID, agentID string, from, to resources.Resources)
+
+	// RecoverResources returns resources a framework held on an agent. With a
+	// non-nil filter whose refuse_seconds is positive, the framework is not
+	// offered a subset of these resources from this agent for that long
+	// (at least AllocationInterval); spec §1.10.
+	RecoverResources(frameworkID, agentID string, res resources.Resources, filters *mesospb.Filters, now time.Time)
+
+	// SuppressOffers stops offers to the framework for roles (all its roles
+	// when empty). ReviveOffers resumes them and clears their offer filters.
+	SuppressOffers(frameworkID string, roles []string)
+	ReviveOffers(frameworkID string, roles []string, now time.Time)
+
+	// UpdateWeights sets role weights (weight 1 when a role is absent).
+	UpdateWeights(weights map[string]float64)
+
+	// Allocate runs one allocation cycle at time now and returns what to
+	// offer. Allocated resources count as held by the framework until
+	// recovered.
+	Allocate(now time.Time) []Allocation
+}
+
+// Factory builds an allocator. The composition root (cmd/meso, internal/local)
+// picks one from a table keyed by the name Mesos uses on --allocator.
+type Factory func(Options) (Allocator, error)
