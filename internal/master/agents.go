@@ -1,0 +1,626 @@
+package master
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/codec"
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+// serveAgent is POST /master/internal/agent: REGISTER and REREGISTER open
+// the agent's event stream; every other call is answered 202 (400 for a
+// missing or stale stream ID, 403 for an unknown agent).
+func (m *Master) serveAgent(w http.ResponseWriter, r *http.Request) {
+	if !m.gateLeader(w, r) {
+		return
+	}
+	call := &agentapipb.Call{}
+	if _, err := httpapi.DecodeCall(r, call); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	switch call.GetType() {
+	case agentapipb.Call_REGISTER, agentapipb.Call_REREGISTER:
+		m.serveAgentStream(w, r, call)
+		return
+	case agentapipb.Call_UNKNOWN:
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusNotImplemented, "Unknown call type"))
+		return
+	}
+	if call.AgentId == nil {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "Expecting 'agent_id' to be present"))
+		return
+	}
+	streamID := r.Header.Get(streamIDHeader)
+	var res callResult
+	if err := m.do(r.Context(), func() { res = m.st.agentCall(call, streamID) }); err != nil {
+		writeStopped(w, err)
+		return
+	}
+	if res.err != nil {
+		httpapi.WriteError(w, res.err)
+		return
+	}
+	w.WriteHeader(res.status)
+}
+
+func (m *Master) serveAgentStream(w http.ResponseWriter, r *http.Request, call *agentapipb.Call) {
+	if call.GetType() == agentapipb.Call_REGISTER && call.Register == nil ||
+		call.GetType() == agentapipb.Call_REREGISTER && call.Reregister == nil {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "Expecting '%s' to be present",
+			strings.ToLower(call.GetType().String())))
+		return
+	}
+	conn := &agentConn{streamID: uuid.NewString(), out: newOutbox[*agentapipb.Event]()}
+	var agentID string
+	var res callResult
+	if err := m.do(r.Context(), func() {
+		if call.GetType() == agentapipb.Call_REGISTER {
+			agentID, res = m.st.registerAgent(conn, call.GetRegister())
+		} else {
+			agentID, res = m.st.reregisterAgent(conn, call.GetReregister())
+		}
+	}); err != nil {
+		writeStopped(w, err)
+		return
+	}
+	if res.err != nil {
+		httpapi.WriteError(w, res.err)
+		return
+	}
+	stream, err := httpapi.NewStream(w, codec.Protobuf, http.Header{streamIDHeader: {conn.streamID}})
+	if err == nil {
+		m.writeAgentEvents(r, stream, conn)
+	}
+	m.post(func() { m.st.agentDisconnected(agentID, conn) })
+}
+
+func (m *Master) writeAgentEvents(r *http.Request, stream *httpapi.Stream, conn *agentConn) {
+	for {
+		events, closed := conn.out.take()
+		for _, ev := range events {
+			if err := stream.Send(ev); err != nil {
+				conn.out.close()
+				return
+			}
+		}
+		if closed {
+			return
+		}
+		select {
+		case <-conn.out.signal:
+		case <-r.Context().Done():
+			conn.out.close()
+			return
+		case <-m.done:
+			return
+		}
+	}
+}
+
+// parsePID splits "slave(1)@ip:port" into ip and port.
+func parsePID(pid string) (string, int, bool) {
+	_, hostport, ok := strings.Cut(pid, "@")
+	if !ok {
+		return "", 0, false
+	}
+	host, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return "", 0, false
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, false
+	}
+	return host, port, true
+}
+
+func (s *state) registeredEvent(a *agent, typ agentapipb.Event_Type) *agentapipb.Event {
+	return &agentapipb.Event{
+		Type: typ.Enum(),
+		Registered: &agentapipb.Event_Registered{
+			AgentId:            &mesospb.AgentID{Value: ptr(a.id)},
+			MasterInfo:         proto.Clone(s.info).(*mesospb.MasterInfo),
+			PingTimeoutSeconds: ptr((s.cfg.AgentPingTimeout * time.Duration(s.cfg.MaxAgentPingTimeouts)).Seconds()),
+		},
+	}
+}
+
+func newAgentRecord(id string, info *mesospb.AgentInfo, pid, version string, caps []mesospb.AgentInfo_Capability_Type) (*agent, error) {
+	ip, port, ok := parsePID(pid)
+	if !ok {
+		return nil, httpapi.Errorf(http.StatusBadRequest, "Invalid agent pid '%s'", pid)
+	}
+	info = proto.Clone(info).(*mesospb.AgentInfo)
+	info.Id = &mesospb.AgentID{Value: ptr(id)}
+	if info.Port == nil {
+		info.Port = ptr(int32(port))
+	}
+	total, err := upgradeResources(info.GetResources(), "")
+	if err != nil {
+		return nil, httpapi.Errorf(http.StatusBadRequest, "Invalid agent resources: %v", err)
+	}
+	for _, r := range total {
+		r.AllocationInfo = nil
+	}
+	return &agent{
+		id:           id,
+		info:         info,
+		pid:          pid,
+		ip:           ip,
+		port:         port,
+		version:      version,
+		capabilities: caps,
+		total:        total,
+		active:       true,
+		tasks:        map[string]map[string]*mesospb.Task{},
+		executors:    map[string]map[string]*mesospb.ExecutorInfo{},
+		offers:       map[string]*offer{},
+		killed:       map[string]map[string]bool{},
+	}, nil
+}
+
+// registerAgent admits a new agent (REGISTER).
+func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (string, callResult) {
+	id := s.newAgentID()
+	a, err := newAgentRecord(id, reg.GetAgentInfo(), reg.GetPid(), reg.GetVersion(), capTypes(reg.GetCapabilities()))
+	if err != nil {
+		return "", callResult{err: err}
+	}
+	a.conn = conn
+	a.registeredTime = s.now()
+	s.agents[id] = a
+	s.metrics.slaveRegistrations++
+	s.alloc().AddAgent(id, s.allocAgent(a), nil)
+	s.log.Info("agent registered", "agent_id", id, "pid", a.pid, "resources", resString(a.total))
+	conn.out.push(s.registeredEvent(a, agentapipb.Event_REGISTERED))
+	s.triggerAllocation()
+	return id, accepted()
+}
+
+func (s *state) allocAgent(a *agent) allocator.Agent {
+	return allocator.Agent{Info: a.info, Total: a.total, Capabilities: a.capabilities}
+}
+
+// reregisterAgent handles REREGISTER: a known agent reconnects, an
+// unreachable agent comes back, or — after a master failover — an agent
+// unknown to this master reports what it runs, from which the master
+// rebuilds frameworks (marked recovered), executors and tasks.
+func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister) (string, callResult) {
+	id := rr.GetAgentInfo().GetId().GetValue()
+	if id == "" {
+		return "", failed(http.StatusBadRequest, "Expecting 'agent_info.id' to be present")
+	}
+	if !s.gone[id].IsZero() {
+		conn.out.push(&agentapipb.Event{
+			Type:     agentapipb.Event_SHUTDOWN.Enum(),
+			Shutdown: &agentapipb.Event_Shutdown{Message: ptr("Agent has been marked gone")},
+		})
+		conn.out.close()
+		return "", accepted()
+	}
+	s.metrics.slaveReregistrations++
+	if a := s.agents[id]; a != nil {
+		s.reregisterKnownAgent(a, conn, rr)
+		return id, accepted()
+	}
+
+	a, err := newAgentRecord(id, rr.GetAgentInfo(), rr.GetPid(), rr.GetVersion(), capTypes(rr.GetCapabilities()))
+	if err != nil {
+		return "", callResult{err: err}
+	}
+	a.conn = conn
+	a.registeredTime = s.now()
+	a.reregisteredTime = a.registeredTime
+	wasUnreachable := !s.unreachable[id].IsZero()
+	delete(s.unreachable, id)
+	delete(s.recovered, id)
+	s.agents[id] = a
+
+	// Frameworks the master does not know yet are recovered from the
+	// agent's report; they stay inactive until their scheduler subscribes.
+	for _, fi := range rr.GetFrameworks() {
+		fid := fi.GetId().GetValue()
+		if fid == "" || s.frameworks[fid] != nil || s.isCompletedFramework(fid) {
+			continue
+		}
+		f := s.newFramework(proto.Clone(fi).(*mesospb.FrameworkInfo))
+		f.recovered = true
+		s.alloc().AddFramework(fid, s.allocFramework(f), nil)
+		s.log.Info("recovered framework from agent", "framework_id", fid, "agent_id", id)
+	}
+	for _, e := range rr.GetExecutors() {
+		fid := e.GetFrameworkId().GetValue()
+		if f := s.frameworks[fid]; f != nil {
+			s.addExecutor(f, a, proto.Clone(e).(*mesospb.ExecutorInfo))
+		}
+	}
+	used := map[string]resources.Resources{}
+	var completedFrameworkTasks []string
+	for _, t := range rr.GetTasks() {
+		t = proto.Clone(t).(*mesospb.Task)
+		fid := t.GetFrameworkId().GetValue()
+		f := s.frameworks[fid]
+		if f == nil {
+			if s.isCompletedFramework(fid) {
+				completedFrameworkTasks = append(completedFrameworkTasks, fid)
+			}
+			continue
+		}
+		t.AgentId = &mesospb.AgentID{Value: ptr(id)}
+		// Resources of tasks launched by an older master may lack
+		// allocation_info; single-role frameworks' role is unambiguous.
+		role := ""
+		if roles := frameworkRoles(f.info); len(roles) == 1 {
+			role = roles[0]
+		}
+		if rs, err := upgradeResources(t.GetResources(), role); err == nil {
+			t.Resources = rs
+		}
+		s.trackTask(f, a, t)
+		if !isTerminal(t.GetState()) {
+			used[fid] = addRes(used[fid], t.GetResources())
+		}
+		if wasUnreachable {
+			s.removeUnreachableTask(f, t.GetTaskId().GetValue())
+			if f.partitionAware() {
+				f.send(updateEvent(reregisteredStatus(t, s.now())))
+			}
+		}
+	}
+	for fid, execs := range a.executors {
+		for _, e := range execs {
+			used[fid] = addRes(used[fid], e.GetResources())
+		}
+	}
+	s.alloc().AddAgent(id, s.allocAgent(a), used)
+	conn.out.push(s.registeredEvent(a, agentapipb.Event_REREGISTERED))
+	for _, fid := range uniq(completedFrameworkTasks) {
+		a.send(shutdownFrameworkEvent(fid))
+	}
+	s.log.Info("agent re-registered", "agent_id", id, "pid", a.pid, "tasks", len(rr.GetTasks()))
+	s.triggerAllocation()
+	return id, accepted()
+}
+
+// reregisterKnownAgent reconnects an agent this master already knows:
+// its stream is replaced, tasks the agent no longer reports are lost,
+// kills it may have missed are re-sent.
+func (s *state) reregisterKnownAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Reregister) {
+	if a.conn != nil {
+		a.conn.out.close()
+	}
+	a.conn = conn
+	a.reregisteredTime = s.now()
+	a.missedPings, a.pongPending = 0, false
+	if ip, port, ok := parsePID(rr.GetPid()); ok {
+		a.pid, a.ip, a.port = rr.GetPid(), ip, port
+	}
+	a.version = rr.GetVersion()
+	a.capabilities = capTypes(rr.GetCapabilities())
+	conn.out.push(s.registeredEvent(a, agentapipb.Event_REREGISTERED))
+
+	reported := map[string]map[string]*mesospb.Task{}
+	for _, t := range rr.GetTasks() {
+		fid := t.GetFrameworkId().GetValue()
+		if reported[fid] == nil {
+			reported[fid] = map[string]*mesospb.Task{}
+		}
+		reported[fid][t.GetTaskId().GetValue()] = t
+	}
+	now := s.now()
+	for _, fid := range sortedKeys(a.tasks) {
+		f := s.frameworks[fid]
+		for _, t := range sortedTasks(a.tasks[fid]) {
+			if reported[fid][t.GetTaskId().GetValue()] != nil {
+				continue
+			}
+			// Our agent protocol has no reconciliation through the agent,
+			// so a task the agent does not know any more is gone.
+			state := mesospb.TaskState_TASK_LOST
+			if f != nil && f.partitionAware() {
+				state = mesospb.TaskState_TASK_DROPPED
+			}
+			st := masterStatus(t.TaskId, t.AgentId, state, mesospb.TaskStatus_REASON_RECONCILIATION,
+				"Task is unknown to the agent", now)
+			s.updateTask(t, st, nil)
+			s.removeTask(t, false)
+			if f != nil {
+				f.send(updateEvent(st))
+			}
+		}
+	}
+	reportedExec := map[string]bool{}
+	for _, e := range rr.GetExecutors() {
+		reportedExec[e.GetFrameworkId().GetValue()+"\x00"+e.GetExecutorId().GetValue()] = true
+	}
+	for _, fid := range sortedKeys(a.executors) {
+		for _, eid := range sortedKeys(a.executors[fid]) {
+			if !reportedExec[fid+"\x00"+eid] {
+				s.removeExecutor(a.id, fid, eid)
+			}
+		}
+	}
+	for _, t := range rr.GetTasks() {
+		fid, tid := t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue()
+		if !isTerminal(t.GetState()) && a.killed[fid][tid] {
+			a.send(&agentapipb.Event{
+				Type:     agentapipb.Event_KILL_TASK.Enum(),
+				KillTask: &agentapipb.Event_KillTask{FrameworkId: t.FrameworkId, TaskId: t.TaskId},
+			})
+		}
+		if s.isCompletedFramework(fid) {
+			a.send(shutdownFrameworkEvent(fid))
+		}
+	}
+	if !a.active {
+		a.active = true
+		s.alloc().ActivateAgent(a.id)
+	}
+	s.log.Info("agent reconnected", "agent_id", a.id)
+	s.triggerAllocation()
+}
+
+func reregisteredStatus(t *mesospb.Task, now time.Time) *mesospb.TaskStatus {
+	st := masterStatus(t.TaskId, t.AgentId, t.GetState(), mesospb.TaskStatus_REASON_AGENT_REREGISTERED,
+		"Agent reregistered", now)
+	st.ExecutorId = t.ExecutorId
+	return st
+}
+
+func (s *state) removeUnreachableTask(f *framework, taskID string) {
+	for i, t := range f.unreachableTasks {
+		if t.GetTaskId().GetValue() == taskID {
+			f.unreachableTasks = append(f.unreachableTasks[:i:i], f.unreachableTasks[i+1:]...)
+			return
+		}
+	}
+}
+
+func shutdownFrameworkEvent(fid string) *agentapipb.Event {
+	return &agentapipb.Event{
+		Type:              agentapipb.Event_SHUTDOWN_FRAMEWORK.Enum(),
+		ShutdownFramework: &agentapipb.Event_ShutdownFramework{FrameworkId: &mesospb.FrameworkID{Value: ptr(fid)}},
+	}
+}
+
+func capTypes(caps []*mesospb.AgentInfo_Capability) []mesospb.AgentInfo_Capability_Type {
+	out := make([]mesospb.AgentInfo_Capability_Type, 0, len(caps))
+	for _, c := range caps {
+		out = append(out, c.GetType())
+	}
+	return out
+}
+
+func uniq(xs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// agentDisconnected handles the end of an agent's stream: the agent is
+// deactivated and its offers rescinded; ping misses keep counting, so it is
+// removed if it does not come back (spec §7.5).
+func (s *state) agentDisconnected(agentID string, conn *agentConn) {
+	a := s.agents[agentID]
+	if a == nil || a.conn != conn {
+		return
+	}
+	s.log.Info("agent disconnected", "agent_id", a.id)
+	a.conn = nil
+	if a.active {
+		a.active = false
+		s.alloc().DeactivateAgent(a.id)
+	}
+	for _, o := range sortedOffers(a.offers) {
+		s.rescindOffer(o)
+	}
+}
+
+// agentCall handles the non-stream agent calls.
+func (s *state) agentCall(call *agentapipb.Call, streamID string) callResult {
+	a := s.agents[call.GetAgentId().GetValue()]
+	if a == nil {
+		return failed(http.StatusForbidden, "Agent %s is not registered", call.GetAgentId().GetValue())
+	}
+	if streamID == "" {
+		return failed(http.StatusBadRequest, "All non-register calls should include the 'Mesos-Stream-Id' header")
+	}
+	if a.conn == nil || streamID != a.conn.streamID {
+		return failed(http.StatusBadRequest, "The stream ID '%s' does not match the agent's current stream", streamID)
+	}
+	switch call.GetType() {
+	case agentapipb.Call_PONG:
+		a.missedPings, a.pongPending = 0, false
+	case agentapipb.Call_STATUS_UPDATE:
+		if call.StatusUpdate == nil {
+			return failed(http.StatusBadRequest, "Expecting 'status_update' to be present")
+		}
+		s.statusUpdate(a, call.GetStatusUpdate())
+	case agentapipb.Call_EXECUTOR_MESSAGE:
+		if call.ExecutorMessage == nil {
+			return failed(http.StatusBadRequest, "Expecting 'executor_message' to be present")
+		}
+		em := call.GetExecutorMessage()
+		if f := s.frameworks[em.GetFrameworkId().GetValue()]; f != nil {
+			f.send(&schedulerpb.Event{
+				Type: schedulerpb.Event_MESSAGE.Enum(),
+				Message: &schedulerpb.Event_Message{
+					AgentId:    &mesospb.AgentID{Value: ptr(a.id)},
+					ExecutorId: em.ExecutorId,
+					Data:       em.Data,
+				},
+			})
+		}
+	case agentapipb.Call_EXECUTOR_EXITED:
+		if call.ExecutorExited == nil {
+			return failed(http.StatusBadRequest, "Expecting 'executor_exited' to be present")
+		}
+		ee := call.GetExecutorExited()
+		fid, eid := ee.GetFrameworkId().GetValue(), ee.GetExecutorId().GetValue()
+		s.removeExecutor(a.id, fid, eid)
+		if f := s.frameworks[fid]; f != nil {
+			ev := &schedulerpb.Event{
+				Type: schedulerpb.Event_FAILURE.Enum(),
+				Failure: &schedulerpb.Event_Failure{
+					AgentId:    &mesospb.AgentID{Value: ptr(a.id)},
+					ExecutorId: ee.ExecutorId,
+				},
+			}
+			if ee.Status != nil {
+				ev.Failure.Status = ptr(ee.GetStatus())
+			}
+			f.send(ev)
+		}
+	case agentapipb.Call_UNREGISTER:
+		s.log.Info("agent unregistered", "agent_id", a.id)
+		if a.conn != nil {
+			a.conn.out.close()
+			a.conn = nil
+		}
+		s.removeAgent(a, false)
+	default:
+		return callResult{status: http.StatusNotImplemented}
+	}
+	return accepted()
+}
+
+// statusUpdate handles STATUS_UPDATE (Master::statusUpdate): forward to a
+// connected scheduler (else drop: the agent retries), then update the task.
+func (s *state) statusUpdate(a *agent, su *agentapipb.Call_StatusUpdate) {
+	st := proto.Clone(su.GetStatus()).(*mesospb.TaskStatus)
+	if st.AgentId == nil {
+		st.AgentId = &mesospb.AgentID{Value: ptr(a.id)}
+	}
+	fid := su.GetFrameworkId().GetValue()
+	f := s.frameworks[fid]
+	valid := f != nil && f.connected()
+	t := a.tasks[fid][st.GetTaskId().GetValue()]
+	if valid {
+		if t != nil && len(st.GetUuid()) > 0 {
+			t.StatusUpdateState = st.State
+			t.StatusUpdateUuid = st.Uuid
+		}
+		f.send(updateEvent(st))
+	} else {
+		s.log.Warn("dropping status update for unknown or disconnected framework",
+			"framework_id", fid, "task_id", st.GetTaskId().GetValue(), "agent_id", a.id)
+	}
+	if t == nil {
+		s.metrics.invalidStatusUpdates++
+		return
+	}
+	var latest *mesospb.TaskState
+	if su.LatestState != nil {
+		latest = su.LatestState
+	}
+	s.updateTask(t, st, latest)
+	if valid {
+		s.metrics.validStatusUpdates++
+	} else {
+		s.metrics.invalidStatusUpdates++
+	}
+}
+
+// pingAgents runs every AgentPingTimeout: an unanswered PING (or a lost
+// stream) counts as a miss, MaxAgentPingTimeouts misses make the agent
+// unreachable; connected agents get a new PING.
+func (s *state) pingAgents() {
+	for _, a := range s.sortedAgents() {
+		if a.pongPending || !a.connected() {
+			a.missedPings++
+		}
+		if a.missedPings >= s.cfg.MaxAgentPingTimeouts {
+			s.log.Warn("agent missed too many pings, marking unreachable", "agent_id", a.id, "missed", a.missedPings)
+			if a.conn != nil {
+				a.conn.out.close()
+				a.conn = nil
+			}
+			s.removeAgent(a, true)
+			continue
+		}
+		if a.connected() {
+			a.pongPending = true
+			a.send(&agentapipb.Event{Type: agentapipb.Event_PING.Enum()})
+		}
+	}
+}
+
+// removeAgent removes an agent: unreachable (ping timeouts; tasks become
+// TASK_UNREACHABLE or TASK_LOST) or unregistered (tasks TASK_GONE or
+// TASK_LOST). Offers are rescinded and every framework gets a FAILURE.
+func (s *state) removeAgent(a *agent, unreachable bool) {
+	now := s.now()
+	for _, o := range sortedOffers(a.offers) {
+		s.dropOffer(o)
+		if f := s.frameworks[o.frameworkID]; f != nil {
+			f.send(&schedulerpb.Event{
+				Type:    schedulerpb.Event_RESCIND.Enum(),
+				Rescind: &schedulerpb.Event_Rescind{OfferId: &mesospb.OfferID{Value: ptr(o.id)}},
+			})
+		}
+	}
+	for _, fid := range sortedKeys(a.tasks) {
+		f := s.frameworks[fid]
+		for _, t := range sortedTasks(a.tasks[fid]) {
+			state, reason, msg := mesospb.TaskState_TASK_LOST, mesospb.TaskStatus_REASON_AGENT_REMOVED, "Agent removed"
+			pa := f != nil && f.partitionAware()
+			if unreachable {
+				msg = "Agent " + a.info.GetHostname() + " is unreachable"
+				if pa {
+					state = mesospb.TaskState_TASK_UNREACHABLE
+				}
+			} else if pa {
+				state = mesospb.TaskState_TASK_GONE
+			}
+			st := masterStatus(t.TaskId, t.AgentId, state, reason, msg, now)
+			st.ExecutorId = t.ExecutorId
+			if unreachable {
+				st.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: ptr(now.UnixNano())}
+			}
+			if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+				s.updateTask(t, st, nil)
+				if f != nil {
+					f.send(updateEvent(st))
+				}
+			}
+			s.removeTask(t, unreachable && pa)
+		}
+	}
+	for fid := range a.executors {
+		if f := s.frameworks[fid]; f != nil {
+			delete(f.executors, a.id)
+		}
+	}
+	a.executors = nil
+	s.alloc().RemoveAgent(a.id)
+	delete(s.agents, a.id)
+	if unreachable {
+		s.unreachable[a.id] = now
+	}
+	s.metrics.slaveRemovals++
+	for _, f := range s.sortedFrameworks() {
+		f.send(&schedulerpb.Event{
+			Type:    schedulerpb.Event_FAILURE.Enum(),
+			Failure: &schedulerpb.Event_Failure{AgentId: &mesospb.AgentID{Value: ptr(a.id)}},
+		})
+	}
+}

@@ -1,0 +1,81 @@
+// Package master is meso's Mesos master: it admits agents, subscribes
+// frameworks, turns the allocator's decisions into offers, launches tasks
+// on agents, relays status updates and keeps the task books that /state
+// shows. It speaks Mesos's v1 scheduler API to frameworks and meso's own
+// agent protocol (internal/pb/agentapipb) to agents.
+//
+// # Walkthrough
+//
+// One goroutine owns everything. Serve starts the actor loop (loop in
+// master.go) and an HTTP server. All state — frameworks, agents, offers,
+// tasks — lives in a *state that only the loop touches. HTTP handlers and
+// timers never read it directly: they hand the loop a closure (Master.do,
+// Master.post) and wait for it to run. Per-connection outboxes
+// (outbox.go) carry events the other way: the loop appends an event and
+// moves on, the connection's writer goroutine drains it onto the RecordIO
+// stream. A slow client can therefore never stall the master.
+//
+// A request's life, following Mesos's master.cpp:
+//
+//  1. scheduler_api.go: POST /api/v1/scheduler (and /master/api/v1/scheduler)
+//     is checked in Mesos's order — leadership (leader.go), method, content
+//     type, body, Call validation (validation.SchedulerCall), Accept for
+//     SUBSCRIBE, stream-ID rules, then on the loop: "Framework cannot be
+//     found" (400), "Framework is not subscribed" (403), stream ID (400), and
+//     dispatch; 202 for everything but SUBSCRIBE (200 stream) and
+//     UPDATE_FRAMEWORK (200), 501 for UNKNOWN.
+//  2. frameworks.go: SUBSCRIBE validates FrameworkInfo; a new framework gets
+//     `<masterId>-<nnnn>`; a re-subscription with a known ID replaces the old
+//     stream (which gets ERROR "Framework failed over"), drops outstanding
+//     offers and keeps tasks. SUBSCRIBED (heartbeat_interval_seconds,
+//     master_info) and a first HEARTBEAT go out; the stream writer adds a
+//     HEARTBEAT every HeartbeatInterval. When the stream ends the framework
+//     is deactivated, its offers go back, and after failover_timeout
+//     (default 0: at once) it is removed: SHUTDOWN_FRAMEWORK to its agents,
+//     tasks killed, moved to completed_frameworks.
+//  3. offers.go: every AllocationInterval, and right after events Mesos
+//     allocates for (framework added or revived, agent added, resources
+//     recovered without a filter), the loop calls Allocator.Allocate. Each
+//     Allocation becomes one Offer `<masterId>-O<n>`; a framework gets one
+//     OFFERS event per cycle. Offers carry allocation_info only for
+//     MULTI_ROLE frameworks (MESOS-8237) and use the pre-refinement
+//     reservation format unless the framework has RESERVATION_REFINEMENT.
+//  4. tasks.go: ACCEPT validates the offers (TASK_DROPPED/TASK_LOST with
+//     REASON_INVALID_OFFERS if they are unknown, used, of another framework,
+//     role or agent), upgrades and tags the operations' resources, validates
+//     each task (package validation; TASK_ERROR with REASON_TASK_INVALID),
+//     records it in TASK_STAGING and sends RUN_TASK / RUN_TASK_GROUP to the
+//     agent. Whatever is left is declined with the call's filters.
+//     KILL, ACKNOWLEDGE (forwarded as ACKNOWLEDGE_UPDATE; a terminal task is
+//     removed once its last update is acknowledged), RECONCILE (spec §1.12),
+//     MESSAGE and SHUTDOWN live here too.
+//  5. agents.go: agents POST REGISTER/REREGISTER to /master/internal/agent
+//     and keep the response open as their event stream; other calls are
+//     separate POSTs with the Mesos-Stream-Id header. REREGISTER from an
+//     agent unknown to this master is how a new leader rebuilds its books:
+//     frameworks (marked recovered until their scheduler subscribes),
+//     executors and tasks come from the agent's report. STATUS_UPDATE
+//     records the task's latest state and forwards the update (with its
+//     uuid) to a connected scheduler; for a disconnected one it is dropped
+//     and the agent retries. The loop pings every agent each
+//     AgentPingTimeout; after MaxAgentPingTimeouts misses (or a lost stream
+//     that does not come back) the agent is unreachable: its tasks become
+//     TASK_UNREACHABLE (partition-aware) or TASK_LOST, offers are rescinded
+//     and every framework gets a FAILURE event.
+//  6. state_json.go: /state, /frameworks, /slaves, /tasks, /state-summary,
+//     /flags, /version, /metrics/snapshot, built on the loop as plain maps in
+//     the shape of Mesos's readonly_handler.cpp.
+//
+// Leadership: this master always leads for now, but every gated endpoint
+// asks one place (leader.go) whether to serve, 307 to the leader, or 503,
+// so a ZooKeeper contender only has to implement the leadership interface.
+//
+// Known differences from Mesos are listed in the package's README-style
+// comments where they occur; the main ones: offer operations other than
+// LAUNCH and LAUNCH_GROUP are dropped (their resources declined), there is
+// no registry (agents are not persisted; "recovered" agents never exist),
+// no authentication or authorization, no inverse offers, and tasks an
+// agent no longer reports when it reconnects are answered with
+// TASK_LOST/TASK_DROPPED by the master instead of being reconciled through
+// the agent.
+package master

@@ -1,0 +1,331 @@
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/allocator"
+)
+
+// MesosVersion is the Apache Mesos release whose wire behaviour meso
+// reproduces; it is what /version, /state and MasterInfo.version report.
+const MesosVersion = "1.11.0"
+
+// Version is meso's own version, reported beside MesosVersion.
+var Version = "0.1.0-dev"
+
+// Sentinel errors of the master. HTTP handlers map them to status codes.
+var (
+	// ErrStopped is returned to requests that arrive after the master stopped.
+	ErrStopped = errors.New("master: stopped")
+	// ErrNoAllocator is returned by New when Config.Allocator is nil.
+	ErrNoAllocator = errors.New("master: an allocator is required")
+)
+
+// Config configures a master. The zero value of every field means Mesos's
+// default (spec §7.12).
+type Config struct {
+	Logger *slog.Logger
+	// Hostname advertised in MasterInfo, offers' URLs and /state; default:
+	// the listener's IP (Mesos's --hostname falls back to a reverse lookup;
+	// we prefer the IP so that every client can reach it).
+	Hostname string
+	// Allocator decides offers; required (the composition root picks it).
+	Allocator allocator.Allocator
+	// AllocationInterval is the batch allocation interval
+	// (--allocation_interval, default 1s).
+	AllocationInterval time.Duration
+	// OfferTimeout rescinds offers not answered within it
+	// (--offer_timeout; 0 = never).
+	OfferTimeout time.Duration
+	// HeartbeatInterval is the scheduler HEARTBEAT period (15s in Mesos,
+	// where it is not configurable; tests shorten it).
+	HeartbeatInterval time.Duration
+	// AgentPingTimeout is how long the master waits for a PONG before
+	// counting a missed ping (--agent_ping_timeout, default 15s). Pings are
+	// sent once per AgentPingTimeout.
+	AgentPingTimeout time.Duration
+	// MaxAgentPingTimeouts is how many consecutive missed pings make an
+	// agent unreachable (--max_agent_ping_timeouts, default 5).
+	MaxAgentPingTimeouts int
+	// MaxCompletedFrameworks (--max_completed_frameworks, 50) and
+	// MaxCompletedTasksPerFramework (--max_completed_tasks_per_framework,
+	// 1000) bound the history kept for /state.
+	MaxCompletedFrameworks, MaxCompletedTasksPerFramework int
+	// Flags are shown in /flags and /state "flags".
+	Flags map[string]string
+
+	// MaxUnreachableTasksPerFramework bounds unreachable_tasks per framework
+	// (--max_unreachable_tasks_per_framework, default 1000). Added field.
+	MaxUnreachableTasksPerFramework int
+	// Cluster is the optional cluster name shown in /state (--cluster).
+	// Added field.
+	Cluster string
+	// Now returns the current time; default time.Now. Added field for tests.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.AllocationInterval <= 0 {
+		c.AllocationInterval = time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 15 * time.Second
+	}
+	if c.AgentPingTimeout <= 0 {
+		c.AgentPingTimeout = 15 * time.Second
+	}
+	if c.MaxAgentPingTimeouts <= 0 {
+		c.MaxAgentPingTimeouts = 5
+	}
+	if c.MaxCompletedFrameworks <= 0 {
+		c.MaxCompletedFrameworks = 50
+	}
+	if c.MaxCompletedTasksPerFramework <= 0 {
+		c.MaxCompletedTasksPerFramework = 1000
+	}
+	if c.MaxUnreachableTasksPerFramework <= 0 {
+		c.MaxUnreachableTasksPerFramework = 1000
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Master is a Mesos master. All of its state is owned by one goroutine (the
+// actor loop started by Serve); HTTP handlers and timers talk to it through
+// requests that the loop executes one at a time.
+type Master struct {
+	cfg    Config
+	log    *slog.Logger
+	alloc  allocator.Allocator
+	id     string
+	reqs   chan request
+	ready  chan struct{} // closed once the loop runs and info is set
+	done   chan struct{} // closed when the loop has stopped
+	leader leadership
+
+	handlerOnce sync.Once
+	handler     http.Handler
+
+	// Everything below is owned by the loop goroutine.
+	st *state
+}
+
+// request is one unit of work for the actor loop. fn runs on the loop;
+// reply is closed after it returns.
+type request struct {
+	fn    func()
+	reply chan struct{}
+}
+
+// New checks the config and builds a master. Nothing runs until Serve.
+func New(cfg Config) (*Master, error) {
+	if cfg.Allocator == nil {
+		return nil, ErrNoAllocator
+	}
+	cfg.setDefaults()
+	m := &Master{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		alloc: cfg.Allocator,
+		id:    uuid.NewString(),
+		reqs:  make(chan request),
+		ready: make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	m.leader = standaloneLeader{}
+	m.st = newState(m)
+	return m, nil
+}
+
+// ID returns the master's ID (MasterInfo.id), a UUID chosen by New.
+func (m *Master) ID() string { return m.id }
+
+// Serve runs the actor loop and serves HTTP on ln until ctx is done. The
+// MasterInfo ip and port are taken from ln.Addr(). It returns nil after a
+// clean shutdown caused by ctx.
+func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return fmt.Errorf("master: listener address %v is not TCP", ln.Addr())
+	}
+	srv := &http.Server{
+		Handler:           m.Handler(),
+		ReadHeaderTimeout: 30 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		m.run(ctx, addr)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutCtx) // streams end when the loop stops
+		<-loopDone
+		_ = srv.Close()
+		return nil
+	case err := <-errc:
+		<-loopDone
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("master: serving HTTP: %w", err)
+	}
+}
+
+// run is the actor loop.
+func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
+	defer close(m.done)
+	st := m.st
+	st.start(addr)
+	close(m.ready)
+	m.log.Info("master started", "master_id", m.id, "pid", st.info.GetPid())
+
+	allocTick := time.NewTicker(m.cfg.AllocationInterval)
+	defer allocTick.Stop()
+	pingTick := time.NewTicker(m.cfg.AgentPingTimeout)
+	defer pingTick.Stop()
+
+	for {
+		select {
+		case <-ctx.Done():
+			st.shutdown()
+			return
+		case r := <-m.reqs:
+			r.fn()
+			close(r.reply)
+		case <-allocTick.C:
+			st.allocate()
+		case <-pingTick.C:
+			st.pingAgents()
+		}
+		if st.allocationPending {
+			st.allocate()
+		}
+	}
+}
+
+// do runs fn on the actor loop and waits for it. It returns ErrStopped when
+// the master is not running (anymore), or ctx's error.
+func (m *Master) do(ctx context.Context, fn func()) error {
+	r := request{fn: fn, reply: make(chan struct{})}
+	select {
+	case m.reqs <- r:
+	case <-m.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once accepted the loop always finishes fn before looking at ctx.
+	<-r.reply
+	return nil
+}
+
+// post runs fn on the actor loop without waiting (timers use it). It is
+// dropped when the master has stopped.
+func (m *Master) post(fn func()) {
+	go func() {
+		select {
+		case m.reqs <- request{fn: fn, reply: make(chan struct{})}:
+		case <-m.done:
+		}
+	}()
+}
+
+// after runs fn on the loop after d. The returned timer may be stopped.
+func (m *Master) after(d time.Duration, fn func()) *time.Timer {
+	return time.AfterFunc(d, func() { m.post(fn) })
+}
+
+// pidString formats a libprocess PID, e.g. master@127.0.0.1:5050.
+func pidString(id string, ip net.IP, port int) string {
+	return id + "@" + net.JoinHostPort(ip.String(), strconv.Itoa(port))
+}
+
+// packIP encodes an IPv4 address as Mesos stores it in MasterInfo.ip: the
+// four bytes in network order read as a little-endian uint32
+// (127.0.0.1 -> 16777343).
+func packIP(ip net.IP) uint32 {
+	v4 := ip.To4()
+	if v4 == nil {
+		return 0
+	}
+	return uint32(v4[0]) | uint32(v4[1])<<8 | uint32(v4[2])<<16 | uint32(v4[3])<<24
+}
+
+// buildMasterInfo builds MasterInfo for the listener address.
+func buildMasterInfo(id, hostname string, addr *net.TCPAddr) *mesospb.MasterInfo {
+	ip := addr.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = outboundIP()
+	}
+	if hostname == "" {
+		hostname = ip.String()
+	}
+	pid := pidString("master", ip, addr.Port)
+	return &mesospb.MasterInfo{
+		Id:       &id,
+		Ip:       ptr(packIP(ip)),
+		Port:     ptr(uint32(addr.Port)),
+		Pid:      &pid,
+		Hostname: &hostname,
+		Version:  ptr(MesosVersion),
+		Address: &mesospb.Address{
+			Hostname: &hostname,
+			Ip:       ptr(ip.String()),
+			Port:     ptr(int32(addr.Port)),
+		},
+		Capabilities: []*mesospb.MasterInfo_Capability{
+			{Type: mesospb.MasterInfo_Capability_AGENT_UPDATE.Enum()},
+			{Type: mesospb.MasterInfo_Capability_AGENT_DRAINING.Enum()},
+			{Type: mesospb.MasterInfo_Capability_QUOTA_V2.Enum()},
+		},
+	}
+}
+
+// outboundIP picks a non-loopback IPv4 address of this host for a wildcard
+// listener, falling back to 127.0.0.1.
+func outboundIP() net.IP {
+	if h, err := os.Hostname(); err == nil {
+		if ips, err := net.LookupIP(h); err == nil {
+			for _, ip := range ips {
+				if v4 := ip.To4(); v4 != nil && !v4.IsLoopback() {
+					return v4
+				}
+			}
+		}
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				if v4 := n.IP.To4(); v4 != nil && !v4.IsLoopback() {
+					return v4
+				}
+			}
+		}
+	}
+	return net.IPv4(127, 0, 0, 1).To4()
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,190 @@
+package master
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+// Thin adapters over pkg/resources and small helpers, kept in one place so
+// the rest of the package reads in Mesos's terms.
+
+func addRes(a resources.Resources, b []*mesospb.Resource) resources.Resources {
+	return a.Add(b)
+}
+
+func subRes(a resources.Resources, b []*mesospb.Resource) resources.Resources {
+	return a.Subtract(b)
+}
+
+func cloneResources(rs []*mesospb.Resource) resources.Resources {
+	out := make(resources.Resources, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, proto.Clone(r).(*mesospb.Resource))
+	}
+	return out
+}
+
+func resString(rs []*mesospb.Resource) string { return resources.Resources(rs).String() }
+
+// unallocated strips allocation_info (for /state resource maps).
+func unallocated(rs []*mesospb.Resource) resources.Resources {
+	return resources.Resources(rs).Unallocate()
+}
+
+func legacyMap(rs []*mesospb.Resource) map[string]any {
+	return resources.Resources(rs).LegacyMap()
+}
+
+func unreserved(rs []*mesospb.Resource) resources.Resources {
+	return resources.Resources(rs).Unreserved()
+}
+
+// reservations groups reserved resources by their current (innermost)
+// reservation role.
+func reservations(rs []*mesospb.Resource) map[string]resources.Resources {
+	out := map[string]resources.Resources{}
+	for _, r := range rs {
+		st := r.GetReservations()
+		if len(st) == 0 {
+			continue
+		}
+		role := st[len(st)-1].GetRole()
+		out[role] = append(out[role], proto.Clone(r).(*mesospb.Resource))
+	}
+	return out
+}
+
+func scalarOf(rs []*mesospb.Resource, name string) float64 {
+	return resources.Resources(rs).Scalar(name)
+}
+
+// upgradeResources converts resources a client sent (possibly in the
+// pre-refinement format) to the internal format and, when role is not
+// empty, sets allocation_info where it is missing.
+func upgradeResources(rs []*mesospb.Resource, role string) (resources.Resources, error) {
+	if err := resources.Validate(rs); err != nil {
+		return nil, err
+	}
+	out := resources.Resources(rs).FromPreRefinement()
+	if role != "" {
+		for _, r := range out {
+			if r.AllocationInfo == nil {
+				r.AllocationInfo = &mesospb.Resource_AllocationInfo{Role: proto.String(role)}
+			}
+		}
+	}
+	return out, nil
+}
+
+// toPreRefinement renders resources for frameworks without the
+// RESERVATION_REFINEMENT capability.
+func toPreRefinement(rs []*mesospb.Resource) []*mesospb.Resource {
+	out, err := resources.Resources(rs).ToPreRefinement()
+	if err != nil {
+		return rs
+	}
+	return out
+}
+
+// endpointFormat is the *_full format: reservations plus the compatible
+// role/reservation fields.
+func endpointFormat(rs []*mesospb.Resource) []*mesospb.Resource {
+	return resources.Resources(rs).ToEndpointFormat()
+}
+
+func attributesMap(attrs []*mesospb.Attribute) map[string]any {
+	return resources.AttributesLegacyMap(attrs)
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	httpapi.WriteJSON(w, r, http.StatusOK, v)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func (s *state) sortedAgents() []*agent {
+	out := make([]*agent, 0, len(s.agents))
+	for _, a := range s.agents {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b *agent) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+func (s *state) sortedFrameworks() []*framework {
+	out := make([]*framework, 0, len(s.frameworks))
+	for _, f := range s.frameworks {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *framework) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+func sortedTasks(m map[string]*mesospb.Task) []*mesospb.Task {
+	out := make([]*mesospb.Task, 0, len(m))
+	for _, t := range m {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b *mesospb.Task) int {
+		return cmp.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
+	})
+	return out
+}
+
+// stateSummary is /state-summary.
+func (s *state) stateSummary(*http.Request) any {
+	count := func(tasks []*mesospb.Task, o object) {
+		for _, n := range []string{"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING",
+			"TASK_FINISHED", "TASK_KILLED", "TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE"} {
+			o[n] = 0
+		}
+		for _, t := range tasks {
+			if v, ok := o[t.GetState().String()].(int); ok {
+				o[t.GetState().String()] = v + 1
+			}
+		}
+	}
+	slaves := []object{}
+	for _, a := range s.sortedAgents() {
+		o := s.agentJSON(a, false)
+		var tasks []*mesospb.Task
+		ids := []string{}
+		for _, fid := range sortedKeys(a.tasks) {
+			ids = append(ids, fid)
+			tasks = append(tasks, sortedTasks(a.tasks[fid])...)
+		}
+		count(tasks, o)
+		o["framework_ids"] = ids
+		slaves = append(slaves, o)
+	}
+	fws := []object{}
+	for _, f := range s.sortedFrameworks() {
+		o := s.frameworkJSON(f)
+		for _, k := range []string{"tasks", "completed_tasks", "unreachable_tasks", "offers", "executors"} {
+			delete(o, k)
+		}
+		var tasks []*mesospb.Task
+		agentIDs := map[string]bool{}
+		for _, t := range sortedTasks(f.tasks) {
+			tasks = append(tasks, t)
+			agentIDs[t.GetAgentId().GetValue()] = true
+		}
+		tasks = append(tasks, f.completedTasks...)
+		count(tasks, o)
+		o["slave_ids"] = sortedKeys(agentIDs)
+		fws = append(fws, o)
+	}
+	out := object{"hostname": s.info.GetHostname(), "slaves": slaves, "frameworks": fws}
+	if s.cfg.Cluster != "" {
+		out["cluster"] = s.cfg.Cluster
+	}
+	return out
+}

@@ -1,0 +1,201 @@
+package master
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/internal/master/validation"
+	"github.com/meso-project/meso/pkg/codec"
+)
+
+// streamIDHeader carries the subscription's stream ID (spec §1.2).
+const streamIDHeader = "Mesos-Stream-Id"
+
+// serveScheduler is POST /api/v1/scheduler. The checks run in the order of
+// Mesos's Master::Http::scheduler (spec §1.4): leadership, method, content
+// type, body, Call validation, Accept (SUBSCRIBE), stream ID on SUBSCRIBE,
+// then — inside the actor — framework lookup, subscription, stream ID.
+func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	if !m.gateLeader(w, r) {
+		return
+	}
+	call := &schedulerpb.Call{}
+	if _, err := httpapi.DecodeCall(r, call); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	if err := validation.SchedulerCall(call); err != nil {
+		_ = m.do(r.Context(), func() { m.st.metrics.invalidSchedulerCalls++ })
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "Failed to validate scheduler::Call: %v", err))
+		return
+	}
+	if call.GetType() == schedulerpb.Call_SUBSCRIBE {
+		mt, err := httpapi.Accept(r)
+		if err != nil {
+			httpapi.WriteError(w, err)
+			return
+		}
+		if _, ok := r.Header[http.CanonicalHeaderKey(streamIDHeader)]; ok {
+			httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest,
+				"Subscribe calls should not include the 'Mesos-Stream-Id' header"))
+			return
+		}
+		m.serveSubscribe(w, r, mt, call.GetSubscribe())
+		return
+	}
+
+	streamID, hasStreamID := "", false
+	if v, ok := r.Header[http.CanonicalHeaderKey(streamIDHeader)]; ok && len(v) > 0 {
+		streamID, hasStreamID = v[0], true
+	}
+	var res callResult
+	if err := m.do(r.Context(), func() { res = m.st.schedulerCall(call, streamID, hasStreamID) }); err != nil {
+		writeStopped(w, err)
+		return
+	}
+	if res.err != nil {
+		httpapi.WriteError(w, res.err)
+		return
+	}
+	w.WriteHeader(res.status)
+}
+
+// callResult is the actor's answer to a non-SUBSCRIBE call.
+type callResult struct {
+	status int
+	err    error // an *httpapi.Error
+}
+
+func accepted() callResult { return callResult{status: http.StatusAccepted} }
+
+func failed(status int, format string, args ...any) callResult {
+	return callResult{err: httpapi.Errorf(status, format, args...)}
+}
+
+func writeStopped(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrStopped) {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "Master is shutting down"))
+		return
+	}
+	// The client went away; nobody reads the answer.
+	w.WriteHeader(http.StatusServiceUnavailable)
+}
+
+// serveSubscribe opens the event stream of a SUBSCRIBE call and writes
+// events until the master closes the stream or the client goes away.
+func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec.MediaType, sub *schedulerpb.Call_Subscribe) {
+	conn := &schedConn{streamID: uuid.NewString(), out: newOutbox[*schedulerpb.Event]()}
+	var frameworkID string
+	if err := m.do(r.Context(), func() { frameworkID = m.st.subscribe(conn, sub) }); err != nil {
+		writeStopped(w, err)
+		return
+	}
+	stream, err := httpapi.NewStream(w, mt, http.Header{streamIDHeader: {conn.streamID}})
+	if err != nil {
+		m.streamClosed(frameworkID, conn)
+		return
+	}
+	m.writeSchedulerEvents(r, stream, conn)
+	m.streamClosed(frameworkID, conn)
+}
+
+// writeSchedulerEvents drains conn's outbox onto the stream and adds
+// HEARTBEATs every HeartbeatInterval. It returns when the outbox is closed
+// and drained, on a write error, or when the client goes away.
+func (m *Master) writeSchedulerEvents(r *http.Request, stream *httpapi.Stream, conn *schedConn) {
+	heartbeat := time.NewTicker(m.cfg.HeartbeatInterval)
+	defer heartbeat.Stop()
+	hb := &schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()}
+	for {
+		events, closed := conn.out.take()
+		for _, ev := range events {
+			if err := stream.Send(ev); err != nil {
+				conn.out.close()
+				return
+			}
+		}
+		if closed {
+			return
+		}
+		select {
+		case <-conn.out.signal:
+		case <-heartbeat.C:
+			if err := stream.Send(hb); err != nil {
+				conn.out.close()
+				return
+			}
+		case <-r.Context().Done():
+			conn.out.close()
+			return
+		case <-m.done:
+			return
+		}
+	}
+}
+
+// streamClosed tells the actor that a subscription stream ended.
+func (m *Master) streamClosed(frameworkID string, conn *schedConn) {
+	if frameworkID == "" {
+		return
+	}
+	m.post(func() { m.st.schedulerDisconnected(frameworkID, conn) })
+}
+
+// schedulerCall runs a non-SUBSCRIBE call on the actor.
+func (s *state) schedulerCall(call *schedulerpb.Call, streamID string, hasStreamID bool) callResult {
+	f := s.frameworks[call.GetFrameworkId().GetValue()]
+	if f == nil {
+		return failed(http.StatusBadRequest, "Framework cannot be found")
+	}
+	if !f.connected() {
+		return failed(http.StatusForbidden, "Framework is not subscribed")
+	}
+	if !hasStreamID {
+		return failed(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+	}
+	if streamID != f.conn.streamID {
+		return failed(http.StatusBadRequest,
+			"The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s",
+			streamID, f.id)
+	}
+	switch call.GetType() {
+	case schedulerpb.Call_TEARDOWN:
+		s.log.Info("processing TEARDOWN call", "framework_id", f.id)
+		s.removeFramework(f)
+	case schedulerpb.Call_ACCEPT:
+		s.accept(f, call.GetAccept())
+	case schedulerpb.Call_DECLINE:
+		s.decline(f, call.GetDecline())
+	case schedulerpb.Call_ACCEPT_INVERSE_OFFERS, schedulerpb.Call_DECLINE_INVERSE_OFFERS:
+		// No maintenance yet, hence no inverse offers: nothing to answer.
+	case schedulerpb.Call_REVIVE:
+		s.revive(f, call.GetRevive().GetRoles())
+	case schedulerpb.Call_SUPPRESS:
+		s.suppress(f, call.GetSuppress().GetRoles())
+	case schedulerpb.Call_KILL:
+		s.kill(f, call.GetKill())
+	case schedulerpb.Call_SHUTDOWN:
+		s.shutdownExecutor(f, call.GetShutdown())
+	case schedulerpb.Call_ACKNOWLEDGE:
+		s.acknowledge(f, call.GetAcknowledge())
+	case schedulerpb.Call_ACKNOWLEDGE_OPERATION_STATUS, schedulerpb.Call_RECONCILE_OPERATIONS:
+		// Operation feedback is not supported yet (no operations with ids
+		// are ever accepted), so there is nothing to acknowledge or report.
+	case schedulerpb.Call_RECONCILE:
+		s.reconcile(f, call.GetReconcile())
+	case schedulerpb.Call_MESSAGE:
+		s.frameworkMessage(f, call.GetMessage())
+	case schedulerpb.Call_REQUEST:
+		// Ignored, as by Mesos's built-in allocator.
+	case schedulerpb.Call_UPDATE_FRAMEWORK:
+		return s.updateFrameworkCall(f, call.GetUpdateFramework())
+	default:
+		return callResult{status: http.StatusNotImplemented}
+	}
+	return accepted()
+}

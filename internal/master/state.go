@@ -1,0 +1,299 @@
+package master
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+// state is everything the master knows. Only the actor loop touches it.
+type state struct {
+	m         *Master
+	log       *slog.Logger
+	cfg       *Config
+	info      *mesospb.MasterInfo
+	startTime time.Time
+
+	frameworks          map[string]*framework // registered (incl. recovered/disconnected)
+	completedFrameworks []*framework          // oldest first, bounded
+
+	agents      map[string]*agent    // registered agents (connected or not)
+	unreachable map[string]time.Time // agents marked unreachable, by ID
+	gone        map[string]time.Time // agents marked gone (none yet: no operator API)
+	// recovered lists agents known from the registry after a failover that
+	// have not re-registered yet. Always empty until the registry exists;
+	// reconciliation already consults it (spec §1.12).
+	recovered map[string]bool
+
+	offers map[string]*offer
+
+	nextFrameworkID int
+	nextAgentID     int
+	nextOfferID     int
+
+	allocationPending bool
+
+	metrics counters
+}
+
+// counters are the monotonic metrics of /metrics/snapshot.
+type counters struct {
+	tasksFinished, tasksFailed, tasksKilled, tasksLost, tasksError,
+	tasksDropped, tasksGone, tasksGoneByOperator int
+	validStatusUpdates, invalidStatusUpdates                     int
+	validAcks, invalidAcks                                       int
+	slaveRemovals, slaveRegistrations, slaveReregistrations      int
+	frameworkRemovals                                            int
+	messagesLaunchTasks, messagesDeclineOffers, messagesKillTask int
+	messagesReconcile, messagesStatusUpdate                      int
+	invalidSchedulerCalls                                        int
+}
+
+// framework is a framework known to the master.
+type framework struct {
+	id   string
+	info *mesospb.FrameworkInfo
+
+	// conn is the current SUBSCRIBE stream; nil when disconnected.
+	conn *schedConn
+	// active frameworks get offers (connected and not deactivated).
+	active bool
+	// recovered frameworks were learned from a re-registering agent after a
+	// master failover and have not subscribed to this master yet.
+	recovered bool
+
+	registeredTime, reregisteredTime, unregisteredTime time.Time
+	// failoverGen invalidates failover timers armed for an older disconnect.
+	failoverGen   int
+	failoverTimer *time.Timer
+
+	suppressed map[string]bool // suppressed roles
+
+	tasks            map[string]*mesospb.Task // non-terminal and terminal-unacked
+	completedTasks   []*mesospb.Task          // bounded, oldest first
+	unreachableTasks []*mesospb.Task          // bounded, oldest first
+	offers           map[string]*offer
+	// executors by agent ID then executor ID.
+	executors map[string]map[string]*mesospb.ExecutorInfo
+}
+
+func (f *framework) connected() bool { return f.conn != nil }
+
+func (f *framework) hasCapability(c mesospb.FrameworkInfo_Capability_Type) bool {
+	return hasCapability(f.info, c)
+}
+
+func hasCapability(fi *mesospb.FrameworkInfo, c mesospb.FrameworkInfo_Capability_Type) bool {
+	for _, cap := range fi.GetCapabilities() {
+		if cap.GetType() == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *framework) partitionAware() bool {
+	return f.hasCapability(mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
+}
+
+// roles returns the framework's roles: `roles` for MULTI_ROLE frameworks,
+// else the single (deprecated) `role`, "*" by default.
+func frameworkRoles(fi *mesospb.FrameworkInfo) []string {
+	if hasCapability(fi, mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+		return fi.GetRoles()
+	}
+	return []string{fi.GetRole()}
+}
+
+// send queues an event on the framework's stream; dropped when disconnected
+// (Mesos drops events for disconnected frameworks too).
+func (f *framework) send(ev *schedulerpb.Event) {
+	if f.conn != nil {
+		f.conn.out.push(ev)
+	}
+}
+
+// schedConn is one SUBSCRIBE stream.
+type schedConn struct {
+	streamID string
+	out      *outbox[*schedulerpb.Event]
+}
+
+// agent is a registered agent.
+type agent struct {
+	id           string
+	info         *mesospb.AgentInfo
+	pid          string // slave(1)@ip:port
+	ip           string
+	port         int
+	version      string
+	capabilities []mesospb.AgentInfo_Capability_Type
+	total        resources.Resources
+
+	conn   *agentConn // nil when the stream is lost
+	active bool
+
+	registeredTime, reregisteredTime time.Time
+	missedPings                      int
+	pongPending                      bool
+
+	// tasks by framework ID then task ID (same pointers as framework.tasks).
+	tasks map[string]map[string]*mesospb.Task
+	// executors by framework ID then executor ID.
+	executors map[string]map[string]*mesospb.ExecutorInfo
+	offers    map[string]*offer
+	// killed remembers kills sent while the agent might not have got them.
+	killed map[string]map[string]bool
+}
+
+func (a *agent) connected() bool { return a.conn != nil }
+
+func (a *agent) send(ev *agentapipb.Event) {
+	if a.conn != nil {
+		a.conn.out.push(ev)
+	}
+}
+
+func (a *agent) hasCapability(c mesospb.AgentInfo_Capability_Type) bool {
+	for _, x := range a.capabilities {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// agentConn is one agent event stream.
+type agentConn struct {
+	streamID string
+	out      *outbox[*agentapipb.Event]
+}
+
+// offer is an outstanding offer.
+type offer struct {
+	id          string
+	frameworkID string
+	agentID     string
+	role        string
+	// resources in the internal format: post-refinement, with allocation_info.
+	resources resources.Resources
+	msg       *mesospb.Offer // internal form (allocation_info everywhere)
+	timer     *time.Timer
+}
+
+func newState(m *Master) *state {
+	return &state{
+		m:           m,
+		log:         m.log,
+		cfg:         &m.cfg,
+		frameworks:  map[string]*framework{},
+		agents:      map[string]*agent{},
+		unreachable: map[string]time.Time{},
+		gone:        map[string]time.Time{},
+		recovered:   map[string]bool{},
+		offers:      map[string]*offer{},
+	}
+}
+
+func (s *state) start(addr *net.TCPAddr) {
+	s.info = buildMasterInfo(s.m.id, s.cfg.Hostname, addr)
+	s.startTime = s.cfg.Now()
+}
+
+// shutdown closes every stream so that HTTP handlers return.
+func (s *state) shutdown() {
+	for _, f := range s.frameworks {
+		if f.failoverTimer != nil {
+			f.failoverTimer.Stop()
+		}
+		if f.conn != nil {
+			f.conn.out.close()
+		}
+	}
+	for _, a := range s.agents {
+		if a.conn != nil {
+			a.conn.out.close()
+		}
+	}
+	for _, o := range s.offers {
+		if o.timer != nil {
+			o.timer.Stop()
+		}
+	}
+}
+
+func (s *state) now() time.Time { return s.cfg.Now() }
+
+func (s *state) newFrameworkID() string {
+	id := fmt.Sprintf("%s-%04d", s.m.id, s.nextFrameworkID)
+	s.nextFrameworkID++
+	return id
+}
+
+func (s *state) newAgentID() string {
+	id := fmt.Sprintf("%s-S%d", s.m.id, s.nextAgentID)
+	s.nextAgentID++
+	return id
+}
+
+func (s *state) newOfferID() string {
+	id := fmt.Sprintf("%s-O%d", s.m.id, s.nextOfferID)
+	s.nextOfferID++
+	return id
+}
+
+func (s *state) triggerAllocation() { s.allocationPending = true }
+
+func (s *state) isCompletedFramework(id string) bool {
+	for _, f := range s.completedFrameworks {
+		if f.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// newFramework creates and registers a framework record (not yet told to
+// the allocator).
+func (s *state) newFramework(info *mesospb.FrameworkInfo) *framework {
+	f := &framework{
+		id:             info.GetId().GetValue(),
+		info:           info,
+		registeredTime: s.now(),
+		suppressed:     map[string]bool{},
+		tasks:          map[string]*mesospb.Task{},
+		offers:         map[string]*offer{},
+		executors:      map[string]map[string]*mesospb.ExecutorInfo{},
+	}
+	s.frameworks[f.id] = f
+	return f
+}
+
+func isTerminal(st mesospb.TaskState) bool {
+	switch st {
+	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED,
+		mesospb.TaskState_TASK_KILLED, mesospb.TaskState_TASK_LOST,
+		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_DROPPED,
+		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}
+
+func appendBounded[T any](list []T, v T, limit int) []T {
+	list = append(list, v)
+	if len(list) > limit {
+		list = append(list[:0:0], list[len(list)-limit:]...)
+	}
+	return list
+}
+
+func secs(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}

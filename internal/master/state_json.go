@@ -1,0 +1,573 @@
+package master
+
+import (
+	"cmp"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/pkg/codec"
+)
+
+// The legacy read-only JSON endpoints (/state, /frameworks, /slaves,
+// /tasks, /flags, /version, /metrics/snapshot), shaped like Mesos's
+// readonly_handler.cpp (spec §3.2, §3.3). Models are built on the actor
+// loop as plain maps and encoded by the handler.
+
+type object = map[string]any
+
+// Build information reported by /version and /state.
+var (
+	BuildDate = "2024-08-01 00:00:00"
+	BuildTime = float64(time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC).Unix())
+	BuildUser = "meso"
+)
+
+func versionObject() object {
+	return object{
+		"version":      MesosVersion,
+		"build_date":   BuildDate,
+		"build_time":   BuildTime,
+		"build_user":   BuildUser,
+		"meso_version": Version,
+	}
+}
+
+// serveRead runs build on the actor loop and writes its result as JSON.
+func (m *Master) serveRead(build func(r *http.Request) any, gate bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if gate && !m.gateLeader(w, r) {
+			return
+		}
+		var v any
+		if err := m.do(r.Context(), func() { v = build(r) }); err != nil {
+			writeStopped(w, err)
+			return
+		}
+		httpapi.WriteJSON(w, r, http.StatusOK, v)
+	}
+}
+
+// protoJSON renders a message in the Mesos JSON dialect for embedding.
+func protoJSON(m proto.Message) json.RawMessage {
+	b, err := codec.MarshalJSON(m)
+	if err != nil {
+		return json.RawMessage("{}")
+	}
+	return b
+}
+
+func labelsJSON(l *mesospb.Labels) []object {
+	out := []object{}
+	for _, x := range l.GetLabels() {
+		o := object{"key": x.GetKey()}
+		if x.Value != nil {
+			o["value"] = x.GetValue()
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func (s *state) stateJSON(*http.Request) any {
+	var active, inactive int
+	for _, a := range s.agents {
+		if a.active {
+			active++
+		} else {
+			inactive++
+		}
+	}
+	caps := []string{}
+	for _, c := range s.info.GetCapabilities() {
+		caps = append(caps, c.GetType().String())
+	}
+	o := versionObject()
+	o["start_time"] = secs(s.startTime)
+	o["elected_time"] = secs(s.startTime)
+	o["id"] = s.info.GetId()
+	o["pid"] = s.info.GetPid()
+	o["hostname"] = s.info.GetHostname()
+	o["capabilities"] = caps
+	o["activated_slaves"] = active
+	o["deactivated_slaves"] = inactive
+	o["unreachable_slaves"] = len(s.unreachable)
+	o["leader"] = s.info.GetPid()
+	o["leader_info"] = protoJSON(s.info)
+	if s.cfg.Cluster != "" {
+		o["cluster"] = s.cfg.Cluster
+	}
+	o["flags"] = s.flags()
+	slaves := []object{}
+	for _, a := range s.sortedAgents() {
+		slaves = append(slaves, s.agentJSON(a, false))
+	}
+	o["slaves"] = slaves
+	o["recovered_slaves"] = s.recoveredSlavesJSON()
+	fws, completed := s.frameworksJSON("")
+	o["frameworks"] = fws
+	o["completed_frameworks"] = completed
+	o["orphan_tasks"] = []object{}
+	o["unregistered_frameworks"] = []object{}
+	return o
+}
+
+func (s *state) flags() map[string]string {
+	out := map[string]string{}
+	for k, v := range s.cfg.Flags {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *state) recoveredSlavesJSON() []object {
+	out := []object{}
+	for _, id := range sortedKeys(s.recovered) {
+		out = append(out, object{"id": id})
+	}
+	return out
+}
+
+func (s *state) agentJSON(a *agent, full bool) object {
+	caps := []string{}
+	for _, c := range a.capabilities {
+		caps = append(caps, c.String())
+	}
+	var used, offered []*mesospb.Resource
+	for _, byTask := range a.tasks {
+		for _, t := range byTask {
+			if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+				used = addRes(used, unallocated(t.GetResources()))
+			}
+		}
+	}
+	for _, execs := range a.executors {
+		for _, e := range execs {
+			used = addRes(used, unallocated(e.GetResources()))
+		}
+	}
+	for _, o := range a.offers {
+		offered = addRes(offered, unallocated(o.resources))
+	}
+	reserved := object{}
+	for role, rs := range reservations(a.total) {
+		reserved[role] = legacyMap(rs)
+	}
+	o := object{
+		"id":                   a.id,
+		"hostname":             a.info.GetHostname(),
+		"port":                 a.info.GetPort(),
+		"attributes":           attributesMap(a.info.GetAttributes()),
+		"pid":                  a.pid,
+		"registered_time":      secs(a.registeredTime),
+		"resources":            legacyMap(a.total),
+		"used_resources":       legacyMap(used),
+		"offered_resources":    legacyMap(offered),
+		"reserved_resources":   reserved,
+		"unreserved_resources": legacyMap(unreserved(a.total)),
+		"active":               a.active,
+		"deactivated":          !a.active,
+		"version":              a.version,
+		"capabilities":         caps,
+	}
+	if !a.reregisteredTime.IsZero() {
+		o["reregistered_time"] = secs(a.reregisteredTime)
+	}
+	if d := a.info.GetDomain(); d != nil {
+		o["domain"] = protoJSON(d)
+	}
+	if full {
+		reservedFull := object{}
+		for role, rs := range reservations(a.total) {
+			reservedFull[role] = resourcesJSON(rs)
+		}
+		o["reserved_resources_full"] = reservedFull
+		o["unreserved_resources_full"] = resourcesJSON(unreserved(a.total))
+		o["used_resources_full"] = resourcesJSON(used)
+		o["offered_resources_full"] = resourcesJSON(offered)
+	}
+	return o
+}
+
+func resourcesJSON(rs []*mesospb.Resource) []json.RawMessage {
+	out := []json.RawMessage{}
+	for _, r := range endpointFormat(rs) {
+		out = append(out, protoJSON(r))
+	}
+	return out
+}
+
+// frameworksJSON models registered and completed frameworks, optionally
+// only the one with id.
+func (s *state) frameworksJSON(id string) ([]object, []object) {
+	fws, completed := []object{}, []object{}
+	for _, f := range s.sortedFrameworks() {
+		if id == "" || f.id == id {
+			fws = append(fws, s.frameworkJSON(f))
+		}
+	}
+	for _, f := range s.completedFrameworks {
+		if id == "" || f.id == id {
+			completed = append(completed, s.frameworkJSON(f))
+		}
+	}
+	return fws, completed
+}
+
+func (s *state) frameworkJSON(f *framework) object {
+	var used, offered []*mesospb.Resource
+	tasks, completed, unreachable := []object{}, []object{}, []object{}
+	for _, t := range sortedTasks(f.tasks) {
+		tasks = append(tasks, taskJSON(t))
+		if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+			used = addRes(used, unallocated(t.GetResources()))
+		}
+	}
+	for _, t := range f.completedTasks {
+		completed = append(completed, taskJSON(t))
+	}
+	for _, t := range f.unreachableTasks {
+		unreachable = append(unreachable, taskJSON(t))
+	}
+	offers := []object{}
+	for _, o := range sortedOffers(f.offers) {
+		offers = append(offers, object{
+			"id":              o.id,
+			"framework_id":    o.frameworkID,
+			"slave_id":        o.agentID,
+			"allocation_info": protoJSON(o.msg.GetAllocationInfo()),
+			"resources":       legacyMap(unallocated(o.resources)),
+		})
+		offered = addRes(offered, unallocated(o.resources))
+	}
+	executors := []object{}
+	for _, agentID := range sortedKeys(f.executors) {
+		for _, eid := range sortedKeys(f.executors[agentID]) {
+			e := f.executors[agentID][eid]
+			executors = append(executors, executorJSON(e, agentID))
+			used = addRes(used, unallocated(e.GetResources()))
+		}
+	}
+	caps := []string{}
+	for _, c := range f.info.GetCapabilities() {
+		caps = append(caps, c.GetType().String())
+	}
+	o := object{
+		"id":                f.id,
+		"name":              f.info.GetName(),
+		"used_resources":    legacyMap(used),
+		"offered_resources": legacyMap(offered),
+		"capabilities":      caps,
+		"hostname":          f.info.GetHostname(),
+		"webui_url":         f.info.GetWebuiUrl(),
+		"active":            f.active,
+		"connected":         f.connected(),
+		"recovered":         f.recovered,
+		"user":              f.info.GetUser(),
+		"failover_timeout":  f.info.GetFailoverTimeout(),
+		"checkpoint":        f.info.GetCheckpoint(),
+		"registered_time":   secs(f.registeredTime),
+		"unregistered_time": zeroSecs(f.unregisteredTime),
+		"resources":         legacyMap(addRes(used, offered)),
+		"tasks":             tasks,
+		"unreachable_tasks": unreachable,
+		"completed_tasks":   completed,
+		"offers":            offers,
+		"executors":         executors,
+		"offer_constraints": object{},
+	}
+	if f.info.Principal != nil {
+		o["principal"] = f.info.GetPrincipal()
+	}
+	if !f.reregisteredTime.IsZero() && !f.reregisteredTime.Equal(f.registeredTime) {
+		o["reregistered_time"] = secs(f.reregisteredTime)
+	}
+	if f.hasCapability(mesospb.FrameworkInfo_Capability_MULTI_ROLE) {
+		o["roles"] = append([]string{}, f.info.GetRoles()...)
+	} else {
+		o["role"] = f.info.GetRole()
+	}
+	if f.info.Labels != nil {
+		o["labels"] = labelsJSON(f.info.GetLabels())
+	}
+	return o
+}
+
+func zeroSecs(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return secs(t)
+}
+
+func taskJSON(t *mesospb.Task) object {
+	statuses := []object{}
+	for _, st := range t.GetStatuses() {
+		so := object{"state": st.GetState().String(), "timestamp": st.GetTimestamp()}
+		if st.Labels != nil {
+			so["labels"] = labelsJSON(st.GetLabels())
+		}
+		if st.ContainerStatus != nil {
+			so["container_status"] = protoJSON(st.GetContainerStatus())
+		}
+		if st.Healthy != nil {
+			so["healthy"] = st.GetHealthy()
+		}
+		statuses = append(statuses, so)
+	}
+	role := ""
+	if rs := t.GetResources(); len(rs) > 0 {
+		role = rs[0].GetAllocationInfo().GetRole()
+	}
+	o := object{
+		"id":           t.GetTaskId().GetValue(),
+		"name":         t.GetName(),
+		"framework_id": t.GetFrameworkId().GetValue(),
+		"executor_id":  t.GetExecutorId().GetValue(),
+		"slave_id":     t.GetAgentId().GetValue(),
+		"state":        t.GetState().String(),
+		"resources":    legacyMap(unallocated(t.GetResources())),
+		"role":         role,
+		"statuses":     statuses,
+	}
+	if len(t.GetLimits()) > 0 {
+		lim := object{}
+		for k, v := range t.GetLimits() {
+			lim[k] = v.GetValue()
+		}
+		o["limits"] = lim
+	}
+	if t.User != nil {
+		o["user"] = t.GetUser()
+	}
+	if t.Labels != nil {
+		o["labels"] = labelsJSON(t.GetLabels())
+	}
+	if t.Discovery != nil {
+		o["discovery"] = protoJSON(t.GetDiscovery())
+	}
+	if t.Container != nil {
+		o["container"] = protoJSON(t.GetContainer())
+	}
+	if t.HealthCheck != nil {
+		o["health_check"] = protoJSON(t.GetHealthCheck())
+	}
+	return o
+}
+
+func executorJSON(e *mesospb.ExecutorInfo, agentID string) object {
+	cmd := object{"argv": append([]string{}, e.GetCommand().GetArguments()...)}
+	if c := e.GetCommand(); c != nil {
+		if c.Shell != nil {
+			cmd["shell"] = c.GetShell()
+		}
+		if c.Value != nil {
+			cmd["value"] = c.GetValue()
+		}
+		if c.Environment != nil {
+			cmd["environment"] = protoJSON(c.GetEnvironment())
+		}
+		uris := []object{}
+		for _, u := range c.GetUris() {
+			uris = append(uris, object{"value": u.GetValue(), "executable": u.GetExecutable()})
+		}
+		cmd["uris"] = uris
+	}
+	o := object{
+		"executor_id":  e.GetExecutorId().GetValue(),
+		"name":         e.GetName(),
+		"framework_id": e.GetFrameworkId().GetValue(),
+		"command":      cmd,
+		"resources":    legacyMap(unallocated(e.GetResources())),
+		"slave_id":     agentID,
+	}
+	if rs := e.GetResources(); len(rs) > 0 && rs[0].GetAllocationInfo() != nil {
+		o["role"] = rs[0].GetAllocationInfo().GetRole()
+	}
+	if e.Labels != nil {
+		o["labels"] = labelsJSON(e.GetLabels())
+	}
+	if e.Type != nil {
+		o["type"] = e.GetType().String()
+	}
+	return o
+}
+
+func (s *state) frameworksEndpoint(r *http.Request) any {
+	fws, completed := s.frameworksJSON(r.URL.Query().Get("framework_id"))
+	return object{"frameworks": fws, "completed_frameworks": completed, "unregistered_frameworks": []object{}}
+}
+
+func (s *state) slavesEndpoint(r *http.Request) any {
+	id := r.URL.Query().Get("slave_id")
+	slaves := []object{}
+	for _, a := range s.sortedAgents() {
+		if id == "" || a.id == id {
+			slaves = append(slaves, s.agentJSON(a, true))
+		}
+	}
+	return object{"slaves": slaves, "recovered_slaves": s.recoveredSlavesJSON()}
+}
+
+// tasksEndpoint is /tasks?framework_id=&task_id=&limit=100&offset=0&order=desc.
+func (s *state) tasksEndpoint(r *http.Request) any {
+	q := r.URL.Query()
+	limit, offset := 100, 0
+	if v, err := strconv.Atoi(q.Get("limit")); err == nil && v >= 0 {
+		limit = v
+	}
+	if v, err := strconv.Atoi(q.Get("offset")); err == nil && v >= 0 {
+		offset = v
+	}
+	fid, tid := q.Get("framework_id"), q.Get("task_id")
+	var all []*mesospb.Task
+	collect := func(f *framework) {
+		if fid != "" && f.id != fid {
+			return
+		}
+		for _, t := range f.tasks {
+			all = append(all, t)
+		}
+		all = append(all, f.unreachableTasks...)
+		all = append(all, f.completedTasks...)
+	}
+	for _, f := range s.sortedFrameworks() {
+		collect(f)
+	}
+	for _, f := range s.completedFrameworks {
+		collect(f)
+	}
+	if tid != "" {
+		all = slices.DeleteFunc(all, func(t *mesospb.Task) bool { return t.GetTaskId().GetValue() != tid })
+	}
+	startTime := func(t *mesospb.Task) float64 {
+		if len(t.GetStatuses()) > 0 {
+			return t.GetStatuses()[0].GetTimestamp()
+		}
+		return 0
+	}
+	slices.SortStableFunc(all, func(a, b *mesospb.Task) int { return cmp.Compare(startTime(a), startTime(b)) })
+	if q.Get("order") != "asc" {
+		slices.Reverse(all)
+	}
+	tasks := []object{}
+	for i := offset; i < len(all) && len(tasks) < limit; i++ {
+		tasks = append(tasks, taskJSON(all[i]))
+	}
+	return object{"tasks": tasks}
+}
+
+// metricsSnapshot computes a subset of Mesos's master metrics (spec §3.5).
+func (s *state) metricsSnapshot(*http.Request) any {
+	out := map[string]float64{
+		"master/elected":     1,
+		"master/uptime_secs": s.now().Sub(s.startTime).Seconds(),
+	}
+	var connected, disconnected, active, inactive int
+	for _, a := range s.agents {
+		if a.connected() {
+			connected++
+		} else {
+			disconnected++
+		}
+		if a.active {
+			active++
+		} else {
+			inactive++
+		}
+	}
+	out["master/slaves_connected"] = float64(connected)
+	out["master/slaves_disconnected"] = float64(disconnected)
+	out["master/slaves_active"] = float64(active)
+	out["master/slaves_inactive"] = float64(inactive)
+	out["master/slaves_unreachable"] = float64(len(s.unreachable))
+	var fc, fd, fa, fi int
+	states := map[mesospb.TaskState]int{}
+	for _, f := range s.frameworks {
+		if f.connected() {
+			fc++
+		} else {
+			fd++
+		}
+		if f.active {
+			fa++
+		} else {
+			fi++
+		}
+		for _, t := range f.tasks {
+			states[t.GetState()]++
+		}
+	}
+	out["master/frameworks_connected"] = float64(fc)
+	out["master/frameworks_disconnected"] = float64(fd)
+	out["master/frameworks_active"] = float64(fa)
+	out["master/frameworks_inactive"] = float64(fi)
+	out["master/tasks_staging"] = float64(states[mesospb.TaskState_TASK_STAGING])
+	out["master/tasks_starting"] = float64(states[mesospb.TaskState_TASK_STARTING])
+	out["master/tasks_running"] = float64(states[mesospb.TaskState_TASK_RUNNING])
+	out["master/tasks_killing"] = float64(states[mesospb.TaskState_TASK_KILLING])
+	out["master/tasks_unreachable"] = float64(states[mesospb.TaskState_TASK_UNREACHABLE])
+	m := s.metrics
+	out["master/tasks_finished"] = float64(m.tasksFinished)
+	out["master/tasks_failed"] = float64(m.tasksFailed)
+	out["master/tasks_killed"] = float64(m.tasksKilled)
+	out["master/tasks_lost"] = float64(m.tasksLost)
+	out["master/tasks_error"] = float64(m.tasksError)
+	out["master/tasks_dropped"] = float64(m.tasksDropped)
+	out["master/tasks_gone"] = float64(m.tasksGone)
+	out["master/tasks_gone_by_operator"] = float64(m.tasksGoneByOperator)
+	out["master/outstanding_offers"] = float64(len(s.offers))
+	out["master/valid_status_updates"] = float64(m.validStatusUpdates)
+	out["master/invalid_status_updates"] = float64(m.invalidStatusUpdates)
+	out["master/valid_status_update_acknowledgements"] = float64(m.validAcks)
+	out["master/invalid_status_update_acknowledgements"] = float64(m.invalidAcks)
+	out["master/slave_registrations"] = float64(m.slaveRegistrations)
+	out["master/slave_reregistrations"] = float64(m.slaveReregistrations)
+	out["master/slave_removals"] = float64(m.slaveRemovals)
+	out["master/frameworks_removed"] = float64(m.frameworkRemovals)
+	out["master/messages_launch_tasks"] = float64(m.messagesLaunchTasks)
+	out["master/messages_decline_offers"] = float64(m.messagesDeclineOffers)
+	out["master/messages_kill_task"] = float64(m.messagesKillTask)
+	out["master/messages_reconcile_tasks"] = float64(m.messagesReconcile)
+	out["master/invalid_scheduler_calls"] = float64(m.invalidSchedulerCalls)
+	out["master/event_queue_messages"] = 0
+	out["master/event_queue_dispatches"] = 0
+	out["master/event_queue_http_requests"] = 0
+
+	var total, used []*mesospb.Resource
+	for _, a := range s.agents {
+		total = addRes(total, a.total)
+		for _, byTask := range a.tasks {
+			for _, t := range byTask {
+				if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+					used = addRes(used, unallocated(t.GetResources()))
+				}
+			}
+		}
+		for _, execs := range a.executors {
+			for _, e := range execs {
+				used = addRes(used, unallocated(e.GetResources()))
+			}
+		}
+	}
+	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
+		t, u := scalarOf(total, name), scalarOf(used, name)
+		out["master/"+name+"_total"] = t
+		out["master/"+name+"_used"] = u
+		pct := 0.0
+		if t > 0 {
+			pct = u / t
+		}
+		out["master/"+name+"_percent"] = pct
+		out["master/"+name+"_revocable_total"] = 0
+		out["master/"+name+"_revocable_used"] = 0
+		out["master/"+name+"_revocable_percent"] = 0
+	}
+	return out
+}
