@@ -69,7 +69,7 @@ test: deps check-fmt vet check-proto
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 bench: build
-	$(GO) test ./bench/... -run '^$$' -bench . -benchtime 1x
+	$(GO) run ./bench/tasks -meso=$(BIN) -runs=10 -tasks=200
 
 clean:
 	rm -rf bin .work

@@ -1,0 +1,212 @@
+// Command tasks measures how fast meso runs tasks end to end, on one machine
+// with real processes: a local cluster (internal/local) with one agent, the
+// real command executor (the meso binary), and real frameworks.
+//
+//   - latency: the wall time from starting `meso execute --command=true` to
+//     its exit after TASK_FINISHED (median, min and max of -runs);
+//   - throughput: a framework (pkg/scheduler) launches -tasks `true` tasks
+//     in one ACCEPT; tasks per second from the ACCEPT to the last
+//     TASK_FINISHED.
+//
+// Usage (from the repository root; `make bench` does both steps):
+//
+//	go build -o bin/meso ./cmd/meso
+//	go run ./bench/tasks -meso=bin/meso -runs=10 -tasks=200
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/agent"
+	"github.com/meso-project/meso/internal/local"
+	"github.com/meso-project/meso/internal/master"
+	"github.com/meso-project/meso/pkg/resources"
+	"github.com/meso-project/meso/pkg/scheduler"
+)
+
+func main() {
+	bin := flag.String("meso", "bin/meso", "path to the meso binary (run by the agent as the executor)")
+	runs := flag.Int("runs", 10, "meso execute runs for the latency measurement")
+	tasks := flag.Int("tasks", 200, "tasks launched at once for the throughput measurement")
+	flag.Parse()
+	abs, err := filepath.Abs(*bin)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		log.Fatalf("%v (build it first: go build -o bin/meso ./cmd/meso)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	work, err := os.MkdirTemp("", "meso-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+	c, err := local.Start(ctx, local.Config{
+		WorkDir:   work,
+		NumAgents: 1,
+		Master:    master.Config{}, // Mesos defaults: 1s allocation interval
+		Agent: agent.Config{
+			// Room for every task at once (executor overhead is not
+			// charged by the master, as in Mesos).
+			Resources:       fmt.Sprintf("cpus:%d;mem:%d", *tasks, *tasks*64),
+			ExecutorCommand: []string{abs, "executor"},
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Stop()
+	waitForAgent(ctx, c.MasterAddr)
+
+	fmt.Printf("machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+
+	var lat []time.Duration
+	for i := range *runs {
+		start := time.Now()
+		out, err := exec.CommandContext(ctx, abs, "execute", "--master="+c.MasterAddr,
+			fmt.Sprintf("--name=lat-%d", i), "--command=true").CombinedOutput()
+		d := time.Since(start)
+		if err != nil || !strings.Contains(string(out), "TASK_FINISHED") {
+			log.Fatalf("meso execute run %d: %v\n%s", i, err, out)
+		}
+		lat = append(lat, d)
+	}
+	slices.Sort(lat)
+	fmt.Printf("latency: meso execute --command=true to TASK_FINISHED: median %v, min %v, max %v (%d runs)\n",
+		lat[len(lat)/2].Round(time.Millisecond), lat[0].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), *runs)
+
+	elapsed, err := throughput(ctx, c.MasterAddr, *tasks)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("throughput: %d tasks of `true` launched at once on one agent finished in %v: %.1f tasks/s\n",
+		*tasks, elapsed.Round(time.Millisecond), float64(*tasks)/elapsed.Seconds())
+}
+
+// waitForAgent waits until the master has offered something, i.e. the agent
+// registered, by running a throwaway framework that suppresses right away.
+func waitForAgent(ctx context.Context, masterAddr string) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cli, err := scheduler.New(scheduler.Config{Master: masterAddr, Framework: &mesospb.FrameworkInfo{
+		User: proto.String(user()), Name: proto.String("bench-wait")}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = cli.Run(ctx, func(ctx context.Context, ev *schedulerpb.Event) error {
+		if ev.GetType() == schedulerpb.Event_OFFERS {
+			_ = cli.Call(ctx, scheduler.Teardown())
+			return errDone
+		}
+		return nil
+	})
+	if err != errDone {
+		log.Fatalf("agent did not register: %v", err)
+	}
+}
+
+var errDone = fmt.Errorf("done")
+
+// throughput launches n tasks in one ACCEPT and returns the time from the
+// ACCEPT to the last TASK_FINISHED.
+func throughput(ctx context.Context, masterAddr string, n int) (time.Duration, error) {
+	cli, err := scheduler.New(scheduler.Config{Master: masterAddr, Framework: &mesospb.FrameworkInfo{
+		User: proto.String(user()), Name: proto.String("bench-throughput")}})
+	if err != nil {
+		return 0, err
+	}
+	var (
+		start    time.Time
+		launched bool
+		finished = map[string]bool{}
+	)
+	res, err := resources.Parse("cpus:0.1;mem:32", "*")
+	if err != nil {
+		return 0, err
+	}
+	err = cli.Run(ctx, func(ctx context.Context, ev *schedulerpb.Event) error {
+		switch ev.GetType() {
+		case schedulerpb.Event_OFFERS:
+			for _, o := range ev.GetOffers().GetOffers() {
+				if launched {
+					_ = cli.Call(ctx, scheduler.Decline([]*mesospb.OfferID{o.GetId()}, scheduler.RefuseFor(3600)))
+					continue
+				}
+				var infos []*mesospb.TaskInfo
+				for i := range n {
+					id := fmt.Sprintf("t%d", i)
+					infos = append(infos, &mesospb.TaskInfo{
+						Name:      proto.String(id),
+						TaskId:    &mesospb.TaskID{Value: proto.String(id)},
+						AgentId:   o.GetAgentId(),
+						Resources: withRole(res, o),
+						Command:   &mesospb.CommandInfo{Value: proto.String("true")},
+					})
+				}
+				launched = true
+				start = time.Now()
+				if err := cli.Call(ctx, scheduler.LaunchTasks(o, infos...)); err != nil {
+					return err
+				}
+			}
+		case schedulerpb.Event_UPDATE:
+			st := ev.GetUpdate().GetStatus()
+			if len(st.GetUuid()) > 0 {
+				if err := cli.Call(ctx, scheduler.Acknowledge(st)); err != nil {
+					return err
+				}
+			}
+			switch st.GetState() {
+			case mesospb.TaskState_TASK_STARTING, mesospb.TaskState_TASK_RUNNING:
+			case mesospb.TaskState_TASK_FINISHED:
+				// The handler runs on Run's goroutine only: no locking needed.
+				finished[st.GetTaskId().GetValue()] = true
+				if len(finished) == n {
+					return errDone
+				}
+			default:
+				return fmt.Errorf("task %s: %v: %s", st.GetTaskId().GetValue(), st.GetState(), st.GetMessage())
+			}
+		}
+		return nil
+	})
+	if err != errDone {
+		return 0, fmt.Errorf("throughput run: %v (finished %d of %d)", err, len(finished), n)
+	}
+	elapsed := time.Since(start)
+	_ = cli.Call(ctx, scheduler.Teardown())
+	return elapsed, nil
+}
+
+// withRole gives task resources the offer's allocation info, as frameworks
+// must (the offer's resources carry it).
+func withRole(res resources.Resources, o *mesospb.Offer) []*mesospb.Resource {
+	if len(o.GetResources()) > 0 && o.GetResources()[0].GetAllocationInfo() != nil {
+		return res.Allocate(o.GetResources()[0].GetAllocationInfo().GetRole())
+	}
+	return res
+}
+
+func user() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "root"
+}

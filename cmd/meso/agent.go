@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meso-project/meso/internal/agent"
+	"github.com/meso-project/meso/internal/flags"
+)
+
+// agentFlags are the agent's flags, with Mesos's names and defaults.
+type agentFlags struct {
+	master, workDir, ip, hostname          string
+	port                                   int
+	resources, attributes, defaultRole     string
+	executorRegistrationTimeout            flags.Duration
+	executorShutdownGracePeriod            flags.Duration
+	registrationBackoffFactor              flags.Duration
+	switchUser                             bool
+	executorEnv                            string
+	isolation, containerizers, launcherDir string
+	loggingLevel                           string
+}
+
+// register defines the flags; withAddress is false for `meso local`, which
+// sets --master, --ip, --port and --work_dir itself.
+func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
+	if withAddress {
+		fs.StringVar(&f.master, "master", "", "the master: host:port (required)")
+		fs.StringVar(&f.workDir, "work_dir", "", "directory for sandboxes and agent metadata (required)")
+		fs.StringVar(&f.ip, "ip", "0.0.0.0", "IP address to listen on")
+		fs.IntVar(&f.port, "port", 5051, "port to listen on")
+		fs.StringVar(&f.hostname, "hostname", "", "hostname the agent advertises (default: the machine's hostname)")
+		fs.StringVar(&f.loggingLevel, "logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
+	}
+	fs.StringVar(&f.resources, "resources", "",
+		"total resources, e.g. 'cpus:4;mem:4096;ports:[31000-32000]' or a JSON array;\nnames left out are detected")
+	fs.StringVar(&f.attributes, "attributes", "", "attributes, e.g. 'rack:r1;level:3'")
+	fs.StringVar(&f.defaultRole, "default_role", "*", "role of resources given without one")
+	f.executorRegistrationTimeout = flags.Duration{Duration: time.Minute}
+	fs.Var(&f.executorRegistrationTimeout, "executor_registration_timeout", "how long an executor has to subscribe")
+	f.executorShutdownGracePeriod = flags.Duration{Duration: 5 * time.Second}
+	fs.Var(&f.executorShutdownGracePeriod, "executor_shutdown_grace_period", "how long an executor has to stop after SHUTDOWN")
+	f.registrationBackoffFactor = flags.Duration{Duration: time.Second}
+	fs.Var(&f.registrationBackoffFactor, "registration_backoff_factor", "first (re)registration backoff; doubles up to 1mins")
+	fs.BoolVar(&f.switchUser, "switch_user", true, "run tasks as the framework's user (when the agent runs as root)")
+	fs.StringVar(&f.executorEnv, "executor_environment_variables", "",
+		"JSON object of environment variables for executors, e.g. '{\"PATH\":\"/bin:/usr/bin\"}'")
+	fs.StringVar(&f.isolation, "isolation", "posix/cpu,posix/mem", "isolators (only posix/cpu,posix/mem for now)")
+	fs.StringVar(&f.containerizers, "containerizers", "mesos", "containerizers (mesos)")
+	fs.StringVar(&f.launcherDir, "launcher_dir", "", "ignored: meso's executors are built into the meso binary")
+}
+
+func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.Config, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return agent.Config{}, fmt.Errorf("cannot find the meso binary to run executors: %w", err)
+	}
+	var env map[string]string
+	if f.executorEnv != "" {
+		if err := json.Unmarshal([]byte(f.executorEnv), &env); err != nil {
+			return agent.Config{}, fmt.Errorf("bad --executor_environment_variables: want a JSON object of strings: %w", err)
+		}
+	}
+	if f.containerizers != "mesos" {
+		return agent.Config{}, fmt.Errorf("unsupported --containerizers %q (only mesos for now)", f.containerizers)
+	}
+	// The command executor switches to the task's user itself when it runs
+	// as root; it must be told when the operator turned that off.
+	executor := []string{self, "executor"}
+	if !f.switchUser {
+		executor = append(executor, "--no-switch_user")
+	}
+	return agent.Config{
+		Logger:                       logger,
+		Master:                       f.master,
+		WorkDir:                      f.workDir,
+		Hostname:                     f.hostname,
+		Resources:                    f.resources,
+		Attributes:                   f.attributes,
+		DefaultRole:                  f.defaultRole,
+		ExecutorCommand:              executor,
+		ExecutorRegistrationTimeout:  f.executorRegistrationTimeout.Duration,
+		ExecutorShutdownGracePeriod:  f.executorShutdownGracePeriod.Duration,
+		RegistrationBackoffFactor:    f.registrationBackoffFactor.Duration,
+		SwitchUser:                   f.switchUser,
+		ExecutorEnvironmentVariables: env,
+		Flags:                        dump,
+	}, nil
+}
+
+func agentCommand() *cobra.Command {
+	var f agentFlags
+	return flagCommand("agent", "Run a Mesos agent",
+		`Runs an agent: it registers with the master, offers this machine's resources and
+runs executors and their tasks (v1 executor API on /api/v1/executor, state on /state).
+
+Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
+		false, func(fs *flag.FlagSet) runFunc {
+			f.register(fs, true)
+			return func(ctx context.Context, _ []string) error {
+				if f.master == "" || f.workDir == "" {
+					return errors.New("--master and --work_dir are required, e.g. meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso")
+				}
+				logger, err := newLogger(f.loggingLevel)
+				if err != nil {
+					return err
+				}
+				cfg, err := f.config(logger, flags.Dump(fs))
+				if err != nil {
+					return err
+				}
+				if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+					return fmt.Errorf("cannot create --work_dir: %w", err)
+				}
+				a, err := agent.New(cfg)
+				if err != nil {
+					return err
+				}
+				ln, err := net.Listen("tcp", net.JoinHostPort(f.ip, strconv.Itoa(f.port)))
+				if err != nil {
+					return fmt.Errorf("cannot listen on %s:%d: %w (is another agent running? pick another --port)", f.ip, f.port, err)
+				}
+				logger.Info("agent listening", "address", ln.Addr().String(), "master", f.master)
+				return ignoreCanceled(a.Serve(ctx, ln))
+			}
+		})
+}

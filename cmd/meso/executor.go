@@ -1,0 +1,28 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meso-project/meso/internal/executors/command"
+)
+
+// executorCommand is the built-in command executor (Mesos's mesos-executor).
+// Agents start it with the MESOS_* environment of the executor API; its flags
+// are parsed by the executor itself.
+func executorCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "executor",
+		Short:              "The built-in command executor (started by agents)",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if code := command.Main(context.Background(), args, os.LookupEnv, os.Stdout, os.Stderr); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/meso-project/meso/internal/flags"
+	"github.com/meso-project/meso/internal/local"
+)
+
+func localCommand() *cobra.Command {
+	var (
+		mf                    masterFlags
+		af                    agentFlags
+		ip, workDir, logLevel string
+		port, numAgents       int
+		numSlaves             int
+	)
+	return flagCommand("local", "Run a master and agents in one process (like mesos-local)",
+		`Runs a whole cluster in one process on this machine: a master and --num_agents agents,
+on loopback. It needs nothing else (no ZooKeeper). Takes the master's and the agent's flags.
+
+Then, in another shell:
+  meso execute --master=127.0.0.1:5050 --name=hello --command='echo hello from meso'`,
+		false, func(fs *flag.FlagSet) runFunc {
+			fs.StringVar(&ip, "ip", "127.0.0.1", "IP address the master and agents listen on")
+			fs.IntVar(&port, "port", 5050, "port of the master (agents take free ports)")
+			fs.StringVar(&workDir, "work_dir", filepath.Join(os.TempDir(), "meso", "local"), "directory for the agents' work directories")
+			fs.IntVar(&numAgents, "num_agents", 1, "number of agents")
+			fs.IntVar(&numSlaves, "num_slaves", 0, "old name of --num_agents")
+			fs.StringVar(&logLevel, "logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
+			mf.register(fs, false)
+			af.register(fs, false)
+			return func(ctx context.Context, _ []string) error {
+				if numSlaves > 0 {
+					numAgents = numSlaves
+				}
+				logger, err := newLogger(logLevel)
+				if err != nil {
+					return err
+				}
+				alloc, err := mf.allocator()
+				if err != nil {
+					return err
+				}
+				dump := flags.Dump(fs)
+				acfg, err := af.config(logger, dump)
+				if err != nil {
+					return err
+				}
+				if err := os.MkdirAll(workDir, 0o755); err != nil {
+					return fmt.Errorf("cannot create --work_dir: %w", err)
+				}
+				mcfg := mf.config(logger, nil, dump)
+				c, err := local.Start(ctx, local.Config{
+					Logger:    logger,
+					IP:        ip,
+					Port:      port,
+					WorkDir:   workDir,
+					NumAgents: numAgents,
+					Allocator: alloc,
+					Master:    mcfg,
+					Agent:     acfg,
+				})
+				if err != nil {
+					return fmt.Errorf("%w (is another cluster running? try --port)", err)
+				}
+				fmt.Printf(`meso local: master at http://%s (web: /master/state), %d agent(s) %v
+work directory: %s
+
+Run a task from another shell:
+  %s execute --master=%s --name=hello --command='echo hello from meso'
+
+Press Ctrl-C to stop.
+`, c.MasterAddr, len(c.AgentAddrs), c.AgentAddrs, workDir, os.Args[0], c.MasterAddr)
+				<-ctx.Done()
+				fmt.Println("meso local: stopping")
+				return c.Stop()
+			}
+		})
+}

@@ -1,0 +1,532 @@
+// Package cli implements meso's command-line verbs.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"os/user"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/pkg/codec"
+	"github.com/meso-project/meso/pkg/resources"
+	"github.com/meso-project/meso/pkg/scheduler"
+)
+
+// Defaults of `meso execute`.
+const (
+	DefaultExecuteResources     = "cpus:0.1;mem:32"
+	DefaultExecuteFrameworkName = "meso-execute instance"
+)
+
+// Tunables of Execute (variables so tests can shorten them).
+var (
+	// declineRefuse is the filter put on offers we do not use: we need
+	// exactly one offer, so keep the others away for long.
+	declineRefuse = time.Hour.Seconds()
+	// connectAttempts is how many consecutive failed subscription attempts
+	// are tolerated before the first SUBSCRIBED, and reconnectAttempts after
+	// it (the backoff grows to 15 s, so 10 is about a minute and a half).
+	connectAttempts   = 3
+	reconnectAttempts = 10
+	// teardownTimeout bounds the final TEARDOWN call.
+	teardownTimeout = 5 * time.Second
+)
+
+// ExecuteConfig is the configuration of `meso execute`, a one-shot
+// framework in the spirit of Mesos's mesos-execute: it runs one command
+// task and exits with its outcome.
+type ExecuteConfig struct {
+	// Master is the --master value: host:port, master@host:port or
+	// http://host:port.
+	Master string
+	// Name is the task name and task id (required).
+	Name string
+	// Command is the command to run (required when Shell).
+	Command string
+	// Shell runs Command with /bin/sh -c (CommandInfo.shell=true). When
+	// false, Command is split on white space into argv (no quoting rules)
+	// and exec'ed directly. NewExecuteConfig sets it to true.
+	Shell bool
+	// Env is a JSON object of environment variables for the task
+	// ({"NAME": "value"}), or "file:///path" of a file holding one.
+	Env string
+	// Resources the task needs (default "cpus:0.1;mem:32").
+	Resources string
+	// FrameworkName is FrameworkInfo.name (default "meso-execute instance").
+	FrameworkName string
+	// Role is FrameworkInfo.role (default "*"), the deprecated single role.
+	Role string
+	// Checkpoint sets FrameworkInfo.checkpoint.
+	Checkpoint bool
+	// KillAfter, when positive, kills the task that long after it reports
+	// TASK_RUNNING.
+	KillAfter time.Duration
+	// ContentType of the scheduler API: codec.Protobuf (default) or
+	// codec.JSON; "protobuf" and "json" are accepted too.
+	ContentType codec.MediaType
+	// User is FrameworkInfo.user (default: the current user).
+	User string
+	// Logger receives the scheduler library's logs (default: discarded).
+	Logger *slog.Logger
+}
+
+// NewExecuteConfig returns an ExecuteConfig with the defaults filled in
+// (notably Shell: true, which a zero ExecuteConfig cannot express).
+func NewExecuteConfig() ExecuteConfig {
+	return ExecuteConfig{
+		Master:        "127.0.0.1:5050",
+		Shell:         true,
+		Resources:     DefaultExecuteResources,
+		FrameworkName: DefaultExecuteFrameworkName,
+		Role:          "*",
+		ContentType:   codec.Protobuf,
+	}
+}
+
+// errFinished ends Run once the task reached a terminal state.
+var errFinished = errors.New("task reached a terminal state")
+
+// Execute subscribes a framework to the master, launches one task on the
+// first offer that holds cfg.Resources, prints its status updates, and
+// returns the process exit code: 0 when the task finished (TASK_FINISHED),
+// 1 otherwise (task failed, killed, lost...; bad configuration; the master
+// unreachable or refusing the framework). The framework is torn down before
+// Execute returns, also when ctx is cancelled. Progress and errors are
+// written to out.
+func Execute(ctx context.Context, cfg ExecuteConfig, out io.Writer) int {
+	p := &printer{w: out}
+	x, err := newExecution(cfg, p)
+	if err != nil {
+		p.printf("meso execute: %v\n", err)
+		return 1
+	}
+	return x.run(ctx)
+}
+
+type execution struct {
+	cfg      ExecuteConfig
+	out      *printer
+	required resources.Resources
+	task     *mesospb.TaskInfo // template: agent id and resources set at launch
+	client   *scheduler.Client
+
+	// Owned by the event handler goroutine.
+	launched bool
+	killer   *time.Timer
+	final    *mesospb.TaskStatus
+
+	stopping atomic.Bool // interrupted: tearing down, do not reconnect
+
+	killMu sync.Mutex // guards killer
+	killWG sync.WaitGroup
+}
+
+// printer serialises writes to out (the kill timer prints too).
+type printer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (p *printer) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format, args...)
+}
+
+func newExecution(cfg ExecuteConfig, out *printer) (*execution, error) {
+	if cfg.Master == "" {
+		return nil, errors.New("missing required option --master")
+	}
+	if cfg.Name == "" {
+		return nil, errors.New("missing required option --name")
+	}
+	if cfg.Command == "" {
+		return nil, errors.New("missing required option --command")
+	}
+	if cfg.Resources == "" {
+		cfg.Resources = DefaultExecuteResources
+	}
+	if cfg.FrameworkName == "" {
+		cfg.FrameworkName = DefaultExecuteFrameworkName
+	}
+	if cfg.Role == "" {
+		cfg.Role = "*"
+	}
+	switch strings.ToLower(string(cfg.ContentType)) {
+	case "", "protobuf", string(codec.Protobuf):
+		cfg.ContentType = codec.Protobuf
+	case "json", string(codec.JSON):
+		cfg.ContentType = codec.JSON
+	default:
+		return nil, fmt.Errorf("invalid content type '%s' (want 'protobuf' or 'json')", cfg.ContentType)
+	}
+	if cfg.User == "" {
+		u, err := currentUser()
+		if err != nil {
+			return nil, err
+		}
+		cfg.User = u
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+
+	required, err := resources.Parse(cfg.Resources, "*")
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse resources '%s': %w", cfg.Resources, err)
+	}
+	env, err := parseEnv(cfg.Env)
+	if err != nil {
+		return nil, err
+	}
+
+	command := &mesospb.CommandInfo{Shell: proto.Bool(cfg.Shell)}
+	if cfg.Shell {
+		command.Value = proto.String(cfg.Command)
+	} else {
+		argv := strings.Fields(cfg.Command)
+		if len(argv) == 0 {
+			return nil, errors.New("missing required option --command")
+		}
+		command.Value = proto.String(argv[0])
+		command.Arguments = argv
+	}
+	if len(env) > 0 {
+		command.Environment = &mesospb.Environment{}
+		for _, name := range slices.Sorted(maps.Keys(env)) {
+			command.Environment.Variables = append(command.Environment.Variables, &mesospb.Environment_Variable{
+				Name:  proto.String(name),
+				Type:  mesospb.Environment_Variable_VALUE.Enum(),
+				Value: proto.String(env[name]),
+			})
+		}
+	}
+	task := &mesospb.TaskInfo{
+		Name:    proto.String(cfg.Name),
+		TaskId:  &mesospb.TaskID{Value: proto.String(cfg.Name)},
+		Command: command,
+	}
+
+	x := &execution{cfg: cfg, out: out, required: required, task: task}
+	client, err := scheduler.New(scheduler.Config{
+		Master:       cfg.Master,
+		Framework:    x.frameworkInfo(),
+		ContentType:  cfg.ContentType,
+		Logger:       cfg.Logger,
+		OnDisconnect: x.onDisconnect,
+	})
+	if err != nil {
+		return nil, err
+	}
+	x.client = client
+	return x, nil
+}
+
+func currentUser() (string, error) {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username, nil
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u, nil
+	}
+	return "", fmt.Errorf("failed to get the current user name (set --user)")
+}
+
+// parseEnv reads --env: a JSON object of strings, or file:///path to one.
+func parseEnv(text string) (map[string]string, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, nil
+	}
+	if path, ok := strings.CutPrefix(text, "file://"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("failed to read --env: %w", err)
+		}
+		text = string(b)
+	}
+	var env map[string]string
+	if err := json.Unmarshal([]byte(text), &env); err != nil {
+		return nil, fmt.Errorf("failed to parse --env (want a JSON object of strings, e.g. {\"NAME\": \"value\"}): %w", err)
+	}
+	return env, nil
+}
+
+// frameworkInfo is what mesos-execute subscribes with: the deprecated single
+// role (hence no MULTI_ROLE capability), RESERVATION_REFINEMENT (offers in
+// the reservation-stack format) and TASK_KILLING_STATE.
+func (x *execution) frameworkInfo() *mesospb.FrameworkInfo {
+	capability := func(t mesospb.FrameworkInfo_Capability_Type) *mesospb.FrameworkInfo_Capability {
+		return &mesospb.FrameworkInfo_Capability{Type: t.Enum()}
+	}
+	return &mesospb.FrameworkInfo{
+		User:       proto.String(x.cfg.User),
+		Name:       proto.String(x.cfg.FrameworkName),
+		Role:       proto.String(x.cfg.Role),
+		Checkpoint: proto.Bool(x.cfg.Checkpoint),
+		Capabilities: []*mesospb.FrameworkInfo_Capability{
+			capability(mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT),
+			capability(mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE),
+		},
+	}
+}
+
+// connectError is how Execute gives up on an unreachable master.
+type connectError struct {
+	master     string
+	err        error
+	subscribed bool
+}
+
+func (e *connectError) Error() string {
+	var b strings.Builder
+	if e.subscribed {
+		fmt.Fprintf(&b, "lost the connection to the master at %s: %v", e.master, e.err)
+	} else {
+		fmt.Fprintf(&b, "failed to subscribe to the master at %s: %v", e.master, e.err)
+	}
+	var se *scheduler.StatusError
+	switch {
+	case errors.As(e.err, &se):
+		fmt.Fprintf(&b, "\nThe master answered %s; is it the leading master, and has it finished starting?", se.Status)
+	case isConnRefused(e.err):
+		fmt.Fprintf(&b, "\nIs a master running at %s? Start one with `meso local`, or point --master at a running master.", e.master)
+	default:
+		fmt.Fprintf(&b, "\nCheck that --master=%s names a reachable Mesos master (host:port).", e.master)
+	}
+	return b.String()
+}
+
+func isConnRefused(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &op) && op.Op == "dial")
+}
+
+// onDisconnect decides whether to keep trying (on Run's goroutine).
+func (x *execution) onDisconnect(err error, failures int, subscribed bool) error {
+	if x.stopping.Load() {
+		return err // interrupted; the stream ended because of our TEARDOWN
+	}
+	limit := connectAttempts
+	if subscribed {
+		limit = reconnectAttempts
+	}
+	if failures >= limit {
+		return &connectError{master: x.cfg.Master, err: err, subscribed: subscribed}
+	}
+	if subscribed && failures == 1 {
+		x.out.printf("Disconnected from the master (%v); reconnecting\n", err)
+	}
+	return nil
+}
+
+func (x *execution) run(ctx context.Context) int {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+
+	// On interruption, tear the framework down while the stream is still
+	// open (calls need it), then stop Run.
+	interrupted := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		close(interrupted)
+		x.stopping.Store(true)
+		x.teardown()
+		cancel()
+	})
+	defer stop()
+
+	err := x.client.Run(runCtx, x.handle)
+	x.stopKiller()
+	x.killWG.Wait() // a kill in flight finishes printing before we return
+
+	select {
+	case <-interrupted:
+		x.out.printf("Interrupted: %v\n", context.Cause(ctx))
+		return 1
+	default:
+	}
+	var ee *scheduler.EventError
+	var ce *connectError
+	var se *scheduler.StatusError
+	switch {
+	case errors.Is(err, errFinished):
+		if x.final.GetState() == mesospb.TaskState_TASK_FINISHED {
+			return 0
+		}
+		return 1
+	case errors.As(err, &ee):
+		x.out.printf("Received an ERROR event: %s\n", ee.Message)
+	case errors.As(err, &ce):
+		x.out.printf("meso execute: %v\n", ce)
+	case errors.As(err, &se):
+		x.out.printf("meso execute: the master at %s refused the framework: %s %s\n", se.Master, se.Status, se.Body)
+	case err != nil:
+		x.out.printf("meso execute: %v\n", err)
+	}
+	return 1
+}
+
+// teardown removes the framework (best effort; bounded in time).
+func (x *execution) teardown() {
+	if x.client.StreamID() == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), teardownTimeout)
+	defer cancel()
+	if err := x.client.Call(ctx, scheduler.Teardown()); err != nil {
+		x.out.printf("Failed to tear down the framework: %v\n", err)
+	}
+}
+
+// handle runs on the scheduler library's event goroutine.
+func (x *execution) handle(ctx context.Context, ev *schedulerpb.Event) error {
+	switch ev.GetType() {
+	case schedulerpb.Event_SUBSCRIBED:
+		x.out.printf("Subscribed with ID %s\n", ev.GetSubscribed().GetFrameworkId().GetValue())
+	case schedulerpb.Event_OFFERS:
+		return x.offers(ctx, ev.GetOffers().GetOffers())
+	case schedulerpb.Event_UPDATE:
+		return x.update(ctx, ev.GetUpdate().GetStatus())
+	}
+	// HEARTBEAT, RESCIND, FAILURE, MESSAGE, inverse offers: nothing to do.
+	// ERROR is returned by Run.
+	return nil
+}
+
+func (x *execution) offers(ctx context.Context, offers []*mesospb.Offer) error {
+	var decline []*mesospb.OfferID
+	for _, offer := range offers {
+		if x.launched {
+			decline = append(decline, offer.GetId())
+			continue
+		}
+		res, ok := fit(offer, x.required, x.cfg.Role)
+		if !ok {
+			x.cfg.Logger.Debug("offer does not hold the task's resources", "offer_id", offer.GetId().GetValue(), "agent_id", offer.GetAgentId().GetValue())
+			decline = append(decline, offer.GetId())
+			continue
+		}
+		task := proto.CloneOf(x.task)
+		task.AgentId = proto.CloneOf(offer.GetAgentId())
+		task.Resources = res
+		if err := x.client.Call(ctx, scheduler.LaunchTasks(offer, task)); err != nil {
+			return fmt.Errorf("failed to launch task '%s': %w", x.cfg.Name, err)
+		}
+		x.out.printf("Submitted task '%s' to agent '%s'\n", x.cfg.Name, offer.GetAgentId().GetValue())
+		x.launched = true
+	}
+	if len(decline) > 0 {
+		if err := x.client.Call(ctx, scheduler.Decline(decline, scheduler.RefuseFor(declineRefuse))); err != nil {
+			x.cfg.Logger.Warn("failed to decline offers", "error", err)
+		}
+	}
+	return nil
+}
+
+func (x *execution) update(ctx context.Context, status *mesospb.TaskStatus) error {
+	x.printStatus(status)
+
+	if ack := scheduler.Acknowledge(status); ack != nil {
+		if err := x.client.Call(ctx, ack); err != nil {
+			// The agent will resend the update; not fatal.
+			x.out.printf("Failed to acknowledge status update %s for task '%s': %v\n", status.GetState(), status.GetTaskId().GetValue(), err)
+		}
+	}
+	if status.GetTaskId().GetValue() != x.cfg.Name {
+		return nil
+	}
+	if x.cfg.KillAfter > 0 && status.GetState() == mesospb.TaskState_TASK_RUNNING {
+		x.scheduleKill(status.GetTaskId(), status.GetAgentId())
+	}
+	if terminal(status.GetState()) {
+		x.final = status
+		x.stopKiller()
+		x.teardown()
+		return errFinished
+	}
+	return nil
+}
+
+func (x *execution) printStatus(s *mesospb.TaskStatus) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Received status update %s for task '%s'\n", s.GetState(), s.GetTaskId().GetValue())
+	if s.Message != nil {
+		fmt.Fprintf(&b, "  message: '%s'\n", s.GetMessage())
+	}
+	if s.Source != nil {
+		fmt.Fprintf(&b, "  source: %s\n", s.GetSource())
+	}
+	if s.Reason != nil {
+		fmt.Fprintf(&b, "  reason: %s\n", s.GetReason())
+	}
+	if s.Healthy != nil {
+		healthy := 0 // printed as C++ iostreams print a bool
+		if s.GetHealthy() {
+			healthy = 1
+		}
+		fmt.Fprintf(&b, "  healthy?: %d\n", healthy)
+	}
+	if s.CheckStatus != nil {
+		fmt.Fprintf(&b, "  check status: %s\n", prototext.MarshalOptions{}.Format(s.GetCheckStatus()))
+	}
+	if r := s.GetLimitation().GetResources(); len(r) > 0 {
+		fmt.Fprintf(&b, "  resource limit violation: %s\n", resources.Resources(r).String())
+	}
+	x.out.printf("%s", b.String())
+}
+
+// scheduleKill arms --kill_after once (on the first TASK_RUNNING).
+func (x *execution) scheduleKill(taskID *mesospb.TaskID, agentID *mesospb.AgentID) {
+	x.killMu.Lock()
+	defer x.killMu.Unlock()
+	if x.killer != nil {
+		return
+	}
+	taskID, agentID = proto.CloneOf(taskID), proto.CloneOf(agentID)
+	x.killWG.Add(1)
+	x.killer = time.AfterFunc(x.cfg.KillAfter, func() {
+		defer x.killWG.Done()
+		x.out.printf("Asked to kill task '%s' on agent '%s'\n", taskID.GetValue(), agentID.GetValue())
+		ctx, cancel := context.WithTimeout(context.Background(), teardownTimeout)
+		defer cancel()
+		if err := x.client.Call(ctx, scheduler.Kill(taskID, agentID)); err != nil {
+			x.out.printf("Failed to kill task '%s': %v\n", taskID.GetValue(), err)
+		}
+	})
+}
+
+func (x *execution) stopKiller() {
+	x.killMu.Lock()
+	defer x.killMu.Unlock()
+	if x.killer != nil && x.killer.Stop() {
+		x.killWG.Done() // it will never run
+	}
+}
+
+// terminal mirrors Mesos's protobuf::isTerminalState.
+func terminal(s mesospb.TaskState) bool {
+	switch s {
+	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
+		mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_DROPPED,
+		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}
