@@ -421,7 +421,7 @@ func (x *commandExecutor) taskEnv(task *mesospb.TaskInfo, command *mesospb.Comma
 	}
 	add(x.taskEnvironment)
 	add(command.GetEnvironment())
-	if rs := task.GetResources(); len(rs) > 0 && rs[0].GetAllocationInfo().Role != nil {
+	if rs := task.GetResources(); len(rs) > 0 && rs[0].GetAllocationInfo().GetRole() != "" {
 		set("MESOS_ALLOCATION_ROLE", rs[0].GetAllocationInfo().GetRole())
 	}
 	env := make([]string, 0, len(order))

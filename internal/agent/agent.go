@@ -1,0 +1,389 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/agent/statusupdate"
+	"github.com/meso-project/meso/internal/containerizer"
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+// Version is the Mesos version the agent reports (/version, /state, the
+// registration call): tools parse it, so it follows Mesos's numbering.
+const Version = "1.11.0"
+
+// Defaults (Mesos's flag defaults, src/slave/constants.hpp).
+const (
+	DefaultExecutorRegistrationTimeout = time.Minute
+	DefaultExecutorShutdownGracePeriod = 5 * time.Second
+	DefaultRegistrationBackoffFactor   = time.Second
+	DefaultStatusUpdateRetryInterval   = 10 * time.Second
+	// MaxRegistrationBackoff caps the registration backoff.
+	MaxRegistrationBackoff = time.Minute
+	// MaxStatusUpdateRetryInterval caps the status update retry interval.
+	MaxStatusUpdateRetryInterval = 10 * time.Minute
+	// DefaultPingTimeout is used when the master does not send one
+	// (agent_ping_timeout 15 s x max_agent_ping_timeouts 5).
+	DefaultPingTimeout = 75 * time.Second
+	// ExecutorHeartbeatInterval is how often the agent sends HEARTBEAT on an
+	// executor's stream (DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL).
+	ExecutorHeartbeatInterval = 30 * time.Minute
+
+	maxCompletedFrameworks            = 50
+	maxCompletedExecutorsPerFramework = 150
+	maxCompletedTasksPerExecutor      = 200
+)
+
+// Sentinel errors.
+var (
+	// ErrConfig marks an invalid Config.
+	ErrConfig = errors.New("agent: invalid configuration")
+	// ErrShutdown is returned by Serve when the master told the agent to shut
+	// down (e.g. it was marked gone).
+	ErrShutdown = errors.New("agent: shut down by the master")
+	// errStopped is returned to callers of a stopped actor.
+	errStopped = errors.New("agent: stopped")
+)
+
+// Config configures an Agent. Zero durations take Mesos's defaults.
+type Config struct {
+	Logger *slog.Logger
+	// Master is "host:port"; "master@host:port" and "http://host:port" are
+	// accepted too.
+	Master string
+	// WorkDir is required.
+	WorkDir  string
+	Hostname string
+	// Resources is --resources text or JSON; missing cpus, mem, disk and
+	// ports are auto-detected (spec §7.1).
+	Resources   string
+	Attributes  string
+	DefaultRole string // "*"
+	// ExecutorCommand is how to start the built-in command executor, e.g.
+	// {"/path/meso", "executor"}.
+	ExecutorCommand             []string
+	ExecutorRegistrationTimeout time.Duration // 1m
+	ExecutorShutdownGracePeriod time.Duration // 5s
+	RegistrationBackoffFactor   time.Duration // 1s
+	// StatusUpdateRetryInterval is the first retry of an unacknowledged
+	// status update; it doubles up to 10 minutes.
+	StatusUpdateRetryInterval time.Duration // 10s
+	SwitchUser                bool
+	// ExecutorEnvironmentVariables are added to (and override) the
+	// environment every executor inherits from the agent.
+	ExecutorEnvironmentVariables map[string]string
+	// Flags are shown in /flags and /state "flags".
+	Flags map[string]string
+
+	// Containerizer, when set, replaces the default posix containerizer.
+	Containerizer containerizer.Containerizer
+}
+
+// Agent is a meso agent. Create it with New and run it with Serve.
+type Agent struct {
+	cfg        Config
+	log        *slog.Logger
+	cz         containerizer.Containerizer
+	masterURL  string
+	resources  resources.Resources
+	attributes []*mesospb.Attribute
+	handler    http.Handler
+	startTime  time.Time
+
+	// mailbox carries closures run by the actor goroutine; stopped is closed
+	// when the actor has ended.
+	mailbox chan func()
+	stopped chan struct{}
+	served  sync.Once
+
+	// The fields below are owned by the actor goroutine (set before it starts
+	// or only touched from it).
+	ctx         context.Context // the Serve context
+	info        *mesospb.AgentInfo
+	ip          string
+	port        int
+	masterInfo  *mesospb.MasterInfo
+	link        linkState
+	frameworks  map[string]*framework
+	completed   []*framework
+	updates     *statusupdate.Manager
+	retryTimer  *time.Timer
+	retryAt     time.Time
+	metrics     metrics
+	terminating bool          // the master told the agent to shut down
+	shutdown    chan struct{} // closed when terminating and every framework is gone
+	out         *sender
+}
+
+// New validates cfg, detects the resources and returns an Agent.
+func New(cfg Config) (*Agent, error) {
+	if cfg.WorkDir == "" {
+		return nil, fmt.Errorf("%w: a work directory is required", ErrConfig)
+	}
+	if cfg.Master == "" {
+		return nil, fmt.Errorf("%w: a master address is required", ErrConfig)
+	}
+	if cfg.DefaultRole == "" {
+		cfg.DefaultRole = "*"
+	}
+	if cfg.ExecutorRegistrationTimeout <= 0 {
+		cfg.ExecutorRegistrationTimeout = DefaultExecutorRegistrationTimeout
+	}
+	if cfg.ExecutorShutdownGracePeriod <= 0 {
+		cfg.ExecutorShutdownGracePeriod = DefaultExecutorShutdownGracePeriod
+	}
+	if cfg.RegistrationBackoffFactor <= 0 {
+		cfg.RegistrationBackoffFactor = DefaultRegistrationBackoffFactor
+	}
+	if cfg.StatusUpdateRetryInterval <= 0 {
+		cfg.StatusUpdateRetryInterval = DefaultStatusUpdateRetryInterval
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	masterURL, err := masterURL(cfg.Master)
+	if err != nil {
+		return nil, err
+	}
+	res, err := detectResources(cfg.Resources, cfg.DefaultRole, cfg.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := resources.ParseAttributes(cfg.Attributes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --attributes: %w", ErrConfig, err)
+	}
+	cz := cfg.Containerizer
+	if cz == nil {
+		cz = containerizer.NewPosix(containerizer.PosixOptions{Logger: log})
+	}
+	a := &Agent{
+		cfg:        cfg,
+		log:        log,
+		cz:         cz,
+		masterURL:  masterURL,
+		resources:  res,
+		attributes: attrs,
+		startTime:  time.Now(),
+		mailbox:    make(chan func(), 64),
+		stopped:    make(chan struct{}),
+		frameworks: make(map[string]*framework),
+		updates:    statusupdate.New(cfg.StatusUpdateRetryInterval, MaxStatusUpdateRetryInterval),
+		shutdown:   make(chan struct{}),
+	}
+	a.info = &mesospb.AgentInfo{Resources: res, Attributes: attrs}
+	a.handler = a.routes()
+	return a, nil
+}
+
+// masterURL turns the --master forms into the URL of the agent endpoint.
+func masterURL(m string) (string, error) {
+	m = strings.TrimPrefix(m, "http://")
+	if i := strings.LastIndexByte(m, '@'); i >= 0 {
+		m = m[i+1:]
+	}
+	m = strings.TrimSuffix(m, "/")
+	if strings.Contains(m, "/") {
+		return "", fmt.Errorf("%w: --master %q: want host:port (ZooKeeper detection is not supported yet)", ErrConfig, m)
+	}
+	_, port, err := net.SplitHostPort(m)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: --master %q: want host:port: %w", ErrConfig, m, err)
+	}
+	return "http://" + m + "/master/internal/agent", nil
+}
+
+// Handler returns the agent's HTTP API (executor API, /state, ...). Serve
+// serves it on its listener; requests reaching it while Serve is not running
+// wait for the actor (until their context ends).
+func (a *Agent) Handler() http.Handler { return a.handler }
+
+// Serve registers with the master and serves HTTP on ln until ctx is done
+// (it returns ctx's error) or the master shuts the agent down (ErrShutdown).
+// Executors of checkpointing frameworks are left running (a restarted agent
+// will recover them once recovery exists); containers of the others are
+// destroyed, since their executors would exit anyway without the agent.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	first := false
+	a.served.Do(func() { first = true })
+	if !first {
+		return errors.New("agent: Serve called twice")
+	}
+	host, portText, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		return fmt.Errorf("agent: listener address: %w", err)
+	}
+	port, _ := strconv.Atoi(portText)
+	ip := host
+	if parsed := net.ParseIP(host); parsed == nil || parsed.IsUnspecified() {
+		ip = outboundIP(a.masterURL)
+	}
+	a.ip, a.port = ip, port
+	a.info.Port = proto32(port)
+	hostname := a.cfg.Hostname
+	if hostname == "" {
+		hostname = lookupHostname(ctx, ip)
+	}
+	a.info.Hostname = &hostname
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.ctx = ctx
+	a.out = newSender(a.log, a.masterURL)
+
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- srv.Serve(ln) }()
+
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); a.out.run(ctx) }()
+	go func() { defer wg.Done(); a.runMasterLink(ctx) }()
+	loopDone := make(chan struct{})
+	go func() { defer wg.Done(); a.loop(ctx); close(loopDone) }()
+
+	var result error
+	select {
+	case <-ctx.Done():
+		result = ctx.Err()
+	case <-a.shutdown:
+		result = ErrShutdown
+	case err := <-srvErr:
+		result = fmt.Errorf("agent: http server: %w", err)
+	}
+	cancel()
+	<-loopDone
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = srv.Shutdown(shutdownCtx)
+	stop()
+	_ = srv.Close()
+	wg.Wait()
+	return result
+}
+
+func proto32(n int) *int32 { v := int32(n); return &v }
+
+// outboundIP returns the local IP used to reach the master, or 127.0.0.1.
+func outboundIP(masterURL string) string {
+	hostport := strings.TrimSuffix(strings.TrimPrefix(masterURL, "http://"), "/master/internal/agent")
+	c, err := net.Dial("udp", hostport)
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer c.Close()
+	if ua, ok := c.LocalAddr().(*net.UDPAddr); ok {
+		return ua.IP.String()
+	}
+	return "127.0.0.1"
+}
+
+// lookupHostname resolves ip to a name, as Mesos does for its default
+// --hostname (with --hostname_lookup); it falls back to the IP.
+func lookupHostname(ctx context.Context, ip string) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	names, err := net.DefaultResolver.LookupAddr(ctx, ip)
+	if err != nil || len(names) == 0 {
+		return ip
+	}
+	return strings.TrimSuffix(names[0], ".")
+}
+
+// pid is the libprocess PID of the agent, "slave(1)@ip:port".
+func (a *Agent) pid() string {
+	return "slave(1)@" + net.JoinHostPort(a.ip, strconv.Itoa(a.port))
+}
+
+// endpoint is "ip:port".
+func (a *Agent) endpoint() string { return net.JoinHostPort(a.ip, strconv.Itoa(a.port)) }
+
+// loop is the actor: it runs every closure sent to the mailbox and the
+// status update retry timer until ctx is done, then tears down.
+func (a *Agent) loop(ctx context.Context) {
+	defer close(a.stopped)
+	a.retryTimer = time.NewTimer(time.Hour)
+	a.retryTimer.Stop()
+	for {
+		select {
+		case f := <-a.mailbox:
+			f()
+		case <-a.retryTimer.C:
+			a.retryAt = time.Time{}
+			a.retryDue()
+		case <-ctx.Done():
+			a.teardown()
+			return
+		}
+	}
+}
+
+// post queues f on the actor without waiting for it; it reports false when
+// the actor has stopped.
+func (a *Agent) post(f func()) bool {
+	select {
+	case a.mailbox <- f:
+		return true
+	case <-a.stopped:
+		return false
+	}
+}
+
+// call runs f on the actor and waits for it to finish.
+func (a *Agent) call(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case a.mailbox <- func() { f(); close(done) }:
+	case <-a.stopped:
+		return errStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-a.stopped:
+		// The actor may have run f just before stopping.
+		select {
+		case <-done:
+			return nil
+		default:
+			return errStopped
+		}
+	}
+}
+
+// teardown runs on the actor when Serve ends: executor streams are closed
+// and the containers of non-checkpointing frameworks destroyed.
+func (a *Agent) teardown() {
+	var wg sync.WaitGroup
+	for _, fw := range a.frameworks {
+		for _, ex := range fw.executors {
+			ex.closeConn()
+			if fw.info.GetCheckpoint() || ex.state == executorTerminated {
+				continue
+			}
+			wg.Add(1)
+			go func(id string) {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				_ = a.cz.Destroy(ctx, id, 0)
+			}(ex.containerID)
+		}
+	}
+	wg.Wait()
+}

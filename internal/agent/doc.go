@@ -1,0 +1,76 @@
+// Package agent is the meso agent (Mesos's mesos-agent): it offers a
+// machine's resources to the master, runs executors in containers, relays
+// tasks to them, and makes their status updates reach the scheduler.
+//
+// # Shape
+//
+// One actor goroutine (Agent.loop) owns all state: frameworks, their
+// executors and tasks, the status update manager and the link state. HTTP
+// handlers, the master link and timers never touch it directly; they send
+// closures to the actor's mailbox (Agent.post / Agent.call) and wait for the
+// reply where they need one. Slow work — container destroys, waiting for a
+// container to end, posting calls to the master — runs on goroutines that
+// report back through the mailbox.
+//
+// Files by concern:
+//
+//	agent.go          Config, New, Serve, the actor loop, teardown
+//	resources.go      --resources parsing plus auto-detection (spec §7.1)
+//	master.go         the master link: REGISTER/REREGISTER stream, backoff,
+//	                  ping watchdog, event dispatch, the ordered call sender
+//	frameworks.go     framework / executor / task records and their lifecycle
+//	executors.go      RUN_TASK, launching executors, KILL_TASK, shutdowns, exits
+//	executor_api.go   the v1 executor HTTP API (/api/v1/executor)
+//	status_updates.go status updates: agent-generated, from executors, acks,
+//	                  retries (the pure core is package statusupdate)
+//	http.go           /state, /flags, /version, /health, /metrics/snapshot
+//
+// # Registration (master.go)
+//
+// Serve starts runMasterLink. After a random delay in [0, backoff] it POSTs
+// a protobuf REGISTER call (REREGISTER with the agent's ID, frameworks,
+// executors and tasks once it has one) to http://<master>/master/internal/agent
+// and reads the RecordIO stream of agentapi Events it answers with. The first
+// event is REGISTERED/REREGISTERED (agent ID, MasterInfo, ping timeout). PING
+// events are answered with a PONG call directly by the link; everything else
+// goes to the actor. When the stream breaks, or no event arrives within the
+// ping timeout, the link reports the disconnection and tries again; the
+// backoff doubles up to a minute while attempts fail and resets after a
+// successful registration. Every other call (STATUS_UPDATE, EXECUTOR_EXITED,
+// EXECUTOR_MESSAGE, PONG) is its own POST carrying the Mesos-Stream-Id,
+// sent in order by one sender goroutine; calls made while disconnected are
+// dropped (status updates are re-sent after re-registration).
+//
+// # Running a task (executors.go)
+//
+// RUN_TASK names a custom executor (TaskInfo.executor) or a command; for a
+// command the agent synthesizes the command executor's ExecutorInfo as Mesos
+// does (executor ID = task ID, name "Command Executor (Task: ..) (Command:
+// sh -c '..')", resources = task + 0.1 cpus + 32 MB) whose command is
+// Config.ExecutorCommand. A new executor gets a container ID (UUID) and a
+// sandbox <work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<cid>
+// (package paths), and is launched through the containerizer with the
+// MESOS_* environment (spec §2.2) and stdout/stderr in the sandbox. Its
+// tasks wait in a queue until it SUBSCRIBEs; then it gets SUBSCRIBED and a
+// LAUNCH per queued task. An executor that does not subscribe within
+// ExecutorRegistrationTimeout is destroyed, its tasks TASK_FAILED with
+// REASON_EXECUTOR_REGISTRATION_TIMEOUT. When an executor's container ends,
+// its unfinished tasks become TASK_FAILED (REASON_EXECUTOR_TERMINATED) and the
+// master gets EXECUTOR_EXITED. Task groups run only on custom executors for
+// now; groups for the default executor fail with TASK_FAILED.
+//
+// # Status updates (status_updates.go, package statusupdate)
+//
+// Updates from executors (UPDATE calls) and from the agent (fresh uuid,
+// SOURCE_AGENT) go through the status update manager: per task an ordered
+// stream whose head alone is in flight, re-sent with backoff until the
+// master forwards the scheduler's ACKNOWLEDGE_UPDATE. The executor gets
+// ACKNOWLEDGED as soon as the agent holds the update. An acknowledged
+// terminal update completes the task; a terminated executor without tasks is
+// completed, and a framework without executors is removed.
+//
+// Not yet: checkpointing and recovery (the status update streams and
+// executor records are plain data so that journaling them is a small step),
+// the fetcher, the default executor, resource isolation, garbage collection
+// of old sandboxes.
+package agent

@@ -1,0 +1,653 @@
+package agent
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/executorpb"
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/agent/paths"
+	"github.com/meso-project/meso/internal/containerizer"
+	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+// Executor overhead the agent adds to a command task's resources (Mesos's
+// DEFAULT_EXECUTOR_CPUS / DEFAULT_EXECUTOR_MEM).
+const (
+	commandExecutorCPUs  = 0.1
+	commandExecutorMemMB = 32
+)
+
+// runTask handles RUN_TASK: the task goes to its executor, which is launched
+// first when it does not run yet.
+func (a *Agent) runTask(fwInfo *mesospb.FrameworkInfo, task *mesospb.TaskInfo) {
+	log := a.log.With("framework_id", fwInfo.GetId().GetValue(), "task_id", task.GetTaskId().GetValue())
+	if a.terminating {
+		log.Warn("ignoring task: the agent is shutting down")
+		return
+	}
+	fw := a.ensureFramework(fwInfo)
+	if fw.state == frameworkTerminating {
+		log.Warn("ignoring task: its framework is shutting down")
+		return
+	}
+	switch {
+	case task.GetExecutor() != nil:
+		info := proto.Clone(task.GetExecutor()).(*mesospb.ExecutorInfo)
+		if info.FrameworkId == nil {
+			info.FrameworkId = fwInfo.GetId()
+		}
+		a.launch(fw, info, false, launchItem{task: task})
+	case task.GetCommand() != nil:
+		a.launch(fw, a.commandExecutorInfo(fwInfo, task), true, launchItem{task: task})
+	default:
+		a.agentUpdate(fw, nil, task.GetTaskId().GetValue(), mesospb.TaskState_TASK_ERROR,
+			mesospb.TaskStatus_REASON_TASK_INVALID, "Task has neither a command nor an executor")
+	}
+}
+
+// runTaskGroup handles RUN_TASK_GROUP. Groups need the default executor
+// (ExecutorInfo.type DEFAULT), which meso does not have yet: such groups fail
+// with TASK_FAILED / REASON_CONTAINER_LAUNCH_FAILED. A group for a custom
+// executor with a command is delivered to it as LAUNCH_GROUP.
+func (a *Agent) runTaskGroup(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, group *mesospb.TaskGroupInfo) {
+	if a.terminating {
+		return
+	}
+	fw := a.ensureFramework(fwInfo)
+	if fw.state == frameworkTerminating {
+		return
+	}
+	if exInfo.GetType() == mesospb.ExecutorInfo_DEFAULT || exInfo.GetCommand() == nil {
+		for _, t := range group.GetTasks() {
+			a.agentUpdate(fw, nil, t.GetTaskId().GetValue(), mesospb.TaskState_TASK_FAILED,
+				mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
+				"Task groups need the default executor, which this agent does not support yet")
+		}
+		return
+	}
+	info := proto.Clone(exInfo).(*mesospb.ExecutorInfo)
+	if info.FrameworkId == nil {
+		info.FrameworkId = fwInfo.GetId()
+	}
+	a.launch(fw, info, false, launchItem{group: group})
+}
+
+// commandExecutorInfo synthesizes the ExecutorInfo of the command executor
+// for a command task, as Mesos's Slave::getExecutorInfo does.
+func (a *Agent) commandExecutorInfo(fwInfo *mesospb.FrameworkInfo, task *mesospb.TaskInfo) *mesospb.ExecutorInfo {
+	taskID := task.GetTaskId().GetValue()
+	cmd := task.GetCommand()
+	name := "(Task: " + taskID + ") "
+	switch {
+	case cmd.GetShell() && cmd.Value == nil:
+		name += "(Command: NO COMMAND)"
+	case cmd.GetShell():
+		v := cmd.GetValue()
+		if len(v) > 15 {
+			v = v[:12] + "..."
+		}
+		name += "(Command: sh -c '" + v + "')"
+	case cmd.Value == nil:
+		name += "(Command: NO EXECUTABLE)"
+	default:
+		args := cmd.GetValue() + ", " + strings.Join(cmd.GetArguments(), ", ")
+		if len(args) > 15 {
+			args = args[:12] + "..."
+		}
+		name += "(Command: [" + args + "])"
+	}
+	info := &mesospb.ExecutorInfo{
+		ExecutorId:  &mesospb.ExecutorID{Value: proto.String(taskID)},
+		FrameworkId: fwInfo.GetId(),
+		Name:        proto.String("Command Executor " + name),
+		Source:      proto.String(taskID),
+		Container:   task.GetContainer(),
+		Labels:      task.GetLabels(),
+		Discovery:   task.GetDiscovery(),
+		Resources:   withExecutorOverhead(task.GetResources()),
+		Command: &mesospb.CommandInfo{
+			Uris:        cmd.GetUris(),
+			Environment: cmd.GetEnvironment(),
+			Shell:       proto.Bool(false),
+		},
+	}
+	if u := cmd.GetUser(); u != "" {
+		info.Command.User = proto.String(u)
+	}
+	if len(a.cfg.ExecutorCommand) > 0 {
+		info.Command.Value = proto.String(a.cfg.ExecutorCommand[0])
+		info.Command.Arguments = slices.Clone(a.cfg.ExecutorCommand)
+	}
+	if g := task.GetKillPolicy().GetGracePeriod(); g != nil {
+		// Leave the executor time to send TASK_KILLED before its container
+		// is destroyed (Mesos adds MAX_REAP_INTERVAL + 1 s).
+		ns := g.GetNanoseconds() + int64(2*time.Second)
+		info.ShutdownGracePeriod = &mesospb.DurationInfo{Nanoseconds: &ns}
+	}
+	return info
+}
+
+// withExecutorOverhead returns task resources plus 0.1 cpus and 32 MB mem,
+// allocated like the task's first resource.
+func withExecutorOverhead(rs []*mesospb.Resource) []*mesospb.Resource {
+	var alloc *mesospb.Resource_AllocationInfo
+	if len(rs) > 0 {
+		alloc = rs[0].GetAllocationInfo()
+	}
+	overhead := resources.Resources{
+		{Name: proto.String("cpus"), Type: mesospb.Value_SCALAR.Enum(),
+			Scalar: &mesospb.Value_Scalar{Value: proto.Float64(commandExecutorCPUs)}, AllocationInfo: alloc},
+		{Name: proto.String("mem"), Type: mesospb.Value_SCALAR.Enum(),
+			Scalar: &mesospb.Value_Scalar{Value: proto.Float64(commandExecutorMemMB)}, AllocationInfo: alloc},
+	}
+	return resources.Resources(rs).Add(overhead)
+}
+
+// launch queues item on the executor, launching the executor first when it
+// is not running; a running (subscribed) executor gets it at once.
+func (a *Agent) launch(fw *framework, info *mesospb.ExecutorInfo, command bool, item launchItem) {
+	exID := info.GetExecutorId().GetValue()
+	ex := fw.executors[exID]
+	if ex != nil && (ex.state == executorTerminating || ex.state == executorTerminated) {
+		state := mesospb.TaskState_TASK_LOST
+		if fw.partitionAware() {
+			state = mesospb.TaskState_TASK_DROPPED
+		}
+		for _, t := range item.tasks() {
+			a.agentUpdate(fw, nil, t.GetTaskId().GetValue(), state, mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED,
+				"Executor "+strings.ToLower(ex.state.String()))
+		}
+		return
+	}
+	fresh := ex == nil
+	if fresh {
+		ex = newExecutor(fw, info, command)
+		fw.executors[exID] = ex
+	}
+	ex.queue = append(ex.queue, item)
+	for _, t := range item.tasks() {
+		ex.queued[t.GetTaskId().GetValue()] = t
+	}
+	switch {
+	case fresh:
+		a.launchExecutor(ex)
+	case ex.state == executorRunning:
+		a.deliver(ex)
+	}
+}
+
+// deliver sends the executor every queued launch (LAUNCH / LAUNCH_GROUP).
+func (a *Agent) deliver(ex *executor) {
+	for _, item := range ex.queue {
+		ev := &executorpb.Event{Type: executorpb.Event_LAUNCH.Enum()}
+		if item.group != nil {
+			ev = &executorpb.Event{Type: executorpb.Event_LAUNCH_GROUP.Enum(),
+				LaunchGroup: &executorpb.Event_LaunchGroup{TaskGroup: item.group}}
+		} else {
+			ev.Launch = &executorpb.Event_Launch{Task: item.task}
+		}
+		for _, t := range item.tasks() {
+			ex.addLaunched(ex.newTask(t, mesospb.TaskState_TASK_STAGING))
+		}
+		ex.send(ev)
+		ex.everSentTask = true
+	}
+	ex.queue = nil
+	clear(ex.queued)
+}
+
+// promoteQueued turns the queued launch holding taskID (the whole group)
+// into launched STAGING tasks, so that updates for them find a Task.
+func (ex *executor) promoteQueued(taskID string) {
+	for _, t := range ex.removeQueued(taskID) {
+		ex.addLaunched(ex.newTask(t, mesospb.TaskState_TASK_STAGING))
+	}
+}
+
+// launchExecutor creates the sandbox and starts the executor's container.
+func (a *Agent) launchExecutor(ex *executor) {
+	fw := ex.fw
+	ex.containerID = uuid.NewString()
+	ex.launchedAt = time.Now()
+	ex.state = executorRegistering
+	log := a.log.With("framework_id", fw.id, "executor_id", ex.id, "container_id", ex.containerID)
+	fail := func(err error) {
+		log.Error("cannot launch executor", "err", err)
+		ex.pending = &termination{mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
+			"Failed to launch container: " + err.Error()}
+		a.executorTerminated(ex)
+	}
+	argv := commandArgv(ex.info.GetCommand())
+	if len(argv) == 0 {
+		fail(fmt.Errorf("executor %s has no command (is the command executor configured?)", ex.id))
+		return
+	}
+	dir, err := paths.CreateExecutorRunDir(a.cfg.WorkDir, a.info.GetId().GetValue(), fw.id, ex.id, ex.containerID)
+	if err != nil {
+		fail(err)
+		return
+	}
+	ex.directory = dir
+	for _, name := range []string{"stdout", "stderr"} {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			fail(err)
+			return
+		}
+		f.Close()
+	}
+	runAs := ""
+	if a.cfg.SwitchUser {
+		runAs = ex.info.GetCommand().GetUser()
+		if runAs == "" {
+			runAs = fw.info.GetUser()
+		}
+		if err := chownSandbox(dir, runAs); err != nil {
+			fail(err)
+			return
+		}
+	}
+	err = a.cz.Launch(a.ctx, containerizer.ContainerConfig{
+		ID:        ex.containerID,
+		Command:   argv,
+		Env:       a.executorEnv(ex),
+		Dir:       dir,
+		Stdout:    filepath.Join(dir, "stdout"),
+		Stderr:    filepath.Join(dir, "stderr"),
+		User:      runAs,
+		Resources: ex.info.GetResources(),
+	})
+	if err != nil {
+		fail(err)
+		return
+	}
+	log.Info("executor launched", "directory", dir)
+	cid := ex.containerID
+	ex.regTimer = time.AfterFunc(a.cfg.ExecutorRegistrationTimeout, func() {
+		a.post(func() { a.registrationTimedOut(ex, cid) })
+	})
+	ctx := a.ctx
+	go func() {
+		term, err := a.cz.Wait(ctx, cid)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			term = containerizer.Termination{ExitCode: -1, Message: err.Error()}
+		}
+		a.post(func() { a.executorExited(ex, cid, term) })
+	}()
+}
+
+// commandArgv turns a CommandInfo into argv: shell commands run under
+// /bin/sh -c; otherwise value is executed with arguments[1:] (arguments[0]
+// is argv[0] by Mesos's convention).
+func commandArgv(c *mesospb.CommandInfo) []string {
+	if c == nil || c.Value == nil {
+		return nil
+	}
+	if c.GetShell() {
+		return []string{"/bin/sh", "-c", c.GetValue()}
+	}
+	argv := []string{c.GetValue()}
+	if len(c.GetArguments()) > 1 {
+		argv = append(argv, c.GetArguments()[1:]...)
+	}
+	return argv
+}
+
+// chownSandbox gives the sandbox to the user the executor runs as, when the
+// agent runs as root.
+func chownSandbox(dir, name string) error {
+	if name == "" || os.Geteuid() != 0 {
+		return nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("looking up user %q: %w", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
+}
+
+// executorEnv is the executor's environment (spec §2.2): the agent's
+// environment, Config.ExecutorEnvironmentVariables, the MESOS_* variables,
+// then the executor command's own environment.
+func (a *Agent) executorEnv(ex *executor) []string {
+	env := make(map[string]string)
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	maps.Copy(env, a.cfg.ExecutorEnvironmentVariables)
+	checkpoint := ex.fw.info.GetCheckpoint()
+	env["MESOS_FRAMEWORK_ID"] = ex.fw.id
+	env["MESOS_EXECUTOR_ID"] = ex.id
+	env["MESOS_DIRECTORY"] = ex.directory
+	env["MESOS_SANDBOX"] = ex.directory
+	env["MESOS_AGENT_ENDPOINT"] = a.endpoint()
+	env["MESOS_SLAVE_ID"] = a.info.GetId().GetValue()
+	env["MESOS_SLAVE_PID"] = a.pid()
+	env["MESOS_CHECKPOINT"] = boolEnv(checkpoint)
+	env["MESOS_HTTP_COMMAND_EXECUTOR"] = "1"
+	env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] = formatDuration(a.shutdownGrace(ex))
+	env["LIBPROCESS_PORT"] = "0"
+	if checkpoint {
+		env["MESOS_RECOVERY_TIMEOUT"] = "15mins"
+		env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
+	}
+	for _, v := range ex.info.GetCommand().GetEnvironment().GetVariables() {
+		if v.GetType() == mesospb.Environment_Variable_SECRET {
+			continue // secrets are not supported yet
+		}
+		env[v.GetName()] = v.GetValue()
+	}
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+func boolEnv(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// formatDuration prints d in Mesos's form: the largest unit giving a whole
+// number ("5secs", "1mins", "250ms").
+func formatDuration(d time.Duration) string {
+	units := []struct {
+		d    time.Duration
+		name string
+	}{
+		{7 * 24 * time.Hour, "weeks"}, {24 * time.Hour, "days"}, {time.Hour, "hrs"},
+		{time.Minute, "mins"}, {time.Second, "secs"}, {time.Millisecond, "ms"}, {time.Microsecond, "us"},
+	}
+	for _, u := range units {
+		if d != 0 && d%u.d == 0 {
+			return strconv.FormatInt(int64(d/u.d), 10) + u.name
+		}
+	}
+	return strconv.FormatInt(int64(d), 10) + "ns"
+}
+
+// shutdownGrace is ExecutorInfo.shutdown_grace_period, else the flag.
+func (a *Agent) shutdownGrace(ex *executor) time.Duration {
+	if g := ex.info.GetShutdownGracePeriod(); g != nil && g.GetNanoseconds() > 0 {
+		return time.Duration(g.GetNanoseconds())
+	}
+	return a.cfg.ExecutorShutdownGracePeriod
+}
+
+func (a *Agent) registrationTimedOut(ex *executor, containerID string) {
+	if ex.containerID != containerID || ex.state != executorRegistering {
+		return
+	}
+	a.log.Warn("executor did not register in time; destroying its container",
+		"framework_id", ex.fw.id, "executor_id", ex.id, "container_id", containerID)
+	ex.pending = &termination{mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_EXECUTOR_REGISTRATION_TIMEOUT,
+		"Executor did not register within " + formatDuration(a.cfg.ExecutorRegistrationTimeout)}
+	ex.state = executorTerminating
+	a.destroy(ex, 0)
+}
+
+// destroy destroys the executor's container off the actor; its end is
+// reported by the wait goroutine.
+func (a *Agent) destroy(ex *executor, grace time.Duration) {
+	cid, ctx := ex.containerID, a.ctx
+	go func() {
+		if err := a.cz.Destroy(ctx, cid, grace); err != nil && ctx.Err() == nil {
+			a.log.Debug("destroying container", "container_id", cid, "err", err)
+		}
+	}()
+}
+
+// shutdownExecutor asks the executor to shut down (SHUTDOWN event) and
+// destroys its container after the shutdown grace period; an executor that
+// never subscribed is destroyed at once (SIGTERM, SIGKILL after the grace).
+func (a *Agent) shutdownExecutor(ex *executor, pending *termination) {
+	if ex.state == executorTerminating || ex.state == executorTerminated {
+		return
+	}
+	ex.state = executorTerminating
+	if ex.pending == nil {
+		ex.pending = pending
+	}
+	if ex.regTimer != nil {
+		ex.regTimer.Stop()
+	}
+	grace := a.shutdownGrace(ex)
+	a.log.Info("shutting down executor", "framework_id", ex.fw.id, "executor_id", ex.id, "grace", grace)
+	if ex.send(&executorpb.Event{Type: executorpb.Event_SHUTDOWN.Enum()}) {
+		cid := ex.containerID
+		ex.killTimer = time.AfterFunc(grace, func() {
+			a.post(func() {
+				if ex.containerID == cid && ex.state == executorTerminating {
+					a.destroy(ex, 0)
+				}
+			})
+		})
+		return
+	}
+	a.destroy(ex, grace)
+}
+
+func (a *Agent) shutdownExecutorByID(fwID, exID string) {
+	fw := a.frameworks[fwID]
+	if fw == nil || fw.executors[exID] == nil {
+		a.log.Warn("cannot shut down unknown executor", "framework_id", fwID, "executor_id", exID)
+		return
+	}
+	a.shutdownExecutor(fw.executors[exID], nil)
+}
+
+// executorExited is called when the executor's container ended.
+func (a *Agent) executorExited(ex *executor, containerID string, term containerizer.Termination) {
+	if ex.containerID != containerID || ex.state == executorTerminated {
+		return
+	}
+	a.log.Info("executor exited", "framework_id", ex.fw.id, "executor_id", ex.id,
+		"container_id", containerID, "status", term.Message)
+	ex.exit = &term
+	// Let the containerizer forget the container (and kill stragglers).
+	a.destroy(ex, 0)
+	a.executorTerminated(ex)
+}
+
+// executorTerminated fails the executor's unfinished tasks (Mesos's
+// sendExecutorTerminatedStatusUpdate), tells the master, and removes the
+// executor once nothing waits for an acknowledgement.
+func (a *Agent) executorTerminated(ex *executor) {
+	fw := ex.fw
+	ex.state = executorTerminated
+	a.metrics.executorsTerminated++
+	ex.stopTimers()
+	ex.closeConn()
+	for len(ex.queue) > 0 {
+		ex.promoteQueued(ex.queue[0].tasks()[0].GetTaskId().GetValue())
+	}
+	if fw.state == frameworkTerminating {
+		// Nobody acknowledges updates of a removed framework.
+		for _, id := range slices.Clone(ex.order) {
+			ex.completeTask(id)
+		}
+	} else {
+		pt := termination{mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED, "Executor terminated"}
+		if ex.pending != nil {
+			pt = *ex.pending
+		} else if ex.exit != nil && ex.exit.Message != "" {
+			pt.message = "Executor terminated: " + ex.exit.Message
+		}
+		for _, t := range ex.launchedTasks() {
+			if !terminalState(t.GetState()) {
+				a.agentUpdate(fw, ex, t.GetTaskId().GetValue(), pt.state, pt.reason, pt.message)
+			}
+		}
+	}
+	if ex.exit != nil {
+		status := int32(ex.exit.Status)
+		a.sendToMaster(&agentapipb.Call{
+			Type: agentapipb.Call_EXECUTOR_EXITED.Enum(),
+			ExecutorExited: &agentapipb.Call_ExecutorExited{
+				FrameworkId: fw.info.GetId(),
+				ExecutorId:  ex.info.GetExecutorId(),
+				Status:      &status,
+			},
+		})
+	}
+	a.maybeRemoveExecutor(ex)
+}
+
+// killTask handles KILL_TASK (Mesos's Slave::killTask).
+func (a *Agent) killTask(fwID, taskID string, policy *mesospb.KillPolicy) {
+	log := a.log.With("framework_id", fwID, "task_id", taskID)
+	fw := a.frameworks[fwID]
+	if fw == nil || fw.state == frameworkTerminating {
+		log.Warn("ignoring kill of a task of an unknown or terminating framework")
+		return
+	}
+	ex := fw.executorOf(taskID)
+	if ex == nil {
+		state := mesospb.TaskState_TASK_LOST
+		if fw.partitionAware() {
+			state = mesospb.TaskState_TASK_DROPPED
+		}
+		a.agentUpdate(fw, nil, taskID, state, mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED, "Cannot find executor")
+		return
+	}
+	if ex.queued[taskID] != nil {
+		// Not delivered yet: killed here, with every task of its group.
+		removed := ex.removeQueued(taskID)
+		for _, t := range removed {
+			ex.addLaunched(ex.newTask(t, mesospb.TaskState_TASK_STAGING))
+		}
+		for _, t := range removed {
+			a.agentUpdate(fw, ex, t.GetTaskId().GetValue(), mesospb.TaskState_TASK_KILLED,
+				mesospb.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH, "Killed before delivery to the executor")
+		}
+		// The executor would wait forever for a task (MESOS-8411); it is shut
+		// down once it subscribes, or here when it already has.
+		if ex.state == executorRunning && !ex.everSentTask && len(ex.queue) == 0 {
+			a.shutdownExecutor(ex, nil)
+		}
+		return
+	}
+	switch ex.state {
+	case executorTerminating, executorTerminated:
+		log.Warn("ignoring kill: the executor is " + ex.state.String())
+	case executorRunning:
+		ev := &executorpb.Event{Type: executorpb.Event_KILL.Enum(), Kill: &executorpb.Event_Kill{
+			TaskId: &mesospb.TaskID{Value: proto.String(taskID)}, KillPolicy: policy}}
+		if !ex.send(ev) {
+			log.Warn("cannot forward kill: the executor is disconnected")
+		}
+	}
+}
+
+// shutdownFramework handles SHUTDOWN_FRAMEWORK: every executor is shut down
+// and the framework is removed once they all ended.
+func (a *Agent) shutdownFramework(fwID string) {
+	fw := a.frameworks[fwID]
+	if fw == nil {
+		return
+	}
+	a.log.Info("shutting down framework", "framework_id", fwID)
+	fw.state = frameworkTerminating
+	for _, ex := range fw.sortedExecutors() {
+		switch ex.state {
+		case executorTerminated:
+			for _, id := range slices.Clone(ex.order) {
+				ex.completeTask(id)
+			}
+			a.removeExecutor(ex)
+		default:
+			a.shutdownExecutor(ex, nil)
+		}
+	}
+	if len(fw.executors) == 0 {
+		a.removeFramework(fw)
+	}
+}
+
+func (a *Agent) frameworkMessage(fwID, exID string, data []byte) {
+	fw := a.frameworks[fwID]
+	var ex *executor
+	if fw != nil {
+		ex = fw.executors[exID]
+	}
+	if ex == nil || !ex.send(&executorpb.Event{Type: executorpb.Event_MESSAGE.Enum(),
+		Message: &executorpb.Event_Message{Data: data}}) {
+		a.log.Warn("dropping framework message for an unknown or unsubscribed executor",
+			"framework_id", fwID, "executor_id", exID)
+		return
+	}
+	a.metrics.frameworkMessages++
+}
+
+func (a *Agent) updateFramework(info *mesospb.FrameworkInfo) {
+	if fw := a.frameworks[info.GetId().GetValue()]; fw != nil && fw.state == frameworkRunning {
+		fw.info = info
+	}
+}
+
+// shutdownAgent handles the master's SHUTDOWN: every framework is shut down,
+// then Serve returns ErrShutdown (at the latest after the longest shutdown
+// grace plus 10 s).
+func (a *Agent) shutdownAgent() {
+	if a.terminating {
+		return
+	}
+	a.terminating = true
+	wait := a.cfg.ExecutorShutdownGracePeriod
+	for _, fw := range a.sortedFrameworks() {
+		for _, ex := range fw.executors {
+			wait = max(wait, a.shutdownGrace(ex))
+		}
+		a.shutdownFramework(fw.id)
+	}
+	if len(a.frameworks) == 0 {
+		a.finishShutdown()
+		return
+	}
+	time.AfterFunc(wait+10*time.Second, func() { a.post(a.finishShutdown) })
+}
+
+func (a *Agent) finishShutdown() {
+	select {
+	case <-a.shutdown:
+	default:
+		close(a.shutdown)
+	}
+}
+
+func terminalState(s mesospb.TaskState) bool {
+	switch s {
+	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
+		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_DROPPED,
+		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
+		return true
+	}
+	return false
+}

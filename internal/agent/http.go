@@ -1,0 +1,423 @@
+package agent
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/pkg/codec"
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+// routes builds the agent's HTTP API; every route is also served under the
+// libprocess actor prefix /slave(1).
+func (a *Agent) routes() http.Handler {
+	mux := http.NewServeMux()
+	prefixes := []string{"", "/slave(1)"}
+	httpapi.Routes(mux, prefixes, "/api/v1/executor", http.HandlerFunc(a.executorAPI))
+	httpapi.Routes(mux, prefixes, "/state", http.HandlerFunc(a.serveState))
+	httpapi.Routes(mux, prefixes, "/state.json", http.HandlerFunc(a.serveState))
+	httpapi.Routes(mux, prefixes, "/health", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	httpapi.Routes(mux, prefixes, "/flags", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, r, http.StatusOK, map[string]any{"flags": a.flags()})
+	}))
+	httpapi.Routes(mux, prefixes, "/version", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, r, http.StatusOK, versionJSON())
+	}))
+	httpapi.Routes(mux, []string{"", "/slave(1)"}, "/metrics/snapshot", http.HandlerFunc(a.serveMetrics))
+	return mux
+}
+
+func capabilityNames() []string {
+	out := make([]string, 0, len(agentCapabilities))
+	for _, c := range agentCapabilities {
+		out = append(out, c.String())
+	}
+	return out
+}
+
+func versionJSON() map[string]any {
+	return map[string]any{"version": Version, "build_date": "", "build_time": 0, "build_user": ""}
+}
+
+func (a *Agent) flags() map[string]string {
+	if a.cfg.Flags == nil {
+		return map[string]string{}
+	}
+	return a.cfg.Flags
+}
+
+func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
+	var state map[string]any
+	if err := a.call(r.Context(), func() { state = a.state() }); err != nil {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running"))
+		return
+	}
+	httpapi.WriteJSON(w, r, http.StatusOK, state)
+}
+
+// state builds the /state document (spec §3.4) on the actor.
+func (a *Agent) state() map[string]any {
+	total := resources.Resources(a.resources)
+	s := map[string]any{
+		"version":                        Version,
+		"start_time":                     float64(a.startTime.UnixNano()) / 1e9,
+		"id":                             a.info.GetId().GetValue(),
+		"pid":                            a.pid(),
+		"hostname":                       a.info.GetHostname(),
+		"capabilities":                   capabilityNames(),
+		"resources":                      total.LegacyMap(),
+		"reserved_resources":             map[string]any{},
+		"unreserved_resources":           total.LegacyMap(),
+		"reserved_resources_full":        map[string]any{},
+		"unreserved_resources_full":      protoList(a.resources),
+		"reserved_resources_allocated":   map[string]any{},
+		"unreserved_resources_allocated": resources.Resources(a.usedResources()).LegacyMap(),
+		"resource_providers":             []any{},
+		"attributes":                     resources.AttributesLegacyMap(a.attributes),
+		"flags":                          a.flags(),
+		"frameworks":                     []any{},
+		"completed_frameworks":           []any{},
+	}
+	if a.masterInfo != nil {
+		s["master_hostname"] = a.masterInfo.GetHostname()
+	}
+	var fws, done []any
+	for _, fw := range a.sortedFrameworks() {
+		fws = append(fws, a.frameworkJSON(fw))
+	}
+	for _, fw := range a.completed {
+		done = append(done, a.frameworkJSON(fw))
+	}
+	if fws != nil {
+		s["frameworks"] = fws
+	}
+	if done != nil {
+		s["completed_frameworks"] = done
+	}
+	return s
+}
+
+func (a *Agent) frameworkJSON(fw *framework) map[string]any {
+	info := fw.info
+	m := map[string]any{
+		"id":                  fw.id,
+		"name":                info.GetName(),
+		"user":                info.GetUser(),
+		"failover_timeout":    info.GetFailoverTimeout(),
+		"checkpoint":          info.GetCheckpoint(),
+		"hostname":            info.GetHostname(),
+		"executors":           []any{},
+		"completed_executors": []any{},
+	}
+	if info.Principal != nil {
+		m["principal"] = info.GetPrincipal()
+	}
+	if len(info.GetRoles()) > 0 {
+		m["roles"] = info.GetRoles()
+	} else {
+		m["role"] = info.GetRole()
+	}
+	var exs, done []any
+	for _, ex := range fw.sortedExecutors() {
+		exs = append(exs, a.executorJSON(ex))
+	}
+	for _, ex := range fw.completedExecutors {
+		done = append(done, a.executorJSON(ex))
+	}
+	if exs != nil {
+		m["executors"] = exs
+	}
+	if done != nil {
+		m["completed_executors"] = done
+	}
+	return m
+}
+
+func (a *Agent) executorJSON(ex *executor) map[string]any {
+	m := map[string]any{
+		"id":              ex.id,
+		"name":            ex.info.GetName(),
+		"source":          ex.info.GetSource(),
+		"container":       ex.containerID,
+		"directory":       ex.directory,
+		"resources":       resources.Resources(ex.info.GetResources()).LegacyMap(),
+		"tasks":           []any{},
+		"queued_tasks":    []any{},
+		"completed_tasks": []any{},
+	}
+	if ex.info.Type != nil {
+		m["type"] = ex.info.GetType().String()
+	}
+	if ex.info.Labels != nil {
+		m["labels"] = protoJSON(ex.info.GetLabels())["labels"]
+	}
+	if role := allocationRole(ex.info.GetResources()); role != "" {
+		m["role"] = role
+	}
+	var tasks, queued, completed []any
+	for _, t := range ex.launchedTasks() {
+		tasks = append(tasks, taskJSON(t))
+	}
+	for _, t := range ex.queuedTasks() {
+		queued = append(queued, taskInfoJSON(t, ex))
+	}
+	for _, t := range ex.completed {
+		completed = append(completed, taskJSON(t))
+	}
+	if tasks != nil {
+		m["tasks"] = tasks
+	}
+	if queued != nil {
+		m["queued_tasks"] = queued
+	}
+	if completed != nil {
+		m["completed_tasks"] = completed
+	}
+	return m
+}
+
+func allocationRole(rs []*mesospb.Resource) string {
+	for _, r := range rs {
+		if role := r.GetAllocationInfo().GetRole(); role != "" {
+			return role
+		}
+	}
+	return ""
+}
+
+// taskJSON follows Mesos's model(Task).
+func taskJSON(t *mesospb.Task) map[string]any {
+	m := map[string]any{
+		"id":           t.GetTaskId().GetValue(),
+		"name":         t.GetName(),
+		"framework_id": t.GetFrameworkId().GetValue(),
+		"executor_id":  t.GetExecutorId().GetValue(),
+		"slave_id":     t.GetAgentId().GetValue(),
+		"state":        t.GetState().String(),
+		"resources":    resources.Resources(t.GetResources()).LegacyMap(),
+	}
+	if role := allocationRole(t.GetResources()); role != "" {
+		m["role"] = role
+	}
+	if t.User != nil {
+		m["user"] = t.GetUser()
+	}
+	statuses := []any{}
+	for _, st := range t.GetStatuses() {
+		sm := map[string]any{"state": st.GetState().String(), "timestamp": st.GetTimestamp()}
+		if st.Healthy != nil {
+			sm["healthy"] = st.GetHealthy()
+		}
+		if st.ContainerStatus != nil {
+			sm["container_status"] = protoJSON(st.GetContainerStatus())
+		}
+		if st.Labels != nil {
+			sm["labels"] = protoJSON(st.GetLabels())["labels"]
+		}
+		statuses = append(statuses, sm)
+	}
+	m["statuses"] = statuses
+	if t.Labels != nil {
+		m["labels"] = protoJSON(t.GetLabels())["labels"]
+	}
+	for key, msg := range map[string]proto.Message{
+		"discovery": t.GetDiscovery(), "container": t.GetContainer(),
+		"health_check": t.GetHealthCheck(), "kill_policy": t.GetKillPolicy(),
+	} {
+		if msg.ProtoReflect().IsValid() {
+			m[key] = protoJSON(msg)
+		}
+	}
+	return m
+}
+
+// taskInfoJSON follows Mesos's model(TaskInfo) for queued tasks.
+func taskInfoJSON(t *mesospb.TaskInfo, ex *executor) map[string]any {
+	m := map[string]any{
+		"id":        t.GetTaskId().GetValue(),
+		"name":      t.GetName(),
+		"slave_id":  t.GetAgentId().GetValue(),
+		"resources": resources.Resources(t.GetResources()).LegacyMap(),
+	}
+	if role := allocationRole(t.GetResources()); role != "" {
+		m["role"] = role
+	}
+	if t.Command != nil {
+		m["command"] = protoJSON(t.GetCommand())
+	}
+	if !ex.command {
+		m["executor_id"] = ex.id
+	}
+	if t.Discovery != nil {
+		m["discovery"] = protoJSON(t.GetDiscovery())
+	}
+	return m
+}
+
+// protoJSON renders a message in the Mesos JSON dialect as a generic value.
+func protoJSON(m proto.Message) map[string]any {
+	b, err := codec.MarshalJSON(m)
+	if err != nil {
+		return map[string]any{}
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return map[string]any{}
+	}
+	return v
+}
+
+func protoList[M proto.Message](ms []M) []any {
+	out := make([]any, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, protoJSON(m))
+	}
+	return out
+}
+
+// usedResources sums the resources of live executors and their tasks.
+func (a *Agent) usedResources() []*mesospb.Resource {
+	var used []*mesospb.Resource
+	for _, fw := range a.frameworks {
+		for _, ex := range fw.executors {
+			if ex.state == executorTerminated {
+				continue
+			}
+			used = append(used, ex.info.GetResources()...)
+			if ex.command {
+				continue // the command executor's resources include its task's
+			}
+			for _, t := range ex.launchedTasks() {
+				if !terminalState(t.GetState()) {
+					used = append(used, t.GetResources()...)
+				}
+			}
+			for _, t := range ex.queuedTasks() {
+				used = append(used, t.GetResources()...)
+			}
+		}
+	}
+	return used
+}
+
+// metrics are the agent's counters; gauges are computed on demand.
+type metrics struct {
+	registrations, reregistrations  uint64
+	validUpdates, invalidUpdates    uint64
+	frameworkMessages               uint64
+	executorMessages                uint64
+	tasksFinished, tasksFailed      uint64
+	tasksKilled, tasksLost          uint64
+	tasksGone, tasksDropped         uint64
+	tasksError, executorsTerminated uint64
+}
+
+// countTerminal counts a task reaching a terminal state.
+func (m *metrics) countTerminal(s mesospb.TaskState) {
+	switch s {
+	case mesospb.TaskState_TASK_FINISHED:
+		m.tasksFinished++
+	case mesospb.TaskState_TASK_FAILED:
+		m.tasksFailed++
+	case mesospb.TaskState_TASK_KILLED:
+		m.tasksKilled++
+	case mesospb.TaskState_TASK_LOST:
+		m.tasksLost++
+	case mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
+		m.tasksGone++
+	case mesospb.TaskState_TASK_DROPPED:
+		m.tasksDropped++
+	case mesospb.TaskState_TASK_ERROR:
+		m.tasksError++
+	}
+}
+
+func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	var snap map[string]float64
+	if err := a.call(r.Context(), func() { snap = a.metricsSnapshot() }); err != nil {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running"))
+		return
+	}
+	httpapi.WriteJSON(w, r, http.StatusOK, snap)
+}
+
+// metricsSnapshot uses Mesos's agent metric names.
+func (a *Agent) metricsSnapshot() map[string]float64 {
+	m := a.metrics
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	states := map[mesospb.TaskState]float64{}
+	execs := map[executorState]float64{}
+	for _, fw := range a.frameworks {
+		for _, ex := range fw.executors {
+			execs[ex.state]++
+			for _, t := range ex.launchedTasks() {
+				states[t.GetState()]++
+			}
+			states[mesospb.TaskState_TASK_STAGING] += float64(len(ex.queued))
+		}
+	}
+	used := a.usedResources()
+	snap := map[string]float64{
+		"slave/registered":                              b(a.link.connected),
+		"slave/uptime_secs":                             time.Since(a.startTime).Seconds(),
+		"slave/frameworks_active":                       float64(len(a.frameworks)),
+		"slave/tasks_staging":                           states[mesospb.TaskState_TASK_STAGING],
+		"slave/tasks_starting":                          states[mesospb.TaskState_TASK_STARTING],
+		"slave/tasks_running":                           states[mesospb.TaskState_TASK_RUNNING],
+		"slave/tasks_killing":                           states[mesospb.TaskState_TASK_KILLING],
+		"slave/tasks_finished":                          float64(m.tasksFinished),
+		"slave/tasks_failed":                            float64(m.tasksFailed),
+		"slave/tasks_killed":                            float64(m.tasksKilled),
+		"slave/tasks_lost":                              float64(m.tasksLost),
+		"slave/tasks_gone":                              float64(m.tasksGone),
+		"slave/tasks_dropped":                           float64(m.tasksDropped),
+		"slave/tasks_error":                             float64(m.tasksError),
+		"slave/executors_registering":                   execs[executorRegistering],
+		"slave/executors_running":                       execs[executorRunning],
+		"slave/executors_terminating":                   execs[executorTerminating],
+		"slave/executors_terminated":                    float64(m.executorsTerminated),
+		"slave/valid_status_updates":                    float64(m.validUpdates),
+		"slave/invalid_status_updates":                  float64(m.invalidUpdates),
+		"slave/valid_framework_messages":                float64(m.frameworkMessages),
+		"slave/executor_messages":                       float64(m.executorMessages),
+		"slave/registrations":                           float64(m.registrations),
+		"slave/reregistrations":                         float64(m.reregistrations),
+		"slave/status_updates_pending":                  float64(a.updates.Len()),
+		"slave/recovery_errors":                         0,
+		"slave/container_launch_errors":                 0,
+		"slave/executor_directory_max_allowed_age_secs": 0,
+	}
+	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
+		total, use := scalar(a.resources, name), scalar(used, name)
+		snap["slave/"+name+"_total"] = total
+		snap["slave/"+name+"_used"] = use
+		pct := 0.0
+		if total > 0 {
+			pct = use / total
+		}
+		snap["slave/"+name+"_percent"] = pct
+	}
+	return snap
+}
+
+func scalar(rs []*mesospb.Resource, name string) float64 {
+	sum := 0.0
+	for _, r := range rs {
+		if r.GetName() == name && r.GetType() == mesospb.Value_SCALAR {
+			sum += r.GetScalar().GetValue()
+		}
+	}
+	return float64(int64(sum*1000+0.5)) / 1000
+}

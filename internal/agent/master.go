@@ -1,0 +1,359 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/agent/paths"
+	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/recordio"
+)
+
+const (
+	contentTypeProtobuf = "application/x-protobuf"
+	streamIDHeader      = "Mesos-Stream-Id"
+	maxEventSize        = 64 << 20
+)
+
+var errProtocol = errors.New("agent: master protocol error")
+
+// linkState is the actor's view of the connection to the master.
+type linkState struct {
+	gen       int    // generation of the connection the stream belongs to
+	streamID  string // Mesos-Stream-Id of the current stream
+	connected bool   // registered on the current stream
+}
+
+// runMasterLink keeps the agent registered: it opens the REGISTER /
+// REREGISTER stream, feeds its events to the actor and, when the stream
+// breaks or no PING arrives in time, tries again after a random delay in
+// [0, backoff], the backoff doubling from RegistrationBackoffFactor up to a
+// minute while attempts fail (Mesos's registration backoff).
+func (a *Agent) runMasterLink(ctx context.Context) {
+	client := &http.Client{} // no timeout: the response is a long-lived stream
+	factor := a.cfg.RegistrationBackoffFactor
+	backoff := factor
+	delay := randDuration(backoff)
+	for gen := 1; ; gen++ {
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		registered, err := a.connect(ctx, client, gen)
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Info("lost the master stream; re-registering", "err", err, "registered", registered)
+		a.post(func() { a.masterDisconnected(gen) })
+		if registered {
+			backoff = factor
+		} else {
+			backoff = min(2*backoff, MaxRegistrationBackoff)
+		}
+		delay = randDuration(backoff)
+	}
+}
+
+func randDuration(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d + 1)
+}
+
+// connect runs one registration stream until it ends. registered reports
+// whether the master accepted the agent on it.
+func (a *Agent) connect(ctx context.Context, client *http.Client, gen int) (registered bool, err error) {
+	var call *agentapipb.Call
+	if err := a.call(ctx, func() { call = a.registrationCall() }); err != nil {
+		return false, err
+	}
+	body, err := proto.Marshal(call)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterURL, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", contentTypeProtobuf)
+	req.Header.Set("Accept", contentTypeProtobuf)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return false, fmt.Errorf("%w: %s: %s", errProtocol, resp.Status, bytes.TrimSpace(msg))
+	}
+	streamID := resp.Header.Get(streamIDHeader)
+	reader := recordio.NewReader(resp.Body, maxEventSize)
+
+	pingTimeout := DefaultPingTimeout
+	watchdog := time.AfterFunc(pingTimeout, cancel)
+	defer watchdog.Stop()
+	var agentID *mesospb.AgentID
+	for {
+		rec, err := reader.ReadRecord()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("%w: stream ended", errProtocol)
+			}
+			return registered, err
+		}
+		ev := &agentapipb.Event{}
+		if err := proto.Unmarshal(rec, ev); err != nil {
+			return registered, fmt.Errorf("%w: decoding event: %w", errProtocol, err)
+		}
+		if !registered {
+			t := ev.GetType()
+			if t != agentapipb.Event_REGISTERED && t != agentapipb.Event_REREGISTERED || ev.GetRegistered() == nil {
+				return false, fmt.Errorf("%w: first event is %v, want REGISTERED", errProtocol, t)
+			}
+			registered = true
+			agentID = ev.GetRegistered().GetAgentId()
+			if s := ev.GetRegistered().GetPingTimeoutSeconds(); s > 0 {
+				pingTimeout = time.Duration(s * float64(time.Second))
+			}
+		}
+		watchdog.Reset(pingTimeout)
+		if ev.GetType() == agentapipb.Event_PING {
+			// Answered here rather than by the actor: liveness of the link.
+			a.out.send(streamID, &agentapipb.Call{Type: agentapipb.Call_PONG.Enum(), AgentId: agentID})
+			continue
+		}
+		if !a.post(func() { a.handleEvent(gen, streamID, ev) }) {
+			return registered, errStopped
+		}
+	}
+}
+
+// registrationCall builds REGISTER, or REREGISTER (reporting frameworks,
+// executors and tasks) once the agent has an ID.
+func (a *Agent) registrationCall() *agentapipb.Call {
+	info := proto.Clone(a.info).(*mesospb.AgentInfo)
+	pid, version := a.pid(), Version
+	if info.GetId().GetValue() == "" {
+		info.Id = nil
+		return &agentapipb.Call{
+			Type: agentapipb.Call_REGISTER.Enum(),
+			Register: &agentapipb.Call_Register{
+				AgentInfo: info, Pid: &pid, Version: &version, Capabilities: capabilities(),
+			},
+		}
+	}
+	rr := &agentapipb.Call_Reregister{AgentInfo: info, Pid: &pid, Version: &version, Capabilities: capabilities()}
+	for _, fw := range a.sortedFrameworks() {
+		if fw.state == frameworkTerminating {
+			continue
+		}
+		rr.Frameworks = append(rr.Frameworks, fw.info)
+		for _, ex := range fw.sortedExecutors() {
+			if ex.state != executorTerminated {
+				rr.Executors = append(rr.Executors, ex.info)
+			}
+			for _, t := range ex.allTasks() {
+				rr.Tasks = append(rr.Tasks, t)
+			}
+		}
+	}
+	return &agentapipb.Call{Type: agentapipb.Call_REREGISTER.Enum(), AgentId: info.Id, Reregister: rr}
+}
+
+// agentCapabilities are what the agent supports: resources are opaque to
+// it, so multi-role allocations, hierarchical roles and refined reservations
+// pass through unchanged. (Not TASK_RESOURCE_LIMITS: limits are not
+// enforced yet.)
+var agentCapabilities = []mesospb.AgentInfo_Capability_Type{
+	mesospb.AgentInfo_Capability_MULTI_ROLE,
+	mesospb.AgentInfo_Capability_HIERARCHICAL_ROLE,
+	mesospb.AgentInfo_Capability_RESERVATION_REFINEMENT,
+}
+
+func capabilities() []*mesospb.AgentInfo_Capability {
+	out := make([]*mesospb.AgentInfo_Capability, 0, len(agentCapabilities))
+	for _, c := range agentCapabilities {
+		out = append(out, &mesospb.AgentInfo_Capability{Type: c.Enum()})
+	}
+	return out
+}
+
+// handleEvent dispatches one master event on the actor.
+func (a *Agent) handleEvent(gen int, streamID string, ev *agentapipb.Event) {
+	switch ev.GetType() {
+	case agentapipb.Event_REGISTERED, agentapipb.Event_REREGISTERED:
+		a.registered(gen, streamID, ev.GetType(), ev.GetRegistered())
+		return
+	}
+	if gen != a.link.gen || !a.link.connected {
+		return // a stale stream
+	}
+	switch ev.GetType() {
+	case agentapipb.Event_RUN_TASK:
+		rt := ev.GetRunTask()
+		a.runTask(rt.GetFrameworkInfo(), rt.GetTask())
+	case agentapipb.Event_RUN_TASK_GROUP:
+		g := ev.GetRunTaskGroup()
+		a.runTaskGroup(g.GetFrameworkInfo(), g.GetExecutor(), g.GetTaskGroup())
+	case agentapipb.Event_KILL_TASK:
+		k := ev.GetKillTask()
+		a.killTask(k.GetFrameworkId().GetValue(), k.GetTaskId().GetValue(), k.GetKillPolicy())
+	case agentapipb.Event_ACKNOWLEDGE_UPDATE:
+		ack := ev.GetAcknowledgeUpdate()
+		a.acknowledgeUpdate(ack.GetFrameworkId().GetValue(), ack.GetTaskId().GetValue(), ack.GetUuid())
+	case agentapipb.Event_SHUTDOWN_FRAMEWORK:
+		a.shutdownFramework(ev.GetShutdownFramework().GetFrameworkId().GetValue())
+	case agentapipb.Event_SHUTDOWN_EXECUTOR:
+		se := ev.GetShutdownExecutor()
+		a.shutdownExecutorByID(se.GetFrameworkId().GetValue(), se.GetExecutorId().GetValue())
+	case agentapipb.Event_FRAMEWORK_MESSAGE:
+		fm := ev.GetFrameworkMessage()
+		a.frameworkMessage(fm.GetFrameworkId().GetValue(), fm.GetExecutorId().GetValue(), fm.GetData())
+	case agentapipb.Event_UPDATE_FRAMEWORK:
+		a.updateFramework(ev.GetUpdateFramework().GetFrameworkInfo())
+	case agentapipb.Event_SHUTDOWN:
+		a.log.Warn("the master asked the agent to shut down", "message", ev.GetShutdown().GetMessage())
+		a.shutdownAgent()
+	default:
+		a.log.Warn("ignoring unknown master event", "type", ev.GetType())
+	}
+}
+
+func (a *Agent) registered(gen int, streamID string, typ agentapipb.Event_Type, reg *agentapipb.Event_Registered) {
+	id := reg.GetAgentId().GetValue()
+	if old := a.info.GetId().GetValue(); old != "" && old != id {
+		a.log.Warn("the master gave the agent a new ID", "agent_id", id, "old_agent_id", old)
+	}
+	a.info.Id = &mesospb.AgentID{Value: &id}
+	a.masterInfo = reg.GetMasterInfo()
+	a.link = linkState{gen: gen, streamID: streamID, connected: true}
+	if _, err := paths.CreateAgentDir(a.cfg.WorkDir, id); err != nil {
+		a.log.Error("cannot create the agent directory", "agent_id", id, "err", err)
+	}
+	a.log.Info("registered with the master", "agent_id", id, "event", typ, "master", a.masterInfo.GetPid())
+	if typ == agentapipb.Event_REGISTERED {
+		a.metrics.registrations++
+	} else {
+		a.metrics.reregistrations++
+	}
+	// Re-send every pending status update (Mesos resumes its status update
+	// manager after (re-)registration).
+	for _, u := range a.updates.Resume(time.Now()) {
+		a.forwardUpdate(u.FrameworkID, u.Status)
+	}
+	a.scheduleRetry()
+}
+
+func (a *Agent) masterDisconnected(gen int) {
+	if gen != a.link.gen || !a.link.connected {
+		return
+	}
+	a.link.connected = false
+	a.updates.Pause()
+	a.scheduleRetry()
+}
+
+// sendToMaster posts c on the current stream; it is dropped while the agent
+// is not registered (status updates are re-sent after re-registration).
+func (a *Agent) sendToMaster(c *agentapipb.Call) bool {
+	if !a.link.connected {
+		return false
+	}
+	c.AgentId = a.info.GetId()
+	a.out.send(a.link.streamID, c)
+	return true
+}
+
+// sender posts calls to the master one at a time, in order.
+type sender struct {
+	log    *slog.Logger
+	url    string
+	client *http.Client
+
+	mu    sync.Mutex // guards queue (a FIFO between the actor and run)
+	queue []outCall
+	wake  chan struct{}
+}
+
+type outCall struct {
+	streamID string
+	call     *agentapipb.Call
+}
+
+func newSender(log *slog.Logger, url string) *sender {
+	return &sender{log: log, url: url, client: &http.Client{Timeout: 15 * time.Second}, wake: make(chan struct{}, 1)}
+}
+
+func (s *sender) send(streamID string, c *agentapipb.Call) {
+	s.mu.Lock()
+	s.queue = append(s.queue, outCall{streamID, c})
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *sender) run(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		var next *outCall
+		if len(s.queue) > 0 {
+			next = &s.queue[0]
+			s.queue = s.queue[1:]
+		}
+		s.mu.Unlock()
+		if next == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.wake:
+			}
+			continue
+		}
+		if err := s.post(ctx, *next); err != nil && ctx.Err() == nil {
+			s.log.Debug("call to the master failed", "type", next.call.GetType(), "err", err)
+		}
+	}
+}
+
+func (s *sender) post(ctx context.Context, c outCall) error {
+	body, err := proto.Marshal(c.call)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", contentTypeProtobuf)
+	req.Header.Set("Accept", contentTypeProtobuf)
+	req.Header.Set(streamIDHeader, c.streamID)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s: %s", errProtocol, resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}

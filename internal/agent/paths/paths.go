@@ -1,0 +1,89 @@
+// Package paths knows the layout of an agent's work directory (Mesos's
+// src/slave/paths.cpp), so that sandboxes and, later, checkpoints land where
+// Mesos tools and operators expect them:
+//
+//	<work_dir>/slaves/latest -> <agent_id>
+//	<work_dir>/slaves/<agent_id>/frameworks/<fw>/executors/<ex>/runs/<container_id>/   the sandbox
+//	<work_dir>/slaves/<agent_id>/frameworks/<fw>/executors/<ex>/runs/latest -> <container_id>
+//	<work_dir>/meta/slaves/<agent_id>/...                                              checkpoints
+package paths
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Latest is the name of the "latest" symlinks.
+const Latest = "latest"
+
+// AgentDir is <work_dir>/slaves/<agent_id>.
+func AgentDir(workDir, agentID string) string {
+	return filepath.Join(workDir, "slaves", agentID)
+}
+
+// FrameworkDir is <agent dir>/frameworks/<framework_id>.
+func FrameworkDir(workDir, agentID, frameworkID string) string {
+	return filepath.Join(AgentDir(workDir, agentID), "frameworks", frameworkID)
+}
+
+// ExecutorDir is <framework dir>/executors/<executor_id>.
+func ExecutorDir(workDir, agentID, frameworkID, executorID string) string {
+	return filepath.Join(FrameworkDir(workDir, agentID, frameworkID), "executors", executorID)
+}
+
+// ExecutorRunDir is the sandbox: <executor dir>/runs/<container_id>.
+func ExecutorRunDir(workDir, agentID, frameworkID, executorID, containerID string) string {
+	return filepath.Join(ExecutorDir(workDir, agentID, frameworkID, executorID), "runs", containerID)
+}
+
+// ExecutorLatestRunDir is <executor dir>/runs/latest.
+func ExecutorLatestRunDir(workDir, agentID, frameworkID, executorID string) string {
+	return filepath.Join(ExecutorDir(workDir, agentID, frameworkID, executorID), "runs", Latest)
+}
+
+// MetaAgentDir is <work_dir>/meta/slaves/<agent_id>, where checkpoints go.
+func MetaAgentDir(workDir, agentID string) string {
+	return filepath.Join(workDir, "meta", "slaves", agentID)
+}
+
+// CreateAgentDir creates <work_dir>/slaves/<agent_id> and points
+// <work_dir>/slaves/latest at it.
+func CreateAgentDir(workDir, agentID string) (string, error) {
+	dir := AgentDir(workDir, agentID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("paths: creating agent directory: %w", err)
+	}
+	if err := Symlink(agentID, filepath.Join(workDir, "slaves", Latest)); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// CreateExecutorRunDir creates the sandbox of one executor run and points
+// runs/latest at it.
+func CreateExecutorRunDir(workDir, agentID, frameworkID, executorID, containerID string) (string, error) {
+	dir := ExecutorRunDir(workDir, agentID, frameworkID, executorID, containerID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("paths: creating sandbox: %w", err)
+	}
+	if err := Symlink(containerID, ExecutorLatestRunDir(workDir, agentID, frameworkID, executorID)); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// Symlink makes link point at target, replacing an existing link atomically
+// (create under a temporary name, then rename).
+func Symlink(target, link string) error {
+	tmp := link + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("paths: symlink %s: %w", link, err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("paths: symlink %s: %w", link, err)
+	}
+	return nil
+}

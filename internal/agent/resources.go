@@ -1,0 +1,96 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+const (
+	mb = 1 << 20
+	gb = 1 << 30
+)
+
+// detectResources parses --resources and adds what is missing, as Mesos's
+// Containerizer::resources does (spec §7.1): cpus = number of CPUs; mem =
+// RAM minus 1 GB (half when below 2 GB); disk = size of the work_dir
+// filesystem minus 5 GB (half when below 10 GB); ports = [31000-32000].
+func detectResources(text, defaultRole, workDir string) (resources.Resources, error) {
+	parsed, err := resources.Parse(text, defaultRole)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --resources: %w", ErrConfig, err)
+	}
+	have := make(map[string]bool)
+	for _, r := range parsed {
+		have[r.GetName()] = true
+	}
+	var extra []string
+	if !have["cpus"] {
+		extra = append(extra, "cpus:"+strconv.Itoa(max(runtime.NumCPU(), 1)))
+	}
+	if !have["mem"] {
+		extra = append(extra, "mem:"+strconv.FormatUint(memMB(), 10))
+	}
+	if !have["disk"] {
+		extra = append(extra, "disk:"+strconv.FormatUint(diskMB(workDir), 10))
+	}
+	if !have["ports"] {
+		extra = append(extra, "ports:[31000-32000]")
+	}
+	if len(extra) == 0 {
+		return parsed, nil
+	}
+	detected, err := resources.Parse(strings.Join(extra, ";"), defaultRole)
+	if err != nil {
+		return nil, fmt.Errorf("agent: detected resources: %w", err)
+	}
+	return append(parsed, detected...), nil
+}
+
+// memMB is the memory to offer in MB.
+func memMB() uint64 {
+	total := totalMemory()
+	if total == 0 {
+		return gb / mb
+	}
+	if total >= 2*gb {
+		return (total - gb) / mb
+	}
+	return total / 2 / mb
+}
+
+// totalMemory reads MemTotal from /proc/meminfo (0 when unknown).
+func totalMemory() uint64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, err := strconv.ParseUint(f[1], 10, 64)
+			if err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+// diskMB is the disk to offer in MB for the filesystem holding dir.
+func diskMB(dir string) uint64 {
+	var st syscall.Statfs_t
+	if err := os.MkdirAll(dir, 0o755); err != nil || syscall.Statfs(dir, &st) != nil {
+		return 10 * gb / mb
+	}
+	total := st.Blocks * uint64(st.Bsize)
+	if total >= 10*gb {
+		return (total - 5*gb) / mb
+	}
+	return total / 2 / mb
+}

@@ -1,0 +1,197 @@
+package agent
+
+import (
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/executorpb"
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/agent/statusupdate"
+	"github.com/meso-project/meso/internal/pb/agentapipb"
+)
+
+// agentUpdate generates a status update from the agent itself (fresh uuid,
+// SOURCE_AGENT, agent and executor IDs filled) and hands it to the status
+// update manager. ex may be nil for a task without an executor.
+func (a *Agent) agentUpdate(fw *framework, ex *executor, taskID string, state mesospb.TaskState, reason mesospb.TaskStatus_Reason, message string) {
+	u := uuid.New()
+	st := &mesospb.TaskStatus{
+		TaskId:    &mesospb.TaskID{Value: proto.String(taskID)},
+		State:     state.Enum(),
+		Message:   proto.String(message),
+		Source:    mesospb.TaskStatus_SOURCE_AGENT.Enum(),
+		Reason:    reason.Enum(),
+		AgentId:   a.info.GetId(),
+		Timestamp: proto.Float64(now()),
+		Uuid:      u[:],
+	}
+	if ex != nil {
+		st.ExecutorId = ex.info.GetExecutorId()
+	}
+	a.statusUpdate(fw, ex, st)
+}
+
+func now() float64 { return float64(time.Now().UnixNano()) / 1e9 }
+
+// executorUpdate handles an UPDATE call of a subscribed executor and
+// acknowledges it to the executor once the agent holds it.
+func (a *Agent) executorUpdate(fw *framework, ex *executor, status *mesospb.TaskStatus) {
+	st := proto.Clone(status).(*mesospb.TaskStatus)
+	st.AgentId = a.info.GetId()
+	if st.ExecutorId == nil {
+		st.ExecutorId = ex.info.GetExecutorId()
+	}
+	if st.GetTimestamp() == 0 {
+		st.Timestamp = proto.Float64(now())
+	}
+	if st.GetState() == mesospb.TaskState_TASK_RUNNING {
+		// Merge in what Mesos's containerizer reports for a host-network
+		// container: its ID and the agent's IP (frameworks read task IPs
+		// from container_status.network_infos).
+		if st.ContainerStatus == nil {
+			st.ContainerStatus = &mesospb.ContainerStatus{}
+		}
+		cs := st.ContainerStatus
+		if cs.ContainerId == nil {
+			cs.ContainerId = &mesospb.ContainerID{Value: proto.String(ex.containerID)}
+		}
+		if len(cs.NetworkInfos) == 0 {
+			cs.NetworkInfos = []*mesospb.NetworkInfo{{
+				IpAddresses: []*mesospb.NetworkInfo_IPAddress{{IpAddress: proto.String(a.ip)}},
+			}}
+		}
+	}
+	if a.statusUpdate(fw, ex, st) {
+		ex.send(&executorpb.Event{
+			Type: executorpb.Event_ACKNOWLEDGED.Enum(),
+			Acknowledged: &executorpb.Event_Acknowledged{
+				TaskId: st.GetTaskId(),
+				Uuid:   st.GetUuid(),
+			},
+		})
+	}
+}
+
+// statusUpdate records the update in the task's state and hands it to the
+// status update manager; it reports whether the agent now holds it (true
+// for duplicates too, as Mesos acks those).
+func (a *Agent) statusUpdate(fw *framework, ex *executor, st *mesospb.TaskStatus) bool {
+	log := a.log.With("framework_id", fw.id, "task_id", st.GetTaskId().GetValue(), "state", st.GetState())
+	if fw.state == frameworkTerminating {
+		log.Warn("dropping status update of a terminating framework")
+		a.metrics.invalidUpdates++
+		return false
+	}
+	taskID := st.GetTaskId().GetValue()
+	if ex == nil {
+		ex = fw.executorOf(taskID)
+	}
+	if ex != nil {
+		if ex.queued[taskID] != nil {
+			ex.promoteQueued(taskID)
+		}
+		if t := ex.launched[taskID]; t != nil {
+			if !terminalState(t.GetState()) && terminalState(st.GetState()) {
+				a.metrics.countTerminal(st.GetState())
+			}
+			t.State = st.State
+			rec := proto.Clone(st).(*mesospb.TaskStatus)
+			rec.Data = nil // Mesos drops data from the statuses it keeps
+			if n := len(t.Statuses); n > 0 && t.Statuses[n-1].GetState() == st.GetState() {
+				t.Statuses = t.Statuses[:n-1]
+			}
+			t.Statuses = append(t.Statuses, rec)
+		}
+	}
+	head, err := a.updates.Update(fw.id, st, time.Now())
+	switch {
+	case errors.Is(err, statusupdate.ErrDuplicate):
+		log.Debug("duplicate status update")
+		return true
+	case err != nil:
+		log.Warn("rejecting status update", "err", err)
+		a.metrics.invalidUpdates++
+		return false
+	}
+	a.metrics.validUpdates++
+	log.Debug("status update held")
+	if head != nil {
+		a.forwardUpdate(head.FrameworkID, head.Status)
+	}
+	a.scheduleRetry()
+	return true
+}
+
+// forwardUpdate sends a status update to the master.
+func (a *Agent) forwardUpdate(fwID string, st *mesospb.TaskStatus) {
+	su := &agentapipb.Call_StatusUpdate{
+		FrameworkId: &mesospb.FrameworkID{Value: proto.String(fwID)},
+		Status:      st,
+	}
+	if fw := a.frameworks[fwID]; fw != nil {
+		if ex := fw.executorOf(st.GetTaskId().GetValue()); ex != nil {
+			if t := ex.launched[st.GetTaskId().GetValue()]; t != nil {
+				su.LatestState = t.State
+				t.StatusUpdateState = st.State
+				t.StatusUpdateUuid = st.GetUuid()
+			}
+		}
+	}
+	a.sendToMaster(&agentapipb.Call{Type: agentapipb.Call_STATUS_UPDATE.Enum(), StatusUpdate: su})
+}
+
+// acknowledgeUpdate handles ACKNOWLEDGE_UPDATE: the next update of the
+// stream goes out, and an acknowledged terminal update completes the task.
+func (a *Agent) acknowledgeUpdate(fwID, taskID string, uuid []byte) {
+	acked, next, err := a.updates.Acknowledge(fwID, taskID, uuid, time.Now())
+	if err != nil {
+		a.log.Warn("ignoring status update acknowledgement", "framework_id", fwID, "task_id", taskID, "err", err)
+		return
+	}
+	if next != nil {
+		a.forwardUpdate(next.FrameworkID, next.Status)
+	}
+	a.scheduleRetry()
+	if !terminalState(acked.GetState()) {
+		return
+	}
+	fw := a.frameworks[fwID]
+	if fw == nil {
+		return
+	}
+	if ex := fw.executorOf(taskID); ex != nil {
+		ex.completeTask(taskID)
+		a.maybeRemoveExecutor(ex)
+	}
+}
+
+// retryDue re-sends the heads whose retry time has come.
+func (a *Agent) retryDue() {
+	for _, u := range a.updates.Due(time.Now()) {
+		a.log.Debug("re-sending unacknowledged status update", "framework_id", u.FrameworkID,
+			"task_id", u.Status.GetTaskId().GetValue(), "state", u.Status.GetState())
+		a.forwardUpdate(u.FrameworkID, u.Status)
+	}
+	a.scheduleRetry()
+}
+
+// scheduleRetry points the retry timer at the earliest due update.
+func (a *Agent) scheduleRetry() {
+	next, ok := a.updates.Next()
+	if !ok {
+		if !a.retryAt.IsZero() {
+			a.retryTimer.Stop()
+			a.retryAt = time.Time{}
+		}
+		return
+	}
+	if next.Equal(a.retryAt) {
+		return
+	}
+	a.retryTimer.Stop()
+	a.retryAt = next
+	a.retryTimer.Reset(max(time.Until(next), 0))
+}
