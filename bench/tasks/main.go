@@ -67,6 +67,7 @@ func main() {
 			// charged by the master, as in Mesos).
 			Resources:       fmt.Sprintf("cpus:%d;mem:%d", *tasks, *tasks*64),
 			ExecutorCommand: []string{abs, "executor"},
+			LaunchHelper:    []string{abs, "launch"},
 		},
 	})
 	if err != nil {

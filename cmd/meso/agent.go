@@ -90,6 +90,7 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		Attributes:                   f.attributes,
 		DefaultRole:                  f.defaultRole,
 		ExecutorCommand:              executor,
+		LaunchHelper:                 []string{self, "launch"},
 		ExecutorRegistrationTimeout:  f.executorRegistrationTimeout.Duration,
 		ExecutorShutdownGracePeriod:  f.executorShutdownGracePeriod.Duration,
 		RegistrationBackoffFactor:    f.registrationBackoffFactor.Duration,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meso-project/meso/internal/containerizer/launch"
 	"github.com/meso-project/meso/internal/executors/command"
 )
 
@@ -23,6 +24,21 @@ func executorCommand() *cobra.Command {
 				return exitError{code}
 			}
 			return nil
+		},
+	}
+}
+
+// launchCommand is the launch helper (package launch): the containerizer
+// starts it in place of a container's first process, isolates its pid, then
+// releases it to exec the real command.
+func launchCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "launch -- COMMAND [ARGS...]",
+		Short:              "Internal: holds a container's first process until it is isolated",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			return exitError{launch.Main(args, os.Stderr)}
 		},
 	}
 }

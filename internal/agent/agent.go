@@ -87,6 +87,11 @@ type Config struct {
 
 	// Containerizer, when set, replaces the default posix containerizer.
 	Containerizer containerizer.Containerizer
+	// LaunchHelper is the argv of the launch helper, e.g. {"/path/meso",
+	// "launch"}, used by the default containerizer to hold each executor
+	// until it is isolated (package containerizer/launch). Empty starts
+	// executors directly.
+	LaunchHelper []string
 }
 
 // Agent is a meso agent. Create it with New and run it with Serve.
@@ -166,7 +171,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	cz := cfg.Containerizer
 	if cz == nil {
-		cz = containerizer.NewPosix(containerizer.PosixOptions{Logger: log})
+		cz = containerizer.NewPosix(containerizer.PosixOptions{Logger: log, LaunchHelper: cfg.LaunchHelper})
 	}
 	a := &Agent{
 		cfg:        cfg,

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/meso-project/meso/internal/containerizer/launch"
 )
 
 // PosixOptions configures a Posix containerizer.
@@ -20,6 +22,12 @@ type PosixOptions struct {
 	Logger *slog.Logger
 	// Isolators run around every launch (in order) and cleanup (in reverse).
 	Isolators []Isolator
+	// LaunchHelper is the argv of the launch helper (package launch), e.g.
+	// {"/usr/bin/meso", "launch"}. When set, each container's first process
+	// is the helper, held until the isolators have isolated its pid and
+	// only then replaced by the real command. Without it the command starts
+	// at once and isolators see a process that is already running.
+	LaunchHelper []string
 }
 
 // Posix is the plain POSIX containerizer: every container is one process
@@ -30,6 +38,7 @@ type PosixOptions struct {
 type Posix struct {
 	log       *slog.Logger
 	isolators []Isolator
+	helper    []string
 
 	// mu guards containers; the containerizer is called from the agent actor
 	// and from its per-container wait goroutines.
@@ -56,7 +65,8 @@ func NewPosix(opts PosixOptions) *Posix {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Posix{log: log, isolators: opts.Isolators, containers: make(map[string]*posixContainer)}
+	return &Posix{log: log, isolators: opts.Isolators, helper: opts.LaunchHelper,
+		containers: make(map[string]*posixContainer)}
 }
 
 // Launch starts cfg.Command in a new process group.
@@ -74,7 +84,7 @@ func (p *Posix) Launch(ctx context.Context, cfg ContainerConfig) error {
 	p.containers[cfg.ID] = c
 	p.mu.Unlock()
 
-	pid, cmd, err := p.start(ctx, cfg)
+	pid, cmd, release, err := p.start(ctx, cfg)
 	if err != nil {
 		p.mu.Lock()
 		delete(p.containers, cfg.ID)
@@ -90,32 +100,62 @@ func (p *Posix) Launch(ctx context.Context, cfg ContainerConfig) error {
 
 	for _, iso := range p.isolators {
 		if err := iso.Isolate(ctx, cfg.ID, pid); err != nil {
+			release(false)
 			_ = p.Destroy(ctx, cfg.ID, 0)
 			return fmt.Errorf("%w: container %s: isolator %s: %w", ErrLaunch, cfg.ID, iso.Name(), err)
 		}
 	}
+	if err := release(true); err != nil {
+		_ = p.Destroy(ctx, cfg.ID, 0)
+		return fmt.Errorf("%w: container %s: releasing the launch helper: %w", ErrLaunch, cfg.ID, err)
+	}
 	return nil
 }
 
-func (p *Posix) start(ctx context.Context, cfg ContainerConfig) (int, *exec.Cmd, error) {
+// start starts the container's first process. With a launch helper the
+// process is held until release(true) is called; release(false) makes it
+// exit without running the command. Without a helper release does nothing.
+func (p *Posix) start(ctx context.Context, cfg ContainerConfig) (pid int, cmd *exec.Cmd, release func(ok bool) error, err error) {
+	fail := func(err error) (int, *exec.Cmd, func(bool) error, error) { return 0, nil, nil, err }
 	for _, iso := range p.isolators {
 		if err := iso.Prepare(ctx, cfg); err != nil {
-			return 0, nil, fmt.Errorf("%w: container %s: isolator %s: %w", ErrLaunch, cfg.ID, iso.Name(), err)
+			return fail(fmt.Errorf("%w: container %s: isolator %s: %w", ErrLaunch, cfg.ID, iso.Name(), err))
 		}
 	}
 	stdout, err := openOutput(cfg.Stdout)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: container %s: %w", ErrLaunch, cfg.ID, err)
+		return fail(fmt.Errorf("%w: container %s: %w", ErrLaunch, cfg.ID, err))
 	}
 	defer stdout.Close()
 	stderr, err := openOutput(cfg.Stderr)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%w: container %s: %w", ErrLaunch, cfg.ID, err)
+		return fail(fmt.Errorf("%w: container %s: %w", ErrLaunch, cfg.ID, err))
 	}
 	defer stderr.Close()
 
+	argv := cfg.Command
+	release = func(bool) error { return nil }
+	var held *os.File // the helper's end of the release pipe
+	if len(p.helper) > 0 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fail(fmt.Errorf("%w: container %s: release pipe: %w", ErrLaunch, cfg.ID, err))
+		}
+		held = r
+		argv = launch.Wrap(p.helper, argv)
+		release = func(ok bool) error {
+			defer w.Close()
+			if !ok {
+				return nil
+			}
+			_, err := w.Write([]byte{launch.Release})
+			return err
+		}
+		defer r.Close()
+	}
+
 	// Not exec.CommandContext: the container outlives the request context.
-	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
+	cmd = exec.Command(argv[0], argv[1:]...)
 	cmd.Env = cfg.Env
 	if cmd.Env == nil {
 		cmd.Env = []string{}
@@ -127,15 +167,19 @@ func (p *Posix) start(ctx context.Context, cfg ContainerConfig) (int, *exec.Cmd,
 	if cfg.User != "" && os.Geteuid() == 0 {
 		cred, err := credential(cfg.User)
 		if err != nil {
-			return 0, nil, fmt.Errorf("%w: container %s: %w", ErrLaunch, cfg.ID, err)
+			return fail(fmt.Errorf("%w: container %s: %w", ErrLaunch, cfg.ID, err))
 		}
 		attr.Credential = cred
 	}
 	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
-		return 0, nil, fmt.Errorf("%w: container %s: %w", ErrLaunch, cfg.ID, err)
+	if held != nil {
+		cmd.ExtraFiles = []*os.File{held} // fd 3 = launch.ReleaseFD
 	}
-	return cmd.Process.Pid, cmd, nil
+	if err := cmd.Start(); err != nil {
+		_ = release(false)
+		return fail(fmt.Errorf("%w: container %s: %w", ErrLaunch, cfg.ID, err))
+	}
+	return cmd.Process.Pid, cmd, release, nil
 }
 
 func openOutput(path string) (*os.File, error) {

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-func launch(t *testing.T, p *Posix, id, script string, env ...string) (dir string) {
+func launchScript(t *testing.T, p *Posix, id, script string, env ...string) (dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	err := p.Launch(t.Context(), ContainerConfig{
@@ -33,7 +33,7 @@ func launch(t *testing.T, p *Posix, id, script string, env ...string) (dir strin
 
 func TestPosixLaunchWaitOutput(t *testing.T) {
 	p := NewPosix(PosixOptions{})
-	dir := launch(t, p, "c1", `echo "out $FOO $(pwd)"; echo err >&2; exit 3`, "FOO=bar")
+	dir := launchScript(t, p, "c1", `echo "out $FOO $(pwd)"; echo err >&2; exit 3`, "FOO=bar")
 	term, err := p.Wait(t.Context(), "c1")
 	if err != nil {
 		t.Fatalf("Wait: %v", err)
@@ -94,7 +94,7 @@ setsid sleep 300 &
 echo $! >> pids
 echo ready > ready
 wait`
-	dir := launch(t, p, "tree", script)
+	dir := launchScript(t, p, "tree", script)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "ready")); err == nil {
@@ -155,7 +155,7 @@ wait`
 // first process: children left in the group are killed.
 func TestPosixExitKillsStragglers(t *testing.T) {
 	p := NewPosix(PosixOptions{})
-	dir := launch(t, p, "s", `sleep 300 & echo $! > pid; exit 0`)
+	dir := launchScript(t, p, "s", `sleep 300 & echo $! > pid; exit 0`)
 	term, err := p.Wait(t.Context(), "s")
 	if err != nil || term.ExitCode != 0 {
 		t.Fatalf("Wait = %+v, %v", term, err)

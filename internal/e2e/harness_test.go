@@ -38,6 +38,7 @@ func cluster(t *testing.T, tweak func(*local.Config)) *local.Cluster {
 		Agent: agent.Config{
 			Resources:                 "cpus:4;mem:4096;disk:10000;ports:[31000-32000]",
 			ExecutorCommand:           []string{bin, "executor"},
+			LaunchHelper:              []string{bin, "launch"},
 			RegistrationBackoffFactor: 10 * time.Millisecond,
 			StatusUpdateRetryInterval: 300 * time.Millisecond,
 		},
