@@ -3,6 +3,7 @@ package deprules
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -47,6 +48,35 @@ func under(path, module, dir string) bool {
 
 func TestDependencyRules(t *testing.T) {
 	module, pkgs := listPackages(t)
+	for _, v := range violations(module, pkgs) {
+		t.Error(v)
+	}
+}
+
+// TestViolationsAreFound feeds the rules an import graph that breaks each
+// of them, so a rule that can never fire does not go unnoticed.
+func TestViolationsAreFound(t *testing.T) {
+	m := "example.com/meso"
+	pkgs := []pkg{
+		{ImportPath: m + "/pkg/scheduler", Deps: []string{m + "/internal/master"}},
+		{ImportPath: m + "/internal/master", Deps: []string{m + "/internal/agent/paths"}},
+		{ImportPath: m + "/internal/agent", Deps: []string{m + "/internal/master"}},
+		{ImportPath: m + "/internal/allocator/sorter", Deps: []string{m + "/internal/master/validation"}},
+		{ImportPath: m + "/internal/containerizer", Deps: []string{m + "/internal/agent"}},
+		{ImportPath: m + "/internal/master/x", Deps: []string{m + "/internal/allocator/hierarchical"}},
+		// Allowed: composition roots, and a concrete package's own subpackages.
+		{ImportPath: m + "/cmd/meso", Deps: []string{m + "/internal/allocator/hierarchical"}},
+		{ImportPath: m + "/internal/local", Deps: []string{m + "/internal/allocator/hierarchical"}},
+		{ImportPath: m + "/internal/allocator/hierarchical", Deps: []string{m + "/internal/allocator/hierarchical/scenario"}},
+	}
+	got := violations(m, pkgs)
+	if len(got) != 6 {
+		t.Errorf("found %d violations, want 6:\n%s", len(got), strings.Join(got, "\n"))
+	}
+}
+
+// violations applies the rules to an import graph and describes each breach.
+func violations(module string, pkgs []pkg) []string {
 	rules := []struct {
 		name     string
 		from     func(string) bool
@@ -104,6 +134,7 @@ func TestDependencyRules(t *testing.T) {
 			describe: "concrete allocators, stores and isolators are chosen only in cmd/meso and internal/local",
 		},
 	}
+	var out []string
 	for _, p := range pkgs {
 		for _, r := range rules {
 			if !r.from(p.ImportPath) || (r.allowed != nil && r.allowed(p.ImportPath)) {
@@ -111,9 +142,10 @@ func TestDependencyRules(t *testing.T) {
 			}
 			for _, d := range p.Deps {
 				if r.forbids(d) {
-					t.Errorf("%s: %s imports %s (%s)", r.name, p.ImportPath, d, r.describe)
+					out = append(out, fmt.Sprintf("%s: %s imports %s (%s)", r.name, p.ImportPath, d, r.describe))
 				}
 			}
 		}
 	}
+	return out
 }

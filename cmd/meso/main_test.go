@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/meso-project/meso/internal/testutil"
+)
+
+// TestCommandLine runs the real binary the way users do and checks the
+// answers to common mistakes: each says what to do next.
+func TestCommandLine(t *testing.T) {
+	bin := testutil.MesoBinary(t)
+	tests := []struct {
+		name     string
+		args     []string
+		env      []string
+		wantCode int
+		wantOut  string
+	}{
+		{"help lists commands", []string{"--help"}, nil, 0, "local"},
+		{"agent help lists Mesos flags", []string{"agent", "--help"}, nil, 0, "--executor_registration_timeout"},
+		{"agent needs master and work_dir", []string{"agent"}, nil, 1, "--master and --work_dir are required"},
+		{"unknown flag", []string{"master", "--no_such_flag=1"}, nil, 1, "meso master --help"},
+		{"bad duration", []string{"master", "--allocation_interval=soon"}, nil, 1, "allocation_interval"},
+		{"MESOS_ env is read", []string{"master"}, []string{"MESOS_ALLOCATOR=Nope"}, 1, `unknown --allocator "Nope"`},
+		{"execute needs name and command", []string{"execute"}, nil, 1, "--name and --command are required"},
+		{"execute content type", []string{"execute", "--name=a", "--command=true", "--content_type=xml"}, nil, 1, "unknown --content_type"},
+		{"launch helper without command", []string{"launch", "--"}, nil, 127, "no command given"},
+		{"version", []string{"version"}, nil, 0, "Apache Mesos 1.11.0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), bin, tc.args...)
+			cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, tc.env...)
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != tc.wantCode {
+				t.Errorf("exit %d, want %d\n%s", code, tc.wantCode, out)
+			}
+			if !strings.Contains(string(out), tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, out)
+			}
+		})
+	}
+}
