@@ -170,13 +170,14 @@ func set(fs *flag.FlagSet, f *flag.Flag, value, source string, o options) error 
 }
 
 // Dump returns every flag's current (effective) value as a string, keyed by
-// name, for the /flags endpoint and the "flags" object of /state. Unlike
-// Mesos, which omits optional flags that have no value, flags whose value is
-// the empty string are included with "".
+// name, for the /flags endpoint and the "flags" object of /state. As in
+// Mesos, optional flags that have no value (the empty string) are left out.
 func Dump(fs *flag.FlagSet) map[string]string {
 	out := map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) {
-		out[f.Name] = f.Value.String()
+		if v := f.Value.String(); v != "" {
+			out[f.Name] = v
+		}
 	})
 	return out
 }

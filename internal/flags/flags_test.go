@@ -163,7 +163,7 @@ func TestDump(t *testing.T) {
 	}
 	want := map[string]string{
 		"master": "m:5050", "port": "5051", "switch_user": "true", "strict": "false",
-		"gc_delay": "90secs", "fetcher_cache_size": "2GB", "uri": "",
+		"gc_delay": "90secs", "fetcher_cache_size": "2GB", // "uri" has no value: left out
 	}
 	if diff := cmp.Diff(want, Dump(f.fs)); diff != "" {
 		t.Errorf("Dump() (-want +got):\n%s", diff)
