@@ -116,13 +116,26 @@ type Allocator interface {
 	SuppressOffers(frameworkID string, roles []string)
 	ReviveOffers(frameworkID string, roles []string, now time.Time)
 
-	// UpdateWeights sets role weights (weight 1 when a role is absent).
+	// UpdateWeights sets the weights of the roles listed; other roles keep
+	// theirs (1 unless set before).
 	UpdateWeights(weights map[string]float64)
+
+	// UpdateQuota sets a role's quota (spec §6.4); a zero Quota removes it.
+	UpdateQuota(role string, quota Quota)
 
 	// Allocate runs one allocation cycle at time now and returns what to
 	// offer. Allocated resources count as held by the framework until
 	// recovered.
 	Allocate(now time.Time) []Allocation
+}
+
+// Quota is a role's quota: scalar quantities by resource name (cpus, mem,
+// disk, gpus, custom scalars). Guarantees are held back for the role when
+// the resources exist; Limits cap what the role is offered plus what it
+// holds. A missing limit means no limit.
+type Quota struct {
+	Guarantees map[string]float64
+	Limits     map[string]float64
 }
 
 // Factory builds an allocator. The composition root (cmd/meso, internal/local)

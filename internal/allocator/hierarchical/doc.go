@@ -7,38 +7,96 @@
 //
 // The allocator knows agents (their total resources and what each framework
 // holds on them), frameworks (roles, capabilities, suppressed roles, offer
-// filters) and roles. Free resources of an agent are its total minus what
-// frameworks hold; "hold" covers both outstanding offers and resources in
-// use, because the master reports both back the same way, through
-// RecoverResources.
+// filters), roles (weights, quota) and refused-offer filters. "Holds" covers
+// both outstanding offers and resources in use: the master gives both back
+// the same way, through RecoverResources.
 //
-// Ordering is two-level. A role sorter orders the roles that have
-// frameworks; each role has a framework sorter ordering its frameworks.
-// Both default to DRF (package sorter/drf): the client with the smallest
-// dominant share of the cluster, divided by its weight, goes first. Shares
-// count what is allocated, offers included, so handing out an offer pushes
-// its receiver back in the order for the next agent of the same cycle.
+// Ordering is two-level. The role sorter orders roles as a tree ("eng/web"
+// under "eng", internal nodes aggregating their subtree, weights per node);
+// each role has a framework sorter ordering its frameworks. Both are DRF by
+// default (package sorter/drf; --role_sorter/--framework_sorter=random for
+// the weighted random sorter): the client with the smallest dominant share
+// of the cluster divided by its weight goes first, ties to fewer past
+// allocations, then to the name.
+//
+// # Data layout
+//
+// Everything the cycle touches is indexed by dense integers: agents, frameworks,
+// slots (one per framework and role: the framework-sorter client, the unit
+// offers and filters are kept for) and roles (role-sorter clients). Free
+// indices are reused.
+//
+// An agent's resources are entries, one per resource kind (name, type,
+// reservation, disk, revocable, shared): total and available amounts, scalars as
+// fixed-point int64 thousandths (package quantity), ranges as interval lists,
+// sets as item lists. What each framework holds is a list of (role, entry,
+// amount). Sorters and quota see only quantity.Vec, a fixed array of
+// scalar amounts (cpus, mem, disk, gpus, then interned custom names).
+// Protobuf Resources are built only for the allocations a cycle makes.
+//
+// Filters live per slot in dense per-agent arrays: kind[agent] points at a
+// shared (expiry, refused resources) record, so the filters of a cluster in
+// which every framework declined every agent cost four bytes each; "has" and
+// "verified" bitsets over agents say whether a filter exists and whether it
+// was checked to cover what the agent offers now. A verified bit stays valid
+// while the agent's available resources do not grow, because a subset stays
+// a subset when the candidate shrinks; growth (RecoverResources, total
+// changes) queues the agent and the next cycle clears its bits so that the
+// next visit re-checks exactly (spec §1.10's subset rule). Expiry is checked
+// lazily against the cycle's time: a global earliest expiry makes the check
+// free until something is due.
+//
+// Quota (spec §6.4) is tracked incrementally per top-level role: the scalar
+// reservations of its subtree on agents' totals plus the unreserved
+// non-revocable scalars offered or allocated to its subtree; the free
+// unreserved non-revocable scalars of all agents are the available headroom.
 //
 // # A cycle
 //
-// Allocate(now) shuffles the active agents with a seeded generator, then for
-// each agent walks roles and frameworks in sorter order; the first eligible
-// framework of a role receives everything the role may use on that agent.
-// Eligibility: the framework is active and not suppressed for the role; the
-// GPU, MULTI_ROLE and HIERARCHICAL_ROLE rules hold; the candidate reaches a
-// minimum-allocatable alternative; no unexpired refused-offer filter covers
-// it. Filters are checked lazily against now and dropped once expired.
+// Allocate(now):
 //
-// # Layout for speed later
+//  1. Drop expired filters; clear the verified bits of agents that grew.
+//  2. Candidate agents: the active agents minus those on which every
+//     eligible slot (active framework, subscribed, unsuppressed role) has a
+//     verified filter, one AND of bitsets per eligible slot. A cluster in
+//     which everyone declined everything costs (eligible slots x agents/64)
+//     word operations; suppressed frameworks cost nothing.
+//  3. Shuffle the candidates (seeded).
+//  4. If a role has quota guarantees, stage 1: for each agent, roles below
+//     their guarantees in role order, frameworks in framework order; each
+//     gets unreserved scalars towards its unsatisfied guarantee, more up to
+//     its limits and the headroom surplus, plus its own reservations,
+//     non-scalars and revocable resources, only if it makes progress. The
+//     agents are then reshuffled.
+//  5. Stage 2: for each agent, roles in role-sorter order (sorted once per
+//     agent, as Mesos does), frameworks in framework-sorter order. The first
+//     framework that can take the agent gets everything its role may use
+//     (unreserved plus reservations of the role or its ancestors, minus what
+//     its capabilities exclude), unreserved scalars chopped to the role's
+//     quota limits (counting what it holds and was offered) and to the
+//     headroom surplus (available - required, where required is the sum of
+//     unsatisfied guarantees). Skipped: a framework whose slot is verified
+//     filtered (no work at all), a GPU agent for a framework without
+//     GPU_RESOURCES, a MULTI_ROLE framework on an agent without MULTI_ROLE, a
+//     hierarchical role on an agent without HIERARCHICAL_ROLE, a candidate
+//     below min_allocatable (per-role offer_filters override the master's),
+//     and a candidate a filter covers (checked exactly, then remembered).
+//  6. Every allocation moves the amounts into the framework's holding and
+//     updates both sorters at once; the DRF sorter moves the changed nodes to
+//     their new places (binary search and a short copy) instead of re-sorting.
+//     A framework offered on one agent in both stages gets one Allocation.
+//  7. Build protobuf resources (with AllocationInfo) for the allocations.
 //
-// Agents live in an index-addressed slice (agentOrder) and sorters are
-// behind the sorter.Sorter interface, so a later version can replace maps by
-// dense indices and bitsets, and cache available resources per agent,
-// without changing the cycle's shape.
+// A cycle that makes no offers allocates nothing on the heap; one that makes
+// offers allocates in proportion to them.
 //
-// Not implemented yet: quota (guarantees, limits, headroom, stage 1),
-// hierarchical role trees in the sorters (roles "a/b" are flat clients),
+// # Not implemented
+//
 // fair_sharing_excluded_resource_names, region awareness, maintenance and
 // inverse offers, agent whitelists, offer constraints, shared resources
-// offered more than once, recovery pause after master failover.
+// offered to several frameworks at once (a shared volume is held whole by
+// one framework here), quota on nested roles (quota is per top-level role,
+// covering its subtree), the recovery pause after a master failover, and
+// custom scalar names beyond quantity.MaxDims (they are offered but not
+// counted in shares or quota).
 package hierarchical

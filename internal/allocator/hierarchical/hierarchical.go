@@ -6,14 +6,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/allocator/quantity"
 	"github.com/meso-project/meso/internal/allocator/sorter"
 	"github.com/meso-project/meso/internal/allocator/sorter/drf"
 	"github.com/meso-project/meso/internal/allocator/sorter/random"
-	"github.com/meso-project/meso/pkg/resources"
 )
 
 // Name is the name Mesos gives this allocator on --allocator.
@@ -37,21 +38,60 @@ var ErrInvalidOptions = errors.New("hierarchical: invalid options")
 // Allocator is the HierarchicalDRF allocator. Build it with New.
 type Allocator struct {
 	interval       time.Duration
-	minAllocatable []map[string]float64
+	minAllocatable []minAlt
 	filterGPU      bool
+	roleSorterKind string
 	fwSorterKind   string
 	rng            *rand.Rand // agent shuffling
 	sorterRNG      *rand.Rand // seeds random sorters
 
-	agents     map[string]*agent
-	agentOrder []*agent // index-based: agent.idx is its position
-	frameworks map[string]*framework
+	dims *quantity.Dims
+	pool sorter.Pool // cluster total, shared by every sorter
+
+	agents      []*agent // by dense index; nil when free
+	agentIndex  map[string]int32
+	freeAgents  []int32
+	activeAgent bitset
+
+	frameworks []*framework
+	fwIndex    map[string]int32
+	freeFws    []int32
+
+	slots []*slot // (framework, role) pairs: framework-sorter clients
+	// eligible lists the slots that may be offered resources now.
+	eligible  []int32
+	freeSlots []int32
+	// filterSlots are the slots that have refused-offer filters.
+	filterSlots map[int32]struct{}
+	kinds       []filterKind // [0] unused: kind 0 means "no filter"
+	kindIndex   map[string]uint32
+	nextExpiry  int64 // earliest filter expiry (unix ns)
+	freeKinds   []uint32
+	// grown lists agents whose available resources grew since the last
+	// cycle: their verified-filter bits must be rechecked.
+	grown []int32
+
 	roles      map[string]*role
+	roleList   []*role // by role-sorter client index
+	freeRoles  []int32
 	roleSorter sorter.Sorter
 	weights    map[string]float64
-	// total is the scalar quantities of every agent's total, the pool all
-	// sorters compute shares against.
-	total sorter.Quantities
+
+	quotas   map[string]*quotaState // by (top-level) role
+	quotaGen uint64                 // bumped by UpdateQuota
+	// usage is per top-level role: reservations and unreserved allocations,
+	// what quota consumption is made of.
+	usage map[string]*usage
+	// freeUnreserved is the sum over agents of available unreserved
+	// non-revocable scalars: the available quota headroom.
+	freeUnreserved quantity.Vec
+
+	// scratch buffers reused across cycles
+	roleBuf, fwBuf []int
+	candBuf        []int32
+	andBuf         bitset
+	cycle          []cycleAlloc
+	take           []amount
 }
 
 var _ allocator.Allocator = (*Allocator)(nil)
@@ -98,17 +138,24 @@ func NewAllocator(opts allocator.Options) (*Allocator, error) {
 	}
 	a := &Allocator{
 		interval:       opts.AllocationInterval,
-		minAllocatable: cloneMinAllocatable(minAlloc),
 		filterGPU:      opts.FilterGPUResources,
+		roleSorterKind: opts.RoleSorter,
 		fwSorterKind:   opts.FrameworkSorter,
 		rng:            rand.New(rand.NewPCG(uint64(opts.Seed), 0x6d65736f)), // "meso"
 		sorterRNG:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x736f7274)), // "sort"
-		agents:         make(map[string]*agent),
-		frameworks:     make(map[string]*framework),
+		dims:           quantity.NewDims(),
+		agentIndex:     make(map[string]int32),
+		fwIndex:        make(map[string]int32),
+		filterSlots:    make(map[int32]struct{}),
+		kinds:          make([]filterKind, 1),
+		kindIndex:      make(map[string]uint32),
+		nextExpiry:     math.MaxInt64,
 		roles:          make(map[string]*role),
 		weights:        make(map[string]float64),
-		total:          make(sorter.Quantities),
+		quotas:         make(map[string]*quotaState),
+		usage:          make(map[string]*usage),
 	}
+	a.minAllocatable = a.compileMin(minAlloc)
 	a.roleSorter = a.newSorter(opts.RoleSorter)
 	a.UpdateWeights(opts.Weights)
 	return a, nil
@@ -117,30 +164,62 @@ func NewAllocator(opts allocator.Options) (*Allocator, error) {
 func (a *Allocator) newSorter(kind string) sorter.Sorter {
 	if kind == "random" {
 		// Each random sorter draws from its own stream derived from the
-		// seed; a separate source keeps the agent shuffle independent of
-		// how many roles come and go.
-		return random.New(rand.New(rand.NewPCG(a.sorterRNG.Uint64(), a.sorterRNG.Uint64())))
+		// seed, which keeps the agent shuffle independent of them.
+		return random.New(&a.pool, rand.New(rand.NewPCG(a.sorterRNG.Uint64(), a.sorterRNG.Uint64())))
 	}
-	return drf.New()
+	return drf.New(&a.pool, quantity.Vec{})
 }
 
-func cloneMinAllocatable(in []map[string]float64) []map[string]float64 {
-	out := make([]map[string]float64, len(in))
-	for i, m := range in {
-		c := make(map[string]float64, len(m))
-		for k, v := range m {
-			c[k] = v
+// minAlt is one alternative of --min_allocatable_resources: every listed
+// quantity must be reached. Scalars tracked in vectors are compared by
+// dimension, other names (ports, untracked scalars) by element count.
+type minAlt struct {
+	dims  []int
+	need  []int64
+	names []string // non-vector names
+	nneed []int64
+}
+
+func (a *Allocator) compileMin(alts []map[string]float64) []minAlt {
+	out := make([]minAlt, 0, len(alts))
+	for _, m := range alts {
+		var alt minAlt
+		for _, name := range slices.Sorted(func(yield func(string) bool) {
+			for k := range m {
+				if !yield(k) {
+					return
+				}
+			}
+		}) {
+			v := quantity.FromFloat(m[name])
+			if d := a.dims.Lookup(name); d >= 0 || isWellKnownScalar(name) {
+				if d < 0 {
+					d = a.dims.Intern(name)
+				}
+				alt.dims = append(alt.dims, d)
+				alt.need = append(alt.need, v)
+			} else {
+				alt.names = append(alt.names, name)
+				alt.nneed = append(alt.nneed, v)
+			}
 		}
-		out[i] = c
+		out = append(out, alt)
 	}
 	return out
 }
 
+func isWellKnownScalar(name string) bool {
+	switch name {
+	case "cpus", "mem", "disk", "gpus":
+		return true
+	}
+	return false
+}
+
 // UpdateWeights sets the weights of the roles listed; roles never given a
 // weight weigh 1, and roles absent from this call keep their current weight
-// (Mesos's updateWeights: the operator API updates a few roles at a time, so
-// passing the full merged table is fine too). Non-positive, NaN or infinite
-// weights are ignored, as the master rejects them before.
+// (Mesos's updateWeights). Non-positive, NaN or infinite weights are
+// ignored, as the master rejects them before.
 func (a *Allocator) UpdateWeights(weights map[string]float64) {
 	for r, w := range weights {
 		if !(w > 0) || math.IsInf(w, 0) {
@@ -151,107 +230,102 @@ func (a *Allocator) UpdateWeights(weights map[string]float64) {
 	}
 }
 
-// role is a role tracked by the allocator: it has frameworks subscribed to it
-// or holding resources allocated to it. Each role has its own framework
-// sorter.
-type role struct {
-	name       string
-	frameworks map[string]struct{}
-	sorter     sorter.Sorter
+// quotaState is a role's quota in vector form.
+type quotaState struct {
+	guarantees             quantity.Vec
+	limits                 quantity.Vec
+	hasLimit               [quantity.MaxDims]bool
+	anyGuarantee, anyLimit bool
 }
 
-// trackFrameworkUnderRole makes the framework a client of the role's
-// framework sorter, creating the role (and adding it to the role sorter)
-// when needed. The framework starts inactive in the role sorter; callers
-// activate it as appropriate.
-func (a *Allocator) trackFrameworkUnderRole(fwID, name string) *role {
-	r, ok := a.roles[name]
-	if !ok {
-		r = &role{name: name, frameworks: make(map[string]struct{}), sorter: a.newSorter(a.fwSorterKind)}
-		r.sorter.AddTotal(a.total)
-		a.roles[name] = r
-		a.roleSorter.Add(name)
-	}
-	if _, ok := r.frameworks[fwID]; !ok {
-		r.frameworks[fwID] = struct{}{}
-		r.sorter.Add(fwID)
-		r.sorter.Deactivate(fwID)
-	}
-	return r
+// usage is what counts against a top-level role's quota.
+type usage struct {
+	reserved quantity.Vec // reservations on agents' totals (role subtree)
+	alloc    quantity.Vec // offered or allocated unreserved non-revocable scalars
 }
 
-// untrackFrameworkUnderRole removes the framework from the role, and the
-// role itself once no framework is left.
-func (a *Allocator) untrackFrameworkUnderRole(fwID, name string) {
-	r, ok := a.roles[name]
-	if !ok {
+func (u *usage) consumed() quantity.Vec {
+	c := u.reserved
+	c.Add(&u.alloc)
+	return c
+}
+
+// topRole is the top-level role of a role path ("eng" for "eng/web").
+func topRole(role string) string {
+	if i := strings.IndexByte(role, '/'); i >= 0 {
+		return role[:i]
+	}
+	return role
+}
+
+func (a *Allocator) usageOf(role string) *usage {
+	top := topRole(role)
+	u := a.usage[top]
+	if u == nil {
+		u = &usage{}
+		a.usage[top] = u
+	}
+	return u
+}
+
+// UpdateQuota sets a role's quota (spec §6.4); a zero Quota removes it.
+// Quota applies to a top-level role and its whole subtree: a role's
+// consumption is its subtree's reservations plus the unreserved
+// non-revocable scalars offered or allocated to the subtree.
+func (a *Allocator) UpdateQuota(role string, q allocator.Quota) {
+	role = topRole(role)
+	a.quotaGen++
+	if len(q.Guarantees) == 0 && len(q.Limits) == 0 {
+		delete(a.quotas, role)
 		return
 	}
-	delete(r.frameworks, fwID)
-	r.sorter.Remove(fwID)
-	if len(r.frameworks) == 0 {
-		delete(a.roles, name)
-		a.roleSorter.Remove(name)
-	}
-}
-
-// trackAllocated records that the framework holds res (allocated form) on an
-// agent, in the role and framework sorters.
-func (a *Allocator) trackAllocated(fwID string, res resources.Resources) {
-	for roleName, part := range byAllocationRole(res) {
-		q := scalarQuantities(part)
-		r := a.trackFrameworkUnderRole(fwID, roleName)
-		if fw, ok := a.frameworks[fwID]; ok {
-			// The framework may hold resources under a role it has since
-			// left; it must still not be offered for it.
-			r.sorter.Deactivate(fwID)
-			if fw.offerable(roleName) {
-				r.sorter.Activate(fwID)
-			}
-		}
-		a.roleSorter.Allocated(roleName, q)
-		r.sorter.Allocated(fwID, q)
-	}
-}
-
-// untrackAllocated reverses trackAllocated.
-func (a *Allocator) untrackAllocated(fwID string, res resources.Resources) {
-	for roleName, part := range byAllocationRole(res) {
-		r, ok := a.roles[roleName]
-		if !ok || !r.sorter.Contains(fwID) {
-			continue
-		}
-		q := scalarQuantities(part)
-		a.roleSorter.Unallocated(roleName, q)
-		r.sorter.Unallocated(fwID, q)
-		fw, known := a.frameworks[fwID]
-		if (!known || !fw.roles[roleName]) && len(r.sorter.Allocation(fwID)) == 0 {
-			a.untrackFrameworkUnderRole(fwID, roleName)
+	qs := &quotaState{}
+	for name, v := range q.Guarantees {
+		if d := a.dims.Intern(name); d >= 0 && v > 0 {
+			qs.guarantees[d] = quantity.FromFloat(v)
+			qs.anyGuarantee = true
 		}
 	}
+	for name, v := range q.Limits {
+		if d := a.dims.Intern(name); d >= 0 {
+			qs.limits[d] = max(quantity.FromFloat(v), 0)
+			qs.hasLimit[d] = true
+			qs.anyLimit = true
+		}
+	}
+	a.quotas[role] = qs
 }
 
-// DominantShare is the DRF share of a role in the role sorter (0 when the role
-// is unknown or the role sorter is not drf). For tests and metrics.
+// DominantShare is the DRF share of a role in the role sorter, aggregating
+// its subtree (0 when unknown or when the role sorter is random). For tests
+// and metrics.
 func (a *Allocator) DominantShare(roleName string) float64 {
-	if s, ok := a.roleSorter.(*drf.Sorter); ok {
-		return s.Share(roleName)
+	if t, ok := a.roleSorter.(*sorter.Tree); ok {
+		return t.PathShare(roleName)
 	}
 	return 0
 }
 
 // FrameworkShare is the DRF share of a framework within one role's framework
-// sorter (0 when unknown or not drf).
+// sorter (0 when unknown).
 func (a *Allocator) FrameworkShare(roleName, fwID string) float64 {
-	if r, ok := a.roles[roleName]; ok {
-		if s, ok := r.sorter.(*drf.Sorter); ok {
-			return s.Share(fwID)
-		}
+	r := a.roles[roleName]
+	fi, ok := a.fwIndex[fwID]
+	if r == nil || !ok {
+		return 0
+	}
+	s, ok := a.frameworks[fi].slots[roleName]
+	if !ok {
+		return 0
+	}
+	if t, ok := r.sorter.(*sorter.Tree); ok {
+		return t.Share(int(s))
 	}
 	return 0
 }
 
-// Roles lists the roles the allocator tracks, sorted.
+// Roles lists the roles the allocator tracks (those with frameworks
+// subscribed or holding resources), sorted.
 func (a *Allocator) Roles() []string {
 	out := make([]string, 0, len(a.roles))
 	for r := range a.roles {

@@ -25,6 +25,31 @@ type model struct {
 	suppressed map[string]map[string]bool
 	held       map[[2]string]resources.Resources // {fw, agent} -> allocated form
 	gpuAware   map[string]bool
+	filters    map[[3]string][]modelFilter // {fw, role, agent}
+	limits     map[string]map[string]float64
+}
+
+type modelFilter struct {
+	refused resources.Resources
+	expires time.Time
+}
+
+// consumed is a top-level role's quota consumption in the model: its
+// reservations on agents' totals plus the unreserved non-revocable scalars
+// it holds.
+func (m *model) consumed(role string) map[string]float64 {
+	out := map[string]float64{}
+	for _, total := range m.agents {
+		for name, v := range total.ReservedBy(role).Quantities() {
+			out[name] += v
+		}
+	}
+	for _, h := range m.held {
+		for name, v := range h.AllocatedTo(role).Unallocate().Unreserved().Quantities() {
+			out[name] += v
+		}
+	}
+	return out
 }
 
 func (m *model) free(agentID string) resources.Resources {
@@ -81,6 +106,8 @@ func TestPropertyNeverMoreThanFree(t *testing.T) {
 			suppressed: map[string]map[string]bool{},
 			held:       map[[2]string]resources.Resources{},
 			gpuAware:   map[string]bool{},
+			filters:    map[[3]string][]modelFilter{},
+			limits:     map[string]map[string]float64{},
 		}
 		t.Repeat(map[string]func(*rapid.T){
 			"addAgent": func(t *rapid.T) {
@@ -142,6 +169,21 @@ func TestPropertyNeverMoreThanFree(t *testing.T) {
 				id := m.pickFramework(t)
 				m.a.ReviveOffers(id, nil, m.now)
 				m.suppressed[id] = map[string]bool{}
+				for k := range m.filters {
+					if k[0] == id {
+						delete(m.filters, k)
+					}
+				}
+			},
+			"quota": func(t *rapid.T) {
+				role := rapid.SampledFrom([]string{"a", "b"}).Draw(t, "quotaRole")
+				lim := map[string]float64{
+					"cpus": float64(rapid.IntRange(0, 10).Draw(t, "limitCpus")),
+					"mem":  float64(rapid.IntRange(0, 10).Draw(t, "limitMem") * 128),
+				}
+				g := map[string]float64{"cpus": float64(rapid.IntRange(0, int(lim["cpus"])).Draw(t, "guaranteeCpus"))}
+				m.a.UpdateQuota(role, allocator.Quota{Guarantees: g, Limits: lim})
+				m.limits[role] = lim
 			},
 			"recover": func(t *rapid.T) {
 				if len(m.held) == 0 {
@@ -171,6 +213,15 @@ func TestPropertyNeverMoreThanFree(t *testing.T) {
 					f = refuse(secs)
 				}
 				m.a.RecoverResources(k[0], k[1], part, f, m.now)
+				if secs := f.GetRefuseSeconds(); f != nil && secs > 0 {
+					d := max(time.Duration(secs*float64(time.Second)), time.Second)
+					for _, role := range m.frameworks[k[0]] {
+						if p := part.AllocatedTo(role); !p.Empty() {
+							fk := [3]string{k[0], role, k[1]}
+							m.filters[fk] = append(m.filters[fk], modelFilter{p.Unallocate(), m.now.Add(d)})
+						}
+					}
+				}
 				if rest := held.Subtract(part); rest.Empty() {
 					delete(m.held, k)
 				} else {
@@ -180,7 +231,29 @@ func TestPropertyNeverMoreThanFree(t *testing.T) {
 			"allocate": func(t *rapid.T) {
 				m.now = m.now.Add(time.Duration(rapid.IntRange(0, 3000).Draw(t, "ms")) * time.Millisecond)
 				seen := map[string]bool{}
-				for _, al := range m.a.Allocate(m.now) {
+				before := map[string]map[string]float64{}
+				for role := range m.limits {
+					before[role] = m.consumed(role)
+				}
+				als := m.a.Allocate(m.now)
+				defer func() {
+					// Quota limits: a role above a limit was not offered
+					// more of it (consumption counts offered + allocated).
+					for role, lim := range m.limits {
+						after := m.consumed(role)
+						for name, l := range lim {
+							if after[name] > before[role][name]+1e-9 && after[name] > l+1e-9 {
+								t.Fatalf("role %s: %s consumption %v exceeds limit %v (was %v)", role, name, after[name], l, before[role][name])
+							}
+						}
+					}
+				}()
+				for _, al := range als {
+					for _, flt := range m.filters[[3]string{al.FrameworkID, al.Role, al.AgentID}] {
+						if m.now.Before(flt.expires) && flt.refused.Contains(al.Resources.Unallocate()) {
+							t.Fatalf("%s: offered %s inside a filter refusing %s until %v", key(al), al.Resources, flt.refused, flt.expires)
+						}
+					}
 					k := key(al)
 					if seen[k] {
 						t.Fatalf("%s allocated twice in one cycle", k)
