@@ -30,6 +30,7 @@ type masterFlags struct {
 	minAllocatable, weights                 string
 	filterGPUResources                      bool
 	registry                                string
+	parsedWeights                           map[string]float64 // set by allocator()
 	loggingLevel                            string
 }
 
@@ -75,6 +76,7 @@ func (f *masterFlags) allocator() (allocator.Allocator, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.parsedWeights = weights
 	for _, s := range []string{f.roleSorter, f.fwSorter} {
 		if s != "drf" && s != "random" {
 			return nil, fmt.Errorf("unknown sorter %q (use drf or random)", s)
@@ -102,6 +104,7 @@ func (f *masterFlags) config(logger *slog.Logger, alloc allocator.Allocator, dum
 		MaxAgentPingTimeouts:          f.maxAgentPingTimeouts,
 		MaxCompletedFrameworks:        f.maxCompletedFrameworks,
 		MaxCompletedTasksPerFramework: f.maxCompletedTPF,
+		Weights:                       f.parsedWeights,
 		Flags:                         dump,
 	}
 }

@@ -65,6 +65,7 @@ func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
 // state builds the /state document (spec §3.4) on the actor.
 func (a *Agent) state() map[string]any {
 	total := resources.Resources(a.resources)
+	used := resources.Resources(a.usedResources()).Unallocate()
 	s := map[string]any{
 		"version":                        Version,
 		"start_time":                     float64(a.startTime.UnixNano()) / 1e9,
@@ -73,12 +74,12 @@ func (a *Agent) state() map[string]any {
 		"hostname":                       a.info.GetHostname(),
 		"capabilities":                   capabilityNames(),
 		"resources":                      total.LegacyMap(),
-		"reserved_resources":             map[string]any{},
-		"unreserved_resources":           total.LegacyMap(),
-		"reserved_resources_full":        map[string]any{},
-		"unreserved_resources_full":      protoList(a.resources),
-		"reserved_resources_allocated":   map[string]any{},
-		"unreserved_resources_allocated": resources.Resources(a.usedResources()).LegacyMap(),
+		"reserved_resources":             reservedLegacy(total),
+		"unreserved_resources":           total.Unreserved().LegacyMap(),
+		"reserved_resources_full":        reservedFull(total),
+		"unreserved_resources_full":      protoList([]*mesospb.Resource(total.Unreserved().ToEndpointFormat())),
+		"reserved_resources_allocated":   reservedLegacy(used),
+		"unreserved_resources_allocated": used.Unreserved().LegacyMap(),
 		"resource_providers":             []any{},
 		"attributes":                     resources.AttributesLegacyMap(a.attributes),
 		"flags":                          a.flags(),
@@ -278,6 +279,36 @@ func protoList[M proto.Message](ms []M) []any {
 	out := make([]any, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, protoJSON(m))
+	}
+	return out
+}
+
+// byReservationRole groups reserved resources by their current
+// (innermost) reservation role.
+func byReservationRole(rs resources.Resources) map[string]resources.Resources {
+	out := map[string]resources.Resources{}
+	for _, r := range rs.Reserved() {
+		role := resources.ReservationRole(r)
+		out[role] = append(out[role], r)
+	}
+	return out
+}
+
+// reservedLegacy is reserved_resources: role -> resource map.
+func reservedLegacy(rs resources.Resources) map[string]any {
+	out := map[string]any{}
+	for role, r := range byReservationRole(rs) {
+		out[role] = r.LegacyMap()
+	}
+	return out
+}
+
+// reservedFull is reserved_resources_full: role -> resources in the
+// endpoint format.
+func reservedFull(rs resources.Resources) map[string]any {
+	out := map[string]any{}
+	for role, r := range byReservationRole(rs) {
+		out[role] = protoList([]*mesospb.Resource(r.ToEndpointFormat()))
 	}
 	return out
 }

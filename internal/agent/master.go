@@ -228,6 +228,8 @@ func (a *Agent) handleEvent(gen int, streamID string, ev *agentapipb.Event) {
 		a.frameworkMessage(fm.GetFrameworkId().GetValue(), fm.GetExecutorId().GetValue(), fm.GetData())
 	case agentapipb.Event_UPDATE_FRAMEWORK:
 		a.updateFramework(ev.GetUpdateFramework().GetFrameworkInfo())
+	case agentapipb.Event_CHECKPOINT_RESOURCES:
+		a.checkpointResources(ev.GetCheckpointResources().GetResources())
 	case agentapipb.Event_SHUTDOWN:
 		a.log.Warn("the master asked the agent to shut down", "message", ev.GetShutdown().GetMessage())
 		a.shutdownAgent()

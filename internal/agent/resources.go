@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/pkg/resources"
 )
 
@@ -93,4 +94,18 @@ func diskMB(dir string) uint64 {
 		return (total - 5*gb) / mb
 	}
 	return total / 2 / mb
+}
+
+// checkpointResources adopts the total the master computed after a
+// dynamic reservation was made or removed (CHECKPOINT_RESOURCES): from now
+// on the agent reports it in /state and in REREGISTER's
+// agent_info.resources, so that a new leading master learns the
+// reservations. It is kept in memory only: checkpointing it to the work
+// directory, so that a restarted agent recovers its reservations, is a
+// later issue (agent recovery).
+func (a *Agent) checkpointResources(rs []*mesospb.Resource) {
+	total := resources.Resources(rs).Unallocate()
+	a.log.Info("updating the agent's resources", "resources", total.String())
+	a.resources = total
+	a.info.Resources = total
 }

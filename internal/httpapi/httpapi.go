@@ -10,6 +10,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -74,8 +75,12 @@ func WriteError(w http.ResponseWriter, err error) {
 //   - a Content-Type other than JSON or protobuf is a 415 "Expecting
 //     'Content-Type' of application/json or application/x-protobuf";
 //   - a body over [MaxBodySize] is a 413;
-//   - a body that does not decode (including missing required fields) is a
-//     400 "Failed to parse body into Call protobuf: <detail>".
+//   - a JSON body that is not JSON is a 400 "Failed to parse body into
+//     JSON: <detail>"; JSON that does not fit the message (unknown enum,
+//     wrong types, missing required fields) is a 400 "Failed to convert
+//     JSON into Call protobuf: <detail>";
+//   - a protobuf body that does not decode (including missing required
+//     fields) is a 400 "Failed to parse body into Call protobuf: <detail>".
 //
 // It returns the request's media type. All errors are *Error.
 func DecodeCall(r *http.Request, m proto.Message) (codec.MediaType, error) {
@@ -97,6 +102,18 @@ func DecodeCall(r *http.Request, m proto.Message) (codec.MediaType, error) {
 	body, err := readBody(r)
 	if err != nil {
 		return "", err
+	}
+	if mt == codec.JSON {
+		// Mesos tells a body that is not JSON apart from JSON that does
+		// not fit the Call message.
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return "", Errorf(http.StatusBadRequest, "Failed to parse body into JSON: %v", err)
+		}
+		if err := codec.Unmarshal(mt, body, m); err != nil {
+			return "", Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: %v", err)
+		}
+		return mt, nil
 	}
 	if err := codec.Unmarshal(mt, body, m); err != nil {
 		return "", Errorf(http.StatusBadRequest, "Failed to parse body into Call protobuf: %v", err)

@@ -109,6 +109,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	mcfg := cfg.Master
 	mcfg.Logger = logger.With("component", "master")
+	if mcfg.Weights == nil {
+		mcfg.Weights = cfg.AllocatorOptions.Weights
+	}
 	mcfg.Allocator = alloc
 	m, err := master.New(mcfg)
 	if err != nil {

@@ -3,6 +3,7 @@ package master
 import (
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -274,10 +275,21 @@ func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister)
 			used[fid] = addRes(used[fid], t.GetResources())
 		}
 		if wasUnreachable {
-			s.removeUnreachableTask(f, t.GetTaskId().GetValue())
-			if f.partitionAware() {
-				f.send(updateEvent(reregisteredStatus(t, s.now())))
-			}
+			// The task is reachable again: it leaves the unreachable (and,
+			// should the master have declared it terminal meanwhile,
+			// completed) books, and every connected framework hears of it
+			// (Master::_reregisterSlave).
+			s.forgetTaskHistory(f, t.GetTaskId().GetValue())
+			f.send(updateEvent(reregisteredStatus(t, s.now())))
+		}
+	}
+	if wasUnreachable {
+		// Tasks that went unreachable with this agent but that it no
+		// longer reports are dropped from the unreachable books too.
+		for _, f := range s.frameworks {
+			f.unreachableTasks = slices.DeleteFunc(f.unreachableTasks, func(t *mesospb.Task) bool {
+				return t.GetAgentId().GetValue() == id
+			})
 		}
 	}
 	for fid, execs := range a.executors {
@@ -373,20 +385,39 @@ func (s *state) reregisterKnownAgent(a *agent, conn *agentConn, rr *agentapipb.C
 	s.triggerAllocation()
 }
 
+// reregisteredStatus is the update sent for each task of an unreachable
+// agent that re-registers: the task's reported state, with its latest
+// health, check and container status.
 func reregisteredStatus(t *mesospb.Task, now time.Time) *mesospb.TaskStatus {
 	st := masterStatus(t.TaskId, t.AgentId, t.GetState(), mesospb.TaskStatus_REASON_AGENT_REREGISTERED,
-		"Agent reregistered", now)
+		"Unreachable agent re-reregistered", now)
 	st.ExecutorId = t.ExecutorId
+	if n := len(t.Statuses); n > 0 {
+		last := t.Statuses[n-1]
+		st.Healthy = last.Healthy
+		st.CheckStatus = last.CheckStatus
+	}
+	st.ContainerStatus = latestContainerStatus(t)
 	return st
 }
 
-func (s *state) removeUnreachableTask(f *framework, taskID string) {
-	for i, t := range f.unreachableTasks {
-		if t.GetTaskId().GetValue() == taskID {
-			f.unreachableTasks = append(f.unreachableTasks[:i:i], f.unreachableTasks[i+1:]...)
-			return
+// latestContainerStatus is the container_status of the most recent status
+// that has one (protobuf::getTaskContainerStatus).
+func latestContainerStatus(t *mesospb.Task) *mesospb.ContainerStatus {
+	for i := len(t.Statuses) - 1; i >= 0; i-- {
+		if cs := t.Statuses[i].ContainerStatus; cs != nil {
+			return cs
 		}
 	}
+	return nil
+}
+
+// forgetTaskHistory removes a task from the framework's unreachable and
+// completed lists.
+func (s *state) forgetTaskHistory(f *framework, taskID string) {
+	match := func(t *mesospb.Task) bool { return t.GetTaskId().GetValue() == taskID }
+	f.unreachableTasks = slices.DeleteFunc(f.unreachableTasks, match)
+	f.completedTasks = slices.DeleteFunc(f.completedTasks, match)
 }
 
 func shutdownFrameworkEvent(fid string) *agentapipb.Event {
@@ -433,6 +464,20 @@ func (s *state) agentDisconnected(agentID string, conn *agentConn) {
 	for _, o := range sortedOffers(a.offers) {
 		s.rescindOffer(o)
 	}
+	// Frameworks that do not checkpoint lose their tasks and executors on
+	// a disconnected agent at once (Master::exited(UPID)).
+	fids := map[string]bool{}
+	for fid := range a.tasks {
+		fids[fid] = true
+	}
+	for fid := range a.executors {
+		fids[fid] = true
+	}
+	for _, fid := range sortedKeys(fids) {
+		if f := s.frameworks[fid]; f != nil && !f.info.GetCheckpoint() {
+			s.removeFrameworkFromAgent(a, f)
+		}
+	}
 }
 
 // agentCall handles the non-stream agent calls.
@@ -474,29 +519,14 @@ func (s *state) agentCall(call *agentapipb.Call, streamID string) callResult {
 		if call.ExecutorExited == nil {
 			return failed(http.StatusBadRequest, "Expecting 'executor_exited' to be present")
 		}
-		ee := call.GetExecutorExited()
-		fid, eid := ee.GetFrameworkId().GetValue(), ee.GetExecutorId().GetValue()
-		s.removeExecutor(a.id, fid, eid)
-		if f := s.frameworks[fid]; f != nil {
-			ev := &schedulerpb.Event{
-				Type: schedulerpb.Event_FAILURE.Enum(),
-				Failure: &schedulerpb.Event_Failure{
-					AgentId:    &mesospb.AgentID{Value: ptr(a.id)},
-					ExecutorId: ee.ExecutorId,
-				},
-			}
-			if ee.Status != nil {
-				ev.Failure.Status = ptr(ee.GetStatus())
-			}
-			f.send(ev)
-		}
+		s.exitedExecutor(a, call.GetExecutorExited())
 	case agentapipb.Call_UNREGISTER:
 		s.log.Info("agent unregistered", "agent_id", a.id)
 		if a.conn != nil {
 			a.conn.out.close()
 			a.conn = nil
 		}
-		s.removeAgent(a, false)
+		s.removeAgent(a, false, "the agent unregistered")
 	default:
 		return callResult{status: http.StatusNotImplemented}
 	}
@@ -554,7 +584,7 @@ func (s *state) pingAgents() {
 				a.conn.out.close()
 				a.conn = nil
 			}
-			s.removeAgent(a, true)
+			s.removeAgent(a, true, "health check timed out")
 			continue
 		}
 		if a.connected() {
@@ -564,11 +594,93 @@ func (s *state) pingAgents() {
 	}
 }
 
-// removeAgent removes an agent: unreachable (ping timeouts; tasks become
-// TASK_UNREACHABLE or TASK_LOST) or unregistered (tasks TASK_GONE or
-// TASK_LOST). Offers are rescinded and every framework gets a FAILURE.
-func (s *state) removeAgent(a *agent, unreachable bool) {
+// exitedExecutor handles EXECUTOR_EXITED (Master::exitedExecutor): an
+// executor the master does not know — e.g. the command executors, which
+// are never recorded — is ignored; otherwise it is removed and a connected
+// framework gets a FAILURE with the exit status.
+func (s *state) exitedExecutor(a *agent, ee *agentapipb.Call_ExecutorExited) {
+	fid, eid := ee.GetFrameworkId().GetValue(), ee.GetExecutorId().GetValue()
+	if _, known := a.executors[fid][eid]; !known {
+		s.log.Warn("ignoring unknown exited executor", "executor_id", eid, "framework_id", fid, "agent_id", a.id)
+		return
+	}
+	s.removeExecutor(a.id, fid, eid)
+	f := s.frameworks[fid]
+	if f == nil || !f.connected() {
+		return
+	}
+	f.send(&schedulerpb.Event{
+		Type: schedulerpb.Event_FAILURE.Enum(),
+		Failure: &schedulerpb.Event_Failure{
+			AgentId:    &mesospb.AgentID{Value: ptr(a.id)},
+			ExecutorId: ee.ExecutorId,
+			Status:     ptr(ee.GetStatus()),
+		},
+	})
+}
+
+// removeFrameworkFromAgent is Mesos's removeFramework(Slave*, Framework*):
+// used when an agent disconnects, for frameworks that do not checkpoint.
+// Their tasks there become TASK_LOST (also for partition-aware
+// frameworks) and move to completed; their executors there are removed.
+func (s *state) removeFrameworkFromAgent(a *agent, f *framework) {
+	s.log.Info("removing framework from disconnected agent", "framework_id", f.id, "agent_id", a.id)
 	now := s.now()
+	for _, t := range sortedTasks(a.tasks[f.id]) {
+		st := masterStatus(t.TaskId, t.AgentId, mesospb.TaskState_TASK_LOST,
+			mesospb.TaskStatus_REASON_AGENT_DISCONNECTED, "Agent "+a.info.GetHostname()+" disconnected", now)
+		st.ExecutorId = t.ExecutorId
+		s.updateTask(t, st, nil)
+		s.removeTask(t, false)
+		f.send(updateEvent(st))
+	}
+	for _, eid := range sortedKeys(a.executors[f.id]) {
+		s.removeExecutor(a.id, f.id, eid)
+	}
+}
+
+// removeAgent removes an agent, in the order of Mesos's _removeSlave and
+// __removeSlave: the allocator forgets it first; every task on it gets a
+// master update forwarded to its connected framework (also tasks that are
+// already terminal but unacknowledged) and is removed; executors are
+// removed; offers are rescinded; finally every framework gets a FAILURE.
+//
+// unreachable (ping timeouts, cause "health check timed out"): tasks become
+// TASK_UNREACHABLE for partition-aware frameworks, else TASK_LOST, with
+// REASON_AGENT_REMOVED, the cause as message and unreachable_time; all of
+// them go to the framework's unreachable_tasks. Otherwise (the agent
+// unregistered, ...): TASK_LOST, REASON_AGENT_REMOVED, "Agent <hostname>
+// removed: <cause>", to completed_tasks.
+func (s *state) removeAgent(a *agent, unreachable bool, cause string) {
+	now := s.now()
+	s.alloc().RemoveAgent(a.id)
+	for _, fid := range sortedKeys(a.tasks) {
+		f := s.frameworks[fid]
+		for _, t := range sortedTasks(a.tasks[fid]) {
+			state, msg := mesospb.TaskState_TASK_LOST, "Agent "+a.info.GetHostname()+" removed: "+cause
+			if unreachable {
+				msg = cause
+				if f != nil && f.partitionAware() {
+					state = mesospb.TaskState_TASK_UNREACHABLE
+				}
+			}
+			st := masterStatus(t.TaskId, t.AgentId, state, mesospb.TaskStatus_REASON_AGENT_REMOVED, msg, now)
+			st.ExecutorId = t.ExecutorId
+			if unreachable {
+				st.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: ptr(now.UnixNano())}
+			}
+			s.updateTask(t, st, nil)
+			s.removeTask(t, unreachable)
+			if f != nil {
+				f.send(updateEvent(st))
+			}
+		}
+	}
+	for _, fid := range sortedKeys(a.executors) {
+		for _, eid := range sortedKeys(a.executors[fid]) {
+			s.removeExecutor(a.id, fid, eid)
+		}
+	}
 	for _, o := range sortedOffers(a.offers) {
 		s.dropOffer(o)
 		if f := s.frameworks[o.frameworkID]; f != nil {
@@ -578,40 +690,6 @@ func (s *state) removeAgent(a *agent, unreachable bool) {
 			})
 		}
 	}
-	for _, fid := range sortedKeys(a.tasks) {
-		f := s.frameworks[fid]
-		for _, t := range sortedTasks(a.tasks[fid]) {
-			state, reason, msg := mesospb.TaskState_TASK_LOST, mesospb.TaskStatus_REASON_AGENT_REMOVED, "Agent removed"
-			pa := f != nil && f.partitionAware()
-			if unreachable {
-				msg = "Agent " + a.info.GetHostname() + " is unreachable"
-				if pa {
-					state = mesospb.TaskState_TASK_UNREACHABLE
-				}
-			} else if pa {
-				state = mesospb.TaskState_TASK_GONE
-			}
-			st := masterStatus(t.TaskId, t.AgentId, state, reason, msg, now)
-			st.ExecutorId = t.ExecutorId
-			if unreachable {
-				st.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: ptr(now.UnixNano())}
-			}
-			if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
-				s.updateTask(t, st, nil)
-				if f != nil {
-					f.send(updateEvent(st))
-				}
-			}
-			s.removeTask(t, unreachable && pa)
-		}
-	}
-	for fid := range a.executors {
-		if f := s.frameworks[fid]; f != nil {
-			delete(f.executors, a.id)
-		}
-	}
-	a.executors = nil
-	s.alloc().RemoveAgent(a.id)
 	delete(s.agents, a.id)
 	if unreachable {
 		s.unreachable[a.id] = now

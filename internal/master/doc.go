@@ -46,6 +46,12 @@
 //     each task (package validation; TASK_ERROR with REASON_TASK_INVALID),
 //     records it in TASK_STAGING and sends RUN_TASK / RUN_TASK_GROUP to the
 //     agent. Whatever is left is declined with the call's filters.
+//     RESERVE and UNRESERVE (operations.go) are applied in order to the
+//     pooled offer resources, so a later LAUNCH can use what an earlier
+//     RESERVE produced; each changes the agent's total (sent to the agent as
+//     CHECKPOINT_RESOURCES) and what the framework holds in the allocator
+//     (UpdateAllocation). Invalid operations are dropped (OPERATION_ERROR
+//     when the framework set an `id`).
 //     KILL, ACKNOWLEDGE (forwarded as ACKNOWLEDGE_UPDATE; a terminal task is
 //     removed once its last update is acknowledged), RECONCILE (spec §1.12),
 //     MESSAGE and SHUTDOWN live here too.
@@ -60,11 +66,22 @@
 //     and the agent retries. The loop pings every agent each
 //     AgentPingTimeout; after MaxAgentPingTimeouts misses (or a lost stream
 //     that does not come back) the agent is unreachable: its tasks become
-//     TASK_UNREACHABLE (partition-aware) or TASK_LOST, offers are rescinded
-//     and every framework gets a FAILURE event.
+//     TASK_UNREACHABLE (partition-aware) or TASK_LOST and go to the
+//     unreachable books, then offers are rescinded and every framework gets
+//     a FAILURE event (removeAgent, in Mesos's order). A lost stream alone
+//     removes only the frameworks that do not checkpoint from the agent
+//     (their tasks TASK_LOST). An unreachable agent that re-registers brings
+//     its tasks back, with a REASON_AGENT_REREGISTERED update to each
+//     connected framework.
 //  6. state_json.go: /state, /frameworks, /slaves, /tasks, /state-summary,
 //     /flags, /version, /metrics/snapshot, built on the loop as plain maps in
-//     the shape of Mesos's readonly_handler.cpp.
+//     the shape of Mesos's readonly_handler.cpp; roles.go: /roles and the
+//     per-role breakdown (allocated, offered, reserved, consumed quota).
+//  7. operator_api.go: the v1 operator API on /api/v1 (GET_HEALTH,
+//     GET_FLAGS, GET_VERSION, GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS,
+//     GET_QUOTA, UPDATE_QUOTA, SET_QUOTA, REMOVE_QUOTA; 501 for the rest)
+//     and the legacy /weights and /quota endpoints. Weights and quota are
+//     kept in memory only until the registry exists.
 //
 // Leadership: this master always leads for now, but every gated endpoint
 // asks one place (leader.go) whether to serve, 307 to the leader, or 503,
@@ -72,9 +89,10 @@
 //
 // Known differences from Mesos are listed in the package's README-style
 // comments where they occur; the main ones: offer operations other than
-// LAUNCH and LAUNCH_GROUP are dropped (their resources declined), there is
-// no registry (agents are not persisted; "recovered" agents never exist),
-// no authentication or authorization, no inverse offers, and tasks an
+// LAUNCH, LAUNCH_GROUP, RESERVE and UNRESERVE are dropped (their resources
+// declined), there is no registry (agents, weights and quota are not
+// persisted; "recovered" agents never exist), no authentication or
+// authorization, no inverse offers, no operation feedback, and tasks an
 // agent no longer reports when it reconnects are answered with
 // TASK_LOST/TASK_DROPPED by the master instead of being reconciled through
 // the agent.

@@ -34,6 +34,11 @@ type fakeAllocator struct {
 	frameworks map[string]*fakeFramework
 	filters    map[[2]string]time.Time
 	recovered  []recovery
+	// What the master told it through UpdateAllocation, UpdateWeights and
+	// UpdateQuota.
+	conversions [][2]resources.Resources
+	weights     map[string]float64
+	quotas      map[string]allocator.Quota
 }
 
 type fakeAgent struct {
@@ -130,9 +135,30 @@ func (a *fakeAllocator) DeactivateAgent(id string) {
 		ag.active = false
 	}
 }
-func (a *fakeAllocator) UpdateAgentTotal(id string, total resources.Resources)           {}
-func (a *fakeAllocator) UpdateAllocation(fw, agent string, from, to resources.Resources) {}
-func (a *fakeAllocator) UpdateWeights(map[string]float64)                                {}
+func (a *fakeAllocator) UpdateAgentTotal(id string, total resources.Resources) {}
+func (a *fakeAllocator) UpdateAllocation(fw, agent string, from, to resources.Resources) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.conversions = append(a.conversions, [2]resources.Resources{from, to})
+}
+func (a *fakeAllocator) UpdateWeights(w map[string]float64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.weights == nil {
+		a.weights = map[string]float64{}
+	}
+	for k, v := range w {
+		a.weights[k] = v
+	}
+}
+func (a *fakeAllocator) UpdateQuota(role string, q allocator.Quota) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.quotas == nil {
+		a.quotas = map[string]allocator.Quota{}
+	}
+	a.quotas[role] = q
+}
 
 func (a *fakeAllocator) RecoverResources(fw, agentID string, res resources.Resources, filters *mesospb.Filters, now time.Time) {
 	a.mu.Lock()

@@ -87,12 +87,16 @@ func (s *state) subscribe(conn *schedConn, sub *schedulerpb.Call_Subscribe) stri
 	for _, o := range sortedOffers(f.offers) {
 		s.removeOffer(o, true)
 	}
-	if !f.recovered {
+	if f.recovered {
+		// Mesos's recoverFramework: the first registration time is not
+		// persisted across failovers, so both become now.
+		f.registeredTime = s.now()
+		f.reregisteredTime = f.registeredTime
+	} else {
 		f.reregisteredTime = s.now()
 	}
 	f.recovered = false
 	f.conn = conn
-	f.unregisteredTime = time.Time{}
 	if !f.active {
 		f.active = true
 		s.alloc().ActivateFramework(f.id)
@@ -188,10 +192,16 @@ func (s *state) schedulerDisconnected(frameworkID string, conn *schedConn) {
 	}
 	s.log.Info("framework disconnected", "framework_id", f.id)
 	f.conn = nil
-	f.unregisteredTime = s.now()
 	s.deactivateFramework(f)
 
-	timeout := time.Duration(f.info.GetFailoverTimeout() * float64(time.Second))
+	// validation.FrameworkInfo keeps the product within int64 nanoseconds;
+	// a negative (or NaN) timeout removes the framework at once, as a
+	// negative delay fires immediately in Mesos.
+	sec := f.info.GetFailoverTimeout()
+	timeout := time.Duration(0)
+	if sec > 0 {
+		timeout = time.Duration(sec * float64(time.Second))
+	}
 	if timeout <= 0 {
 		s.removeFramework(f)
 		return
@@ -248,19 +258,10 @@ func (s *state) removeFramework(f *framework) {
 	}
 	now := s.now()
 	for _, t := range sortedTasks(f.tasks) {
-		if !isTerminal(t.GetState()) {
-			st := &mesospb.TaskStatus{
-				TaskId:     t.TaskId,
-				State:      mesospb.TaskState_TASK_KILLED.Enum(),
-				Source:     mesospb.TaskStatus_SOURCE_MASTER.Enum(),
-				Reason:     mesospb.TaskStatus_REASON_FRAMEWORK_REMOVED.Enum(),
-				Message:    ptr("Framework " + f.id + " removed"),
-				Timestamp:  ptr(secs(now)),
-				AgentId:    t.AgentId,
-				ExecutorId: t.ExecutorId,
-			}
-			s.updateTask(t, st, nil)
-		}
+		st := masterStatus(t.TaskId, t.AgentId, mesospb.TaskState_TASK_KILLED,
+			mesospb.TaskStatus_REASON_FRAMEWORK_REMOVED, "Framework "+f.id+" removed", now)
+		st.ExecutorId = t.ExecutorId
+		s.updateTask(t, st, nil)
 		s.removeTask(t, false)
 	}
 	for agentID, execs := range f.executors {
@@ -268,11 +269,19 @@ func (s *state) removeFramework(f *framework) {
 			s.removeExecutor(agentID, f.id, execID)
 		}
 	}
+	// Unreachable tasks are implicitly killed too and become completed.
+	for _, t := range f.unreachableTasks {
+		st := masterStatus(t.TaskId, t.AgentId, mesospb.TaskState_TASK_KILLED,
+			mesospb.TaskStatus_REASON_FRAMEWORK_REMOVED, "Framework "+f.id+" removed", now)
+		st.ExecutorId = t.ExecutorId
+		s.updateTask(t, st, nil)
+		f.completedTasks = appendBounded(f.completedTasks, t, s.cfg.MaxCompletedTasksPerFramework)
+	}
+	f.unreachableTasks = nil
 	s.alloc().RemoveFramework(f.id)
 	delete(s.frameworks, f.id)
-	if f.unregisteredTime.IsZero() {
-		f.unregisteredTime = now
-	}
+	// unregistered_time is the removal time (Mesos sets it only here).
+	f.unregisteredTime = now
 	s.metrics.frameworkRemovals++
 	s.completedFrameworks = appendBounded(s.completedFrameworks, f, s.cfg.MaxCompletedFrameworks)
 }

@@ -29,7 +29,7 @@ func (m *Master) routes() http.Handler {
 	route("/internal/agent", m.serveAgent, true)
 	route("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }, true)
 	route("/version", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, r, versionObject())
+		writeJSON(w, r, versionEndpoint())
 	}, false)
 	route("/redirect", m.serveRedirect, true)
 	for _, p := range []string{"/state", "/state.json"} {
@@ -45,6 +45,12 @@ func (m *Master) routes() http.Handler {
 		route(p, m.serveRead(st.tasksEndpoint, true), true)
 	}
 	route("/state-summary", m.serveRead(st.stateSummary, true), true)
+	route("/api/v1", m.serveOperator, true)
+	route("/weights", m.serveWeights, true)
+	route("/quota", m.serveQuota, true)
+	route("/quota/", m.serveQuota, true)
+	route("/roles", m.serveRead(st.rolesEndpoint, true), true)
+	route("/roles.json", m.serveRead(st.rolesEndpoint, true), true)
 	route("/flags", m.serveRead(func(*http.Request) any { return object{"flags": st.flags()} }, false), true)
 	route("/metrics/snapshot", m.serveRead(st.metricsSnapshot, false), false)
 	return mux

@@ -74,6 +74,10 @@ type Config struct {
 	Cluster string
 	// Now returns the current time; default time.Now. Added field for tests.
 	Now func() time.Time
+	// Weights are the role weights of --weights. The allocator gets them
+	// through its own Options; the master reports them (GET_WEIGHTS,
+	// /weights, /roles) until an operator changes them. Added field.
+	Weights map[string]float64
 }
 
 func (c *Config) setDefaults() {
@@ -139,6 +143,9 @@ func New(cfg Config) (*Master, error) {
 		return nil, ErrNoAllocator
 	}
 	cfg.setDefaults()
+	if cfg.Weights == nil {
+		cfg.Weights = map[string]float64{}
+	}
 	m := &Master{
 		cfg:   cfg,
 		log:   cfg.Logger,

@@ -139,47 +139,64 @@ func sortedTasks(m map[string]*mesospb.Task) []*mesospb.Task {
 	return out
 }
 
-// stateSummary is /state-summary.
+// summaryStates are the per-state task counts /state-summary writes.
+var summaryStates = []mesospb.TaskState{
+	mesospb.TaskState_TASK_STAGING, mesospb.TaskState_TASK_STARTING, mesospb.TaskState_TASK_RUNNING,
+	mesospb.TaskState_TASK_KILLING, mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_KILLED,
+	mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_ERROR,
+	mesospb.TaskState_TASK_UNREACHABLE,
+}
+
+// stateSummary is /state-summary (ReadOnlyHandler::stateSummary): agents
+// and registered frameworks with task counts by state and the
+// agent<->framework mapping, both computed from the frameworks' active,
+// unreachable and completed tasks.
 func (s *state) stateSummary(*http.Request) any {
-	count := func(tasks []*mesospb.Task, o object) {
-		for _, n := range []string{"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING",
-			"TASK_FINISHED", "TASK_KILLED", "TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_UNREACHABLE"} {
-			o[n] = 0
+	fwCounts := map[string]map[mesospb.TaskState]int{}
+	agentCounts := map[string]map[mesospb.TaskState]int{}
+	fwAgents := map[string]map[string]bool{}
+	agentFws := map[string]map[string]bool{}
+	note := func(f *framework, t *mesospb.Task) {
+		aid := t.GetAgentId().GetValue()
+		if fwCounts[f.id] == nil {
+			fwCounts[f.id], fwAgents[f.id] = map[mesospb.TaskState]int{}, map[string]bool{}
 		}
-		for _, t := range tasks {
-			if v, ok := o[t.GetState().String()].(int); ok {
-				o[t.GetState().String()] = v + 1
-			}
+		if agentCounts[aid] == nil {
+			agentCounts[aid], agentFws[aid] = map[mesospb.TaskState]int{}, map[string]bool{}
+		}
+		fwCounts[f.id][t.GetState()]++
+		agentCounts[aid][t.GetState()]++
+		fwAgents[f.id][aid] = true
+		agentFws[aid][f.id] = true
+	}
+	for _, f := range s.sortedFrameworks() {
+		for _, t := range sortedTasks(f.tasks) {
+			note(f, t)
+		}
+		for _, t := range f.unreachableTasks {
+			note(f, t)
+		}
+		for _, t := range f.completedTasks {
+			note(f, t)
+		}
+	}
+	writeCounts := func(o object, counts map[mesospb.TaskState]int) {
+		for _, st := range summaryStates {
+			o[st.String()] = counts[st]
 		}
 	}
 	slaves := []object{}
 	for _, a := range s.sortedAgents() {
 		o := s.agentJSON(a, false)
-		var tasks []*mesospb.Task
-		ids := []string{}
-		for _, fid := range sortedKeys(a.tasks) {
-			ids = append(ids, fid)
-			tasks = append(tasks, sortedTasks(a.tasks[fid])...)
-		}
-		count(tasks, o)
-		o["framework_ids"] = ids
+		writeCounts(o, agentCounts[a.id])
+		o["framework_ids"] = sortedKeys(agentFws[a.id])
 		slaves = append(slaves, o)
 	}
 	fws := []object{}
 	for _, f := range s.sortedFrameworks() {
-		o := s.frameworkJSON(f)
-		for _, k := range []string{"tasks", "completed_tasks", "unreachable_tasks", "offers", "executors"} {
-			delete(o, k)
-		}
-		var tasks []*mesospb.Task
-		agentIDs := map[string]bool{}
-		for _, t := range sortedTasks(f.tasks) {
-			tasks = append(tasks, t)
-			agentIDs[t.GetAgentId().GetValue()] = true
-		}
-		tasks = append(tasks, f.completedTasks...)
-		count(tasks, o)
-		o["slave_ids"] = sortedKeys(agentIDs)
+		o := s.frameworkSummaryJSON(f)
+		writeCounts(o, fwCounts[f.id])
+		o["slave_ids"] = sortedKeys(fwAgents[f.id])
 		fws = append(fws, o)
 	}
 	out := object{"hostname": s.info.GetHostname(), "slaves": slaves, "frameworks": fws}

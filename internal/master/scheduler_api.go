@@ -34,12 +34,17 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "Failed to validate scheduler::Call: %v", err))
 		return
 	}
-	if call.GetType() == schedulerpb.Call_SUBSCRIBE {
-		mt, err := httpapi.Accept(r)
-		if err != nil {
+	// Mesos negotiates the response type only for the calls whose answer
+	// has a body (SUBSCRIBE, RECONCILE_OPERATIONS), for compatibility.
+	var mt codec.MediaType
+	if t := call.GetType(); t == schedulerpb.Call_SUBSCRIBE || t == schedulerpb.Call_RECONCILE_OPERATIONS {
+		var err error
+		if mt, err = httpapi.Accept(r); err != nil {
 			httpapi.WriteError(w, err)
 			return
 		}
+	}
+	if call.GetType() == schedulerpb.Call_SUBSCRIBE {
 		if _, ok := r.Header[http.CanonicalHeaderKey(streamIDHeader)]; ok {
 			httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest,
 				"Subscribe calls should not include the 'Mesos-Stream-Id' header"))

@@ -3,10 +3,12 @@ package master
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"time"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/api/v1/quotapb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/resources"
@@ -32,6 +34,10 @@ type state struct {
 	recovered map[string]bool
 
 	offers map[string]*offer
+
+	// weights and quotas by role, as operators set them (roles.go).
+	weights map[string]float64
+	quotas  map[string]*quotapb.QuotaConfig
 
 	nextFrameworkID int
 	nextAgentID     int
@@ -138,6 +144,9 @@ type agent struct {
 
 	conn   *agentConn // nil when the stream is lost
 	active bool
+	// deactivated is set only by an operator (DEACTIVATE_AGENT, DRAIN_AGENT;
+	// not implemented yet) — not by a disconnection; /state shows it.
+	deactivated bool
 
 	registeredTime, reregisteredTime time.Time
 	missedPings                      int
@@ -198,6 +207,8 @@ func newState(m *Master) *state {
 		gone:        map[string]time.Time{},
 		recovered:   map[string]bool{},
 		offers:      map[string]*offer{},
+		weights:     maps.Clone(m.cfg.Weights),
+		quotas:      map[string]*quotapb.QuotaConfig{},
 	}
 }
 

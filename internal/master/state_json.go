@@ -13,6 +13,7 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
+	"github.com/meso-project/meso/pkg/resources"
 )
 
 // The legacy read-only JSON endpoints (/state, /frameworks, /slaves,
@@ -29,14 +30,33 @@ var (
 	BuildUser = "meso"
 )
 
+// versionObject holds the build keys Mesos writes in /version and /state.
 func versionObject() object {
 	return object{
-		"version":      MesosVersion,
-		"build_date":   BuildDate,
-		"build_time":   BuildTime,
-		"build_user":   BuildUser,
-		"meso_version": Version,
+		"version":    MesosVersion,
+		"build_date": BuildDate,
+		"build_time": BuildTime,
+		"build_user": BuildUser,
 	}
+}
+
+// versionEndpoint is /version: Mesos's keys plus meso_version, meso's own
+// release (clients read the keys they know and ignore the others; /state
+// stays strictly Mesos's shape).
+func versionEndpoint() object {
+	o := versionObject()
+	o["meso_version"] = Version
+	return o
+}
+
+// leaderInfoJSON is Mesos's json(MasterInfo) writer: id, pid, port,
+// hostname and, when set, domain.
+func leaderInfoJSON(mi *mesospb.MasterInfo) object {
+	o := object{"id": mi.GetId(), "pid": mi.GetPid(), "port": mi.GetPort(), "hostname": mi.GetHostname()}
+	if mi.Domain != nil {
+		o["domain"] = protoJSON(mi.GetDomain())
+	}
+	return o
 }
 
 // serveRead runs build on the actor loop and writes its result as JSON.
@@ -98,8 +118,11 @@ func (s *state) stateJSON(*http.Request) any {
 	o["activated_slaves"] = active
 	o["deactivated_slaves"] = inactive
 	o["unreachable_slaves"] = len(s.unreachable)
+	if s.info.Domain != nil {
+		o["domain"] = protoJSON(s.info.GetDomain())
+	}
 	o["leader"] = s.info.GetPid()
-	o["leader_info"] = protoJSON(s.info)
+	o["leader_info"] = leaderInfoJSON(s.info)
 	if s.cfg.Cluster != "" {
 		o["cluster"] = s.cfg.Cluster
 	}
@@ -172,7 +195,7 @@ func (s *state) agentJSON(a *agent, full bool) object {
 		"reserved_resources":   reserved,
 		"unreserved_resources": legacyMap(unreserved(a.total)),
 		"active":               a.active,
-		"deactivated":          !a.active,
+		"deactivated":          a.deactivated,
 		"version":              a.version,
 		"capabilities":         caps,
 	}
@@ -220,14 +243,53 @@ func (s *state) frameworksJSON(id string) ([]object, []object) {
 	return fws, completed
 }
 
-func (s *state) frameworkJSON(f *framework) object {
-	var used, offered []*mesospb.Resource
-	tasks, completed, unreachable := []object{}, []object{}, []object{}
+// frameworkResources are what the framework uses (non-terminal,
+// reachable tasks and executors) and is offered, without allocation_info.
+func frameworkResources(f *framework) (used, offered resources.Resources) {
 	for _, t := range sortedTasks(f.tasks) {
-		tasks = append(tasks, taskJSON(t))
 		if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
 			used = addRes(used, unallocated(t.GetResources()))
 		}
+	}
+	for _, agentID := range sortedKeys(f.executors) {
+		for _, eid := range sortedKeys(f.executors[agentID]) {
+			used = addRes(used, unallocated(f.executors[agentID][eid].GetResources()))
+		}
+	}
+	for _, o := range sortedOffers(f.offers) {
+		offered = addRes(offered, unallocated(o.resources))
+	}
+	return used, offered
+}
+
+// frameworkSummaryJSON is Mesos's json(Summary<Framework>) writer. HTTP
+// frameworks have no pid, so it is never written.
+func (s *state) frameworkSummaryJSON(f *framework) object {
+	used, offered := frameworkResources(f)
+	caps := []string{}
+	for _, c := range f.info.GetCapabilities() {
+		caps = append(caps, c.GetType().String())
+	}
+	return object{
+		"id":                f.id,
+		"name":              f.info.GetName(),
+		"used_resources":    legacyMap(used),
+		"offered_resources": legacyMap(offered),
+		"capabilities":      caps,
+		"hostname":          f.info.GetHostname(),
+		"webui_url":         f.info.GetWebuiUrl(),
+		"active":            f.active,
+		"connected":         f.connected(),
+		"recovered":         f.recovered,
+	}
+}
+
+// frameworkJSON is Mesos's FullFrameworkWriter.
+func (s *state) frameworkJSON(f *framework) object {
+	used, offered := frameworkResources(f)
+	tasks, completed, unreachable := []object{}, []object{}, []object{}
+	for _, t := range sortedTasks(f.tasks) {
+		tasks = append(tasks, taskJSON(t))
 	}
 	for _, t := range f.completedTasks {
 		completed = append(completed, taskJSON(t))
@@ -244,44 +306,26 @@ func (s *state) frameworkJSON(f *framework) object {
 			"allocation_info": protoJSON(o.msg.GetAllocationInfo()),
 			"resources":       legacyMap(unallocated(o.resources)),
 		})
-		offered = addRes(offered, unallocated(o.resources))
 	}
 	executors := []object{}
 	for _, agentID := range sortedKeys(f.executors) {
 		for _, eid := range sortedKeys(f.executors[agentID]) {
-			e := f.executors[agentID][eid]
-			executors = append(executors, executorJSON(e, agentID))
-			used = addRes(used, unallocated(e.GetResources()))
+			executors = append(executors, executorJSON(f.executors[agentID][eid], agentID))
 		}
 	}
-	caps := []string{}
-	for _, c := range f.info.GetCapabilities() {
-		caps = append(caps, c.GetType().String())
-	}
-	o := object{
-		"id":                f.id,
-		"name":              f.info.GetName(),
-		"used_resources":    legacyMap(used),
-		"offered_resources": legacyMap(offered),
-		"capabilities":      caps,
-		"hostname":          f.info.GetHostname(),
-		"webui_url":         f.info.GetWebuiUrl(),
-		"active":            f.active,
-		"connected":         f.connected(),
-		"recovered":         f.recovered,
-		"user":              f.info.GetUser(),
-		"failover_timeout":  f.info.GetFailoverTimeout(),
-		"checkpoint":        f.info.GetCheckpoint(),
-		"registered_time":   secs(f.registeredTime),
-		"unregistered_time": zeroSecs(f.unregisteredTime),
-		"resources":         legacyMap(addRes(used, offered)),
-		"tasks":             tasks,
-		"unreachable_tasks": unreachable,
-		"completed_tasks":   completed,
-		"offers":            offers,
-		"executors":         executors,
-		"offer_constraints": object{},
-	}
+	o := s.frameworkSummaryJSON(f)
+	o["user"] = f.info.GetUser()
+	o["failover_timeout"] = f.info.GetFailoverTimeout()
+	o["checkpoint"] = f.info.GetCheckpoint()
+	o["registered_time"] = secs(f.registeredTime)
+	o["unregistered_time"] = zeroSecs(f.unregisteredTime)
+	o["resources"] = legacyMap(addRes(used, offered))
+	o["tasks"] = tasks
+	o["unreachable_tasks"] = unreachable
+	o["completed_tasks"] = completed
+	o["offers"] = offers
+	o["executors"] = executors
+	o["offer_constraints"] = object{}
 	if f.info.Principal != nil {
 		o["principal"] = f.info.GetPrincipal()
 	}
@@ -314,7 +358,7 @@ func taskJSON(t *mesospb.Task) object {
 			so["labels"] = labelsJSON(st.GetLabels())
 		}
 		if st.ContainerStatus != nil {
-			so["container_status"] = protoJSON(st.GetContainerStatus())
+			so["container_status"] = containerStatusJSON(st.GetContainerStatus())
 		}
 		if st.Healthy != nil {
 			so["healthy"] = st.GetHealthy()
@@ -361,33 +405,19 @@ func taskJSON(t *mesospb.Task) object {
 	return o
 }
 
+// executorJSON is Mesos's json(ExecutorInfo) writer plus slave_id.
 func executorJSON(e *mesospb.ExecutorInfo, agentID string) object {
-	cmd := object{"argv": append([]string{}, e.GetCommand().GetArguments()...)}
-	if c := e.GetCommand(); c != nil {
-		if c.Shell != nil {
-			cmd["shell"] = c.GetShell()
-		}
-		if c.Value != nil {
-			cmd["value"] = c.GetValue()
-		}
-		if c.Environment != nil {
-			cmd["environment"] = protoJSON(c.GetEnvironment())
-		}
-		uris := []object{}
-		for _, u := range c.GetUris() {
-			uris = append(uris, object{"value": u.GetValue(), "executable": u.GetExecutable()})
-		}
-		cmd["uris"] = uris
-	}
 	o := object{
 		"executor_id":  e.GetExecutorId().GetValue(),
 		"name":         e.GetName(),
 		"framework_id": e.GetFrameworkId().GetValue(),
-		"command":      cmd,
+		"command":      commandJSON(e.GetCommand()),
 		"resources":    legacyMap(unallocated(e.GetResources())),
 		"slave_id":     agentID,
 	}
-	if rs := e.GetResources(); len(rs) > 0 && rs[0].GetAllocationInfo() != nil {
+	// Executors cannot mix roles (MESOS-6636): the first resource's
+	// allocation role is the executor's, written whenever it has resources.
+	if rs := e.GetResources(); len(rs) > 0 {
 		o["role"] = rs[0].GetAllocationInfo().GetRole()
 	}
 	if e.Labels != nil {
@@ -395,6 +425,83 @@ func executorJSON(e *mesospb.ExecutorInfo, agentID string) object {
 	}
 	if e.Type != nil {
 		o["type"] = e.GetType().String()
+	}
+	return o
+}
+
+// commandJSON is Mesos's json(CommandInfo) writer: argv and uris always.
+func commandJSON(c *mesospb.CommandInfo) object {
+	if c == nil {
+		c = &mesospb.CommandInfo{}
+	}
+	cmd := object{"argv": append([]string{}, c.GetArguments()...)}
+	if c.Shell != nil {
+		cmd["shell"] = c.GetShell()
+	}
+	if c.Value != nil {
+		cmd["value"] = c.GetValue()
+	}
+	if c.Environment != nil {
+		cmd["environment"] = protoJSON(c.GetEnvironment())
+	}
+	uris := []object{}
+	for _, u := range c.GetUris() {
+		uris = append(uris, object{"value": u.GetValue(), "executable": u.GetExecutable()})
+	}
+	cmd["uris"] = uris
+	return cmd
+}
+
+// containerStatusJSON is Mesos's json(ContainerStatus) writer: only
+// container_id, network_infos and cgroup_info.
+func containerStatusJSON(cs *mesospb.ContainerStatus) object {
+	o := object{}
+	if cs.ContainerId != nil {
+		o["container_id"] = protoJSON(cs.GetContainerId())
+	}
+	if len(cs.GetNetworkInfos()) > 0 {
+		nets := []object{}
+		for _, n := range cs.GetNetworkInfos() {
+			nets = append(nets, networkInfoJSON(n))
+		}
+		o["network_infos"] = nets
+	}
+	if cs.CgroupInfo != nil {
+		o["cgroup_info"] = protoJSON(cs.GetCgroupInfo())
+	}
+	return o
+}
+
+// networkInfoJSON is Mesos's json(NetworkInfo) writer: labels as a plain
+// array of labels, the other fields only when set.
+func networkInfoJSON(n *mesospb.NetworkInfo) object {
+	o := object{}
+	if len(n.GetGroups()) > 0 {
+		o["groups"] = append([]string{}, n.GetGroups()...)
+	}
+	if n.Labels != nil {
+		labels := []json.RawMessage{}
+		for _, l := range n.GetLabels().GetLabels() {
+			labels = append(labels, protoJSON(l))
+		}
+		o["labels"] = labels
+	}
+	if len(n.GetIpAddresses()) > 0 {
+		ips := []json.RawMessage{}
+		for _, ip := range n.GetIpAddresses() {
+			ips = append(ips, protoJSON(ip))
+		}
+		o["ip_addresses"] = ips
+	}
+	if n.Name != nil {
+		o["name"] = n.GetName()
+	}
+	if len(n.GetPortMappings()) > 0 {
+		pms := []json.RawMessage{}
+		for _, pm := range n.GetPortMappings() {
+			pms = append(pms, protoJSON(pm))
+		}
+		o["port_mappings"] = pms
 	}
 	return o
 }

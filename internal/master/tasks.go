@@ -45,6 +45,10 @@ func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 			state = mesospb.TaskState_TASK_DROPPED
 		}
 		for _, op := range ops {
+			if t := op.GetType(); t != mesospb.Offer_Operation_LAUNCH && t != mesospb.Offer_Operation_LAUNCH_GROUP {
+				s.dropOperation(f, op, "Operation attempted with invalid offers: "+err.Error())
+				continue
+			}
 			for _, t := range launchTasks(op) {
 				s.countTerminal(state)
 				s.sendMasterUpdate(f, masterStatus(t.GetTaskId(), t.GetAgentId(), state,
@@ -184,13 +188,18 @@ func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 					TaskGroup:     lg.GetTaskGroup(),
 				},
 			})
+		case mesospb.Offer_Operation_RESERVE, mesospb.Offer_Operation_UNRESERVE:
+			var msg string
+			if remaining, msg = s.speculativeOperation(f, a, op, role, remaining); msg != "" {
+				s.dropOperation(f, op, msg)
+			}
 		case mesospb.Offer_Operation_UNKNOWN:
 			s.log.Warn("ignoring unknown operation", "framework_id", f.id)
 		default:
-			// RESERVE, UNRESERVE, CREATE, DESTROY and the disk operations
-			// are not implemented yet: the operation is dropped and its
-			// resources stay in `remaining`, i.e. are declined below.
-			s.log.Warn("dropping unsupported offer operation", "framework_id", f.id, "operation", op.GetType().String())
+			// CREATE, DESTROY and the volume and disk operations are not
+			// implemented yet: the operation is dropped and its resources
+			// stay in `remaining`, i.e. are declined below.
+			s.dropOperation(f, op, "Operation "+op.GetType().String()+" is not supported by this master")
 		}
 	}
 	// What the operations did not use is implicitly declined with the
@@ -317,8 +326,8 @@ func (s *state) addTask(f *framework, a *agent, t *mesospb.TaskInfo) *mesospb.Ta
 	if e := t.GetExecutor(); e != nil {
 		task.ExecutorId = e.ExecutorId
 	}
-	if u := t.GetCommand().User; u != nil {
-		task.User = u
+	if c := t.GetCommand(); c != nil && c.User != nil {
+		task.User = ptr(c.GetUser())
 	} else if f.info.User != nil {
 		task.User = ptr(f.info.GetUser())
 	}
@@ -612,8 +621,8 @@ func reconcileKnown(t *mesospb.Task, now time.Time) *mesospb.TaskStatus {
 		last := t.Statuses[n-1]
 		st.Healthy = last.Healthy
 		st.CheckStatus = last.CheckStatus
-		st.ContainerStatus = last.ContainerStatus
 	}
+	st.ContainerStatus = latestContainerStatus(t)
 	return st
 }
 

@@ -144,8 +144,10 @@ func FrameworkInfo(fi *mesospb.FrameworkInfo) error {
 			}
 		}
 	}
+	// Duration::create: only values out of int64 nanoseconds are refused;
+	// negative timeouts are valid (the framework is removed at once).
 	t := fi.GetFailoverTimeout()
-	if math.IsNaN(t) || math.IsInf(t, 0) || t < 0 || t*1e9 > math.MaxInt64 {
+	if t*1e9 > math.MaxInt64 || t*1e9 < math.MinInt64 {
 		return fmt.Errorf("The framework failover_timeout (%v) is invalid", t)
 	}
 	return nil
@@ -271,10 +273,15 @@ func SchedulerCall(call *schedulerpb.Call) error {
 	return nil
 }
 
-// UUID checks that b is a 16 byte UUID (status update acknowledgements).
+// UUID checks that b is a 16 byte UUID of a known version (1-5), as
+// stout's UUID::fromBytes does for acknowledgements; the message is
+// Mesos's, without detail.
 func UUID(b []byte) error {
 	if len(b) != 16 {
-		return fmt.Errorf("Not a valid UUID: expected 16 bytes, got %d", len(b))
+		return errors.New("Not a valid UUID")
+	}
+	if v := b[6] >> 4; v < 1 || v > 5 {
+		return errors.New("Not a valid UUID")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -63,7 +64,10 @@ func TestFrameworkInfo(t *testing.T) {
 		{"invalid roles", &mesospb.FrameworkInfo{Roles: []string{"/a"}, Capabilities: caps(mr)}, "invalid role"},
 		{"invalid role", &mesospb.FrameworkInfo{Role: proto.String("a b")}, "not a valid role"},
 		{"bad id", &mesospb.FrameworkInfo{Id: &mesospb.FrameworkID{Value: proto.String("a/b")}}, "invalid characters"},
-		{"negative failover", &mesospb.FrameworkInfo{FailoverTimeout: proto.Float64(-1)}, "failover_timeout"},
+		{"negative failover", &mesospb.FrameworkInfo{FailoverTimeout: proto.Float64(-1)}, ""},
+		{"huge failover", &mesospb.FrameworkInfo{FailoverTimeout: proto.Float64(1e10)}, "The framework failover_timeout (1e+10) is invalid"},
+		{"huge negative failover", &mesospb.FrameworkInfo{FailoverTimeout: proto.Float64(-1e10)}, "failover_timeout"},
+		{"infinite failover", &mesospb.FrameworkInfo{FailoverTimeout: proto.Float64(math.Inf(1))}, "failover_timeout"},
 	} {
 		err := FrameworkInfo(tc.fi)
 		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
@@ -112,8 +116,14 @@ func TestSchedulerCall(t *testing.T) {
 		{"accept without payload", &schedulerpb.Call{Type: schedulerpb.Call_ACCEPT.Enum(), FrameworkId: fid}, "'accept'"},
 		{"bad uuid", &schedulerpb.Call{Type: schedulerpb.Call_ACKNOWLEDGE.Enum(), FrameworkId: fid,
 			Acknowledge: &schedulerpb.Call_Acknowledge{Uuid: []byte{1}}}, "UUID"},
+		{"nil uuid", &schedulerpb.Call{Type: schedulerpb.Call_ACKNOWLEDGE.Enum(), FrameworkId: fid,
+			Acknowledge: &schedulerpb.Call_Acknowledge{Uuid: make([]byte, 16)}}, "Not a valid UUID"},
+		{"version 6 uuid", &schedulerpb.Call{Type: schedulerpb.Call_ACKNOWLEDGE.Enum(), FrameworkId: fid,
+			Acknowledge: &schedulerpb.Call_Acknowledge{Uuid: uuidV(6)}}, "Not a valid UUID"},
 		{"good uuid", &schedulerpb.Call{Type: schedulerpb.Call_ACKNOWLEDGE.Enum(), FrameworkId: fid,
-			Acknowledge: &schedulerpb.Call_Acknowledge{Uuid: make([]byte, 16)}}, ""},
+			Acknowledge: &schedulerpb.Call_Acknowledge{Uuid: uuidV(4)}}, ""},
+		{"operation status bad uuid", &schedulerpb.Call{Type: schedulerpb.Call_ACKNOWLEDGE_OPERATION_STATUS.Enum(), FrameworkId: fid,
+			AcknowledgeOperationStatus: &schedulerpb.Call_AcknowledgeOperationStatus{Uuid: make([]byte, 16)}}, "Not a valid UUID"},
 		{"update id mismatch", &schedulerpb.Call{Type: schedulerpb.Call_UPDATE_FRAMEWORK.Enum(), FrameworkId: fid,
 			UpdateFramework: &schedulerpb.Call_UpdateFramework{FrameworkInfo: &mesospb.FrameworkInfo{}}}, "differs"},
 		{"unknown", &schedulerpb.Call{Type: schedulerpb.Call_UNKNOWN.Enum(), FrameworkId: fid}, ""},
@@ -123,6 +133,13 @@ func TestSchedulerCall(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.err)
 		}
 	}
+}
+
+// uuidV returns a 16 byte UUID with version nibble v.
+func uuidV(v byte) []byte {
+	b := make([]byte, 16)
+	b[6] = v << 4
+	return b
 }
 
 func res(t *testing.T, text string) resources.Resources {

@@ -140,6 +140,11 @@ const (
 	Event_SHUTDOWN Event_Type = 11
 	// The framework's info changed (e.g. after re-subscription).
 	Event_UPDATE_FRAMEWORK Event_Type = 12
+	// The agent's total resources changed form (a dynamic reservation was
+	// made or removed): the agent keeps them and reports them from now on,
+	// e.g. in REREGISTER's agent_info.resources (Mesos's
+	// CheckpointResourcesMessage, but with the full list).
+	Event_CHECKPOINT_RESOURCES Event_Type = 13
 )
 
 // Enum value maps for Event_Type.
@@ -158,21 +163,23 @@ var (
 		10: "PING",
 		11: "SHUTDOWN",
 		12: "UPDATE_FRAMEWORK",
+		13: "CHECKPOINT_RESOURCES",
 	}
 	Event_Type_value = map[string]int32{
-		"UNKNOWN":            0,
-		"REGISTERED":         1,
-		"REREGISTERED":       2,
-		"RUN_TASK":           3,
-		"RUN_TASK_GROUP":     4,
-		"KILL_TASK":          5,
-		"ACKNOWLEDGE_UPDATE": 6,
-		"SHUTDOWN_FRAMEWORK": 7,
-		"SHUTDOWN_EXECUTOR":  8,
-		"FRAMEWORK_MESSAGE":  9,
-		"PING":               10,
-		"SHUTDOWN":           11,
-		"UPDATE_FRAMEWORK":   12,
+		"UNKNOWN":              0,
+		"REGISTERED":           1,
+		"REREGISTERED":         2,
+		"RUN_TASK":             3,
+		"RUN_TASK_GROUP":       4,
+		"KILL_TASK":            5,
+		"ACKNOWLEDGE_UPDATE":   6,
+		"SHUTDOWN_FRAMEWORK":   7,
+		"SHUTDOWN_EXECUTOR":    8,
+		"FRAMEWORK_MESSAGE":    9,
+		"PING":                 10,
+		"SHUTDOWN":             11,
+		"UPDATE_FRAMEWORK":     12,
+		"CHECKPOINT_RESOURCES": 13,
 	}
 )
 
@@ -309,20 +316,21 @@ func (x *Call) GetExecutorExited() *Call_ExecutorExited {
 
 // Event is sent by the master to an agent on its stream.
 type Event struct {
-	state             protoimpl.MessageState   `protogen:"open.v1"`
-	Type              *Event_Type              `protobuf:"varint,1,opt,name=type,enum=meso.internal.agentapi.Event_Type" json:"type,omitempty"`
-	Registered        *Event_Registered        `protobuf:"bytes,2,opt,name=registered" json:"registered,omitempty"`
-	RunTask           *Event_RunTask           `protobuf:"bytes,3,opt,name=run_task,json=runTask" json:"run_task,omitempty"`
-	RunTaskGroup      *Event_RunTaskGroup      `protobuf:"bytes,4,opt,name=run_task_group,json=runTaskGroup" json:"run_task_group,omitempty"`
-	KillTask          *Event_KillTask          `protobuf:"bytes,5,opt,name=kill_task,json=killTask" json:"kill_task,omitempty"`
-	AcknowledgeUpdate *Event_AcknowledgeUpdate `protobuf:"bytes,6,opt,name=acknowledge_update,json=acknowledgeUpdate" json:"acknowledge_update,omitempty"`
-	ShutdownFramework *Event_ShutdownFramework `protobuf:"bytes,7,opt,name=shutdown_framework,json=shutdownFramework" json:"shutdown_framework,omitempty"`
-	ShutdownExecutor  *Event_ShutdownExecutor  `protobuf:"bytes,8,opt,name=shutdown_executor,json=shutdownExecutor" json:"shutdown_executor,omitempty"`
-	FrameworkMessage  *Event_FrameworkMessage  `protobuf:"bytes,9,opt,name=framework_message,json=frameworkMessage" json:"framework_message,omitempty"`
-	Shutdown          *Event_Shutdown          `protobuf:"bytes,10,opt,name=shutdown" json:"shutdown,omitempty"`
-	UpdateFramework   *Event_UpdateFramework   `protobuf:"bytes,11,opt,name=update_framework,json=updateFramework" json:"update_framework,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state               protoimpl.MessageState     `protogen:"open.v1"`
+	Type                *Event_Type                `protobuf:"varint,1,opt,name=type,enum=meso.internal.agentapi.Event_Type" json:"type,omitempty"`
+	Registered          *Event_Registered          `protobuf:"bytes,2,opt,name=registered" json:"registered,omitempty"`
+	RunTask             *Event_RunTask             `protobuf:"bytes,3,opt,name=run_task,json=runTask" json:"run_task,omitempty"`
+	RunTaskGroup        *Event_RunTaskGroup        `protobuf:"bytes,4,opt,name=run_task_group,json=runTaskGroup" json:"run_task_group,omitempty"`
+	KillTask            *Event_KillTask            `protobuf:"bytes,5,opt,name=kill_task,json=killTask" json:"kill_task,omitempty"`
+	AcknowledgeUpdate   *Event_AcknowledgeUpdate   `protobuf:"bytes,6,opt,name=acknowledge_update,json=acknowledgeUpdate" json:"acknowledge_update,omitempty"`
+	ShutdownFramework   *Event_ShutdownFramework   `protobuf:"bytes,7,opt,name=shutdown_framework,json=shutdownFramework" json:"shutdown_framework,omitempty"`
+	ShutdownExecutor    *Event_ShutdownExecutor    `protobuf:"bytes,8,opt,name=shutdown_executor,json=shutdownExecutor" json:"shutdown_executor,omitempty"`
+	FrameworkMessage    *Event_FrameworkMessage    `protobuf:"bytes,9,opt,name=framework_message,json=frameworkMessage" json:"framework_message,omitempty"`
+	Shutdown            *Event_Shutdown            `protobuf:"bytes,10,opt,name=shutdown" json:"shutdown,omitempty"`
+	UpdateFramework     *Event_UpdateFramework     `protobuf:"bytes,11,opt,name=update_framework,json=updateFramework" json:"update_framework,omitempty"`
+	CheckpointResources *Event_CheckpointResources `protobuf:"bytes,12,opt,name=checkpoint_resources,json=checkpointResources" json:"checkpoint_resources,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -428,6 +436,13 @@ func (x *Event) GetShutdown() *Event_Shutdown {
 func (x *Event) GetUpdateFramework() *Event_UpdateFramework {
 	if x != nil {
 		return x.UpdateFramework
+	}
+	return nil
+}
+
+func (x *Event) GetCheckpointResources() *Event_CheckpointResources {
+	if x != nil {
+		return x.CheckpointResources
 	}
 	return nil
 }
@@ -1321,6 +1336,53 @@ func (x *Event_UpdateFramework) GetFrameworkInfo() *mesospb.FrameworkInfo {
 	return nil
 }
 
+type Event_CheckpointResources struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Everything the agent has, reserved or not, in the
+	// post-refinement format (`reservations` stacks), without
+	// allocation_info.
+	Resources     []*mesospb.Resource `protobuf:"bytes,1,rep,name=resources" json:"resources,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event_CheckpointResources) Reset() {
+	*x = Event_CheckpointResources{}
+	mi := &file_meso_internal_agentapi_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event_CheckpointResources) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event_CheckpointResources) ProtoMessage() {}
+
+func (x *Event_CheckpointResources) ProtoReflect() protoreflect.Message {
+	mi := &file_meso_internal_agentapi_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event_CheckpointResources.ProtoReflect.Descriptor instead.
+func (*Event_CheckpointResources) Descriptor() ([]byte, []int) {
+	return file_meso_internal_agentapi_proto_rawDescGZIP(), []int{1, 10}
+}
+
+func (x *Event_CheckpointResources) GetResources() []*mesospb.Resource {
+	if x != nil {
+		return x.Resources
+	}
+	return nil
+}
+
 var File_meso_internal_agentapi_proto protoreflect.FileDescriptor
 
 const file_meso_internal_agentapi_proto_rawDesc = "" +
@@ -1378,7 +1440,7 @@ const file_meso_internal_agentapi_proto_rawDesc = "" +
 	"\x0fEXECUTOR_EXITED\x10\x05\x12\b\n" +
 	"\x04PONG\x10\x06\x12\x0e\n" +
 	"\n" +
-	"UNREGISTER\x10\a\"\xe5\x12\n" +
+	"UNREGISTER\x10\a\"\xae\x14\n" +
 	"\x05Event\x126\n" +
 	"\x04type\x18\x01 \x01(\x0e2\".meso.internal.agentapi.Event.TypeR\x04type\x12H\n" +
 	"\n" +
@@ -1393,7 +1455,8 @@ const file_meso_internal_agentapi_proto_rawDesc = "" +
 	"\x11framework_message\x18\t \x01(\v2..meso.internal.agentapi.Event.FrameworkMessageR\x10frameworkMessage\x12B\n" +
 	"\bshutdown\x18\n" +
 	" \x01(\v2&.meso.internal.agentapi.Event.ShutdownR\bshutdown\x12X\n" +
-	"\x10update_framework\x18\v \x01(\v2-.meso.internal.agentapi.Event.UpdateFrameworkR\x0fupdateFramework\x1a\xa3\x01\n" +
+	"\x10update_framework\x18\v \x01(\v2-.meso.internal.agentapi.Event.UpdateFrameworkR\x0fupdateFramework\x12d\n" +
+	"\x14checkpoint_resources\x18\f \x01(\v21.meso.internal.agentapi.Event.CheckpointResourcesR\x13checkpointResources\x1a\xa3\x01\n" +
 	"\n" +
 	"Registered\x12,\n" +
 	"\bagent_id\x18\x01 \x02(\v2\x11.mesos.v1.AgentIDR\aagentId\x125\n" +
@@ -1431,7 +1494,9 @@ const file_meso_internal_agentapi_proto_rawDesc = "" +
 	"\bShutdown\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x1aQ\n" +
 	"\x0fUpdateFramework\x12>\n" +
-	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\"\xf2\x01\n" +
+	"\x0eframework_info\x18\x01 \x02(\v2\x17.mesos.v1.FrameworkInfoR\rframeworkInfo\x1aG\n" +
+	"\x13CheckpointResources\x120\n" +
+	"\tresources\x18\x01 \x03(\v2\x12.mesos.v1.ResourceR\tresources\"\x8c\x02\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1447,7 +1512,8 @@ const file_meso_internal_agentapi_proto_rawDesc = "" +
 	"\x04PING\x10\n" +
 	"\x12\f\n" +
 	"\bSHUTDOWN\x10\v\x12\x14\n" +
-	"\x10UPDATE_FRAMEWORK\x10\fB5Z3github.com/meso-project/meso/internal/pb/agentapipb"
+	"\x10UPDATE_FRAMEWORK\x10\f\x12\x18\n" +
+	"\x14CHECKPOINT_RESOURCES\x10\rB5Z3github.com/meso-project/meso/internal/pb/agentapipb"
 
 var (
 	file_meso_internal_agentapi_proto_rawDescOnce sync.Once
@@ -1462,7 +1528,7 @@ func file_meso_internal_agentapi_proto_rawDescGZIP() []byte {
 }
 
 var file_meso_internal_agentapi_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_meso_internal_agentapi_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_meso_internal_agentapi_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_meso_internal_agentapi_proto_goTypes = []any{
 	(Call_Type)(0),                       // 0: meso.internal.agentapi.Call.Type
 	(Event_Type)(0),                      // 1: meso.internal.agentapi.Event.Type
@@ -1483,25 +1549,27 @@ var file_meso_internal_agentapi_proto_goTypes = []any{
 	(*Event_FrameworkMessage)(nil),       // 16: meso.internal.agentapi.Event.FrameworkMessage
 	(*Event_Shutdown)(nil),               // 17: meso.internal.agentapi.Event.Shutdown
 	(*Event_UpdateFramework)(nil),        // 18: meso.internal.agentapi.Event.UpdateFramework
-	(*mesospb.AgentID)(nil),              // 19: mesos.v1.AgentID
-	(*mesospb.AgentInfo)(nil),            // 20: mesos.v1.AgentInfo
-	(*mesospb.AgentInfo_Capability)(nil), // 21: mesos.v1.AgentInfo.Capability
-	(*mesospb.FrameworkInfo)(nil),        // 22: mesos.v1.FrameworkInfo
-	(*mesospb.ExecutorInfo)(nil),         // 23: mesos.v1.ExecutorInfo
-	(*mesospb.Task)(nil),                 // 24: mesos.v1.Task
-	(*mesospb.FrameworkID)(nil),          // 25: mesos.v1.FrameworkID
-	(*mesospb.TaskStatus)(nil),           // 26: mesos.v1.TaskStatus
-	(mesospb.TaskState)(0),               // 27: mesos.v1.TaskState
-	(*mesospb.ExecutorID)(nil),           // 28: mesos.v1.ExecutorID
-	(*mesospb.MasterInfo)(nil),           // 29: mesos.v1.MasterInfo
-	(*mesospb.TaskInfo)(nil),             // 30: mesos.v1.TaskInfo
-	(*mesospb.TaskGroupInfo)(nil),        // 31: mesos.v1.TaskGroupInfo
-	(*mesospb.TaskID)(nil),               // 32: mesos.v1.TaskID
-	(*mesospb.KillPolicy)(nil),           // 33: mesos.v1.KillPolicy
+	(*Event_CheckpointResources)(nil),    // 19: meso.internal.agentapi.Event.CheckpointResources
+	(*mesospb.AgentID)(nil),              // 20: mesos.v1.AgentID
+	(*mesospb.AgentInfo)(nil),            // 21: mesos.v1.AgentInfo
+	(*mesospb.AgentInfo_Capability)(nil), // 22: mesos.v1.AgentInfo.Capability
+	(*mesospb.FrameworkInfo)(nil),        // 23: mesos.v1.FrameworkInfo
+	(*mesospb.ExecutorInfo)(nil),         // 24: mesos.v1.ExecutorInfo
+	(*mesospb.Task)(nil),                 // 25: mesos.v1.Task
+	(*mesospb.FrameworkID)(nil),          // 26: mesos.v1.FrameworkID
+	(*mesospb.TaskStatus)(nil),           // 27: mesos.v1.TaskStatus
+	(mesospb.TaskState)(0),               // 28: mesos.v1.TaskState
+	(*mesospb.ExecutorID)(nil),           // 29: mesos.v1.ExecutorID
+	(*mesospb.MasterInfo)(nil),           // 30: mesos.v1.MasterInfo
+	(*mesospb.TaskInfo)(nil),             // 31: mesos.v1.TaskInfo
+	(*mesospb.TaskGroupInfo)(nil),        // 32: mesos.v1.TaskGroupInfo
+	(*mesospb.TaskID)(nil),               // 33: mesos.v1.TaskID
+	(*mesospb.KillPolicy)(nil),           // 34: mesos.v1.KillPolicy
+	(*mesospb.Resource)(nil),             // 35: mesos.v1.Resource
 }
 var file_meso_internal_agentapi_proto_depIdxs = []int32{
 	0,  // 0: meso.internal.agentapi.Call.type:type_name -> meso.internal.agentapi.Call.Type
-	19, // 1: meso.internal.agentapi.Call.agent_id:type_name -> mesos.v1.AgentID
+	20, // 1: meso.internal.agentapi.Call.agent_id:type_name -> mesos.v1.AgentID
 	4,  // 2: meso.internal.agentapi.Call.register:type_name -> meso.internal.agentapi.Call.Register
 	5,  // 3: meso.internal.agentapi.Call.reregister:type_name -> meso.internal.agentapi.Call.Reregister
 	6,  // 4: meso.internal.agentapi.Call.status_update:type_name -> meso.internal.agentapi.Call.StatusUpdate
@@ -1518,43 +1586,45 @@ var file_meso_internal_agentapi_proto_depIdxs = []int32{
 	16, // 15: meso.internal.agentapi.Event.framework_message:type_name -> meso.internal.agentapi.Event.FrameworkMessage
 	17, // 16: meso.internal.agentapi.Event.shutdown:type_name -> meso.internal.agentapi.Event.Shutdown
 	18, // 17: meso.internal.agentapi.Event.update_framework:type_name -> meso.internal.agentapi.Event.UpdateFramework
-	20, // 18: meso.internal.agentapi.Call.Register.agent_info:type_name -> mesos.v1.AgentInfo
-	21, // 19: meso.internal.agentapi.Call.Register.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	20, // 20: meso.internal.agentapi.Call.Reregister.agent_info:type_name -> mesos.v1.AgentInfo
-	21, // 21: meso.internal.agentapi.Call.Reregister.capabilities:type_name -> mesos.v1.AgentInfo.Capability
-	22, // 22: meso.internal.agentapi.Call.Reregister.frameworks:type_name -> mesos.v1.FrameworkInfo
-	23, // 23: meso.internal.agentapi.Call.Reregister.executors:type_name -> mesos.v1.ExecutorInfo
-	24, // 24: meso.internal.agentapi.Call.Reregister.tasks:type_name -> mesos.v1.Task
-	25, // 25: meso.internal.agentapi.Call.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	26, // 26: meso.internal.agentapi.Call.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
-	27, // 27: meso.internal.agentapi.Call.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
-	25, // 28: meso.internal.agentapi.Call.ExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 29: meso.internal.agentapi.Call.ExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	25, // 30: meso.internal.agentapi.Call.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 31: meso.internal.agentapi.Call.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
-	19, // 32: meso.internal.agentapi.Event.Registered.agent_id:type_name -> mesos.v1.AgentID
-	29, // 33: meso.internal.agentapi.Event.Registered.master_info:type_name -> mesos.v1.MasterInfo
-	22, // 34: meso.internal.agentapi.Event.RunTask.framework_info:type_name -> mesos.v1.FrameworkInfo
-	30, // 35: meso.internal.agentapi.Event.RunTask.task:type_name -> mesos.v1.TaskInfo
-	22, // 36: meso.internal.agentapi.Event.RunTaskGroup.framework_info:type_name -> mesos.v1.FrameworkInfo
-	23, // 37: meso.internal.agentapi.Event.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	31, // 38: meso.internal.agentapi.Event.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	25, // 39: meso.internal.agentapi.Event.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
-	32, // 40: meso.internal.agentapi.Event.KillTask.task_id:type_name -> mesos.v1.TaskID
-	33, // 41: meso.internal.agentapi.Event.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
-	25, // 42: meso.internal.agentapi.Event.AcknowledgeUpdate.framework_id:type_name -> mesos.v1.FrameworkID
-	32, // 43: meso.internal.agentapi.Event.AcknowledgeUpdate.task_id:type_name -> mesos.v1.TaskID
-	25, // 44: meso.internal.agentapi.Event.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
-	25, // 45: meso.internal.agentapi.Event.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 46: meso.internal.agentapi.Event.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
-	25, // 47: meso.internal.agentapi.Event.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
-	28, // 48: meso.internal.agentapi.Event.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
-	22, // 49: meso.internal.agentapi.Event.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	19, // 18: meso.internal.agentapi.Event.checkpoint_resources:type_name -> meso.internal.agentapi.Event.CheckpointResources
+	21, // 19: meso.internal.agentapi.Call.Register.agent_info:type_name -> mesos.v1.AgentInfo
+	22, // 20: meso.internal.agentapi.Call.Register.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	21, // 21: meso.internal.agentapi.Call.Reregister.agent_info:type_name -> mesos.v1.AgentInfo
+	22, // 22: meso.internal.agentapi.Call.Reregister.capabilities:type_name -> mesos.v1.AgentInfo.Capability
+	23, // 23: meso.internal.agentapi.Call.Reregister.frameworks:type_name -> mesos.v1.FrameworkInfo
+	24, // 24: meso.internal.agentapi.Call.Reregister.executors:type_name -> mesos.v1.ExecutorInfo
+	25, // 25: meso.internal.agentapi.Call.Reregister.tasks:type_name -> mesos.v1.Task
+	26, // 26: meso.internal.agentapi.Call.StatusUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	27, // 27: meso.internal.agentapi.Call.StatusUpdate.status:type_name -> mesos.v1.TaskStatus
+	28, // 28: meso.internal.agentapi.Call.StatusUpdate.latest_state:type_name -> mesos.v1.TaskState
+	26, // 29: meso.internal.agentapi.Call.ExecutorMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 30: meso.internal.agentapi.Call.ExecutorMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	26, // 31: meso.internal.agentapi.Call.ExecutorExited.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 32: meso.internal.agentapi.Call.ExecutorExited.executor_id:type_name -> mesos.v1.ExecutorID
+	20, // 33: meso.internal.agentapi.Event.Registered.agent_id:type_name -> mesos.v1.AgentID
+	30, // 34: meso.internal.agentapi.Event.Registered.master_info:type_name -> mesos.v1.MasterInfo
+	23, // 35: meso.internal.agentapi.Event.RunTask.framework_info:type_name -> mesos.v1.FrameworkInfo
+	31, // 36: meso.internal.agentapi.Event.RunTask.task:type_name -> mesos.v1.TaskInfo
+	23, // 37: meso.internal.agentapi.Event.RunTaskGroup.framework_info:type_name -> mesos.v1.FrameworkInfo
+	24, // 38: meso.internal.agentapi.Event.RunTaskGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	32, // 39: meso.internal.agentapi.Event.RunTaskGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	26, // 40: meso.internal.agentapi.Event.KillTask.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 41: meso.internal.agentapi.Event.KillTask.task_id:type_name -> mesos.v1.TaskID
+	34, // 42: meso.internal.agentapi.Event.KillTask.kill_policy:type_name -> mesos.v1.KillPolicy
+	26, // 43: meso.internal.agentapi.Event.AcknowledgeUpdate.framework_id:type_name -> mesos.v1.FrameworkID
+	33, // 44: meso.internal.agentapi.Event.AcknowledgeUpdate.task_id:type_name -> mesos.v1.TaskID
+	26, // 45: meso.internal.agentapi.Event.ShutdownFramework.framework_id:type_name -> mesos.v1.FrameworkID
+	26, // 46: meso.internal.agentapi.Event.ShutdownExecutor.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 47: meso.internal.agentapi.Event.ShutdownExecutor.executor_id:type_name -> mesos.v1.ExecutorID
+	26, // 48: meso.internal.agentapi.Event.FrameworkMessage.framework_id:type_name -> mesos.v1.FrameworkID
+	29, // 49: meso.internal.agentapi.Event.FrameworkMessage.executor_id:type_name -> mesos.v1.ExecutorID
+	23, // 50: meso.internal.agentapi.Event.UpdateFramework.framework_info:type_name -> mesos.v1.FrameworkInfo
+	35, // 51: meso.internal.agentapi.Event.CheckpointResources.resources:type_name -> mesos.v1.Resource
+	52, // [52:52] is the sub-list for method output_type
+	52, // [52:52] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_meso_internal_agentapi_proto_init() }
@@ -1568,7 +1638,7 @@ func file_meso_internal_agentapi_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_meso_internal_agentapi_proto_rawDesc), len(file_meso_internal_agentapi_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
