@@ -20,6 +20,7 @@ import (
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/resources"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // Executor overhead the agent adds to a command task's resources (Mesos's
@@ -501,7 +502,7 @@ func (a *Agent) executorTerminated(ex *executor) {
 			pt.message = "Executor terminated: " + ex.exit.Message
 		}
 		for _, t := range ex.launchedTasks() {
-			if !terminalState(t.GetState()) {
+			if !taskstate.IsTerminal(t.GetState()) {
 				a.agentUpdate(fw, ex, t.GetTaskId().GetValue(), pt.state, pt.reason, pt.message)
 			}
 		}
@@ -640,14 +641,4 @@ func (a *Agent) finishShutdown() {
 	default:
 		close(a.shutdown)
 	}
-}
-
-func terminalState(s mesospb.TaskState) bool {
-	switch s {
-	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
-		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_DROPPED,
-		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // routes builds the agent's HTTP API; every route is also served under the
@@ -326,7 +327,7 @@ func (a *Agent) usedResources() []*mesospb.Resource {
 				continue // the command executor's resources include its task's
 			}
 			for _, t := range ex.launchedTasks() {
-				if !terminalState(t.GetState()) {
+				if !taskstate.IsTerminal(t.GetState()) {
 					used = append(used, t.GetResources()...)
 				}
 			}

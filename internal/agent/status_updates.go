@@ -11,6 +11,7 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/statusupdate"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // agentUpdate generates a status update from the agent itself (fresh uuid,
@@ -94,7 +95,7 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, st *mesospb.TaskStatus
 			ex.promoteQueued(taskID)
 		}
 		if t := ex.launched[taskID]; t != nil {
-			if !terminalState(t.GetState()) && terminalState(st.GetState()) {
+			if !taskstate.IsTerminal(t.GetState()) && taskstate.IsTerminal(st.GetState()) {
 				a.metrics.countTerminal(st.GetState())
 			}
 			t.State = st.State
@@ -155,7 +156,7 @@ func (a *Agent) acknowledgeUpdate(fwID, taskID string, uuid []byte) {
 		a.forwardUpdate(next.FrameworkID, next.Status)
 	}
 	a.scheduleRetry()
-	if !terminalState(acked.GetState()) {
+	if !taskstate.IsTerminal(acked.GetState()) {
 		return
 	}
 	fw := a.frameworks[fwID]

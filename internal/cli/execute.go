@@ -27,6 +27,7 @@ import (
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/scheduler"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // Defaults of `meso execute`.
@@ -455,7 +456,7 @@ func (x *execution) update(ctx context.Context, status *mesospb.TaskStatus) erro
 	if x.cfg.KillAfter > 0 && status.GetState() == mesospb.TaskState_TASK_RUNNING {
 		x.scheduleKill(status.GetTaskId(), status.GetAgentId())
 	}
-	if terminal(status.GetState()) {
+	if taskstate.IsTerminal(status.GetState()) {
 		x.final = status
 		x.stopKiller()
 		x.teardown()
@@ -518,15 +519,4 @@ func (x *execution) stopKiller() {
 	if x.killer != nil && x.killer.Stop() {
 		x.killWG.Done() // it will never run
 	}
-}
-
-// terminal mirrors Mesos's protobuf::isTerminalState.
-func terminal(s mesospb.TaskState) bool {
-	switch s {
-	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
-		mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_DROPPED,
-		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }

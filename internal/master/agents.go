@@ -18,6 +18,7 @@ import (
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // serveAgent is POST /master/internal/agent: REGISTER and REREGISTER open
@@ -271,7 +272,7 @@ func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister)
 			t.Resources = rs
 		}
 		s.trackTask(f, a, t)
-		if !isTerminal(t.GetState()) {
+		if !taskstate.IsTerminal(t.GetState()) {
 			used[fid] = addRes(used[fid], t.GetResources())
 		}
 		if wasUnreachable {
@@ -367,7 +368,7 @@ func (s *state) reregisterKnownAgent(a *agent, conn *agentConn, rr *agentapipb.C
 	}
 	for _, t := range rr.GetTasks() {
 		fid, tid := t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue()
-		if !isTerminal(t.GetState()) && a.killed[fid][tid] {
+		if !taskstate.IsTerminal(t.GetState()) && a.killed[fid][tid] {
 			a.send(&agentapipb.Event{
 				Type:     agentapipb.Event_KILL_TASK.Enum(),
 				KillTask: &agentapipb.Event_KillTask{FrameworkId: t.FrameworkId, TaskId: t.TaskId},

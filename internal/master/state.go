@@ -286,17 +286,6 @@ func (s *state) newFramework(info *mesospb.FrameworkInfo) *framework {
 	return f
 }
 
-func isTerminal(st mesospb.TaskState) bool {
-	switch st {
-	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED,
-		mesospb.TaskState_TASK_KILLED, mesospb.TaskState_TASK_LOST,
-		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_DROPPED,
-		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
 func appendBounded[T any](list []T, v T, limit int) []T {
 	list = append(list, v)
 	if len(list) > limit {

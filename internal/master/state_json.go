@@ -14,6 +14,7 @@ import (
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // The legacy read-only JSON endpoints (/state, /frameworks, /slaves,
@@ -165,7 +166,7 @@ func (s *state) agentJSON(a *agent, full bool) object {
 	var used, offered []*mesospb.Resource
 	for _, byTask := range a.tasks {
 		for _, t := range byTask {
-			if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+			if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
 				used = addRes(used, unallocated(t.GetResources()))
 			}
 		}
@@ -247,7 +248,7 @@ func (s *state) frameworksJSON(id string) ([]object, []object) {
 // reachable tasks and executors) and is offered, without allocation_info.
 func frameworkResources(f *framework) (used, offered resources.Resources) {
 	for _, t := range sortedTasks(f.tasks) {
-		if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+		if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
 			used = addRes(used, unallocated(t.GetResources()))
 		}
 	}
@@ -652,7 +653,7 @@ func (s *state) metricsSnapshot(*http.Request) any {
 		total = addRes(total, a.total)
 		for _, byTask := range a.tasks {
 			for _, t := range byTask {
-				if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+				if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
 					used = addRes(used, unallocated(t.GetResources()))
 				}
 			}

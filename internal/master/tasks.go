@@ -12,6 +12,7 @@ import (
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/master/validation"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // accept handles ACCEPT (Master::accept and _accept).
@@ -394,10 +395,10 @@ func (s *state) updateTask(t *mesospb.Task, st *mesospb.TaskStatus, latest *meso
 		newState = *latest
 	}
 	termOrUnreach := func(x mesospb.TaskState) bool {
-		return isTerminal(x) || x == mesospb.TaskState_TASK_UNREACHABLE
+		return taskstate.IsTerminal(x) || x == mesospb.TaskState_TASK_UNREACHABLE
 	}
 	transitioned := !termOrUnreach(t.GetState()) && termOrUnreach(newState)
-	if !isTerminal(t.GetState()) {
+	if !taskstate.IsTerminal(t.GetState()) {
 		t.State = newState.Enum()
 	}
 	saved := proto.Clone(st).(*mesospb.TaskStatus)
@@ -441,7 +442,7 @@ func (s *state) countTerminal(st mesospb.TaskState) {
 // resources are recovered here.
 func (s *state) removeTask(t *mesospb.Task, unreachable bool) {
 	fid, aid, tid := t.GetFrameworkId().GetValue(), t.GetAgentId().GetValue(), t.GetTaskId().GetValue()
-	if !isTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+	if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
 		s.alloc().RecoverResources(fid, aid, t.GetResources(), nil, s.now())
 		s.triggerAllocation()
 	}
@@ -547,7 +548,7 @@ func (s *state) acknowledge(f *framework, ack *schedulerpb.Call_Acknowledge) {
 			s.metrics.invalidAcks++
 			return
 		}
-		if isTerminal(t.GetStatusUpdateState()) && bytes.Equal(t.GetStatusUpdateUuid(), ack.GetUuid()) {
+		if taskstate.IsTerminal(t.GetStatusUpdateState()) && bytes.Equal(t.GetStatusUpdateUuid(), ack.GetUuid()) {
 			s.removeTask(t, false)
 		}
 	}

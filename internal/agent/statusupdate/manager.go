@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // Sentinel errors.
@@ -85,16 +86,6 @@ func New(min, max time.Duration) *Manager {
 	return &Manager{min: min, max: max, paused: true, streams: make(map[key]*stream)}
 }
 
-func terminal(s mesospb.TaskState) bool {
-	switch s {
-	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
-		mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_DROPPED,
-		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
-}
-
 // Update adds status (which must carry a 16 byte uuid) to the end of its
 // task's stream. When it becomes the head of the stream and the manager is
 // not paused, it is returned for sending now.
@@ -148,7 +139,7 @@ func (m *Manager) Acknowledge(frameworkID, taskID string, uuid []byte, now time.
 	s.pending = s.pending[1:]
 	s.acked[string(uuid)] = true
 	s.next = time.Time{}
-	if terminal(acked.GetState()) {
+	if taskstate.IsTerminal(acked.GetState()) {
 		s.terminated = true
 	}
 	switch {
