@@ -29,6 +29,7 @@ type masterFlags struct {
 	maxCompletedFrameworks, maxCompletedTPF int
 	minAllocatable, weights                 string
 	filterGPUResources                      bool
+	fairSharingExcluded                     string
 	registry                                string
 	parsedWeights                           map[string]float64 // set by allocator()
 	loggingLevel                            string
@@ -59,6 +60,8 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 		"smallest offer worth making: '|'-separated alternatives of ';'-separated quantities")
 	fs.StringVar(&f.weights, "weights", "", "role weights, e.g. 'eng=2,ops=1' (deprecated in Mesos; use the operator API)")
 	fs.BoolVar(&f.filterGPUResources, "filter_gpu_resources", true, "offer agents with GPUs only to frameworks with GPU_RESOURCES")
+	fs.StringVar(&f.fairSharingExcluded, "fair_sharing_excluded_resource_names", "",
+		"comma-separated resource names left out of DRF shares, e.g. gpus")
 	fs.StringVar(&f.registry, "registry", "in_memory", "where the registry is kept (in_memory)")
 }
 
@@ -83,13 +86,14 @@ func (f *masterFlags) allocator() (allocator.Allocator, error) {
 		}
 	}
 	return factory(allocator.Options{
-		AllocationInterval: f.allocationInterval.Duration,
-		MinAllocatable:     minAlloc,
-		FilterGPUResources: f.filterGPUResources,
-		Weights:            weights,
-		RoleSorter:         f.roleSorter,
-		FrameworkSorter:    f.fwSorter,
-		Seed:               time.Now().UnixNano(),
+		AllocationInterval:               f.allocationInterval.Duration,
+		MinAllocatable:                   minAlloc,
+		DisableGPUFilter:                 !f.filterGPUResources,
+		FairSharingExcludedResourceNames: splitNonEmpty(f.fairSharingExcluded, ","),
+		Weights:                          weights,
+		RoleSorter:                       f.roleSorter,
+		FrameworkSorter:                  f.fwSorter,
+		Seed:                             time.Now().UnixNano(),
 	})
 }
 

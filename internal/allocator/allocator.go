@@ -36,9 +36,13 @@ type Options struct {
 	// MinAllocatable lists alternative minimum quantities an offer must reach
 	// (--min_allocatable_resources, "cpus:0.01|mem:32"). Empty means the default.
 	MinAllocatable []map[string]float64
-	// FilterGPUResources withholds agents with gpus from frameworks without the
-	// GPU_RESOURCES capability (--filter_gpu_resources, default true).
-	FilterGPUResources bool
+	// DisableGPUFilter offers agents with gpus to frameworks without the
+	// GPU_RESOURCES capability too (--filter_gpu_resources=false). By
+	// default, as in Mesos, such agents are withheld from them.
+	DisableGPUFilter bool
+	// FairSharingExcludedResourceNames are resource names that do not count
+	// towards DRF shares (--fair_sharing_excluded_resource_names, e.g. gpus).
+	FairSharingExcludedResourceNames []string
 	// Weights by role (--weights); roles not listed weigh 1.
 	Weights map[string]float64
 	// RoleSorter and FrameworkSorter name the sorters: "drf" (default) or "random".

@@ -45,7 +45,7 @@ func benchFramework(id, role string) allocator.Framework {
 // disk and 16 ports) used by a task of framework i%frameworks; frameworks
 // in role "*".
 func declineCluster(tb testing.TB, agents, frameworks int) *Allocator {
-	a, err := NewAllocator(allocator.Options{Seed: 1, FilterGPUResources: true})
+	a, err := NewAllocator(allocator.Options{Seed: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func BenchmarkAddAgents(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			a, _ := NewAllocator(allocator.Options{Seed: 1, FilterGPUResources: true})
+			a, _ := NewAllocator(allocator.Options{Seed: 1})
 			for j := range frameworks {
 				id := fmt.Sprintf("f%05d", j)
 				a.AddFramework(id, benchFramework(id, "*"), nil)
@@ -191,7 +191,7 @@ func BenchmarkAddAgents(b *testing.B) {
 // unallocated state (everything is recovered outside the timer).
 func BenchmarkQuota(b *testing.B) {
 	b.Run("roles=3000,agents=3000", func(b *testing.B) {
-		a, _ := NewAllocator(allocator.Options{Seed: 1, FilterGPUResources: true})
+		a, _ := NewAllocator(allocator.Options{Seed: 1})
 		quota := func(cpus float64) allocator.Quota {
 			q := map[string]float64{"cpus": cpus, "mem": cpus * 1024, "disk": cpus * 1024}
 			return allocator.Quota{Guarantees: q, Limits: q}
@@ -232,7 +232,7 @@ func BenchmarkQuota(b *testing.B) {
 // frameworks in 10 roles, every agent offered every cycle (offers are
 // recovered outside the timer). Memory per op grows with the offers made.
 func BenchmarkAllocate(b *testing.B) {
-	a, _ := NewAllocator(allocator.Options{Seed: 1, FilterGPUResources: true})
+	a, _ := NewAllocator(allocator.Options{Seed: 1})
 	total := mustParse(b, "cpus:16;mem:65536;disk:100000;ports:[31000-32000]")
 	for i := range 1000 {
 		id := fmt.Sprintf("s%04d", i)

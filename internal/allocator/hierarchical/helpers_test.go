@@ -36,7 +36,6 @@ func newAllocator(t testing.TB, opts allocator.Options) *hierarchical.Allocator 
 	if opts.Seed == 0 {
 		opts.Seed = 42
 	}
-	opts.FilterGPUResources = true
 	a, err := hierarchical.NewAllocator(opts)
 	if err != nil {
 		t.Fatal(err)

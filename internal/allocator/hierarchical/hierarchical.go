@@ -40,6 +40,7 @@ type Allocator struct {
 	interval       time.Duration
 	minAllocatable []minAlt
 	filterGPU      bool
+	excluded       quantity.Vec // dimensions left out of DRF shares
 	roleSorterKind string
 	fwSorterKind   string
 	rng            *rand.Rand // agent shuffling
@@ -100,11 +101,9 @@ var _ allocator.Allocator = (*Allocator)(nil)
 // allocator.Factory.
 //
 // Zero Options fields take Mesos's defaults (AllocationInterval 1s,
-// MinAllocatable DefaultMinAllocatable(), drf sorters, weight 1), with one
-// exception: FilterGPUResources is taken as given, because its zero value
-// (false) cannot be told apart from an explicit --filter_gpu_resources=false.
-// Mesos's default is true; the composition root must pass true unless the
-// operator turned the filter off.
+// MinAllocatable DefaultMinAllocatable(), drf sorters, weight 1, GPU agents
+// withheld from frameworks without GPU_RESOURCES, every resource counted in
+// shares).
 func New(opts allocator.Options) (allocator.Allocator, error) {
 	return NewAllocator(opts)
 }
@@ -138,7 +137,7 @@ func NewAllocator(opts allocator.Options) (*Allocator, error) {
 	}
 	a := &Allocator{
 		interval:       opts.AllocationInterval,
-		filterGPU:      opts.FilterGPUResources,
+		filterGPU:      !opts.DisableGPUFilter,
 		roleSorterKind: opts.RoleSorter,
 		fwSorterKind:   opts.FrameworkSorter,
 		rng:            rand.New(rand.NewPCG(uint64(opts.Seed), 0x6d65736f)), // "meso"
@@ -155,6 +154,9 @@ func NewAllocator(opts allocator.Options) (*Allocator, error) {
 		quotas:         make(map[string]*quotaState),
 		usage:          make(map[string]*usage),
 	}
+	for _, name := range opts.FairSharingExcludedResourceNames {
+		a.excluded[a.dims.Intern(name)] = 1
+	}
 	a.minAllocatable = a.compileMin(minAlloc)
 	a.roleSorter = a.newSorter(opts.RoleSorter)
 	a.UpdateWeights(opts.Weights)
@@ -167,7 +169,7 @@ func (a *Allocator) newSorter(kind string) sorter.Sorter {
 		// seed, which keeps the agent shuffle independent of them.
 		return random.New(&a.pool, rand.New(rand.NewPCG(a.sorterRNG.Uint64(), a.sorterRNG.Uint64())))
 	}
-	return drf.New(&a.pool, quantity.Vec{})
+	return drf.New(&a.pool, a.excluded)
 }
 
 // minAlt is one alternative of --min_allocatable_resources: every listed

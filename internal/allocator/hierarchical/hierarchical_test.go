@@ -329,7 +329,7 @@ func TestGPUAgentWithheld(t *testing.T) {
 		{"filter off", false, nil, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := hierarchical.NewAllocator(allocator.Options{FilterGPUResources: tc.filterGPU, Seed: 1})
+			a, err := hierarchical.NewAllocator(allocator.Options{DisableGPUFilter: !tc.filterGPU, Seed: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

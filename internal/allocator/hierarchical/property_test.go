@@ -94,7 +94,6 @@ func TestPropertyNeverMoreThanFree(t *testing.T) {
 		sorterKind := rapid.SampledFrom([]string{"drf", "random"}).Draw(t, "sorter")
 		a, err := hierarchical.NewAllocator(allocator.Options{
 			Seed: rapid.Int64().Draw(t, "seed"), RoleSorter: sorterKind, FrameworkSorter: sorterKind,
-			FilterGPUResources: true,
 		})
 		if err != nil {
 			t.Fatal(err)

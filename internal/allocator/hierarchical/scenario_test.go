@@ -100,7 +100,7 @@ func runScenario(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := hierarchical.NewAllocator(allocator.Options{Seed: 1, FilterGPUResources: true})
+	a, err := hierarchical.NewAllocator(allocator.Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
