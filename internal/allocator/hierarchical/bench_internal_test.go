@@ -121,12 +121,12 @@ func BenchmarkDeclineOffers(b *testing.B) {
 	}
 }
 
-// BenchmarkDeclineOffersFirstCycle is the first cycle after every framework
+// BenchmarkColdFilterCheck is the first cycle after every framework
 // declined everything: no filter has been checked against the agents yet,
 // so the cycle applies the subset rule (spec §1.10) to every (framework,
 // agent) pair and remembers the result. BenchmarkDeclineOffers measures the
 // cycles after it.
-func BenchmarkDeclineOffersFirstCycle(b *testing.B) {
+func BenchmarkColdFilterCheck(b *testing.B) {
 	for _, size := range []struct{ agents, frameworks int }{
 		{1000, 100}, {10000, 1000},
 	} {
