@@ -1,0 +1,6 @@
+// Package schedulerpb holds the generated Go types of the v1 scheduler API (package mesos.v1.scheduler): the Call a framework sends and the Event it receives.
+//
+// The messages are wire-compatible with Apache Mesos: same names, field
+// numbers, types and defaults. The source is api/proto; regenerate with
+// 'make proto' and never edit the .pb.go files by hand.
+package schedulerpb
