@@ -29,6 +29,7 @@ func TestCommandLine(t *testing.T) {
 		{"execute content type", []string{"execute", "--name=a", "--command=true", "--content_type=xml"}, nil, 1, "unknown --content_type"},
 		{"launch helper without command", []string{"launch", "--"}, nil, 127, "no command given"},
 		{"version", []string{"version"}, nil, 0, "Apache Mesos 1.11.0"},
+		{"zk not yet", []string{"master", "--zk=zk://127.0.0.1:2181/mesos", "--quorum=1"}, nil, 1, "not supported yet"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

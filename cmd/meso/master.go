@@ -30,7 +30,9 @@ type masterFlags struct {
 	minAllocatable, weights                 string
 	filterGPUResources                      bool
 	fairSharingExcluded                     string
-	registry                                string
+	registry, cluster, zk                   string
+	quorum                                  int
+	zkSessionTimeout                        flags.Duration
 	parsedWeights                           map[string]float64 // set by allocator()
 	loggingLevel                            string
 }
@@ -63,6 +65,13 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 	fs.StringVar(&f.fairSharingExcluded, "fair_sharing_excluded_resource_names", "",
 		"comma-separated resource names left out of DRF shares, e.g. gpus")
 	fs.StringVar(&f.registry, "registry", "in_memory", "where the registry is kept (in_memory)")
+	fs.StringVar(&f.cluster, "cluster", "", "human-readable name for the cluster, shown in /master/state")
+	if withAddress {
+		fs.StringVar(&f.zk, "zk", "", "ZooKeeper URL for leader election, zk://host:port/path (not supported yet)")
+		fs.IntVar(&f.quorum, "quorum", 0, "replicated-log quorum size (only with --zk; not supported yet)")
+		f.zkSessionTimeout = flags.Duration{Duration: 10 * time.Second}
+		fs.Var(&f.zkSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout (only with --zk)")
+	}
 }
 
 // allocator builds the allocator the flags choose.
@@ -109,6 +118,7 @@ func (f *masterFlags) config(logger *slog.Logger, alloc allocator.Allocator, dum
 		MaxCompletedFrameworks:        f.maxCompletedFrameworks,
 		MaxCompletedTasksPerFramework: f.maxCompletedTPF,
 		Weights:                       f.parsedWeights,
+		Cluster:                       f.cluster,
 		Flags:                         dump,
 	}
 }
@@ -144,6 +154,9 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				logger, err := newLogger(f.loggingLevel)
 				if err != nil {
 					return err
+				}
+				if f.zk != "" {
+					return fmt.Errorf("--zk: ZooKeeper high availability is not supported yet; run a single master without --zk (agents and frameworks then use --master=host:port)")
 				}
 				if f.registry != "in_memory" && f.registry != "replicated_log" {
 					return fmt.Errorf("unknown --registry %q (use in_memory)", f.registry)
