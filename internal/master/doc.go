@@ -78,10 +78,16 @@
 //     the shape of Mesos's readonly_handler.cpp; roles.go: /roles and the
 //     per-role breakdown (allocated, offered, reserved, consumed quota).
 //  7. operator_api.go: the v1 operator API on /api/v1 (GET_HEALTH,
-//     GET_FLAGS, GET_VERSION, GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS,
-//     GET_QUOTA, UPDATE_QUOTA, SET_QUOTA, REMOVE_QUOTA; 501 for the rest)
-//     and the legacy /weights and /quota endpoints. Weights and quota are
-//     kept in memory only until the registry exists.
+//     GET_FLAGS, GET_VERSION, GET_MASTER, GET_ROLES, GET_WEIGHTS,
+//     UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA, SET_QUOTA, REMOVE_QUOTA,
+//     RESERVE_RESOURCES, UNRESERVE_RESOURCES; 501 for the rest) and the
+//     legacy /weights, /quota, /reserve and /unreserve endpoints. Weights
+//     and quota are kept in memory only until the registry exists.
+//     operator_reserve.go: an operator (UN)RESERVE is validated without a
+//     framework, the agent's offers are rescinded (5 s filter) one by one
+//     until they cover it, and it is applied to what the agent has
+//     available — 202, or 409 when it does not fit — changing the agent's
+//     total (UpdateAgentTotal, CHECKPOINT_RESOURCES).
 //
 // Leadership: this master always leads for now, but every gated endpoint
 // asks one place (leader.go) whether to serve, 307 to the leader, or 503,

@@ -39,6 +39,8 @@ type fakeAllocator struct {
 	conversions [][2]resources.Resources
 	weights     map[string]float64
 	quotas      map[string]allocator.Quota
+	// totals are the agent totals UpdateAgentTotal was given.
+	totals []resources.Resources
 }
 
 type fakeAgent struct {
@@ -135,7 +137,16 @@ func (a *fakeAllocator) DeactivateAgent(id string) {
 		ag.active = false
 	}
 }
-func (a *fakeAllocator) UpdateAgentTotal(id string, total resources.Resources) {}
+func (a *fakeAllocator) UpdateAgentTotal(id string, total resources.Resources) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.totals = append(a.totals, total)
+	if ag := a.agents[id]; ag != nil {
+		// What was free changes by what the total changed.
+		ag.free = ag.free.Subtract(ag.total.Subtract(total)).Add(total.Subtract(ag.total))
+		ag.total = total
+	}
+}
 func (a *fakeAllocator) UpdateAllocation(fw, agent string, from, to resources.Resources) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

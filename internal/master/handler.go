@@ -49,6 +49,8 @@ func (m *Master) routes() http.Handler {
 	route("/weights", m.serveWeights, true)
 	route("/quota", m.serveQuota, true)
 	route("/quota/", m.serveQuota, true)
+	route("/reserve", m.serveReserve, true)
+	route("/unreserve", m.serveUnreserve, true)
 	route("/roles", m.serveRead(st.rolesEndpoint, true), true)
 	route("/roles.json", m.serveRead(st.rolesEndpoint, true), true)
 	route("/flags", m.serveRead(func(*http.Request) any { return object{"flags": st.flags()} }, false), true)

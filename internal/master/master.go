@@ -205,6 +205,7 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 	defer close(m.done)
 	st := m.st
 	st.start(addr)
+	st.elected() // this master always leads (leader.go)
 	close(m.ready)
 	m.log.Info("master started", "master_id", m.id, "pid", st.info.GetPid())
 

@@ -113,15 +113,20 @@ func (s *state) removeOffer(o *offer, rescind bool) {
 	s.triggerAllocation()
 	if rescind {
 		if f := s.frameworks[o.frameworkID]; f != nil {
-			f.send(&schedulerpb.Event{
-				Type:    schedulerpb.Event_RESCIND.Enum(),
-				Rescind: &schedulerpb.Event_Rescind{OfferId: &mesospb.OfferID{Value: ptr(o.id)}},
-			})
+			f.send(rescindEvent(o.id))
 		}
 	}
 }
 
 func (s *state) rescindOffer(o *offer) { s.removeOffer(o, true) }
+
+// rescindEvent is the RESCIND event for an offer.
+func rescindEvent(id string) *schedulerpb.Event {
+	return &schedulerpb.Event{
+		Type:    schedulerpb.Event_RESCIND.Enum(),
+		Rescind: &schedulerpb.Event_Rescind{OfferId: &mesospb.OfferID{Value: ptr(id)}},
+	}
+}
 
 // dropOffer removes an offer from the books without touching the
 // allocator (used when its resources are consumed or recovered otherwise).

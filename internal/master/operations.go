@@ -26,6 +26,52 @@ type conversion struct {
 	consumed, converted resources.Resources
 }
 
+// reserveConversions is getResourceConversions for RESERVE: the source
+// (or, without one, the resources minus their innermost reservation)
+// becomes the reserved resources.
+func reserveConversions(source, reserved resources.Resources) []conversion {
+	consumed := source
+	if len(consumed) == 0 {
+		consumed = popReservation(reserved)
+	}
+	return []conversion{{consumed: consumed, converted: reserved}}
+}
+
+// unreserveConversions is getResourceConversions for UNRESERVE: one
+// conversion per resource, each popping its innermost reservation.
+func unreserveConversions(rs resources.Resources) []conversion {
+	out := make([]conversion, 0, len(rs))
+	for _, r := range rs {
+		one := resources.Resources{r}
+		out = append(out, conversion{consumed: one, converted: popReservation(one)})
+	}
+	return out
+}
+
+// applyConversions applies conversions in order to a copy of rs
+// (Resources::apply): the first one whose consumed resources are not
+// contained fails the whole operation, naming only what it consumed.
+func applyConversions(rs resources.Resources, convs []conversion) (resources.Resources, error) {
+	out := rs
+	for _, c := range convs {
+		if !out.Contains(c.consumed) {
+			return rs, fmt.Errorf("%s does not contain %s", out.String(), c.consumed.String())
+		}
+		out = out.Subtract(c.consumed).Add(c.converted)
+	}
+	return out, nil
+}
+
+// sumConversions merges conversions into one.
+func sumConversions(convs []conversion) conversion {
+	var sum conversion
+	for _, c := range convs {
+		sum.consumed = sum.consumed.Add(c.consumed)
+		sum.converted = sum.converted.Add(c.converted)
+	}
+	return sum
+}
+
 // popReservation removes the innermost reservation of every resource.
 func popReservation(rs resources.Resources) resources.Resources {
 	out := make(resources.Resources, 0, len(rs))
@@ -47,8 +93,9 @@ func agentString(a *agent) string {
 // prepareOperation is the first pass of Master::accept for a speculative
 // operation: the resources are validated and upgraded to the internal
 // format, the offer's allocation role is injected, and operations asking
-// for feedback (`id`) are refused because no agent has the
-// RESOURCE_PROVIDER capability. It returns the upgraded resources, or a
+// for feedback (`id`) are refused: Mesos needs the agent's
+// RESOURCE_PROVIDER and AGENT_OPERATION_FEEDBACK capabilities, and meso
+// has no operation feedback yet. It returns the upgraded resources, or a
 // message to drop the operation with.
 func prepareOperation(a *agent, op *mesospb.Offer_Operation, role string) (resources.Resources, string) {
 	var rs []*mesospb.Resource
@@ -76,8 +123,16 @@ func prepareOperation(a *agent, op *mesospb.Offer_Operation, role string) (resou
 		}
 		rs = op.GetUnreserve().GetResources()
 	}
-	if op.Id != nil && !a.hasCapability(mesospb.AgentInfo_Capability_RESOURCE_PROVIDER) {
-		return nil, "Operation requested feedback, but agent " + a.id + " does not have the required RESOURCE_PROVIDER capability"
+	if op.Id != nil {
+		if !a.hasCapability(mesospb.AgentInfo_Capability_RESOURCE_PROVIDER) {
+			return nil, "Operation requested feedback, but agent " + a.id + " does not have the required RESOURCE_PROVIDER capability"
+		}
+		// Mesos accepts feedback on agent default resources only from
+		// agents with AGENT_OPERATION_FEEDBACK and RESOURCE_PROVIDER.
+		// meso has no operation feedback yet, so even such an agent is
+		// refused, with the same message.
+		return nil, "Operation on agent default resources requested feedback, but agent " + a.id +
+			" does not have the required AGENT_OPERATION_FEEDBACK and RESOURCE_PROVIDER capabilities"
 	}
 	up, err := upgradeResources(rs, role)
 	if err != nil {
@@ -95,7 +150,7 @@ func (s *state) speculativeOperation(f *framework, a *agent, op *mesospb.Offer_O
 	if msg != "" {
 		return remaining, msg
 	}
-	var conv conversion
+	var convs []conversion
 	switch op.GetType() {
 	case mesospb.Offer_Operation_RESERVE:
 		err := validation.Reserve(rs, validation.ReserveContext{
@@ -108,19 +163,21 @@ func (s *state) speculativeOperation(f *framework, a *agent, op *mesospb.Offer_O
 		if err != nil {
 			return remaining, err.Error() + "; on agent " + agentString(a)
 		}
-		conv = conversion{consumed: popReservation(rs), converted: rs}
+		convs = reserveConversions(nil, rs)
 	case mesospb.Offer_Operation_UNRESERVE:
 		if err := validation.Unreserve(rs); err != nil {
 			return remaining, err.Error() + "; on agent " + agentString(a)
 		}
-		conv = conversion{consumed: rs, converted: popReservation(rs)}
+		convs = unreserveConversions(rs)
 	}
 	// ResourceConversion::apply: what is consumed must still be in the
 	// pool (so what is in use elsewhere cannot be unreserved).
-	if !remaining.Contains(conv.consumed) {
-		return remaining, fmt.Sprintf("%s does not contain %s", remaining.String(), conv.consumed.String())
+	applied, err := applyConversions(remaining, convs)
+	if err != nil {
+		return remaining, err.Error()
 	}
-	remaining = remaining.Subtract(conv.consumed).Add(conv.converted)
+	remaining = applied
+	conv := sumConversions(convs)
 	s.log.Info("applying "+op.GetType().String()+" operation", "framework_id", f.id, "agent_id", a.id,
 		"resources", conv.converted.String())
 	s.applyConversion(f, a, conv)

@@ -25,10 +25,11 @@ import (
 // The v1 operator API (POST /api/v1, /master/api/v1), following
 // Master::Http::api: leadership, method, content type, body, call
 // validation, Accept, then the call. Implemented: GET_HEALTH, GET_FLAGS,
-// GET_VERSION, GET_MASTER, GET_WEIGHTS, UPDATE_WEIGHTS, GET_QUOTA,
-// UPDATE_QUOTA and the deprecated SET_QUOTA/REMOVE_QUOTA; every other type
-// is answered 501. The legacy /weights and /quota endpoints share the same
-// code.
+// GET_VERSION, GET_MASTER, GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS,
+// GET_QUOTA, UPDATE_QUOTA, the deprecated SET_QUOTA/REMOVE_QUOTA, and
+// RESERVE_RESOURCES/UNRESERVE_RESOURCES (operator_reserve.go); every other
+// type is answered 501. The legacy /weights, /quota, /reserve and
+// /unreserve endpoints share the same code.
 
 // opResult is the actor's answer to an operator call: a Response to
 // write (200), an empty status, or an error.
@@ -79,7 +80,8 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 			}},
 		}}
 	case masterpb.Call_GET_FLAGS, masterpb.Call_GET_MASTER, masterpb.Call_GET_WEIGHTS, masterpb.Call_GET_QUOTA,
-		masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_UPDATE_QUOTA, masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA:
+		masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_UPDATE_QUOTA, masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA,
+		masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES, masterpb.Call_GET_ROLES:
 		if err := m.do(r.Context(), func() { res = m.st.operatorCall(call) }); err != nil {
 			writeStopped(w, err)
 			return
@@ -113,14 +115,17 @@ func (s *state) operatorCall(call *masterpb.Call) opResult {
 			GetMaster: &masterpb.Response_GetMaster{
 				MasterInfo:  proto.Clone(s.info).(*mesospb.MasterInfo),
 				StartTime:   ptr(secs(s.startTime)),
-				ElectedTime: ptr(secs(s.startTime)),
+				ElectedTime: ptr(secs(s.electedTime)),
 			},
 		}}
 	case masterpb.Call_GET_WEIGHTS:
-		return opResult{resp: &masterpb.Response{
-			Type:       masterpb.Response_GET_WEIGHTS.Enum(),
-			GetWeights: &masterpb.Response_GetWeights{WeightInfos: s.weightInfos()},
-		}}
+		resp := &masterpb.Response{Type: masterpb.Response_GET_WEIGHTS.Enum()}
+		// Mesos fills get_weights through add_weight_infos only, so with no
+		// weights the field stays unset.
+		if infos := s.weightInfos(); len(infos) > 0 {
+			resp.GetWeights = &masterpb.Response_GetWeights{WeightInfos: infos}
+		}
+		return opResult{resp: resp}
 	case masterpb.Call_UPDATE_WEIGHTS:
 		return s.updateWeights(call.GetUpdateWeights().GetWeightInfos())
 	case masterpb.Call_GET_QUOTA:
@@ -135,6 +140,14 @@ func (s *state) operatorCall(call *masterpb.Call) opResult {
 		return s.setQuota(call.GetSetQuota().GetQuotaRequest())
 	case masterpb.Call_REMOVE_QUOTA:
 		return s.removeQuota(call.GetRemoveQuota().GetRole(), "")
+	case masterpb.Call_RESERVE_RESOURCES:
+		c := call.GetReserveResources()
+		return s.operatorReserve(c.GetAgentId().GetValue(), c.GetSource(), c.GetResources())
+	case masterpb.Call_UNRESERVE_RESOURCES:
+		c := call.GetUnreserveResources()
+		return s.operatorUnreserve(c.GetAgentId().GetValue(), c.GetResources())
+	case masterpb.Call_GET_ROLES:
+		return opResult{resp: s.getRoles()}
 	}
 	return opFailed(http.StatusNotImplemented, "")
 }
@@ -254,9 +267,21 @@ func validateQuotaConfig(c *quotapb.QuotaConfig) error {
 		}
 	}
 	if g, l := scalarMap(c.GetGuarantees()), scalarMap(c.GetLimits()); !limitsContain(l, g) {
-		return fmt.Errorf("'QuotaConfig.guarantees' %s is not contained within the 'QuotaConfig.limits' %s", g, l)
+		return fmt.Errorf("'QuotaConfig.guarantees' %s is not contained within the 'QuotaConfig.limits' %s",
+			stoutMap(g), stoutMap(l))
 	}
 	return nil
+}
+
+// stoutMap renders a name -> scalar map as stout stringifies a map:
+// "{ cpus: 2, mem: 10 }", "{  }" when empty (sorted by name here; protobuf
+// map order is unspecified in Mesos).
+func stoutMap(q quantities) string {
+	parts := make([]string, 0, len(q))
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		parts = append(parts, k+": "+resources.FormatScalar(q[k]))
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
 }
 
 // scalarInputError is common::validation::validateInputScalarValue.
@@ -293,6 +318,7 @@ func (s *state) clusterCapacity() quantities {
 // the allocator learns them, and offers are rescinded so that roles stay
 // under their new limits and guarantees can be met.
 func (s *state) updateQuota(configs []*quotapb.QuotaConfig, force bool) opResult {
+	configs = lastConfigPerRole(configs)
 	for _, c := range configs {
 		if strings.Contains(c.GetRole(), "/") {
 			return opFailed(http.StatusBadRequest, "Updating quota on nested role '%s' is not supported yet", c.GetRole())
@@ -339,10 +365,36 @@ func (s *state) updateQuota(configs []*quotapb.QuotaConfig, force bool) opResult
 	return opOK()
 }
 
+// lastConfigPerRole collapses configs naming the same role: the last one
+// wins (Mesos keys the configs by role before the overcommit check), in
+// the order each role first appears.
+func lastConfigPerRole(configs []*quotapb.QuotaConfig) []*quotapb.QuotaConfig {
+	last := map[string]*quotapb.QuotaConfig{}
+	var order []string
+	for _, c := range configs {
+		if _, seen := last[c.GetRole()]; !seen {
+			order = append(order, c.GetRole())
+		}
+		last[c.GetRole()] = c
+	}
+	out := make([]*quotapb.QuotaConfig, 0, len(order))
+	for _, role := range order {
+		out = append(out, last[role])
+	}
+	return out
+}
+
 // applyQuota records a role's quota (an empty config removes it) and tells
 // the allocator.
 func (s *state) applyQuota(c *quotapb.QuotaConfig) {
 	role := c.GetRole()
+	// Zero guarantees are no guarantees (Mesos stores the config with them
+	// dropped); zero limits are kept.
+	for name, v := range c.GetGuarantees() {
+		if v.GetValue() == 0 {
+			delete(c.Guarantees, name)
+		}
+	}
 	if len(c.GetGuarantees()) == 0 && len(c.GetLimits()) == 0 {
 		delete(s.quotas, role)
 	} else {
@@ -387,6 +439,38 @@ func (s *state) rescindForQuota(role string, limits, guarantees quantities) {
 	}
 }
 
+// rescindForSetQuota is QuotaHandler::rescindOffers(QuotaInfo) for
+// SET_QUOTA and POST /quota: walk the connected, active agents and rescind
+// every offer on each, until what was rescinded covers the guarantee and
+// at least as many agents with offers were visited as the role has
+// connected, active frameworks (so that each of them can get an offer).
+func (s *state) rescindForSetQuota(role string, guarantee resources.Resources) {
+	frameworks := 0
+	for _, f := range s.sortedFrameworks() {
+		if f.connected() && f.active && slices.Contains(frameworkRoles(f.info), role) {
+			frameworks++
+		}
+	}
+	var rescinded resources.Resources
+	visited := 0
+	for _, a := range s.sortedAgents() {
+		if rescinded.Contains(guarantee) && visited >= frameworks {
+			return
+		}
+		if !a.connected() || !a.active {
+			continue
+		}
+		offers := sortedOffers(a.offers)
+		for _, o := range offers {
+			rescinded = rescinded.Add(unallocated(o.resources))
+			s.rescindOffer(o)
+		}
+		if len(offers) > 0 {
+			visited++ // only agents that had offers count
+		}
+	}
+}
+
 // setQuota is the deprecated SET_QUOTA and POST /quota (QuotaHandler::_set
 // and __set): a QuotaRequest whose guarantee becomes both guarantees and
 // limits, for a role without quota; overcommitting the cluster is a 409
@@ -425,7 +509,7 @@ func (s *state) setQuota(req *quotapb.QuotaRequest) opResult {
 		c.Limits[name] = &mesospb.Value_Scalar{Value: ptr(v)}
 	}
 	s.applyQuota(c)
-	s.rescindForQuota(role, scalarMap(c.GetLimits()), q)
+	s.rescindForSetQuota(role, guarantee)
 	s.triggerAllocation()
 	return opOK()
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/quotapb"
 	"github.com/meso-project/meso/internal/allocator"
@@ -262,4 +263,29 @@ func (s *state) rolesEndpoint(*http.Request) any {
 		})
 	}
 	return object{"roles": out}
+}
+
+// getRoles is GET_ROLES (ReadOnlyHandler::getRoles): every known role with
+// its weight, its frameworks and, as SCALAR resources, the cpus, disk, gpus
+// and mem it has allocated or offered.
+func (s *state) getRoles() *masterpb.Response {
+	out := &masterpb.Response_GetRoles{}
+	for _, name := range s.knownRoles() {
+		role := &mesospb.Role{Name: ptr(name), Weight: ptr(s.weight(name))}
+		q := s.roleAllocated(name).add(s.roleOffered(name))
+		for _, res := range slices.Sorted(maps.Keys(q)) {
+			switch res {
+			case "cpus", "mem", "disk", "gpus":
+				role.Resources = append(role.Resources, &mesospb.Resource{
+					Name: ptr(res), Type: mesospb.Value_SCALAR.Enum(),
+					Scalar: &mesospb.Value_Scalar{Value: ptr(q[res])},
+				})
+			}
+		}
+		for _, id := range s.roleFrameworks(name) {
+			role.Frameworks = append(role.Frameworks, &mesospb.FrameworkID{Value: ptr(id)})
+		}
+		out.Roles = append(out.Roles, role)
+	}
+	return &masterpb.Response{Type: masterpb.Response_GET_ROLES.Enum(), GetRoles: out}
 }

@@ -21,6 +21,9 @@ type state struct {
 	cfg       *Config
 	info      *mesospb.MasterInfo
 	startTime time.Time
+	// electedTime is when this master became the leader: for now, when
+	// Serve starts leading (right after start).
+	electedTime time.Time
 
 	frameworks          map[string]*framework // registered (incl. recovered/disconnected)
 	completedFrameworks []*framework          // oldest first, bounded
@@ -215,6 +218,11 @@ func newState(m *Master) *state {
 func (s *state) start(addr *net.TCPAddr) {
 	s.info = buildMasterInfo(s.m.id, s.cfg.Hostname, addr)
 	s.startTime = s.cfg.Now()
+}
+
+// elected records that this master now leads.
+func (s *state) elected() {
+	s.electedTime = s.cfg.Now()
 }
 
 // shutdown closes every stream so that HTTP handlers return.

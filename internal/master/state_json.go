@@ -111,7 +111,7 @@ func (s *state) stateJSON(*http.Request) any {
 	}
 	o := versionObject()
 	o["start_time"] = secs(s.startTime)
-	o["elected_time"] = secs(s.startTime)
+	o["elected_time"] = secs(s.electedTime)
 	o["id"] = s.info.GetId()
 	o["pid"] = s.info.GetPid()
 	o["hostname"] = s.info.GetHostname()
@@ -163,21 +163,27 @@ func (s *state) agentJSON(a *agent, full bool) object {
 	for _, c := range a.capabilities {
 		caps = append(caps, c.String())
 	}
-	var used, offered []*mesospb.Resource
+	// usedFull and offeredFull keep allocation_info (Mesos renders
+	// slave->usedResources and offeredResources in endpoint format with
+	// it); the legacy maps use the unallocated sums.
+	var used, offered, usedFull, offeredFull []*mesospb.Resource
 	for _, byTask := range a.tasks {
 		for _, t := range byTask {
 			if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
 				used = addRes(used, unallocated(t.GetResources()))
+				usedFull = addRes(usedFull, t.GetResources())
 			}
 		}
 	}
 	for _, execs := range a.executors {
 		for _, e := range execs {
 			used = addRes(used, unallocated(e.GetResources()))
+			usedFull = addRes(usedFull, e.GetResources())
 		}
 	}
-	for _, o := range a.offers {
+	for _, o := range sortedOffers(a.offers) {
 		offered = addRes(offered, unallocated(o.resources))
+		offeredFull = addRes(offeredFull, o.resources)
 	}
 	reserved := object{}
 	for role, rs := range reservations(a.total) {
@@ -213,8 +219,8 @@ func (s *state) agentJSON(a *agent, full bool) object {
 		}
 		o["reserved_resources_full"] = reservedFull
 		o["unreserved_resources_full"] = resourcesJSON(unreserved(a.total))
-		o["used_resources_full"] = resourcesJSON(used)
-		o["offered_resources_full"] = resourcesJSON(offered)
+		o["used_resources_full"] = resourcesJSON(usedFull)
+		o["offered_resources_full"] = resourcesJSON(offeredFull)
 	}
 	return o
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/meso-project/meso/api/v1/masterpb"
+	"github.com/meso-project/meso/pkg/resources"
 )
 
 // MasterCall checks the structure of a v1 operator Call
@@ -44,6 +45,12 @@ func MasterCall(call *masterpb.Call) error {
 	}
 	if c, ok := checks[call.GetType()]; ok && !c.present {
 		return missing(c.name)
+	}
+	switch call.GetType() {
+	case masterpb.Call_RESERVE_RESOURCES:
+		return resources.Validate(call.GetReserveResources().GetResources())
+	case masterpb.Call_UNRESERVE_RESOURCES:
+		return resources.Validate(call.GetUnreserveResources().GetResources())
 	}
 	return nil
 }

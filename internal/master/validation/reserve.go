@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/pkg/resources"
 )
@@ -24,6 +26,9 @@ type ReserveContext struct {
 	// AgentHierarchicalRole and AgentRefinement are the agent's
 	// HIERARCHICAL_ROLE and RESERVATION_REFINEMENT capabilities.
 	AgentHierarchicalRole, AgentRefinement bool
+	// Source is Reserve.source (post-refinement format): when set, the
+	// operation converts these reservations instead of pushing one.
+	Source resources.Resources
 }
 
 // Reserve checks a RESERVE operation whose resources are already in the
@@ -35,6 +40,14 @@ type ReserveContext struct {
 func Reserve(rs resources.Resources, c ReserveContext) error {
 	if err := reservationResources(rs); err != nil {
 		return fmt.Errorf("Invalid resources: %w", err)
+	}
+	if err := reservationResources(c.Source); err != nil {
+		return fmt.Errorf("Invalid source: %w", err)
+	}
+	if len(c.Source) > 0 {
+		if err := reserveSource(c.Source, rs); err != nil {
+			return err
+		}
 	}
 	for _, r := range rs {
 		str := resources.FormatResource(r)
@@ -80,6 +93,46 @@ func Reserve(rs resources.Resources, c ReserveContext) error {
 		}
 	}
 	return nil
+}
+
+// reserveSource checks a RESERVE with a source: both sides non-empty,
+// each with a single stack of reservations, and the same quantities.
+func reserveSource(source, target resources.Resources) error {
+	uniform := func(rs resources.Resources) error {
+		if len(rs) == 0 {
+			return errors.New("Resource cannot be empty")
+		}
+		first := rs[0].GetReservations()
+		for _, r := range rs {
+			if !slices.EqualFunc(r.GetReservations(), first, func(a, b *mesospb.Resource_ReservationInfo) bool {
+				return proto.Equal(a, b)
+			}) {
+				return errors.New("Mixed reservations are not supported" + rs.String())
+			}
+		}
+		return nil
+	}
+	if err := uniform(source); err != nil {
+		return fmt.Errorf("Invalid source: %w", err)
+	}
+	if err := uniform(target); err != nil {
+		return fmt.Errorf("Invalid resources: %w", err)
+	}
+	if s, t := toUnreserved(source), toUnreserved(target); !s.Equal(t) {
+		return fmt.Errorf("Source and target resources should refer to identical resource quantities: %s vs. %s", s, t)
+	}
+	return nil
+}
+
+// toUnreserved drops every reservation (Resources::toUnreserved).
+func toUnreserved(rs resources.Resources) resources.Resources {
+	var out resources.Resources
+	for _, r := range rs {
+		c := proto.Clone(r).(*mesospb.Resource)
+		c.Reservations, c.Role, c.Reservation = nil, nil, nil
+		out = out.Add(resources.Resources{c})
+	}
+	return out
 }
 
 // Unreserve checks an UNRESERVE operation
