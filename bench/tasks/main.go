@@ -21,6 +21,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	osuser "os/user"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -205,9 +206,12 @@ func withRole(res resources.Resources, o *mesospb.Offer) []*mesospb.Resource {
 	return res
 }
 
+// user is the user tasks run as: the process's own user, so that the
+// executor (which switches to the framework's user when running as root)
+// never has to become someone else.
 func user() string {
-	if u := os.Getenv("USER"); u != "" {
-		return u
+	if u, err := osuser.Current(); err == nil && u.Username != "" {
+		return u.Username
 	}
 	return "root"
 }

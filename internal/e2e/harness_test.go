@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	osuser "os/user"
 	"path/filepath"
 	"testing"
 	"time"
@@ -256,9 +257,12 @@ func frameworkInfo(name string) *mesospb.FrameworkInfo {
 	return &mesospb.FrameworkInfo{User: proto.String(currentUser()), Name: proto.String(name)}
 }
 
+// currentUser is the user tasks run as: the process's own user, so that the
+// executor (which switches to the framework's user when running as root)
+// never has to become someone else.
 func currentUser() string {
-	if u := os.Getenv("USER"); u != "" {
-		return u
+	if u, err := osuser.Current(); err == nil && u.Username != "" {
+		return u.Username
 	}
 	return "root"
 }
