@@ -390,8 +390,16 @@ func (s *state) reregisterKnownAgent(a *agent, conn *agentConn, rr *agentapipb.C
 // agent that re-registers: the task's reported state, with its latest
 // health, check and container status.
 func reregisteredStatus(t *mesospb.Task, now time.Time) *mesospb.TaskStatus {
-	st := masterStatus(t.TaskId, t.AgentId, t.GetState(), mesospb.TaskStatus_REASON_AGENT_REREGISTERED,
+	return taskSnapshotStatus(t, t.GetState(), mesospb.TaskStatus_REASON_AGENT_REREGISTERED,
 		"Unreachable agent re-reregistered", now)
+}
+
+// taskSnapshotStatus is a master-generated status (no uuid) for a task the
+// master knows, in state, carrying the task's latest health, check and
+// container status as Mesos's getTaskHealth/getTaskCheckStatus/
+// getTaskContainerStatus do.
+func taskSnapshotStatus(t *mesospb.Task, state mesospb.TaskState, reason mesospb.TaskStatus_Reason, message string, now time.Time) *mesospb.TaskStatus {
+	st := masterStatus(t.TaskId, t.AgentId, state, reason, message, now)
 	st.ExecutorId = t.ExecutorId
 	if n := len(t.Statuses); n > 0 {
 		last := t.Statuses[n-1]

@@ -615,16 +615,8 @@ func reconcileKnown(t *mesospb.Task, now time.Time) *mesospb.TaskStatus {
 	if t.StatusUpdateState != nil {
 		state = t.GetStatusUpdateState()
 	}
-	st := masterStatus(t.TaskId, t.AgentId, state, mesospb.TaskStatus_REASON_RECONCILIATION,
+	return taskSnapshotStatus(t, state, mesospb.TaskStatus_REASON_RECONCILIATION,
 		"Reconciliation: Latest task state", now)
-	st.ExecutorId = t.ExecutorId
-	if n := len(t.Statuses); n > 0 {
-		last := t.Statuses[n-1]
-		st.Healthy = last.Healthy
-		st.CheckStatus = last.CheckStatus
-	}
-	st.ContainerStatus = latestContainerStatus(t)
-	return st
 }
 
 // shutdownExecutor handles SHUTDOWN.
