@@ -6,12 +6,16 @@
 //     its exit after TASK_FINISHED (median, min and max of -runs);
 //   - throughput: a framework (pkg/scheduler) launches -tasks `true` tasks
 //     in one ACCEPT; tasks per second from the ACCEPT to the last
-//     TASK_FINISHED.
+//     TASK_FINISHED. It is measured for each containerizer configuration of
+//     -configs in the same run, alternating for -rounds rounds on a fresh
+//     cluster each time: "posix" (--launcher=posix, posix/cpu,posix/mem)
+//     and "cgroups" (--launcher=linux, cgroups/cpu,cgroups/mem; needs root),
+//     so that the cost of isolation is a same-run ratio.
 //
 // Usage (from the repository root; `make bench` does both steps):
 //
 //	go build -o bin/meso ./cmd/meso
-//	go run ./bench/tasks -meso=bin/meso -runs=10 -tasks=200
+//	go run ./bench/tasks -meso=bin/meso -runs=10 -tasks=200 -rounds=3 -configs=posix,cgroups
 package main
 
 import (
@@ -33,16 +37,26 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/agent"
+	"github.com/meso-project/meso/internal/builtin"
 	"github.com/meso-project/meso/internal/local"
 	"github.com/meso-project/meso/internal/master"
 	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/scheduler"
 )
 
+// configs are the containerizer configurations the throughput is measured
+// with.
+var configs = map[string]builtin.Containerizer{
+	"posix":   {Launcher: "posix", Isolation: "posix/cpu,posix/mem"},
+	"cgroups": {Launcher: "linux", Isolation: "cgroups/cpu,cgroups/mem", CgroupsRoot: "meso-bench"},
+}
+
 func main() {
 	bin := flag.String("meso", "bin/meso", "path to the meso binary (run by the agent as the executor)")
-	runs := flag.Int("runs", 10, "meso execute runs for the latency measurement")
+	runs := flag.Int("runs", 10, "meso execute runs for the latency measurement (posix configuration)")
 	tasks := flag.Int("tasks", 200, "tasks launched at once for the throughput measurement")
+	rounds := flag.Int("rounds", 3, "throughput rounds per configuration")
+	names := flag.String("configs", "posix,cgroups", "containerizer configurations to measure: posix, cgroups")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
@@ -51,14 +65,68 @@ func main() {
 	if _, err := os.Stat(abs); err != nil {
 		log.Fatalf("%v (build it first: go build -o bin/meso ./cmd/meso)", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	fmt.Printf("machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 
+	if *runs > 0 {
+		c, stop := start(ctx, abs, *tasks, configs["posix"])
+		var lat []time.Duration
+		for i := range *runs {
+			begin := time.Now()
+			out, err := exec.CommandContext(ctx, abs, "execute", "--master="+c.MasterAddr,
+				fmt.Sprintf("--name=lat-%d", i), "--command=true").CombinedOutput()
+			d := time.Since(begin)
+			if err != nil || !strings.Contains(string(out), "TASK_FINISHED") {
+				log.Fatalf("meso execute run %d: %v\n%s", i, err, out)
+			}
+			lat = append(lat, d)
+		}
+		stop()
+		slices.Sort(lat)
+		fmt.Printf("latency: meso execute --command=true to TASK_FINISHED: median %v, min %v, max %v (%d runs)\n",
+			lat[len(lat)/2].Round(time.Millisecond), lat[0].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), *runs)
+	}
+
+	order := strings.Split(*names, ",")
+	results := map[string][]float64{}
+	for round := range *rounds {
+		for _, name := range order {
+			cfg, ok := configs[name]
+			if !ok {
+				log.Fatalf("unknown configuration %q (known: posix, cgroups)", name)
+			}
+			c, stop := start(ctx, abs, *tasks, cfg)
+			elapsed, err := throughput(ctx, c.MasterAddr, *tasks)
+			stop()
+			if err != nil {
+				log.Fatalf("%s: %v", name, err)
+			}
+			rate := float64(*tasks) / elapsed.Seconds()
+			results[name] = append(results[name], rate)
+			fmt.Printf("throughput round %d, %s (%s): %d `true` tasks in %v: %.1f tasks/s\n",
+				round+1, name, cfg.Isolation, *tasks, elapsed.Round(time.Millisecond), rate)
+		}
+	}
+	for _, name := range order {
+		r := slices.Sorted(slices.Values(results[name]))
+		fmt.Printf("throughput %s: median %.1f tasks/s (min %.1f, max %.1f, %d rounds)\n",
+			name, r[len(r)/2], r[0], r[len(r)-1], len(r))
+	}
+	if p, c := results["posix"], results["cgroups"]; len(p) > 0 && len(c) > 0 {
+		ps, cs := slices.Sorted(slices.Values(p)), slices.Sorted(slices.Values(c))
+		fmt.Printf("cgroups/posix throughput ratio (medians): %.2f\n", cs[len(cs)/2]/ps[len(ps)/2])
+	}
+}
+
+// start starts a local cluster with one agent and the given containerizer,
+// waits until the agent registered, and returns a function that stops it.
+func start(ctx context.Context, bin string, tasks int, cz builtin.Containerizer) (*local.Cluster, func()) {
 	work, err := os.MkdirTemp("", "meso-bench-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(work)
+	cz.Helper = []string{bin, "launch"}
 	c, err := local.Start(ctx, local.Config{
 		WorkDir:   work,
 		NumAgents: 1,
@@ -66,40 +134,21 @@ func main() {
 		Agent: agent.Config{
 			// Room for every task at once (executor overhead is not
 			// charged by the master, as in Mesos).
-			Resources:       fmt.Sprintf("cpus:%d;mem:%d", *tasks, *tasks*64),
-			ExecutorCommand: []string{abs, "executor"},
-			LaunchHelper:    []string{abs, "launch"},
+			Resources:       fmt.Sprintf("cpus:%d;mem:%d", tasks, tasks*64),
+			ExecutorCommand: []string{bin, "executor"},
 		},
+		Containerizer: cz,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer c.Stop()
 	waitForAgent(ctx, c.MasterAddr)
-
-	fmt.Printf("machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
-
-	var lat []time.Duration
-	for i := range *runs {
-		start := time.Now()
-		out, err := exec.CommandContext(ctx, abs, "execute", "--master="+c.MasterAddr,
-			fmt.Sprintf("--name=lat-%d", i), "--command=true").CombinedOutput()
-		d := time.Since(start)
-		if err != nil || !strings.Contains(string(out), "TASK_FINISHED") {
-			log.Fatalf("meso execute run %d: %v\n%s", i, err, out)
+	return c, func() {
+		if err := c.Stop(); err != nil {
+			log.Printf("stopping the cluster: %v", err)
 		}
-		lat = append(lat, d)
+		os.RemoveAll(work)
 	}
-	slices.Sort(lat)
-	fmt.Printf("latency: meso execute --command=true to TASK_FINISHED: median %v, min %v, max %v (%d runs)\n",
-		lat[len(lat)/2].Round(time.Millisecond), lat[0].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond), *runs)
-
-	elapsed, err := throughput(ctx, c.MasterAddr, *tasks)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("throughput: %d tasks of `true` launched at once on one agent finished in %v: %.1f tasks/s\n",
-		*tasks, elapsed.Round(time.Millisecond), float64(*tasks)/elapsed.Seconds())
 }
 
 // waitForAgent waits until the master has offered something, i.e. the agent

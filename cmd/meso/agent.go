@@ -10,11 +10,14 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/meso-project/meso/internal/agent"
+	"github.com/meso-project/meso/internal/builtin"
+	"github.com/meso-project/meso/internal/cgroups"
 	"github.com/meso-project/meso/internal/flags"
 )
 
@@ -30,6 +33,12 @@ type agentFlags struct {
 	executorEnv                            string
 	isolation, containerizers, launcherDir string
 	loggingLevel                           string
+
+	// The containerizer's flags.
+	launcher, cgroupsHierarchy, cgroupsRoot                       string
+	cgroupsEnableCFS, cgroupsLimitSwap, cgroupsCountPidsAndTids   bool
+	revocableCPULowPriority, enforceDiskQuota, disallowSharingPid bool
+	diskWatchInterval                                             flags.Duration
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -56,9 +65,55 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 	fs.BoolVar(&f.switchUser, "switch_user", true, "run tasks as the framework's user (when the agent runs as root)")
 	fs.StringVar(&f.executorEnv, "executor_environment_variables", "",
 		"JSON object of environment variables for executors, e.g. '{\"PATH\":\"/bin:/usr/bin\"}'")
-	fs.StringVar(&f.isolation, "isolation", "posix/cpu,posix/mem", "isolators (only posix/cpu,posix/mem for now)")
+	fs.StringVar(&f.isolation, "isolation", builtin.DefaultIsolation,
+		"comma-separated isolators, e.g. 'cgroups/cpu,cgroups/mem' (they need root); one of:\n"+
+			strings.Join(builtin.KnownIsolators(), ", "))
 	fs.StringVar(&f.containerizers, "containerizers", "mesos", "containerizers (mesos)")
 	fs.StringVar(&f.launcherDir, "launcher_dir", "", "ignored: meso's executors are built into the meso binary")
+	fs.StringVar(&f.launcher, "launcher", defaultLauncher(),
+		"how containers are started and tracked: linux (a cgroup per container, namespaces; needs root)\nor posix (process groups)")
+	fs.StringVar(&f.cgroupsHierarchy, "cgroups_hierarchy", cgroups.DefaultRoot, "where the cgroup filesystems are mounted")
+	fs.StringVar(&f.cgroupsRoot, "cgroups_root", "mesos", "name of the cgroup under which containers' cgroups are made")
+	fs.BoolVar(&f.cgroupsEnableCFS, "cgroups_enable_cfs", false, "cgroups/cpu: cap cpu time at the cpus given (a CFS quota), not only weigh it")
+	fs.BoolVar(&f.cgroupsLimitSwap, "cgroups_limit_swap", false, "cgroups/mem: the memory limit covers swap too")
+	fs.BoolVar(&f.cgroupsCountPidsAndTids, "cgroups_cpu_enable_pids_and_tids_count", false,
+		"cgroups/cpu: report processes and threads in the statistics")
+	fs.BoolVar(&f.revocableCPULowPriority, "revocable_cpu_low_priority", true, "give revocable cpus a low cpu weight")
+	f.diskWatchInterval = flags.Duration{Duration: 15 * time.Second}
+	fs.Var(&f.diskWatchInterval, "container_disk_watch_interval", "disk/du: how often a sandbox's disk usage is measured")
+	fs.BoolVar(&f.enforceDiskQuota, "enforce_container_disk_quota", false,
+		"disk/du: fail a task whose sandbox outgrows its disk (REASON_CONTAINER_LIMITATION_DISK)")
+	fs.BoolVar(&f.disallowSharingPid, "disallow_sharing_agent_pid_namespace", false,
+		"namespaces/pid: refuse containers that ask to share the agent's pid namespace")
+}
+
+// defaultLauncher is Mesos's: linux when the agent runs as root on a host
+// with cgroups, else posix.
+func defaultLauncher() string {
+	h, err := cgroups.Open(cgroups.Options{})
+	if err != nil {
+		return "posix"
+	}
+	return builtin.DefaultLauncher(h)
+}
+
+// containerizer is the containerizer configuration the flags describe.
+func (f *agentFlags) containerizer(logger *slog.Logger, self string) builtin.Containerizer {
+	return builtin.Containerizer{
+		Logger:                           logger,
+		Isolation:                        f.isolation,
+		Launcher:                         f.launcher,
+		CgroupsHierarchy:                 f.cgroupsHierarchy,
+		CgroupsRoot:                      f.cgroupsRoot,
+		CgroupsEnableCFS:                 f.cgroupsEnableCFS,
+		CgroupsLimitSwap:                 f.cgroupsLimitSwap,
+		CgroupsCPUEnablePidsAndTidsCount: f.cgroupsCountPidsAndTids,
+		RevocableCPULowPriority:          f.revocableCPULowPriority,
+		ContainerDiskWatchInterval:       f.diskWatchInterval.Duration,
+		EnforceContainerDiskQuota:        f.enforceDiskQuota,
+		DisallowSharingAgentPidNamespace: f.disallowSharingPid,
+		Helper:                           []string{self, "launch"},
+	}
 }
 
 func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.Config, error) {
@@ -90,7 +145,6 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		Attributes:                   f.attributes,
 		DefaultRole:                  f.defaultRole,
 		ExecutorCommand:              executor,
-		LaunchHelper:                 []string{self, "launch"},
 		ExecutorRegistrationTimeout:  f.executorRegistrationTimeout.Duration,
 		ExecutorShutdownGracePeriod:  f.executorShutdownGracePeriod.Duration,
 		RegistrationBackoffFactor:    f.registrationBackoffFactor.Duration,
@@ -124,6 +178,16 @@ Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
 				if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 					return fmt.Errorf("cannot create --work_dir: %w", err)
 				}
+				self, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				cz, err := builtin.NewContainerizer(ctx, f.containerizer(logger, self))
+				if err != nil {
+					return err
+				}
+				defer cz.Close()
+				cfg.Containerizer = cz
 				a, err := agent.New(cfg)
 				if err != nil {
 					return err

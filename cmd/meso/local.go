@@ -58,14 +58,15 @@ Then, in another shell:
 				}
 				mcfg := mf.config(logger, nil, dump)
 				c, err := local.Start(ctx, local.Config{
-					Logger:    logger,
-					IP:        ip,
-					Port:      port,
-					WorkDir:   workDir,
-					NumAgents: numAgents,
-					Allocator: alloc,
-					Master:    mcfg,
-					Agent:     acfg,
+					Logger:        logger,
+					IP:            ip,
+					Port:          port,
+					WorkDir:       workDir,
+					NumAgents:     numAgents,
+					Allocator:     alloc,
+					Master:        mcfg,
+					Agent:         acfg,
+					Containerizer: af.containerizer(logger, acfg.ExecutorCommand[0]),
 				})
 				if err != nil {
 					return fmt.Errorf("%w (is another cluster running? try --port)", err)

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/builtin"
 	"github.com/meso-project/meso/internal/flags"
-	"github.com/meso-project/meso/internal/local"
 	"github.com/meso-project/meso/internal/master"
 	"github.com/meso-project/meso/pkg/resources"
 )
@@ -76,7 +76,7 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 
 // allocator builds the allocator the flags choose.
 func (f *masterFlags) allocator() (allocator.Allocator, error) {
-	factory, ok := local.Allocators[f.allocatorName]
+	factory, ok := builtin.Allocators[f.allocatorName]
 	if !ok {
 		return nil, fmt.Errorf("unknown --allocator %q (known: HierarchicalDRF)", f.allocatorName)
 	}

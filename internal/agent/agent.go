@@ -85,13 +85,10 @@ type Config struct {
 	// Flags are shown in /flags and /state "flags".
 	Flags map[string]string
 
-	// Containerizer, when set, replaces the default posix containerizer.
+	// Containerizer runs the executors' containers; required. The
+	// composition root builds it from the containerizer flags and closes it
+	// after Serve returned.
 	Containerizer containerizer.Containerizer
-	// LaunchHelper is the argv of the launch helper, e.g. {"/path/meso",
-	// "launch"}, used by the default containerizer to hold each executor
-	// until it is isolated (package containerizer/launch). Empty starts
-	// executors directly.
-	LaunchHelper []string
 }
 
 // Agent is a meso agent. Create it with New and run it with Serve.
@@ -138,6 +135,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Master == "" {
 		return nil, fmt.Errorf("%w: a master address is required", ErrConfig)
 	}
+	if cfg.Containerizer == nil {
+		return nil, fmt.Errorf("%w: a containerizer is required", ErrConfig)
+	}
 	if cfg.DefaultRole == "" {
 		cfg.DefaultRole = "*"
 	}
@@ -170,9 +170,6 @@ func New(cfg Config) (*Agent, error) {
 		return nil, fmt.Errorf("%w: --attributes: %w", ErrConfig, err)
 	}
 	cz := cfg.Containerizer
-	if cz == nil {
-		cz = containerizer.NewPosix(containerizer.PosixOptions{Logger: log, LaunchHelper: cfg.LaunchHelper})
-	}
 	a := &Agent{
 		cfg:        cfg,
 		log:        log,

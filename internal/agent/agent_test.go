@@ -21,6 +21,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/containerizer"
+	"github.com/meso-project/meso/internal/containerizer/launcher"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/internal/testutil"
 	"github.com/meso-project/meso/pkg/recordio"
@@ -240,6 +242,16 @@ func startAgent(t *testing.T, m *fakeMaster, mode string, tweak func(*Config)) *
 	if tweak != nil {
 		tweak(&cfg)
 	}
+	if cfg.Containerizer == nil {
+		// The posix launcher with no isolators: the agent's logic, not
+		// isolation, is under test here.
+		cz, err := containerizer.New(t.Context(), containerizer.Config{Launcher: launcher.NewPosix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cz.Close() })
+		cfg.Containerizer = cz
+	}
 	a, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -414,8 +426,10 @@ func TestLaunchStatusUpdatesAndSandbox(t *testing.T) {
 		ex["name"] != "Command Executor (Task: t1) (Command: sh -c 'exit')" {
 		t.Errorf("/state executor = %v", ex)
 	}
-	if res := ex["resources"].(map[string]any); res["cpus"] != 0.6 || res["mem"] != 96.0 {
-		t.Errorf("executor resources = %v, want task + 0.1 cpus + 32 mem", res)
+	// Mesos's allocatedResources: the executor's own 0.1 cpus and 32 MB,
+	// plus its unfinished tasks (none: t1 finished at once).
+	if res := ex["resources"].(map[string]any); res["cpus"] != 0.1 || res["mem"] != 32.0 {
+		t.Errorf("executor resources = %v, want the command executor's 0.1 cpus + 32 mem", res)
 	}
 	// The executor sent TASK_FINISHED right away: the agent's view is ahead
 	// of what the master has acknowledged.
@@ -482,9 +496,10 @@ func TestReregistration(t *testing.T) {
 		t.Errorf("REREGISTER ids = %v / %v", rr.GetAgentId(), rr.GetReregister().GetAgentInfo().GetId())
 	}
 	got := rr.GetReregister()
-	if len(got.GetFrameworks()) != 1 || len(got.GetExecutors()) != 1 || len(got.GetTasks()) != 1 ||
-		got.GetTasks()[0].GetState() != mesospb.TaskState_TASK_RUNNING ||
-		got.GetExecutors()[0].GetFrameworkId().GetValue() != testFrameworkID {
+	// The command executor is not sent: Mesos's master does not keep the
+	// executors agents generate for command tasks.
+	if len(got.GetFrameworks()) != 1 || len(got.GetExecutors()) != 0 || len(got.GetTasks()) != 1 ||
+		got.GetTasks()[0].GetState() != mesospb.TaskState_TASK_RUNNING {
 		t.Errorf("REREGISTER = %v", got)
 	}
 	// The pending TASK_RUNNING is re-sent on the new stream.

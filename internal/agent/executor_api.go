@@ -224,7 +224,9 @@ func (a *Agent) subscribeExecutor(fw *framework, ex *executor, sub *executorpb.C
 		a.shutdownExecutor(ex, nil)
 		return
 	}
-	a.deliver(ex)
+	// The container grows to hold the queued tasks before they are sent
+	// (Mesos updates the container's resources on subscription).
+	a.growThenDeliver(ex)
 }
 
 // executorMessage forwards an executor's MESSAGE to the master (best

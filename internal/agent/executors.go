@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -19,7 +20,6 @@ import (
 	"github.com/meso-project/meso/internal/agent/paths"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
-	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/taskstate"
 )
 
@@ -117,7 +117,7 @@ func (a *Agent) commandExecutorInfo(fwInfo *mesospb.FrameworkInfo, task *mesospb
 		Container:   task.GetContainer(),
 		Labels:      task.GetLabels(),
 		Discovery:   task.GetDiscovery(),
-		Resources:   withExecutorOverhead(task.GetResources()),
+		Resources:   executorOverhead(task.GetResources()),
 		Command: &mesospb.CommandInfo{
 			Uris:        cmd.GetUris(),
 			Environment: cmd.GetEnvironment(),
@@ -140,20 +140,24 @@ func (a *Agent) commandExecutorInfo(fwInfo *mesospb.FrameworkInfo, task *mesospb
 	return info
 }
 
-// withExecutorOverhead returns task resources plus 0.1 cpus and 32 MB mem,
-// allocated like the task's first resource.
-func withExecutorOverhead(rs []*mesospb.Resource) []*mesospb.Resource {
+// executorOverhead is the command executor's own resources, 0.1 cpus and
+// 32 MB mem, allocated to the role of the task's resources: Mesos's
+// allowance for the executors it generates (the container gets the task's
+// resources on top, so it is a small overcommit the master does not charge).
+func executorOverhead(taskResources []*mesospb.Resource) []*mesospb.Resource {
 	var alloc *mesospb.Resource_AllocationInfo
-	if len(rs) > 0 {
-		alloc = rs[0].GetAllocationInfo()
+	for _, r := range taskResources {
+		if r.GetAllocationInfo() != nil {
+			alloc = r.GetAllocationInfo()
+			break
+		}
 	}
-	overhead := resources.Resources{
+	return []*mesospb.Resource{
 		{Name: proto.String("cpus"), Type: mesospb.Value_SCALAR.Enum(),
 			Scalar: &mesospb.Value_Scalar{Value: proto.Float64(commandExecutorCPUs)}, AllocationInfo: alloc},
 		{Name: proto.String("mem"), Type: mesospb.Value_SCALAR.Enum(),
 			Scalar: &mesospb.Value_Scalar{Value: proto.Float64(commandExecutorMemMB)}, AllocationInfo: alloc},
 	}
-	return resources.Resources(rs).Add(overhead)
 }
 
 // launch queues item on the executor, launching the executor first when it
@@ -185,7 +189,7 @@ func (a *Agent) launch(fw *framework, info *mesospb.ExecutorInfo, command bool, 
 	case fresh:
 		a.launchExecutor(ex)
 	case ex.state == executorRunning:
-		a.deliver(ex)
+		a.growThenDeliver(ex)
 	}
 }
 
@@ -217,7 +221,8 @@ func (ex *executor) promoteQueued(taskID string) {
 	}
 }
 
-// launchExecutor creates the sandbox and starts the executor's container.
+// launchExecutor creates the sandbox and launches the executor's container
+// off the actor; executorLaunched gets the outcome.
 func (a *Agent) launchExecutor(ex *executor) {
 	fw := ex.fw
 	ex.containerID = uuid.NewString()
@@ -226,6 +231,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 	log := a.log.With("framework_id", fw.id, "executor_id", ex.id, "container_id", ex.containerID)
 	fail := func(err error) {
 		log.Error("cannot launch executor", "err", err)
+		a.metrics.containerLaunchErrors++
 		ex.pending = &termination{mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
 			"Failed to launch container: " + err.Error()}
 		a.executorTerminated(ex)
@@ -260,35 +266,75 @@ func (a *Agent) launchExecutor(ex *executor) {
 			return
 		}
 	}
-	err = a.cz.Launch(a.ctx, containerizer.ContainerConfig{
-		ID:        ex.containerID,
-		Command:   argv,
-		Env:       a.executorEnv(ex),
-		Dir:       dir,
-		Stdout:    filepath.Join(dir, "stdout"),
-		Stderr:    filepath.Join(dir, "stderr"),
-		User:      runAs,
-		Resources: ex.info.GetResources(),
-	})
-	if err != nil {
-		fail(err)
-		return
+	cfg := containerizer.ContainerConfig{
+		ID:            ex.containerID,
+		Command:       argv,
+		Env:           a.executorEnv(ex),
+		Dir:           dir,
+		Stdout:        filepath.Join(dir, "stdout"),
+		Stderr:        filepath.Join(dir, "stderr"),
+		User:          runAs,
+		Resources:     ex.allocated(""),
+		ContainerInfo: ex.info.GetContainer(),
 	}
-	log.Info("executor launched", "directory", dir)
-	cid := ex.containerID
+	cid, ctx := ex.containerID, a.ctx
 	ex.regTimer = time.AfterFunc(a.cfg.ExecutorRegistrationTimeout, func() {
 		a.post(func() { a.registrationTimedOut(ex, cid) })
 	})
+	go func() {
+		err := a.cz.Launch(ctx, cfg)
+		if ctx.Err() != nil && err == nil {
+			return
+		}
+		a.post(func() { a.executorLaunched(ex, cid, err) })
+	}()
+}
+
+// executorLaunched handles the outcome of a container launch (Mesos's
+// Slave::executorLaunched).
+func (a *Agent) executorLaunched(ex *executor, containerID string, err error) {
+	if ex.containerID != containerID || ex.state == executorTerminated {
+		return
+	}
+	log := a.log.With("framework_id", ex.fw.id, "executor_id", ex.id, "container_id", containerID)
+	if err != nil {
+		a.metrics.containerLaunchErrors++
+		var le *containerizer.LaunchError
+		switch {
+		case errors.Is(err, containerizer.ErrNotSupported):
+			// Mesos's NOT_SUPPORTED: no containerizer took the container,
+			// so waiting for it finds an unknown container.
+			log.Error("none of the enabled containerizers could create a container for the executor",
+				"containerizers", "mesos", "err", err)
+			ex.unknownContainer = true
+		case ex.state == executorTerminating:
+			// Destroyed on purpose during the launch; the termination the
+			// agent decided stands.
+			log.Info("container destroyed during its launch")
+		case errors.As(err, &le):
+			log.Error("container failed to start", "err", err)
+			ex.pending = &termination{mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
+				"Failed to launch container: " + le.Err.Error()}
+		default:
+			log.Error("container failed to start", "err", err)
+			ex.pending = &termination{mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
+				"Failed to launch container: " + err.Error()}
+		}
+		ex.exit = &containerizer.Termination{Status: -1, ExitCode: -1}
+		a.executorTerminated(ex)
+		return
+	}
+	log.Info("executor launched", "directory", ex.directory)
 	ctx := a.ctx
 	go func() {
-		term, err := a.cz.Wait(ctx, cid)
+		term, err := a.cz.Wait(ctx, containerID)
 		if ctx.Err() != nil {
 			return
 		}
 		if err != nil {
-			term = containerizer.Termination{ExitCode: -1, Message: err.Error()}
+			term = containerizer.Termination{Status: -1, ExitCode: -1, Message: err.Error()}
 		}
-		a.post(func() { a.executorExited(ex, cid, term) })
+		a.post(func() { a.executorExited(ex, containerID, term) })
 	}()
 }
 
@@ -470,22 +516,27 @@ func (a *Agent) executorExited(ex *executor, containerID string, term containeri
 		return
 	}
 	a.log.Info("executor exited", "framework_id", ex.fw.id, "executor_id", ex.id,
-		"container_id", containerID, "status", term.Message)
+		"container_id", containerID, "status", term.Message, "limited", term.Limitation != nil)
 	ex.exit = &term
-	// Let the containerizer forget the container (and kill stragglers).
+	// Let the containerizer forget the container.
 	a.destroy(ex, 0)
 	a.executorTerminated(ex)
 }
 
 // executorTerminated fails the executor's unfinished tasks (Mesos's
 // sendExecutorTerminatedStatusUpdate), tells the master, and removes the
-// executor once nothing waits for an acknowledgement.
+// executor once nothing waits for an acknowledgement. Updates the executor
+// sent before it ended are handled first.
 func (a *Agent) executorTerminated(ex *executor) {
 	fw := ex.fw
 	ex.state = executorTerminated
-	a.metrics.executorsTerminated++
 	ex.stopTimers()
 	ex.closeConn()
+	if len(ex.updateQueue) > 0 {
+		ex.terminateAfterUpdates = true
+		return
+	}
+	a.metrics.executorsTerminated++
 	for len(ex.queue) > 0 {
 		ex.promoteQueued(ex.queue[0].tasks()[0].GetTaskId().GetValue())
 	}
@@ -495,15 +546,14 @@ func (a *Agent) executorTerminated(ex *executor) {
 			ex.completeTask(id)
 		}
 	} else {
-		pt := termination{mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED, "Executor terminated"}
-		if ex.pending != nil {
-			pt = *ex.pending
-		} else if ex.exit != nil && ex.exit.Message != "" {
-			pt.message = "Executor terminated: " + ex.exit.Message
-		}
+		state, reason, message, limitation := ex.terminationUpdate()
 		for _, t := range ex.launchedTasks() {
 			if !taskstate.IsTerminal(t.GetState()) {
-				a.agentUpdate(fw, ex, t.GetTaskId().GetValue(), pt.state, pt.reason, pt.message)
+				a.agentUpdateWith(fw, ex, t.GetTaskId().GetValue(), state, reason, message, func(st *mesospb.TaskStatus) {
+					if limitation != nil {
+						st.Limitation = &mesospb.TaskResourceLimitation{Resources: limitation.Resources}
+					}
+				})
 			}
 		}
 	}
@@ -519,6 +569,36 @@ func (a *Agent) executorTerminated(ex *executor) {
 		})
 	}
 	a.maybeRemoveExecutor(ex)
+}
+
+// terminationUpdate is what the executor's unfinished tasks become, as
+// Mesos decides it: the containerizer's termination (a resource limitation)
+// first, then what the agent decided (pendingTermination), else
+// TASK_FAILED / REASON_EXECUTOR_TERMINATED "Executor terminated".
+func (ex *executor) terminationUpdate() (mesospb.TaskState, mesospb.TaskStatus_Reason, string, *containerizer.Limitation) {
+	state, reason := mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_EXECUTOR_TERMINATED
+	var messages []string
+	var lim *containerizer.Limitation
+	if ex.exit != nil {
+		lim = ex.exit.Limitation
+	}
+	if ex.pending != nil {
+		state, reason = ex.pending.state, ex.pending.reason
+		if ex.pending.message != "" {
+			messages = append(messages, ex.pending.message)
+		}
+	}
+	switch {
+	case lim != nil:
+		state, reason = mesospb.TaskState_TASK_FAILED, lim.Reason
+		messages = append(messages, lim.Message)
+	case ex.unknownContainer:
+		messages = append(messages, "Abnormal executor termination: unknown container")
+	}
+	if len(messages) == 0 {
+		return state, reason, "Executor terminated", lim
+	}
+	return state, reason, strings.Join(messages, "; "), lim
 }
 
 // killTask handles KILL_TASK (Mesos's Slave::killTask).

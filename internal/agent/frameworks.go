@@ -119,6 +119,19 @@ type executor struct {
 	killTimer    *time.Timer
 	pending      *termination
 	exit         *containerizer.Termination
+	// unknownContainer: no containerizer took the executor's container
+	// (Mesos reports "Abnormal executor termination: unknown container").
+	unknownContainer bool
+
+	// updateQueue holds the executor's status updates in arrival order
+	// while the first is being completed with the container's status (and,
+	// for a terminal one, the container shrunk); terminateAfterUpdates
+	// defers executorTerminated until they are all handled.
+	updateQueue           []*mesospb.TaskStatus
+	terminateAfterUpdates bool
+	// growing is set while the container is being resized for queued
+	// tasks; regrow asks for another resize once it is done.
+	growing, regrow bool
 }
 
 func newExecutor(fw *framework, info *mesospb.ExecutorInfo, command bool) *executor {

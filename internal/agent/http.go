@@ -2,16 +2,17 @@ package agent
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
-	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // routes builds the agent's HTTP API; every route is also served under the
@@ -32,6 +33,11 @@ func (a *Agent) routes() http.Handler {
 		httpapi.WriteJSON(w, r, http.StatusOK, versionJSON())
 	}))
 	httpapi.Routes(mux, []string{"", "/slave(1)"}, "/metrics/snapshot", http.HandlerFunc(a.serveMetrics))
+	// Mesos serves the monitor under the "monitor" libprocess actor, and
+	// /containers under the agent's.
+	httpapi.Routes(mux, []string{""}, "/monitor/statistics", http.HandlerFunc(a.serveStatistics))
+	httpapi.Routes(mux, []string{""}, "/monitor/statistics.json", http.HandlerFunc(a.serveStatistics))
+	httpapi.Routes(mux, prefixes, "/containers", http.HandlerFunc(a.serveContainers))
 	return mux
 }
 
@@ -149,7 +155,7 @@ func (a *Agent) executorJSON(ex *executor) map[string]any {
 		"source":          ex.info.GetSource(),
 		"container":       ex.containerID,
 		"directory":       ex.directory,
-		"resources":       resources.Resources(ex.info.GetResources()).LegacyMap(),
+		"resources":       resources.Resources(ex.allocated("")).LegacyMap(),
 		"tasks":           []any{},
 		"queued_tasks":    []any{},
 		"completed_tasks": []any{},
@@ -314,25 +320,14 @@ func reservedFull(rs resources.Resources) map[string]any {
 	return out
 }
 
-// usedResources sums the resources of live executors and their tasks.
+// usedResources sums the resources of live executors and their tasks
+// (Mesos's executors' allocatedResources).
 func (a *Agent) usedResources() []*mesospb.Resource {
 	var used []*mesospb.Resource
 	for _, fw := range a.frameworks {
 		for _, ex := range fw.executors {
-			if ex.state == executorTerminated {
-				continue
-			}
-			used = append(used, ex.info.GetResources()...)
-			if ex.command {
-				continue // the command executor's resources include its task's
-			}
-			for _, t := range ex.launchedTasks() {
-				if !taskstate.IsTerminal(t.GetState()) {
-					used = append(used, t.GetResources()...)
-				}
-			}
-			for _, t := range ex.queuedTasks() {
-				used = append(used, t.GetResources()...)
+			if ex.state != executorTerminated {
+				used = append(used, ex.allocated("")...)
 			}
 		}
 	}
@@ -349,6 +344,7 @@ type metrics struct {
 	tasksKilled, tasksLost          uint64
 	tasksGone, tasksDropped         uint64
 	tasksError, executorsTerminated uint64
+	containerLaunchErrors           uint64
 }
 
 // countTerminal counts a task reaching a terminal state.
@@ -376,6 +372,11 @@ func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if err := a.call(r.Context(), func() { snap = a.metricsSnapshot() }); err != nil {
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running"))
 		return
+	}
+	if mr, ok := a.cz.(containerizer.MetricsReporter); ok {
+		if cm, err := mr.Metrics(r.Context()); err == nil {
+			maps.Copy(snap, cm)
+		}
 	}
 	httpapi.WriteJSON(w, r, http.StatusOK, snap)
 }
@@ -428,7 +429,7 @@ func (a *Agent) metricsSnapshot() map[string]float64 {
 		"slave/reregistrations":                         float64(m.reregistrations),
 		"slave/status_updates_pending":                  float64(a.updates.Len()),
 		"slave/recovery_errors":                         0,
-		"slave/container_launch_errors":                 0,
+		"slave/container_launch_errors":                 float64(m.containerLaunchErrors),
 		"slave/executor_directory_max_allowed_age_secs": 0,
 	}
 	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {

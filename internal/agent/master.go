@@ -166,7 +166,10 @@ func (a *Agent) registrationCall() *agentapipb.Call {
 		}
 		rr.Frameworks = append(rr.Frameworks, fw.info)
 		for _, ex := range fw.sortedExecutors() {
-			if ex.state != executorTerminated {
+			// Like Mesos, the executors the agent generates for command tasks
+			// are not sent: the master does not keep them (their resources
+			// are an overcommit it never charged).
+			if ex.state != executorTerminated && !ex.command {
 				rr.Executors = append(rr.Executors, ex.info)
 			}
 			for _, t := range ex.allTasks() {

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/meso-project/meso/api/v1/executorpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/statusupdate"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
@@ -18,63 +16,10 @@ import (
 // SOURCE_AGENT, agent and executor IDs filled) and hands it to the status
 // update manager. ex may be nil for a task without an executor.
 func (a *Agent) agentUpdate(fw *framework, ex *executor, taskID string, state mesospb.TaskState, reason mesospb.TaskStatus_Reason, message string) {
-	u := uuid.New()
-	st := &mesospb.TaskStatus{
-		TaskId:    &mesospb.TaskID{Value: proto.String(taskID)},
-		State:     state.Enum(),
-		Message:   proto.String(message),
-		Source:    mesospb.TaskStatus_SOURCE_AGENT.Enum(),
-		Reason:    reason.Enum(),
-		AgentId:   a.info.GetId(),
-		Timestamp: proto.Float64(now()),
-		Uuid:      u[:],
-	}
-	if ex != nil {
-		st.ExecutorId = ex.info.GetExecutorId()
-	}
-	a.statusUpdate(fw, ex, st)
+	a.agentUpdateWith(fw, ex, taskID, state, reason, message, nil)
 }
 
 func now() float64 { return float64(time.Now().UnixNano()) / 1e9 }
-
-// executorUpdate handles an UPDATE call of a subscribed executor and
-// acknowledges it to the executor once the agent holds it.
-func (a *Agent) executorUpdate(fw *framework, ex *executor, status *mesospb.TaskStatus) {
-	st := proto.Clone(status).(*mesospb.TaskStatus)
-	st.AgentId = a.info.GetId()
-	if st.ExecutorId == nil {
-		st.ExecutorId = ex.info.GetExecutorId()
-	}
-	if st.GetTimestamp() == 0 {
-		st.Timestamp = proto.Float64(now())
-	}
-	if st.GetState() == mesospb.TaskState_TASK_RUNNING {
-		// Merge in what Mesos's containerizer reports for a host-network
-		// container: its ID and the agent's IP (frameworks read task IPs
-		// from container_status.network_infos).
-		if st.ContainerStatus == nil {
-			st.ContainerStatus = &mesospb.ContainerStatus{}
-		}
-		cs := st.ContainerStatus
-		if cs.ContainerId == nil {
-			cs.ContainerId = &mesospb.ContainerID{Value: proto.String(ex.containerID)}
-		}
-		if len(cs.NetworkInfos) == 0 {
-			cs.NetworkInfos = []*mesospb.NetworkInfo{{
-				IpAddresses: []*mesospb.NetworkInfo_IPAddress{{IpAddress: proto.String(a.ip)}},
-			}}
-		}
-	}
-	if a.statusUpdate(fw, ex, st) {
-		ex.send(&executorpb.Event{
-			Type: executorpb.Event_ACKNOWLEDGED.Enum(),
-			Acknowledged: &executorpb.Event_Acknowledged{
-				TaskId: st.GetTaskId(),
-				Uuid:   st.GetUuid(),
-			},
-		})
-	}
-}
 
 // statusUpdate records the update in the task's state and hands it to the
 // status update manager; it reports whether the agent now holds it (true

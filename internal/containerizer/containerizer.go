@@ -1,16 +1,28 @@
-// Package containerizer starts, watches and destroys the containers that
-// executors run in. It mirrors the role of Mesos's containerizer: the agent
-// hands it a ContainerConfig (argv, environment, sandbox, user, resources)
-// and later asks it to wait for or destroy the container; it knows nothing of
-// frameworks, tasks or the agent (the dependency rules forbid importing
-// internal/agent).
+// Package containerizer starts, isolates, watches and destroys the containers
+// that executors run in. It mirrors Mesos's "mesos" containerizer: the agent
+// hands it a ContainerConfig (argv, environment, sandbox, user, resources,
+// ContainerInfo) and later asks it to update, measure, wait for or destroy the
+// container; it knows nothing of frameworks, tasks or the agent (the
+// dependency rules forbid importing internal/agent).
 //
-// A Containerizer is the agent-facing interface. Posix is the plain
-// implementation (Mesos's "posix" launcher with no isolation): each
-// container is one process started in its own process group, and a destroy
-// signals the whole group and every descendant still found under the leader.
-// Isolators (cgroups cpu/mem, ...) plug in later through the Isolator hook
-// interface; Posix runs the ones it is given around each launch and destroy.
+// A container is made of two kinds of parts, as in Mesos:
+//
+//   - a Launcher starts the container's first process (held by the launch
+//     helper until it is isolated) and tracks every process of the container
+//     so that a destroy leaves none behind: "posix" by process group and
+//     process tree, "linux" by a cgroup of its own, with namespaces;
+//   - Isolators, picked by --isolation, each own one resource or facility
+//     (cgroups/cpu, cgroups/mem, namespaces/pid, disk/du, ...). Every
+//     isolator implements Isolator (a name) and any of the per-phase
+//     interfaces Preparer, Isolater, Updater, Watcher, LimitChecker, Usager,
+//     Statuser and Cleaner; the containerizer calls each phase on the
+//     isolators that have it, in --isolation's order (cleanup in reverse).
+//
+// Mesos is the implementation: an actor that owns the table of containers in
+// one goroutine. Launch, Destroy and Update run in the caller's goroutine
+// (the agent calls them off its own loop) and in per-container goroutines;
+// they only touch the table through the actor. See doc.go for the life of a
+// container.
 package containerizer
 
 import (
@@ -27,10 +39,17 @@ var (
 	// ErrExists is returned by Launch for an ID already in use.
 	ErrExists = errors.New("containerizer: container already exists")
 	// ErrUnknown is returned for an ID the containerizer does not know (never
-	// launched, or already destroyed and forgotten).
+	// launched, or destroyed and forgotten).
 	ErrUnknown = errors.New("containerizer: unknown container")
-	// ErrLaunch is returned when the process could not be started.
+	// ErrLaunch is returned when the container could not be started; the
+	// message says why (Mesos reports it as "Failed to launch container: ...").
 	ErrLaunch = errors.New("containerizer: launch failed")
+	// ErrNotSupported is returned by Launch for a container this
+	// containerizer cannot run at all (a DOCKER ContainerInfo: Mesos's
+	// LaunchResult::NOT_SUPPORTED).
+	ErrNotSupported = errors.New("containerizer: container not supported")
+	// ErrStopped is returned once Close has been called.
+	ErrStopped = errors.New("containerizer: stopped")
 )
 
 // ContainerConfig describes one container to launch.
@@ -53,56 +72,99 @@ type ContainerConfig struct {
 	// User, when non-empty and the containerizer runs as root, is the user
 	// the process runs as. Empty means the agent's own user.
 	User string
-	// Resources are the container's resources (executor + tasks); isolators
-	// use them to set limits. The posix launcher itself ignores them.
+	// Resources are the container's resource requests (executor + tasks);
+	// isolators set their limits from them.
 	Resources []*mesospb.Resource
+	// Limits are resource limits above the requests (TaskInfo.limits, by
+	// resource name; +Inf means unlimited). Nil when there are none.
+	Limits map[string]float64
+	// ContainerInfo is the executor's (or the command task's) container
+	// description; nil for a plain command.
+	ContainerInfo *mesospb.ContainerInfo
 }
 
 // Termination says how a container ended.
 type Termination struct {
 	// Status is the raw wait(2) status, as Mesos reports it in
 	// ExitedExecutorMessage / scheduler FAILURE events (exit code << 8, or
-	// the signal number).
+	// the signal number). -1 when the first process never ran.
 	Status int
 	// ExitCode is the exit code, or -1 when the process was signalled.
 	ExitCode int
 	// Signal is the terminating signal, or 0.
 	Signal int
-	// Destroyed is true when the container ended because Destroy was called.
+	// Destroyed is true when the container ended because Destroy was called
+	// (or a limitation was hit) rather than by its first process exiting.
 	Destroyed bool
-	// Message describes the termination, e.g. "exited with status 1".
+	// Message describes the exit, e.g. "exited with status 1".
 	Message string
+	// Limitation is set when the containerizer destroyed the container
+	// because it hit a resource limit: its tasks end TASK_FAILED with the
+	// limitation's reason and message (Mesos's ContainerTermination state,
+	// reason, message and limited_resources).
+	Limitation *Limitation
+}
+
+// Limitation is a resource limit a container reached (Mesos's
+// ContainerLimitation): the memory isolator's OOM, the disk isolator's quota.
+type Limitation struct {
+	// Reason is REASON_CONTAINER_LIMITATION_MEMORY, ..._DISK, or
+	// REASON_CONTAINER_LIMITATION.
+	Reason mesospb.TaskStatus_Reason
+	// Message is the text Mesos puts in the task's status message.
+	Message string
+	// Resources are what was exceeded (TaskStatus.limitation.resources).
+	Resources []*mesospb.Resource
+}
+
+// Status is what Status reports about a live container.
+type Status struct {
+	// ContainerStatus holds container_id, executor_pid and what the
+	// isolators add (cgroup_info, ...), to be merged into status updates.
+	ContainerStatus *mesospb.ContainerStatus
+	// Limitation is set when the container has hit a resource limit and is
+	// being destroyed for it. The agent then reports the limitation instead
+	// of the executor's own view of the ending (see Mesos.Status).
+	Limitation *Limitation
 }
 
 // Containerizer launches and tears down containers.
 //
-// Contract: every method is safe for concurrent use. Launch returns once the
-// container's first process has started (or failed to start); it never
-// blocks on the process. Wait blocks until the container has ended and may be
-// called any number of times, concurrently; after the end it keeps returning
-// the same Termination until the container is forgotten (a Wait after Destroy
-// has returned still answers). Destroy is idempotent: it kills every process
-// of the container (SIGTERM to the whole tree, SIGKILL to what is left after
-// grace; grace 0 kills at once), returns once the container's first process
-// has been reaped, and is a no-op for a container that already ended, apart
-// from killing stragglers.
+// Contract: every method is safe for concurrent use, and blocks only on the
+// container it names (never on another container's launch or destroy).
+//
+//   - Launch returns once the container's first process runs (nil) or the
+//     launch failed (the container is then gone, nothing left behind). A
+//     Destroy during Launch makes Launch fail with ErrLaunch.
+//   - Wait blocks until the container ended. After the end it keeps
+//     returning the same Termination until Destroy forgets the container.
+//   - Destroy is idempotent: it kills every process of the container
+//     (SIGTERM to all of them, SIGKILL to what is left after grace; grace 0
+//     kills at once), waits for them to be gone and for the isolators to
+//     clean up, and forgets the container. For a container that already
+//     ended it only forgets it.
+//   - Update sets the container's resources (and so its limits); Usage and
+//     Status read a live container.
+//   - Close stops the containerizer; containers keep running (the agent
+//     destroys the ones that must not outlive it first).
 type Containerizer interface {
 	Launch(ctx context.Context, cfg ContainerConfig) error
 	Wait(ctx context.Context, id string) (Termination, error)
 	Destroy(ctx context.Context, id string, grace time.Duration) error
-	// Containers lists the IDs of the live containers.
-	Containers() []string
+	Update(ctx context.Context, id string, resources []*mesospb.Resource, limits map[string]float64) error
+	Usage(ctx context.Context, id string) (*mesospb.ResourceStatistics, error)
+	Status(ctx context.Context, id string) (Status, error)
+	// Containers lists the IDs of the containers that have not ended.
+	Containers(ctx context.Context) ([]string, error)
+	Close() error
 }
 
-// Isolator is the hook set an isolator implements (cgroups, rlimits, ...).
-// Prepare runs before the process starts, Isolate right after it started
-// (with its pid), Cleanup after it ended and all its processes are gone.
-// Each call is made once per container, from one goroutine at a time.
-type Isolator interface {
-	Name() string
-	Prepare(ctx context.Context, cfg ContainerConfig) error
-	Isolate(ctx context.Context, id string, pid int) error
-	Cleanup(ctx context.Context, id string) error
+// MetricsReporter is implemented by containerizers that publish metrics
+// (the agent adds them to /metrics/snapshot).
+type MetricsReporter interface {
+	// Metrics returns Mesos-named metrics, e.g.
+	// "containerizer/mesos/container_destroy_errors".
+	Metrics(ctx context.Context) (map[string]float64, error)
 }
 
 func describe(t Termination) string {

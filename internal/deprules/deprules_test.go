@@ -64,14 +64,16 @@ func TestViolationsAreFound(t *testing.T) {
 		{ImportPath: m + "/internal/allocator/sorter", Deps: []string{m + "/internal/master/validation"}},
 		{ImportPath: m + "/internal/containerizer", Deps: []string{m + "/internal/agent"}},
 		{ImportPath: m + "/internal/master/x", Deps: []string{m + "/internal/allocator/hierarchical"}},
+		{ImportPath: m + "/internal/agent", Deps: []string{m + "/internal/containerizer/launcher"}},
 		// Allowed: composition roots, and a concrete package's own subpackages.
 		{ImportPath: m + "/cmd/meso", Deps: []string{m + "/internal/allocator/hierarchical"}},
 		{ImportPath: m + "/internal/local", Deps: []string{m + "/internal/allocator/hierarchical"}},
+		{ImportPath: m + "/internal/builtin", Deps: []string{m + "/internal/containerizer/launcher"}},
 		{ImportPath: m + "/internal/allocator/hierarchical", Deps: []string{m + "/internal/allocator/hierarchical/scenario"}},
 	}
 	got := violations(m, pkgs)
-	if len(got) != 6 {
-		t.Errorf("found %d violations, want 6:\n%s", len(got), strings.Join(got, "\n"))
+	if len(got) != 7 {
+		t.Errorf("found %d violations, want 7:\n%s", len(got), strings.Join(got, "\n"))
 	}
 }
 
@@ -118,20 +120,22 @@ func violations(module string, pkgs []pkg) []string {
 			name: "only the composition roots pick implementations",
 			from: func(p string) bool {
 				return !under(p, module, "cmd/meso") && !under(p, module, "internal/local") &&
-					!under(p, module, "bench")
+					!under(p, module, "internal/builtin") && !under(p, module, "bench")
 			},
 			forbids: func(d string) bool {
 				return under(d, module, "internal/allocator/hierarchical") ||
 					under(d, module, "internal/registry/store") ||
-					under(d, module, "internal/containerizer/isolator")
+					under(d, module, "internal/containerizer/isolator") ||
+					under(d, module, "internal/containerizer/launcher")
 			},
 			// A concrete package may of course depend on its own subpackages.
 			allowed: func(p string) bool {
 				return under(p, module, "internal/allocator/hierarchical") ||
 					under(p, module, "internal/registry/store") ||
-					under(p, module, "internal/containerizer/isolator")
+					under(p, module, "internal/containerizer/isolator") ||
+					under(p, module, "internal/containerizer/launcher")
 			},
-			describe: "concrete allocators, stores and isolators are chosen only in cmd/meso and internal/local",
+			describe: "concrete allocators, stores, launchers and isolators are chosen only in the composition roots (cmd/meso, internal/local, internal/builtin)",
 		},
 	}
 	var out []string

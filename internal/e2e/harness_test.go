@@ -18,6 +18,7 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/agent"
+	"github.com/meso-project/meso/internal/builtin"
 	"github.com/meso-project/meso/internal/local"
 	"github.com/meso-project/meso/internal/master"
 	"github.com/meso-project/meso/internal/testutil"
@@ -39,10 +40,13 @@ func cluster(t *testing.T, tweak func(*local.Config)) *local.Cluster {
 		Agent: agent.Config{
 			Resources:                 "cpus:4;mem:4096;disk:10000;ports:[31000-32000]",
 			ExecutorCommand:           []string{bin, "executor"},
-			LaunchHelper:              []string{bin, "launch"},
 			RegistrationBackoffFactor: 10 * time.Millisecond,
 			StatusUpdateRetryInterval: 300 * time.Millisecond,
 		},
+		// The posix launcher: these tests are about the cluster's logic;
+		// isolation_test.go covers the linux launcher and cgroups, each
+		// test with a cgroups root of its own.
+		Containerizer: builtin.Containerizer{Launcher: "posix", Helper: []string{bin, "launch"}},
 	}
 	if tweak != nil {
 		tweak(&cfg)

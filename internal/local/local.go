@@ -2,7 +2,7 @@
 // master and N agents, each on its own port, sharing a work directory. It is
 // what `meso local` starts (Mesos's mesos-local) and what the integration
 // tests use. Like cmd/meso it is a composition root: it picks the allocator
-// from the factory table.
+// and each agent's containerizer from the tables of internal/builtin.
 package local
 
 import (
@@ -19,15 +19,9 @@ import (
 
 	"github.com/meso-project/meso/internal/agent"
 	"github.com/meso-project/meso/internal/allocator"
-	"github.com/meso-project/meso/internal/allocator/hierarchical"
+	"github.com/meso-project/meso/internal/builtin"
 	"github.com/meso-project/meso/internal/master"
 )
-
-// Allocators is the table of allocators by the name Mesos uses on
-// --allocator.
-var Allocators = map[string]allocator.Factory{
-	"HierarchicalDRF": hierarchical.New,
-}
 
 // Config describes a local cluster. Master and Agent are templates: fields
 // that identify a component (listener, work dir, master address) are filled
@@ -51,6 +45,11 @@ type Config struct {
 	AllocatorOptions allocator.Options
 	Master           master.Config
 	Agent            agent.Config
+	// Containerizer configures every agent's containerizer (the agent
+	// flags --isolation, --launcher, --cgroups_*, ...). With more than one
+	// agent, agent i keeps its cgroups under <cgroups_root>/agent-<i>, so
+	// that no agent takes another's containers for orphans.
+	Containerizer builtin.Containerizer
 }
 
 // Cluster is a running local cluster.
@@ -89,7 +88,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	alloc := cfg.Allocator
 	if alloc == nil {
-		factory, ok := Allocators[cfg.AllocatorName]
+		factory, ok := builtin.Allocators[cfg.AllocatorName]
 		if !ok {
 			return nil, fmt.Errorf("local: unknown allocator %q (known: HierarchicalDRF)", cfg.AllocatorName)
 		}
@@ -142,15 +141,40 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			c.Stop()
 			return nil, fmt.Errorf("local: %w", err)
 		}
+		cz := acfg.Containerizer
+		if cz == nil {
+			czcfg := cfg.Containerizer
+			czcfg.Logger = acfg.Logger
+			if czcfg.CgroupsRoot == "" {
+				czcfg.CgroupsRoot = "mesos"
+			}
+			if cfg.NumAgents > 1 {
+				czcfg.CgroupsRoot += fmt.Sprintf("/agent-%d", i)
+			}
+			if cz, err = builtin.NewContainerizer(ctx, czcfg); err != nil {
+				aln.Close()
+				c.Stop()
+				return nil, fmt.Errorf("local: agent %d: %w", i, err)
+			}
+			acfg.Containerizer = cz
+		}
 		a, err := agent.New(acfg)
 		if err != nil {
 			aln.Close()
+			_ = cz.Close()
 			c.Stop()
 			return nil, fmt.Errorf("local: agent %d: %w", i, err)
 		}
 		c.AgentAddrs = append(c.AgentAddrs, aln.Addr().String())
 		c.AgentWorkDirs = append(c.AgentWorkDirs, acfg.WorkDir)
-		c.run(func() error { return a.Serve(ctx, aln) })
+		owned := cfg.Agent.Containerizer == nil
+		c.run(func() error {
+			err := a.Serve(ctx, aln)
+			if owned {
+				err = errors.Join(err, cz.Close())
+			}
+			return err
+		})
 	}
 	return c, nil
 }

@@ -11,14 +11,24 @@
 // which keeps the pid, and so everything it forks stays isolated. When the
 // pipe is closed without the byte (isolation failed, the agent died), the
 // helper exits with ExitAborted and the command never runs.
+//
+// When the container has namespaces of its own (the linux launcher with
+// namespaces/pid or filesystem/linux) the helper is also where the
+// container's mounts are made: the containerizer passes them, and the user
+// to become, as --launch_info=JSON before "--". The helper makes them once
+// released, in the container's mount namespace, drops to the user, then
+// execs (Mesos's mesos-containerizer launch does the same with its
+// ContainerLaunchInfo).
 package launch
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 )
 
@@ -35,6 +45,33 @@ const (
 // Release is the byte that lets the helper exec.
 const Release = 'R'
 
+// Info is what the helper does between its release and the exec.
+type Info struct {
+	// Mounts are made in order (mount(2)); a failure aborts the launch.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// User, when set, is who the command runs as; the helper starts as
+	// root so that it can mount, and switches right before the exec.
+	User *User `json:"user,omitempty"`
+}
+
+// Mount is one mount(2) call.
+type Mount struct {
+	Source string  `json:"source,omitempty"`
+	Target string  `json:"target"`
+	FSType string  `json:"fstype,omitempty"`
+	Flags  uintptr `json:"flags,omitempty"`
+	Data   string  `json:"data,omitempty"`
+}
+
+// User is a resolved user.
+type User struct {
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Groups []uint32 `json:"groups,omitempty"`
+}
+
+const infoFlag = "--launch_info="
+
 // Wrap returns the argv that runs argv through the helper: helper, "--", argv.
 func Wrap(helper, argv []string) []string {
 	out := make([]string, 0, len(helper)+1+len(argv))
@@ -47,6 +84,14 @@ func Wrap(helper, argv []string) []string {
 // command's argv). It returns only on failure, with the exit code to use;
 // on success the process image is replaced by the command.
 func Main(args []string, stderr io.Writer) int {
+	var info Info
+	for len(args) > 0 && strings.HasPrefix(args[0], infoFlag) {
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(args[0], infoFlag)), &info); err != nil {
+			fmt.Fprintf(stderr, "meso launch: bad %s: %v\n", strings.TrimSuffix(infoFlag, "="), err)
+			return ExitAborted
+		}
+		args = args[1:]
+	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
@@ -64,6 +109,10 @@ func Main(args []string, stderr io.Writer) int {
 		return ExitAborted
 	}
 	pipe.Close()
+	if err := setup(info); err != nil {
+		fmt.Fprintf(stderr, "meso launch: preparing the container: %v\n", err)
+		return ExitAborted
+	}
 
 	path, err := exec.LookPath(args[0])
 	if err != nil {
@@ -90,4 +139,36 @@ func waitForRelease(r io.Reader) error {
 	default:
 		return err
 	}
+}
+
+// setup makes the mounts and switches to the user.
+func setup(info Info) error {
+	for _, m := range info.Mounts {
+		if err := syscall.Mount(m.Source, m.Target, m.FSType, m.Flags, m.Data); err != nil {
+			return fmt.Errorf("mounting %s at %s: %w", firstNonEmpty(m.Source, m.FSType), m.Target, err)
+		}
+	}
+	if u := info.User; u != nil {
+		groups := make([]int, len(u.Groups))
+		for i, g := range u.Groups {
+			groups[i] = int(g)
+		}
+		if err := syscall.Setgroups(groups); err != nil {
+			return fmt.Errorf("setting supplementary groups: %w", err)
+		}
+		if err := syscall.Setgid(int(u.GID)); err != nil {
+			return fmt.Errorf("setting gid %d: %w", u.GID, err)
+		}
+		if err := syscall.Setuid(int(u.UID)); err != nil {
+			return fmt.Errorf("setting uid %d: %w", u.UID, err)
+		}
+	}
+	return nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -1,0 +1,126 @@
+//go:build linux
+
+package cgroups
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// WaitOOM returns nil once the kernel's OOM killer has killed a process in
+// the group, or ctx's error when ctx ends first. It listens for the kernel's
+// notification (v1: an eventfd on memory.oom_control through
+// cgroup.event_control, as Mesos does; v2: inotify on memory.events) and
+// also reads the kill counter every OOMPoll: recent kernels signal the v1
+// eventfd only when the OOM killer is disabled.
+func (g *Group) WaitOOM(ctx context.Context) error {
+	var wake *os.File
+	var err error
+	if !g.h.fake {
+		if g.h.version == V1 {
+			wake, err = g.oomEventFD()
+		} else {
+			wake, err = inotify(filepath.Join(g.Dir(""), "memory.events"))
+		}
+		if err != nil {
+			return err
+		}
+		defer wake.Close()
+		stop := context.AfterFunc(ctx, func() { wake.Close() })
+		defer stop()
+	}
+	woken := make(chan error, 1)
+	if wake != nil {
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				if _, err := wake.Read(buf); err != nil {
+					select {
+					case woken <- err:
+					default:
+					}
+					return
+				}
+				select {
+				case woken <- nil:
+				default:
+				}
+			}
+		}()
+	}
+	tick := time.NewTicker(OOMPoll)
+	defer tick.Stop()
+	for {
+		n, err := g.OOMKills()
+		if err != nil {
+			if !g.Exists() {
+				return fmt.Errorf("cgroups: %s was removed", g.path)
+			}
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		case err := <-woken:
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("cgroups: waiting for OOM events of %s: %w", g.path, err)
+			}
+		}
+	}
+}
+
+// OOMPoll is how often WaitOOM reads the kill counter besides listening.
+var OOMPoll = 500 * time.Millisecond
+
+// oomEventFD registers an eventfd for the v1 group's OOM notifications.
+func (g *Group) oomEventFD() (*os.File, error) {
+	dir := g.Dir("memory")
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: eventfd: %w", err)
+	}
+	ev := os.NewFile(uintptr(efd), "oom-eventfd")
+	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
+	if err != nil {
+		ev.Close()
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	defer ctl.Close()
+	reg := strconv.Itoa(efd) + " " + strconv.Itoa(int(ctl.Fd()))
+	if err := writeFile(filepath.Join(dir, "cgroup.event_control"), reg); err != nil {
+		ev.Close()
+		return nil, fmt.Errorf("cgroups: registering for OOM events of %s: %w", g.path, err)
+	}
+	return ev, nil
+}
+
+// inotify watches file for modifications.
+func inotify(file string) (*os.File, error) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: inotify: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	if _, err := unix.InotifyAddWatch(fd, file, unix.IN_MODIFY); err != nil {
+		f.Close()
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("cgroups: %s: %w", file, os.ErrNotExist)
+		}
+		return nil, fmt.Errorf("cgroups: watching %s: %w", file, err)
+	}
+	return f, nil
+}

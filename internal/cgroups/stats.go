@@ -1,0 +1,118 @@
+//go:build linux
+
+package cgroups
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// userHZ is USER_HZ, the unit of v1's cpuacct.stat (100 on every Linux
+// architecture meso builds for).
+const userHZ = 100
+
+// CPUStats are a group's CPU accounting.
+type CPUStats struct {
+	User, System time.Duration
+	// Periods, Throttled and ThrottledTime come from cpu.stat (CFS
+	// bandwidth control).
+	Periods, Throttled uint64
+	ThrottledTime      time.Duration
+}
+
+// CPU reads the group's CPU accounting: v1's cpuacct.stat and cpu.stat,
+// v2's cpu.stat.
+func (g *Group) CPU() (CPUStats, error) {
+	var s CPUStats
+	if g.h.version == V1 {
+		acct, err := readKV(filepath.Join(g.Dir("cpuacct"), "cpuacct.stat"))
+		if err != nil {
+			return s, fmt.Errorf("cgroups: reading cpuacct.stat of %s: %w", g.path, err)
+		}
+		s.User = time.Duration(acct["user"]) * time.Second / userHZ
+		s.System = time.Duration(acct["system"]) * time.Second / userHZ
+		st, err := readKV(filepath.Join(g.Dir("cpu"), "cpu.stat"))
+		if err != nil {
+			return s, fmt.Errorf("cgroups: reading cpu.stat of %s: %w", g.path, err)
+		}
+		s.Periods, s.Throttled = st["nr_periods"], st["nr_throttled"]
+		s.ThrottledTime = time.Duration(st["throttled_time"])
+		return s, nil
+	}
+	st, err := readKV(filepath.Join(g.Dir(""), "cpu.stat"))
+	if err != nil {
+		return s, fmt.Errorf("cgroups: reading cpu.stat of %s: %w", g.path, err)
+	}
+	s.User = time.Duration(st["user_usec"]) * time.Microsecond
+	s.System = time.Duration(st["system_usec"]) * time.Microsecond
+	s.Periods, s.Throttled = st["nr_periods"], st["nr_throttled"]
+	s.ThrottledTime = time.Duration(st["throttled_usec"]) * time.Microsecond
+	return s, nil
+}
+
+// MemoryStats are a group's memory accounting, in bytes.
+type MemoryStats struct {
+	// Usage is the current charge (v1 memory.usage_in_bytes, v2
+	// memory.current); MaxUsage its peak (v1 memory.max_usage_in_bytes, v2
+	// memory.peak, 0 where the kernel lacks it).
+	Usage, MaxUsage uint64
+	// UsageWithSwap is v1's memory.memsw.usage_in_bytes, or v2's
+	// memory.current plus memory.swap.current; 0 when swap is not accounted.
+	UsageWithSwap uint64
+	// From memory.stat: the hierarchical totals on v1.
+	Cache, RSS, MappedFile, Swap, Unevictable uint64
+	// Kernel and KernelTCP are kernel memory (v1 memory.kmem.*, v2's
+	// memory.stat kernel and sock).
+	Kernel, KernelTCP uint64
+	// Stat is memory.stat as the kernel wrote it.
+	Stat string
+}
+
+// Memory reads the group's memory accounting.
+func (g *Group) Memory() (MemoryStats, error) {
+	var s MemoryStats
+	dir := g.Dir("memory")
+	stat, err := readKV(filepath.Join(dir, "memory.stat"))
+	if err != nil {
+		return s, fmt.Errorf("cgroups: reading memory.stat of %s: %w", g.path, err)
+	}
+	s.Stat, _ = readString(filepath.Join(dir, "memory.stat"))
+	if g.h.version == V1 {
+		if s.Usage, err = readUint(filepath.Join(dir, "memory.usage_in_bytes")); err != nil {
+			return s, fmt.Errorf("cgroups: reading memory.usage_in_bytes of %s: %w", g.path, err)
+		}
+		s.MaxUsage, _ = readUint(filepath.Join(dir, "memory.max_usage_in_bytes"))
+		s.UsageWithSwap, _ = readUint(filepath.Join(dir, "memory.memsw.usage_in_bytes"))
+		s.Kernel, _ = readUint(filepath.Join(dir, "memory.kmem.usage_in_bytes"))
+		s.KernelTCP, _ = readUint(filepath.Join(dir, "memory.kmem.tcp.usage_in_bytes"))
+		s.Cache, s.RSS, s.MappedFile = stat["total_cache"], stat["total_rss"], stat["total_mapped_file"]
+		s.Swap, s.Unevictable = stat["total_swap"], stat["total_unevictable"]
+		return s, nil
+	}
+	if s.Usage, err = readUint(filepath.Join(dir, "memory.current")); err != nil {
+		return s, fmt.Errorf("cgroups: reading memory.current of %s: %w", g.path, err)
+	}
+	s.MaxUsage, _ = readUint(filepath.Join(dir, "memory.peak"))
+	if swap, err := readUint(filepath.Join(dir, "memory.swap.current")); err == nil {
+		s.UsageWithSwap = s.Usage + swap
+		s.Swap = swap
+	}
+	s.Cache, s.RSS, s.MappedFile = stat["file"], stat["anon"], stat["file_mapped"]
+	s.Unevictable, s.Kernel, s.KernelTCP = stat["unevictable"], stat["kernel"], stat["sock"]
+	return s, nil
+}
+
+// OOMKills is how many processes the kernel's OOM killer killed in the
+// group (v1 memory.oom_control oom_kill, v2 memory.events oom_kill).
+func (g *Group) OOMKills() (uint64, error) {
+	f := filepath.Join(g.Dir("memory"), "memory.oom_control")
+	if g.h.version == V2 {
+		f = filepath.Join(g.Dir(""), "memory.events")
+	}
+	kv, err := readKV(f)
+	if err != nil {
+		return 0, fmt.Errorf("cgroups: reading %s: %w", f, err)
+	}
+	return kv["oom_kill"], nil
+}

@@ -1,0 +1,234 @@
+//go:build unix
+
+package containerizer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"syscall"
+
+	"github.com/meso-project/meso/internal/containerizer/launch"
+)
+
+// Launcher starts a container's first process and keeps track of every
+// process of the container (Mesos's Launcher): "posix" by process group and
+// process tree, "linux" by a cgroup, with the namespaces isolators ask for.
+//
+// Contract: methods are safe for concurrent use for different containers;
+// the containerizer never calls two of them for the same container at once.
+// Fork returns a process held by the launch helper: it runs nothing until
+// Release, and everything it forks afterwards is tracked. Signal and
+// Destroy reach every process of the container, including those whose
+// parent died. Destroy returns once none is left (or ctx ends) and releases
+// what the launcher holds for the container; it is idempotent.
+type Launcher interface {
+	Name() string
+	Fork(ctx context.Context, id string, spec ForkSpec) (*Process, error)
+	// Signal sends sig to every process of the container; pid is its first
+	// process (which may have exited).
+	Signal(id string, pid int, sig syscall.Signal) error
+	Destroy(ctx context.Context, id string, pid int) error
+	// Recover lists the containers an earlier run of the agent left behind
+	// (their cgroups still exist); the containerizer destroys them as
+	// orphans.
+	Recover(ctx context.Context) ([]string, error)
+}
+
+// ForkSpec is what a launcher needs to start a container's first process.
+type ForkSpec struct {
+	Command        []string
+	Env            []string
+	Dir            string
+	Stdout, Stderr string
+	User           string
+	// Launch holds the isolators' requests: namespaces, mounts, environment.
+	Launch LaunchInfo
+	// Helper is the argv of the launch helper ({"/path/meso", "launch"}).
+	// Without it the command starts at once, unheld; mounts then cannot be
+	// made and Fork fails if any are asked for.
+	Helper []string
+}
+
+// Exit is how a process ended.
+type Exit struct {
+	// Status is the raw wait status; ExitCode is -1 when signalled.
+	Status, ExitCode, Signal int
+	// Err is set when the process could not be waited for.
+	Err error
+}
+
+// Process is a container's first process as a launcher started it.
+type Process struct {
+	cmd     *exec.Cmd
+	release *os.File // write end of the release pipe; nil without a helper
+	done    chan struct{}
+	exit    Exit
+}
+
+// Pid is the process's pid in the agent's pid namespace.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed once the process has ended and been reaped; Exit then
+// says how.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Exit is valid once Done is closed.
+func (p *Process) Exit() Exit { return p.exit }
+
+// Release lets the held process run its command. It is a no-op without a
+// helper.
+func (p *Process) Release() error {
+	if p.release == nil {
+		return nil
+	}
+	defer func() { p.release.Close(); p.release = nil }()
+	if _, err := p.release.Write([]byte{launch.Release}); err != nil {
+		return fmt.Errorf("releasing the launch helper: %w", err)
+	}
+	return nil
+}
+
+// Abort makes a held process exit without running its command.
+func (p *Process) Abort() {
+	if p.release != nil {
+		p.release.Close()
+		p.release = nil
+	}
+}
+
+// StartHeld starts spec's command through the launch helper with attr (the
+// launcher's process attributes: process group, namespaces) and returns it
+// held. The caller places the pid under its control, then calls Release.
+func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
+	if len(spec.Command) == 0 {
+		return nil, errors.New("no command to run")
+	}
+	if attr == nil {
+		attr = &syscall.SysProcAttr{}
+	}
+	stdout, err := openOutput(spec.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	defer stdout.Close()
+	stderr, err := openOutput(spec.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer stderr.Close()
+
+	env := append(append([]string{}, spec.Env...), spec.Launch.Env...)
+	argv := spec.Command
+	info := launch.Info{}
+	for _, m := range spec.Launch.Mounts {
+		info.Mounts = append(info.Mounts, launch.Mount(m))
+	}
+	if spec.User != "" && os.Geteuid() == 0 {
+		cred, err := credential(spec.User)
+		if err != nil {
+			return nil, err
+		}
+		if len(info.Mounts) > 0 {
+			// The helper must stay root to mount; it drops to the user
+			// right before it runs the command.
+			info.User = &launch.User{UID: cred.Uid, GID: cred.Gid, Groups: cred.Groups}
+		} else {
+			attr.Credential = cred
+		}
+	}
+	var r, w *os.File
+	if len(spec.Helper) > 0 {
+		if r, w, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("release pipe: %w", err)
+		}
+		defer r.Close()
+		var flags []string
+		if len(info.Mounts) > 0 || info.User != nil {
+			b, err := json.Marshal(info)
+			if err != nil {
+				w.Close()
+				return nil, err
+			}
+			flags = append(flags, "--launch_info="+string(b))
+		}
+		argv = launch.Wrap(append(append([]string{}, spec.Helper...), flags...), argv)
+	} else if len(info.Mounts) > 0 {
+		return nil, errors.New("the isolators need mounts in the container, which needs the launch helper")
+	}
+
+	// Not exec.CommandContext: the container outlives the request context.
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.Dir = spec.Dir
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = attr
+	if r != nil {
+		cmd.ExtraFiles = []*os.File{r} // fd 3 = launch.ReleaseFD
+	}
+	if err := cmd.Start(); err != nil {
+		if w != nil {
+			w.Close()
+		}
+		return nil, err
+	}
+	p := &Process{cmd: cmd, release: w, done: make(chan struct{})}
+	go p.wait()
+	return p, nil
+}
+
+func (p *Process) wait() {
+	err := p.cmd.Wait()
+	e := Exit{ExitCode: -1}
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		e.Status = int(ws)
+		switch {
+		case ws.Exited():
+			e.ExitCode = ws.ExitStatus()
+		case ws.Signaled():
+			e.Signal = int(ws.Signal())
+		}
+	} else if err != nil {
+		e.Err = err
+	}
+	p.exit = e
+	close(p.done)
+}
+
+func openOutput(path string) (*os.File, error) {
+	if path == "" {
+		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+}
+
+// credential resolves name to the uid, gid and supplementary groups to run as.
+func credential(name string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("looking up user %q: %w", name, err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: uid %q: %w", name, u.Uid, err)
+	}
+	gid, err := strconv.ParseUint(u.Gid, 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("user %q: gid %q: %w", name, u.Gid, err)
+	}
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, g := range ids {
+			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+				cred.Groups = append(cred.Groups, uint32(n))
+			}
+		}
+	}
+	return cred, nil
+}

@@ -1,0 +1,98 @@
+//go:build linux
+
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"syscall"
+
+	"github.com/meso-project/meso/internal/cgroups"
+	"github.com/meso-project/meso/internal/containerizer"
+)
+
+// Linux is Mesos's linux launcher: every container has a cgroup of its own
+// in the tracking hierarchy (v1's freezer, or cgroups v2), at
+// <cgroups_root>/<container id>, which its first process enters before it
+// runs anything, so that everything the container ever forks is found and
+// killed on destroy, whatever became of its parents. It creates the
+// namespaces the isolators ask for. It needs root.
+type Linux struct {
+	h    *cgroups.Hierarchy
+	root string
+}
+
+var _ containerizer.Launcher = (*Linux)(nil)
+
+// Available reports whether the linux launcher can run here: as root, with
+// the v1 freezer or a cgroup v2 mount (Mesos picks it by default then).
+func Available(h *cgroups.Hierarchy) bool {
+	return os.Geteuid() == 0 && h != nil && h.Tracking() != nil
+}
+
+// NewLinux returns the linux launcher keeping its cgroups under root (the
+// --cgroups_root) of h's tracking hierarchy.
+func NewLinux(h *cgroups.Hierarchy, root string) (*Linux, error) {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the linux launcher needs root (use --launcher=posix)")
+	}
+	if h == nil || h.Tracking() == nil {
+		return nil, errors.New("the linux launcher needs the cgroup freezer (v1) or a cgroup v2 mount")
+	}
+	return &Linux{h: h.Tracking(), root: root}, nil
+}
+
+// Name is "linux".
+func (*Linux) Name() string { return "linux" }
+
+func (l *Linux) group(id string) *cgroups.Group {
+	p := path.Join(l.root, id)
+	if l.h.Version() == cgroups.V1 {
+		return l.h.Group(p, "freezer")
+	}
+	return l.h.Group(p)
+}
+
+// Fork creates the container's cgroup, starts the held process in its own
+// session and namespaces, and moves it into the cgroup.
+func (l *Linux) Fork(ctx context.Context, id string, spec containerizer.ForkSpec) (*containerizer.Process, error) {
+	g := l.group(id)
+	if err := g.Create(); err != nil {
+		return nil, err
+	}
+	attr := &syscall.SysProcAttr{Setsid: true, Cloneflags: spec.Launch.CloneFlags}
+	p, err := containerizer.StartHeld(spec, attr)
+	if err != nil {
+		_ = g.Delete()
+		return nil, fmt.Errorf("container %s: %w", id, err)
+	}
+	if err := g.Add(p.Pid()); err != nil {
+		p.Abort()
+		_ = l.Destroy(ctx, id, p.Pid())
+		<-p.Done()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Signal signals every process in the container's cgroup.
+func (l *Linux) Signal(id string, _ int, sig syscall.Signal) error {
+	return l.group(id).Signal(sig)
+}
+
+// Destroy kills every process in the container's cgroup and removes it.
+func (l *Linux) Destroy(ctx context.Context, id string, _ int) error {
+	g := l.group(id)
+	if err := g.Kill(ctx); err != nil {
+		return err
+	}
+	return g.Delete()
+}
+
+// Recover lists the containers whose cgroups exist under the root.
+func (l *Linux) Recover(context.Context) ([]string, error) {
+	return l.h.Children(l.root, "freezer")
+}

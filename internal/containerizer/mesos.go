@@ -1,0 +1,770 @@
+//go:build unix
+
+package containerizer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+// Config configures a Mesos containerizer.
+type Config struct {
+	Logger *slog.Logger
+	// Launcher is required.
+	Launcher Launcher
+	// Isolators run in this order (cleanup in reverse); the composition root
+	// builds them from --isolation in Mesos's table order.
+	Isolators []Isolator
+	// Helper is the argv of the launch helper (package launch), e.g.
+	// {"/usr/bin/meso", "launch"}. Without it isolators see a process that
+	// is already running, and namespaces cannot be set up.
+	Helper []string
+	// CFSQuota mirrors --cgroups_enable_cfs: usage then reports the cpus
+	// request as cpus_limit, as Mesos does.
+	CFSQuota bool
+}
+
+// LaunchError is a launch that failed; Err is the cause, in the words Mesos
+// puts after "Failed to launch container: ".
+type LaunchError struct {
+	ID  string
+	Err error
+}
+
+func (e *LaunchError) Error() string {
+	return "containerizer: launching container " + e.ID + ": " + e.Err.Error()
+}
+
+// Unwrap makes errors.Is(err, ErrLaunch) hold, and reaches the cause.
+func (e *LaunchError) Unwrap() []error { return []error{ErrLaunch, e.Err} }
+
+// Mesos is Mesos's "mesos" containerizer: a launcher and isolators. It is an
+// actor: the table of containers is owned by one goroutine (loop); the work
+// of a launch runs in the caller's goroutine and that of a destroy in a
+// goroutine of its own, both reaching the table through the actor.
+type Mesos struct {
+	cfg Config
+	log *slog.Logger
+
+	mailbox   chan func()
+	stop      chan struct{} // closed by Close
+	stopped   chan struct{} // closed when the loop has ended
+	closeOnce sync.Once
+
+	// Owned by the loop.
+	containers    map[string]*container
+	destroyErrors uint64
+}
+
+var (
+	_ Containerizer   = (*Mesos)(nil)
+	_ MetricsReporter = (*Mesos)(nil)
+)
+
+type containerState int
+
+const (
+	preparing containerState = iota
+	isolating
+	running
+	destroying
+	terminated
+)
+
+func (s containerState) String() string {
+	return [...]string{"PREPARING", "ISOLATING", "RUNNING", "DESTROYING", "TERMINATED"}[s]
+}
+
+// container is one container. Fields other than id, cfg, done and term are
+// owned by the loop; term is written once, before done is closed, and read
+// only after.
+type container struct {
+	id  string
+	cfg ContainerConfig
+
+	state    containerState
+	proc     *Process
+	requests []*mesospb.Resource
+	limits   map[string]float64
+	// destroyRequested is set by a Destroy that arrived during the launch;
+	// the launch notices it and destroys instead of releasing.
+	destroyRequested bool
+	grace            time.Duration
+	destroyed        bool
+	limitation       *Limitation
+	cancelWatch      context.CancelFunc
+
+	done chan struct{}
+	term Termination
+}
+
+// New starts a Mesos containerizer and destroys what an earlier run of the
+// agent left behind: containers the launcher still tracks (their
+// processes are killed) and isolator state (leftover cgroups).
+func New(ctx context.Context, cfg Config) (*Mesos, error) {
+	if cfg.Launcher == nil {
+		return nil, errors.New("containerizer: a launcher is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Mesos{
+		cfg:        cfg,
+		log:        log,
+		mailbox:    make(chan func(), 64),
+		stop:       make(chan struct{}),
+		stopped:    make(chan struct{}),
+		containers: make(map[string]*container),
+	}
+	if err := m.recover(ctx); err != nil {
+		return nil, err
+	}
+	go m.loop()
+	return m, nil
+}
+
+// recover destroys the orphans of an earlier run: every container the
+// launcher finds, then whatever the isolators still hold.
+func (m *Mesos) recover(ctx context.Context) error {
+	orphans, err := m.cfg.Launcher.Recover(ctx)
+	if err != nil {
+		return fmt.Errorf("containerizer: recovering the %s launcher: %w", m.cfg.Launcher.Name(), err)
+	}
+	for _, id := range orphans {
+		m.log.Info("destroying an orphan container left by an earlier agent", "container_id", id)
+		if err := m.cfg.Launcher.Destroy(ctx, id, 0); err != nil {
+			return fmt.Errorf("containerizer: destroying orphan container %s: %w", id, err)
+		}
+		m.cleanup(ctx, Container{ID: id})
+	}
+	for _, iso := range m.cfg.Isolators {
+		if r, ok := iso.(Recoverer); ok {
+			if err := r.Recover(ctx, nil); err != nil {
+				return fmt.Errorf("containerizer: recovering isolator %s: %w", iso.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Mesos) loop() {
+	defer close(m.stopped)
+	for {
+		select {
+		case f := <-m.mailbox:
+			f()
+		case <-m.stop:
+			for _, c := range m.containers {
+				if c.cancelWatch != nil {
+					c.cancelWatch()
+				}
+			}
+			return
+		}
+	}
+}
+
+// Close stops the containerizer. Containers keep running.
+func (m *Mesos) Close() error {
+	var errs []error
+	m.closeOnce.Do(func() {
+		close(m.stop)
+		<-m.stopped
+		for _, iso := range m.cfg.Isolators {
+			if c, ok := iso.(io.Closer); ok {
+				errs = append(errs, c.Close())
+			}
+		}
+	})
+	<-m.stopped
+	return errors.Join(errs...)
+}
+
+// post runs f on the loop without waiting; false once stopped.
+func (m *Mesos) post(f func()) bool {
+	select {
+	case m.mailbox <- f:
+		return true
+	case <-m.stop:
+		return false
+	}
+}
+
+// call runs f on the loop and waits for it.
+func (m *Mesos) call(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case m.mailbox <- func() { f(); close(done) }:
+	case <-m.stop:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-m.stopped:
+		select {
+		case <-done:
+			return nil
+		default:
+			return ErrStopped
+		}
+	}
+}
+
+// do is call without a caller's context: the launch and destroy paths use
+// it once the container exists, so that a cancelled request cannot leave a
+// process behind.
+func (m *Mesos) do(f func()) error { return m.call(context.Background(), f) }
+
+// Launch prepares, forks, isolates and releases the container.
+func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
+	if cfg.ID == "" || len(cfg.Command) == 0 {
+		return &LaunchError{ID: cfg.ID, Err: errors.New("an ID and a command are required")}
+	}
+	if err := checkContainerInfo(cfg.ContainerInfo); err != nil {
+		if errors.Is(err, ErrNotSupported) {
+			return fmt.Errorf("%w: container %s: %w", ErrNotSupported, cfg.ID, err)
+		}
+		return &LaunchError{ID: cfg.ID, Err: err}
+	}
+	c := &container{id: cfg.ID, cfg: cfg, state: preparing, requests: cfg.Resources, limits: cfg.Limits,
+		done: make(chan struct{})}
+	var exists bool
+	if err := m.call(ctx, func() {
+		if _, exists = m.containers[cfg.ID]; !exists {
+			m.containers[cfg.ID] = c
+		}
+	}); err != nil {
+		return err
+	}
+	if exists {
+		return fmt.Errorf("%w: %s", ErrExists, cfg.ID)
+	}
+	log := m.log.With("container_id", cfg.ID)
+
+	var li LaunchInfo
+	for _, iso := range m.cfg.Isolators {
+		p, ok := iso.(Preparer)
+		if !ok {
+			continue
+		}
+		info, err := p.Prepare(ctx, cfg)
+		if err != nil {
+			return m.failBeforeFork(c, err)
+		}
+		li.merge(info)
+	}
+
+	proc, err := m.cfg.Launcher.Fork(ctx, cfg.ID, ForkSpec{
+		Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
+		User: cfg.User, Launch: li, Helper: m.cfg.Helper,
+	})
+	if err != nil {
+		return m.failBeforeFork(c, fmt.Errorf("failed to fork: %w", err))
+	}
+	var abort bool
+	if err := m.do(func() {
+		c.proc = proc
+		abort = c.destroyRequested
+		if !abort {
+			c.state = isolating
+		}
+	}); err != nil {
+		proc.Abort()
+		_ = m.cfg.Launcher.Destroy(context.Background(), cfg.ID, proc.Pid())
+		return err
+	}
+	go func() {
+		<-proc.Done()
+		m.post(func() { m.reaped(c) })
+	}()
+	if abort {
+		return m.failAfterFork(c, errors.New("the container was destroyed during its launch"))
+	}
+	log.Debug("container forked", "pid", proc.Pid())
+
+	for _, iso := range m.cfg.Isolators {
+		if i, ok := iso.(Isolater); ok {
+			if err := i.Isolate(ctx, c.ref(proc.Pid())); err != nil {
+				return m.failAfterFork(c, fmt.Errorf("failed to isolate with %s: %w", iso.Name(), err))
+			}
+		}
+	}
+	var requests []*mesospb.Resource
+	var limits map[string]float64
+	if err := m.do(func() { requests, limits = c.requests, c.limits }); err != nil {
+		return m.failAfterFork(c, err)
+	}
+	for _, iso := range m.cfg.Isolators {
+		if u, ok := iso.(Updater); ok {
+			if err := u.Update(ctx, c.ref(proc.Pid()), requests, limits); err != nil {
+				return m.failAfterFork(c, fmt.Errorf("failed to update %s: %w", iso.Name(), err))
+			}
+		}
+	}
+
+	if err := m.do(func() {
+		abort = c.destroyRequested || c.state != isolating
+		if abort {
+			return
+		}
+		c.state = running
+		wctx, cancel := context.WithCancel(context.Background())
+		c.cancelWatch = cancel
+		for _, iso := range m.cfg.Isolators {
+			if w, ok := iso.(Watcher); ok {
+				go m.watch(wctx, c, iso.Name(), w)
+			}
+		}
+	}); err != nil {
+		return m.failAfterFork(c, err)
+	}
+	if abort {
+		return m.failAfterFork(c, errors.New("the container was destroyed during its launch"))
+	}
+	if err := proc.Release(); err != nil {
+		return m.failAfterFork(c, err)
+	}
+	log.Debug("container running", "pid", proc.Pid())
+	return nil
+}
+
+// failBeforeFork undoes a launch that has no process yet.
+func (m *Mesos) failBeforeFork(c *container, cause error) error {
+	m.cleanup(context.Background(), c.ref(0))
+	term := Termination{Status: -1, ExitCode: -1, Message: cause.Error()}
+	if err := m.do(func() {
+		term.Destroyed = c.destroyRequested
+		delete(m.containers, c.id)
+		c.state = terminated
+	}); err != nil {
+		m.log.Debug("containerizer stopped during a failed launch", "container_id", c.id)
+	}
+	c.term = term
+	close(c.done)
+	return &LaunchError{ID: c.id, Err: cause}
+}
+
+// failAfterFork destroys a container whose launch failed once forked.
+func (m *Mesos) failAfterFork(c *container, cause error) error {
+	c.proc.Abort()
+	if err := m.do(func() { m.startDestroy(c, 0) }); err != nil {
+		// Stopped: kill it here.
+		m.destroySeq(c, 0, nil)
+	}
+	<-c.done
+	if err := m.do(func() {
+		if m.containers[c.id] == c {
+			delete(m.containers, c.id)
+		}
+	}); err != nil {
+		m.log.Debug("containerizer stopped during a failed launch", "container_id", c.id)
+	}
+	return &LaunchError{ID: c.id, Err: cause}
+}
+
+// watch waits for one isolator's limitation.
+func (m *Mesos) watch(ctx context.Context, c *container, name string, w Watcher) {
+	lim, err := w.Watch(ctx, c.ref(c.proc.Pid()))
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		m.log.Warn("watching a container failed", "container_id", c.id, "isolator", name, "err", err)
+	case lim != nil:
+		m.post(func() { m.limited(c, lim) })
+	}
+}
+
+// limited destroys a container that hit a limit (on the loop).
+func (m *Mesos) limited(c *container, lim *Limitation) {
+	if c.state != running {
+		return
+	}
+	m.log.Info("container reached a resource limit and will be destroyed", "container_id", c.id,
+		"reason", lim.Reason.String())
+	c.limitation = lim
+	m.startDestroy(c, 0)
+}
+
+// reaped handles the end of the first process (on the loop): the container
+// ends with it, as in Mesos.
+func (m *Mesos) reaped(c *container) {
+	if c.state == running {
+		m.startDestroy(c, 0)
+	}
+}
+
+// startDestroy moves c to DESTROYING and destroys it in a goroutine (on the
+// loop).
+func (m *Mesos) startDestroy(c *container, grace time.Duration) {
+	if c.state == destroying || c.state == terminated {
+		return
+	}
+	c.state = destroying
+	cancel := c.cancelWatch
+	go m.destroySeq(c, grace, cancel)
+}
+
+// destroySeq kills every process of c, waits for the first one to be
+// reaped, cleans the isolators up and publishes the termination.
+func (m *Mesos) destroySeq(c *container, grace time.Duration, cancelWatch context.CancelFunc) {
+	if cancelWatch != nil {
+		cancelWatch()
+	}
+	ctx := context.Background()
+	proc := c.proc
+	failed := false
+	if grace > 0 {
+		select {
+		case <-proc.Done():
+		default:
+			if err := m.cfg.Launcher.Signal(c.id, proc.Pid(), syscall.SIGTERM); err != nil {
+				m.log.Debug("signalling container", "container_id", c.id, "err", err)
+			}
+			t := time.NewTimer(grace)
+			select {
+			case <-proc.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	if err := m.cfg.Launcher.Destroy(ctx, c.id, proc.Pid()); err != nil {
+		m.log.Error("the launcher failed to destroy a container", "container_id", c.id, "err", err)
+		failed = true
+	}
+	<-proc.Done()
+	if !m.cleanup(ctx, c.ref(proc.Pid())) {
+		failed = true
+	}
+	e := proc.Exit()
+	term := Termination{Status: e.Status, ExitCode: e.ExitCode, Signal: e.Signal}
+	if e.Err != nil {
+		term.Message = e.Err.Error()
+	} else {
+		term.Message = describe(term)
+	}
+	published := m.do(func() {
+		term.Destroyed = c.destroyed || c.destroyRequested || c.limitation != nil
+		term.Limitation = c.limitation
+		c.state = terminated
+		if failed {
+			m.destroyErrors++
+		}
+	}) == nil
+	if !published {
+		term.Destroyed = true
+	}
+	c.term = term
+	close(c.done)
+	m.log.Debug("container terminated", "container_id", c.id, "status", term.Status, "destroyed", term.Destroyed)
+}
+
+// cleanup runs the isolators' Cleanup in reverse order; it reports whether
+// all succeeded.
+func (m *Mesos) cleanup(ctx context.Context, c Container) bool {
+	ok := true
+	for i := len(m.cfg.Isolators) - 1; i >= 0; i-- {
+		iso := m.cfg.Isolators[i]
+		if cl, isCleaner := iso.(Cleaner); isCleaner {
+			if err := cl.Cleanup(ctx, c); err != nil {
+				m.log.Warn("isolator cleanup failed", "container_id", c.ID, "isolator", iso.Name(), "err", err)
+				ok = false
+			}
+		}
+	}
+	return ok
+}
+
+// ref is what isolators are told about c; pid is 0 before the fork.
+func (c *container) ref(pid int) Container {
+	return Container{ID: c.id, Pid: pid, Dir: c.cfg.Dir}
+}
+
+// lookup returns the container with id (on the loop).
+func (m *Mesos) lookup(ctx context.Context, id string) (*container, error) {
+	var c *container
+	if err := m.call(ctx, func() { c = m.containers[id] }); err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknown, id)
+	}
+	return c, nil
+}
+
+// Wait blocks until the container ended or ctx is done.
+func (m *Mesos) Wait(ctx context.Context, id string) (Termination, error) {
+	c, err := m.lookup(ctx, id)
+	if err != nil {
+		return Termination{}, err
+	}
+	select {
+	case <-c.done:
+		return c.term, nil
+	case <-ctx.Done():
+		return Termination{}, ctx.Err()
+	}
+}
+
+// Destroy destroys the container (see Containerizer) and forgets it.
+func (m *Mesos) Destroy(ctx context.Context, id string, grace time.Duration) error {
+	var c *container
+	if err := m.call(ctx, func() {
+		c = m.containers[id]
+		if c == nil {
+			return
+		}
+		switch c.state {
+		case preparing, isolating:
+			c.destroyRequested = true
+			c.grace = grace
+		case running:
+			c.destroyed = true
+			m.startDestroy(c, grace)
+		}
+	}); err != nil {
+		return err
+	}
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrUnknown, id)
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return fmt.Errorf("containerizer: destroying %s: %w", id, ctx.Err())
+	}
+	return m.call(ctx, func() {
+		if m.containers[id] == c {
+			delete(m.containers, id)
+		}
+	})
+}
+
+// Update records the container's resources and applies them through the
+// isolators. A container being destroyed is left alone, as in Mesos.
+func (m *Mesos) Update(ctx context.Context, id string, requests []*mesospb.Resource, limits map[string]float64) error {
+	var c *container
+	var apply bool
+	var ref Container
+	if err := m.call(ctx, func() {
+		if c = m.containers[id]; c == nil {
+			return
+		}
+		if c.state == destroying || c.state == terminated {
+			return
+		}
+		c.requests, c.limits = requests, limits
+		apply = c.state == running
+		if apply {
+			ref = c.ref(c.proc.Pid())
+		}
+	}); err != nil {
+		return err
+	}
+	if c == nil {
+		return fmt.Errorf("%w: %s", ErrUnknown, id)
+	}
+	if !apply {
+		return nil
+	}
+	for _, iso := range m.cfg.Isolators {
+		if u, ok := iso.(Updater); ok {
+			if err := u.Update(ctx, ref, requests, limits); err != nil {
+				return fmt.Errorf("containerizer: updating %s of container %s: %w", iso.Name(), id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Usage merges the isolators' statistics and adds the limits from the
+// container's resources (Mesos's MesosContainerizerProcess::_usage).
+func (m *Mesos) Usage(ctx context.Context, id string) (*mesospb.ResourceStatistics, error) {
+	var c *container
+	var requests []*mesospb.Resource
+	var limits map[string]float64
+	var ref Container
+	if err := m.call(ctx, func() {
+		if c = m.containers[id]; c != nil {
+			requests, limits = c.requests, c.limits
+			if c.proc != nil {
+				ref = c.ref(c.proc.Pid())
+			}
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknown, id)
+	}
+	out := &mesospb.ResourceStatistics{}
+	for _, iso := range m.cfg.Isolators {
+		u, ok := iso.(Usager)
+		if !ok {
+			continue
+		}
+		st, err := u.Usage(ctx, ref)
+		if err != nil {
+			m.log.Debug("skipping an isolator's statistics", "container_id", id, "isolator", iso.Name(), "err", err)
+			continue
+		}
+		proto.Merge(out, st)
+	}
+	out.Timestamp = proto.Float64(float64(time.Now().UnixNano()) / 1e9)
+	setLimits(out, requests, limits, m.cfg.CFSQuota)
+	return out, nil
+}
+
+// setLimits fills the limit fields of usage from the resources, as Mesos's
+// containerizer does.
+func setLimits(out *mesospb.ResourceStatistics, requests []*mesospb.Resource, limits map[string]float64, cfs bool) {
+	rs := resources.Resources(requests)
+	cpus, hasCPUs := scalar(rs, "cpus")
+	mem, hasMem := scalar(rs, "mem")
+	if hasCPUs {
+		out.CpusSoftLimit = proto.Float64(cpus)
+	}
+	if l, ok := limits["cpus"]; ok {
+		if math.IsInf(l, 1) {
+			l = float64(runtime.NumCPU())
+		}
+		out.CpusLimit = proto.Float64(l)
+	} else if cfs && hasCPUs {
+		out.CpusLimit = proto.Float64(cpus)
+	}
+	if hasMem {
+		out.MemSoftLimitBytes = proto.Uint64(megabytes(mem))
+	}
+	if l, ok := limits["mem"]; ok {
+		if math.IsInf(l, 1) {
+			out.MemLimitBytes = proto.Uint64(totalMemory())
+		} else {
+			out.MemLimitBytes = proto.Uint64(megabytes(l))
+		}
+	} else if hasMem {
+		out.MemLimitBytes = proto.Uint64(megabytes(mem))
+	}
+}
+
+// megabytes converts a mem scalar (MB, fractional) to bytes, truncating to
+// whole megabytes as Mesos's Megabytes(uint64) does for limits.
+func megabytes(mb float64) uint64 { return uint64(mb) << 20 }
+
+func scalar(rs resources.Resources, name string) (float64, bool) {
+	sum, found := 0.0, false
+	for _, r := range rs {
+		if r.GetName() == name && r.GetType() == mesospb.Value_SCALAR {
+			sum += r.GetScalar().GetValue()
+			found = true
+		}
+	}
+	return sum, found
+}
+
+// Status reports the container's ID, its first process's pid and what the
+// isolators add. It also asks the LimitChecker isolators whether the
+// container has already hit a limit, and if so destroys it for that limit
+// before answering: a task whose process the kernel's OOM killer ended is
+// then reported as Mesos's agent usually reports it (TASK_FAILED with
+// REASON_CONTAINER_LIMITATION_MEMORY), not by whichever of the executor and
+// the OOM notification happens to be first.
+func (m *Mesos) Status(ctx context.Context, id string) (Status, error) {
+	var c *container
+	var pid int
+	var lim *Limitation
+	var live bool
+	var ref Container
+	if err := m.call(ctx, func() {
+		if c = m.containers[id]; c == nil {
+			return
+		}
+		if c.proc != nil {
+			pid = c.proc.Pid()
+		}
+		ref = c.ref(pid)
+		lim = c.limitation
+		live = c.state == running
+	}); err != nil {
+		return Status{}, err
+	}
+	if c == nil {
+		return Status{}, fmt.Errorf("%w: %s", ErrUnknown, id)
+	}
+	if lim == nil && live {
+		for _, iso := range m.cfg.Isolators {
+			lc, ok := iso.(LimitChecker)
+			if !ok {
+				continue
+			}
+			found, err := lc.Check(ctx, ref)
+			if err != nil {
+				m.log.Debug("checking a container's limits", "container_id", id, "isolator", iso.Name(), "err", err)
+				continue
+			}
+			if found != nil {
+				if err := m.call(ctx, func() { m.limited(c, found); lim = c.limitation }); err != nil {
+					return Status{}, err
+				}
+				break
+			}
+		}
+	}
+	cs := &mesospb.ContainerStatus{ContainerId: &mesospb.ContainerID{Value: proto.String(id)}}
+	if pid > 0 {
+		cs.ExecutorPid = proto.Uint32(uint32(pid))
+	}
+	for _, iso := range m.cfg.Isolators {
+		s, ok := iso.(Statuser)
+		if !ok {
+			continue
+		}
+		st, err := s.Status(ctx, ref)
+		if err != nil {
+			m.log.Debug("skipping an isolator's status", "container_id", id, "isolator", iso.Name(), "err", err)
+			continue
+		}
+		proto.Merge(cs, st)
+	}
+	return Status{ContainerStatus: cs, Limitation: lim}, nil
+}
+
+// Containers lists the containers that have not ended.
+func (m *Mesos) Containers(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := m.call(ctx, func() {
+		for id, c := range m.containers {
+			if c.state != terminated {
+				ids = append(ids, id)
+			}
+		}
+	})
+	slices.Sort(ids)
+	return ids, err
+}
+
+// Metrics reports containerizer/mesos/container_destroy_errors.
+func (m *Mesos) Metrics(ctx context.Context) (map[string]float64, error) {
+	var n uint64
+	if err := m.call(ctx, func() { n = m.destroyErrors }); err != nil {
+		return nil, err
+	}
+	return map[string]float64{"containerizer/mesos/container_destroy_errors": float64(n)}, nil
+}
