@@ -29,6 +29,13 @@ func TestCommandLine(t *testing.T) {
 		{"execute content type", []string{"execute", "--name=a", "--command=true", "--content_type=xml"}, nil, 1, "unknown --content_type"},
 		{"launch helper without command", []string{"launch", "--"}, nil, 127, "no command given"},
 		{"version", []string{"version"}, nil, 0, "Apache Mesos 1.11.0"},
+		{"unknown isolator names the known ones", []string{"agent", "--master=127.0.0.1:1", "--work_dir=" + t.TempDir(),
+			"--isolation=bogus/thing"}, nil, 1, "Unknown or unsupported isolator 'bogus/thing' (meso's isolators: cgroups/all"},
+		{"unknown launcher", []string{"agent", "--master=127.0.0.1:1", "--work_dir=" + t.TempDir(),
+			"--launcher=lxc"}, nil, 1, "Unknown or unsupported launcher: lxc"},
+		{"local passes --isolation to its agents", []string{"local", "--work_dir=" + t.TempDir(), "--port=0",
+			"--isolation=process,bogus/thing"}, nil, 1, "Unknown or unsupported isolator 'bogus/thing'"},
+		{"agent help explains isolation", []string{"agent", "--help"}, nil, 0, "cgroups/cpu,cgroups/mem"},
 		{"zk not yet", []string{"master", "--zk=zk://127.0.0.1:2181/mesos", "--quorum=1"}, nil, 1, "not supported yet"},
 	}
 	for _, tc := range tests {

@@ -104,8 +104,15 @@ func fakeExecutorMain(mode string) int {
 			task := ev.GetLaunch().GetTask()
 			fmt.Println("hello from", task.GetTaskId().GetValue())
 			update(task.GetTaskId(), mesospb.TaskState_TASK_RUNNING)
-			if task.GetCommand().GetValue() == "exit" {
+			switch task.GetCommand().GetValue() {
+			case "exit":
 				exitAfter = update(task.GetTaskId(), mesospb.TaskState_TASK_FINISHED)
+			case "limit":
+				// The container "hits a limit" (the test isolator looks for
+				// this file), and the executor reports its task failed, as a
+				// command executor whose task the OOM killer ended does.
+				_ = os.WriteFile(filepath.Join(os.Getenv("MESOS_SANDBOX"), "limited"), nil, 0o644)
+				exitAfter = update(task.GetTaskId(), mesospb.TaskState_TASK_FAILED)
 			}
 		case executorpb.Event_KILL:
 			exitAfter = update(ev.GetKill().GetTaskId(), mesospb.TaskState_TASK_KILLED)

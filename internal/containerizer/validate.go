@@ -12,9 +12,10 @@ import (
 )
 
 // checkContainerInfo refuses what this containerizer cannot run, as Mesos's
-// does without the docker containerizer and without image providers: a
-// DOCKER ContainerInfo is not for it at all (ErrNotSupported), and an image
-// fails in the provisioner ("Unsupported container image type: DOCKER").
+// does without the docker containerizer, image providers or CNI networks: a
+// DOCKER ContainerInfo is not for it at all (ErrNotSupported), an image
+// fails in the provisioner ("Unsupported container image type: DOCKER") and
+// a named network in the network/cni isolator.
 func checkContainerInfo(ci *mesospb.ContainerInfo) error {
 	if ci == nil {
 		return nil
@@ -24,6 +25,13 @@ func checkContainerInfo(ci *mesospb.ContainerInfo) error {
 	}
 	if img := ci.GetMesos().GetImage(); img != nil {
 		return errors.New("Unsupported container image type: " + img.GetType().String())
+	}
+	// Mesos always runs the network/cni isolator on Linux; without CNI
+	// configuration it knows no named network.
+	for _, n := range ci.GetNetworkInfos() {
+		if n.GetName() != "" {
+			return errors.New("Unknown CNI network '" + n.GetName() + "'")
+		}
 	}
 	return nil
 }

@@ -1,0 +1,125 @@
+//go:build linux
+
+package builtin
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/meso-project/meso/internal/cgroups"
+	"github.com/meso-project/meso/internal/cgroups/cgroupstest"
+)
+
+func TestParseIsolation(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr string
+	}{
+		{"", []string{"posix/cpu", "posix/mem", "filesystem/posix"}, ""},
+		{"posix/cpu,posix/mem", []string{"posix/cpu", "posix/mem", "filesystem/posix"}, ""},
+		{"cgroups/cpu,cgroups/mem", []string{"cgroups/cpu", "cgroups/mem", "filesystem/posix"}, ""},
+		// Mesos's deprecated names.
+		{"process", []string{"posix/cpu", "posix/mem", "filesystem/posix"}, ""},
+		{"cgroups,posix/disk", []string{"cgroups/cpu", "cgroups/mem", "disk/du", "filesystem/posix"}, ""},
+		{"filesystem/linux,namespaces/pid", []string{"filesystem/linux", "namespaces/pid"}, ""},
+		{"posix/cpu,posix/cpu", nil, "Duplicate entries found in --isolation flag '[ posix/cpu, posix/cpu ]'"},
+		{"filesystem/linux,filesystem/posix", nil, "Using multiple filesystem isolators simultaneously is disallowed"},
+		{"bogus/thing", nil, "Unknown or unsupported isolator 'bogus/thing' (meso's isolators: cgroups/all, cgroups/cpu"},
+		{"cgroups/net_cls", nil, "Unknown or unsupported isolator 'cgroups/net_cls'"},
+	}
+	for _, tc := range tests {
+		got, err := ParseIsolation(tc.in)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseIsolation(%q) = %v, %v; want an error containing %q", tc.in, got, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseIsolation(%q): %v", tc.in, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("ParseIsolation(%q) (-want +got):\n%s", tc.in, diff)
+		}
+	}
+}
+
+func TestUnknownIsolatorNamesTheKnownOnes(t *testing.T) {
+	_, err := NewContainerizer(t.Context(), Containerizer{Isolation: "bogus/thing", Launcher: "posix"})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range append([]string{"Failed to create a containerizer: Unknown or unsupported isolator 'bogus/thing'"}, KnownIsolators()...) {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q does not mention %q", msg, want)
+		}
+	}
+}
+
+func TestLauncherChoice(t *testing.T) {
+	if _, err := NewContainerizer(t.Context(), Containerizer{Launcher: "bogus"}); err == nil ||
+		!strings.Contains(err.Error(), "Unknown or unsupported launcher: bogus") {
+		t.Errorf("--launcher=bogus: %v", err)
+	}
+	m, err := NewContainerizer(t.Context(), Containerizer{Launcher: "posix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	// Mesos's requirements of namespaces/pid.
+	_, err = NewContainerizer(t.Context(), Containerizer{Launcher: "posix", Isolation: "filesystem/linux,namespaces/pid"})
+	if err == nil || !strings.Contains(err.Error(), "launcher") {
+		t.Errorf("namespaces/pid with the posix launcher: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		h := cgroupstest.Real(t, "freezer")
+		_, err = NewContainerizer(t.Context(), Containerizer{Launcher: "linux", Isolation: "namespaces/pid",
+			CgroupsRoot: cgroupstest.Root(t, h)})
+		if err == nil || !strings.Contains(err.Error(), "'filesystem/linux' must be used to enable pid namespace") {
+			t.Errorf("namespaces/pid without filesystem/linux: %v", err)
+		}
+	}
+}
+
+func TestDefaultLauncher(t *testing.T) {
+	if got := DefaultLauncher(nil); got != "posix" {
+		t.Errorf("without cgroups: %s", got)
+	}
+	dir := cgroupstest.FakeV2(t, "cpu memory")
+	h, err := cgroups.Open(cgroups.Options{Root: dir, Version: cgroups.V2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "posix"
+	if os.Geteuid() == 0 {
+		want = "linux"
+	}
+	if got := DefaultLauncher(h); got != want {
+		t.Errorf("DefaultLauncher = %s, want %s (root: %v)", got, want, os.Geteuid() == 0)
+	}
+}
+
+// TestCgroupsIsolatorsOnAFakeV2Tree builds the cgroups isolators against a
+// fake v2 tree: a host without the memory controller refuses cgroups/mem,
+// naming what it has.
+func TestCgroupsIsolatorsOnAFakeV2Tree(t *testing.T) {
+	dir := cgroupstest.FakeV2(t, "cpu pids", "mesos")
+	_, err := NewContainerizer(t.Context(), Containerizer{Launcher: "posix", Isolation: "cgroups/cpu,cgroups/mem",
+		CgroupsHierarchy: dir, CgroupsVersion: cgroups.V2})
+	if err == nil || !strings.Contains(err.Error(), "Failed to create isolator 'cgroups/cpu'") ||
+		!strings.Contains(err.Error(), "'memory'") {
+		t.Errorf("cgroups/mem without the memory controller: %v", err)
+	}
+	m, err := NewContainerizer(t.Context(), Containerizer{Launcher: "posix", Isolation: "cgroups/cpu,cgroups/pids",
+		CgroupsHierarchy: dir, CgroupsVersion: cgroups.V2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+}
