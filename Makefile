@@ -69,7 +69,7 @@ test: deps check-fmt vet check-proto
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 bench: build
-	$(GO) run ./bench/tasks -meso=$(BIN) -runs=10 -tasks=200
+	$(GO) run ./bench/tasks -meso=$(BIN) -runs=10 -tasks=200 -rounds=3 -configs=posix,cgroups
 
 clean:
 	rm -rf bin .work

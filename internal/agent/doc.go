@@ -20,6 +20,9 @@
 //	                  ping watchdog, event dispatch, the ordered call sender
 //	frameworks.go     framework / executor / task records and their lifecycle
 //	executors.go      RUN_TASK, launching executors, KILL_TASK, shutdowns, exits
+//	containers.go     sizing containers to their tasks; executor updates
+//	                  completed with the container's status, in order
+//	monitor.go        /monitor/statistics and /containers
 //	executor_api.go   the v1 executor HTTP API (/api/v1/executor)
 //	status_updates.go status updates: agent-generated, from executors, acks,
 //	                  retries (the pure core is package statusupdate)
@@ -46,20 +49,36 @@
 // RUN_TASK names a custom executor (TaskInfo.executor) or a command; for a
 // command the agent synthesizes the command executor's ExecutorInfo as Mesos
 // does (executor ID = task ID, name "Command Executor (Task: ..) (Command:
-// sh -c '..')", resources = task + 0.1 cpus + 32 MB) whose command is
+// sh -c '..')", resources = 0.1 cpus + 32 MB) whose command is
 // Config.ExecutorCommand. A new executor gets a container ID (UUID) and a
 // sandbox <work_dir>/slaves/<agent>/frameworks/<fw>/executors/<ex>/runs/<cid>
-// (package paths), and is launched through the containerizer with the
-// MESOS_* environment (spec §2.2) and stdout/stderr in the sandbox. Its
+// (package paths), and is launched through the containerizer, off the
+// actor, with the MESOS_* environment (spec §2.2), stdout/stderr in the
+// sandbox and the executor's allocated resources (its own plus its tasks').
+// A container that cannot start ends the executor's tasks TASK_FAILED:
+// REASON_CONTAINER_LAUNCH_FAILED "Failed to launch container: ...", or,
+// for a DOCKER ContainerInfo no containerizer takes, REASON_EXECUTOR_TERMINATED
+// "Abnormal executor termination: unknown container", as Mesos does. Its
 // tasks wait in a queue until it SUBSCRIBEs; then it gets SUBSCRIBED and a
-// LAUNCH per queued task. An executor that does not subscribe within
+// LAUNCH per queued task, once the container has grown to hold them (and
+// likewise for tasks that join a running executor). An executor that does
+// not subscribe within
 // ExecutorRegistrationTimeout is destroyed, its tasks TASK_FAILED with
 // REASON_EXECUTOR_REGISTRATION_TIMEOUT. When an executor's container ends,
 // its unfinished tasks become TASK_FAILED (REASON_EXECUTOR_TERMINATED) and the
-// master gets EXECUTOR_EXITED. Task groups run only on custom executors for
+// master gets EXECUTOR_EXITED; a container destroyed for a resource limit
+// ends them TASK_FAILED with the limitation's reason, message and
+// limited resources instead. Task groups run only on custom executors for
 // now; groups for the default executor fail with TASK_FAILED.
 //
 // # Status updates (status_updates.go, package statusupdate)
+//
+// An executor's updates are handled one at a time, in order: each is
+// completed with the container's status (container_id, executor_pid,
+// network_infos), and a terminal one waits for the container to shrink. A
+// terminal update from an executor whose container hit a resource limit is
+// dropped for the limitation, which is what Mesos's agent, notified of an
+// OOM before the executor's report, tells the framework.
 //
 // Updates from executors (UPDATE calls) and from the agent (fresh uuid,
 // SOURCE_AGENT) go through the status update manager: per task an ordered
@@ -71,6 +90,5 @@
 //
 // Not yet: checkpointing and recovery (the status update streams and
 // executor records are plain data so that journaling them is a small step),
-// the fetcher, the default executor, resource isolation, garbage collection
-// of old sandboxes.
+// the fetcher, the default executor, garbage collection of old sandboxes.
 package agent

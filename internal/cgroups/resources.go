@@ -5,6 +5,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 
@@ -133,4 +134,25 @@ func (g *Group) MemoryLimit() (int64, error) {
 		return Unlimited, nil
 	}
 	return int64(v), nil
+}
+
+// MemorySoftLimitUnset reports whether the soft memory limit still has the
+// kernel's default (v1 memory.soft_limit_in_bytes unlimited, v2 memory.low
+// 0): nothing has set it yet.
+func (g *Group) MemorySoftLimitUnset() (bool, error) {
+	f := filepath.Join(g.Dir("memory"), "memory.soft_limit_in_bytes")
+	if g.h.version == V2 {
+		f = filepath.Join(g.Dir(""), "memory.low")
+	}
+	v, err := readUint(f)
+	if errors.Is(err, os.ErrNotExist) && g.h.fake {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cgroups: reading the soft memory limit of %s: %w", g.path, err)
+	}
+	if g.h.version == V2 {
+		return v == 0, nil
+	}
+	return v >= 1<<62, nil
 }

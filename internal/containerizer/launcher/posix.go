@@ -30,8 +30,8 @@ func (*Posix) Name() string { return "posix" }
 
 // Fork starts the held process in a new session.
 func (*Posix) Fork(_ context.Context, id string, spec containerizer.ForkSpec) (*containerizer.Process, error) {
-	if spec.Launch.CloneFlags != 0 {
-		return nil, errors.New("namespaces need the linux launcher (--launcher=linux)")
+	if spec.Launch.CloneFlags != 0 || len(spec.Launch.Mounts) > 0 {
+		return nil, errors.New("namespaces and mounts need the linux launcher (--launcher=linux)")
 	}
 	p, err := containerizer.StartHeld(spec, &syscall.SysProcAttr{Setsid: true})
 	if err != nil {

@@ -143,12 +143,12 @@ func New(o Options) (*Isolator, error) {
 				return nil, fmt.Errorf("Unknown or unsupported isolator '%s'", name)
 			}
 			for _, c := range cs {
+				if c == "devices" && h.Version() == cgroups.V2 {
+					return nil, fmt.Errorf("isolator '%s' is not supported on cgroups v2 yet", name)
+				}
 				if !h.Has(c) {
 					return nil, fmt.Errorf("isolator '%s' needs the cgroup controller '%s', which %s cgroups under %s do not offer (available: %s)",
 						name, c, h.Version(), h.Root(), strings.Join(h.Controllers(), ", "))
-				}
-				if c == "devices" && h.Version() == cgroups.V2 {
-					return nil, fmt.Errorf("isolator '%s' is not supported on cgroups v2 yet", name)
 				}
 				add(c)
 			}
@@ -279,8 +279,13 @@ func (i *Isolator) Update(_ context.Context, c containerizer.Container, requests
 		if err != nil {
 			return fmt.Errorf("Failed to update subsystem 'memory': %w", err)
 		}
-		if current == cgroups.Unlimited && hard != cgroups.Unlimited || hard == cgroups.Unlimited && current != cgroups.Unlimited ||
-			hard > current {
+		// Mesos remembers whether it ever set the hard limit; the cgroup
+		// does too: the first Update always sets a soft limit.
+		first, err := g.MemorySoftLimitUnset()
+		if err != nil {
+			return fmt.Errorf("Failed to update subsystem 'memory': %w", err)
+		}
+		if first || hard == cgroups.Unlimited || current != cgroups.Unlimited && hard > current {
 			r.MemoryHard = &hard
 			if i.o.LimitSwap {
 				r.MemorySwap = &hard
@@ -429,17 +434,32 @@ func (i *Isolator) Cleanup(ctx context.Context, c containerizer.Container) error
 	return i.destroy(ctx, c.ID)
 }
 
+// destroy empties and removes the container's cgroup in every controller
+// where it exists, one controller at a time on v1: an orphan left by an
+// agent that ran with fewer cgroups/* isolators exists in only some of them
+// (Mesos's recover, too, skips just the hierarchies where it is missing).
 func (i *Isolator) destroy(ctx context.Context, id string) error {
-	g := i.group(id)
-	if !g.Exists() {
-		return nil
+	groups := []*cgroups.Group{i.group(id)}
+	if i.o.Hierarchy.Version() == cgroups.V1 {
+		groups = groups[:0]
+		for _, c := range i.controllers {
+			groups = append(groups, i.o.Hierarchy.Group(path.Join(i.o.Root, id), c))
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := g.Kill(ctx); err != nil {
-		return err
+	var errs []error
+	for _, g := range groups {
+		if !g.Exists() {
+			continue
+		}
+		if err := g.Kill(ctx); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, g.Delete())
 	}
-	return g.Delete()
+	return errors.Join(errs...)
 }
 
 // Recover removes the cgroups of containers that are not live: what an
