@@ -5,10 +5,7 @@ package cgroups_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,49 +20,9 @@ import (
 	"github.com/meso-project/meso/internal/cgroups/cgroupstest"
 )
 
-// The test binary doubles as a memory hog: with MESO_CGROUPS_TEST_HOG=<MB>
-// it waits for a byte on stdin (so that the test can place it in a cgroup
-// first), then allocates and touches that much memory and sleeps.
 func TestMain(m *testing.M) {
-	if mb := os.Getenv("MESO_CGROUPS_TEST_HOG"); mb != "" {
-		n, _ := strconv.Atoi(mb)
-		var b [1]byte
-		_, _ = os.Stdin.Read(b[:])
-		var keep [][]byte
-		for range n {
-			chunk := make([]byte, 1<<20)
-			for i := range chunk {
-				chunk[i] = 1
-			}
-			keep = append(keep, chunk)
-		}
-		time.Sleep(time.Minute)
-		fmt.Println(len(keep))
-		os.Exit(0)
-	}
+	cgroupstest.RunChild()
 	os.Exit(m.Run())
-}
-
-// start starts a held process (a hog of mb MB, or a sleeper when mb is 0)
-// and returns it with the writer that releases it.
-func start(t *testing.T, mb int) (*exec.Cmd, io.WriteCloser) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "MESO_CGROUPS_TEST_HOG="+strconv.Itoa(mb))
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	return cmd, in
 }
 
 func TestV1GroupLifecycle(t *testing.T) {
@@ -81,9 +38,7 @@ func TestV1GroupLifecycle(t *testing.T) {
 			t.Fatalf("Create: %v", err)
 		}
 	}
-	cmd, in := start(t, 0)
-	defer in.Close()
-	pid := cmd.Process.Pid
+	pid := cgroupstest.StartChild(t, "sleep").Pid()
 	for _, grp := range []*cgroups.Group{g, tracker} {
 		if err := grp.Add(pid); err != nil {
 			t.Fatalf("Add: %v", err)
@@ -172,8 +127,8 @@ func TestV1OOMIsNoticed(t *testing.T) {
 	if err := g.Update(cgroups.Resources{MemoryHard: &hard}); err != nil {
 		t.Fatal(err)
 	}
-	cmd, in := start(t, 200)
-	if err := g.Add(cmd.Process.Pid); err != nil {
+	hog := cgroupstest.StartChild(t, "hog:200")
+	if err := g.Add(hog.Pid()); err != nil {
 		t.Fatal(err)
 	}
 	waited := make(chan error, 1)
@@ -181,9 +136,7 @@ func TestV1OOMIsNoticed(t *testing.T) {
 	defer cancel()
 	go func() { waited <- g.WaitOOM(ctx) }()
 	time.Sleep(50 * time.Millisecond) // let WaitOOM register before the OOM
-	if _, err := in.Write([]byte{1}); err != nil {
-		t.Fatal(err)
-	}
+	hog.Release(t)
 	if err := <-waited; err != nil {
 		t.Fatalf("WaitOOM: %v", err)
 	}
@@ -231,14 +184,12 @@ func TestV2TrackingLive(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(u.Root(), root, "c1", cgroups.Leaf)); err != nil {
 		t.Fatalf("no leaf: %v", err)
 	}
-	cmd, in := start(t, 0)
-	defer in.Close()
-	// A child of the tracked process is tracked too.
-	if err := g.Add(cmd.Process.Pid); err != nil {
+	child := cgroupstest.StartChild(t, "sleep")
+	if err := g.Add(child.Pid()); err != nil {
 		t.Fatalf("Add: %v", err)
 	}
 	procs, err := g.Procs()
-	if err != nil || !slices.Equal(procs, []int{cmd.Process.Pid}) {
+	if err != nil || !slices.Equal(procs, []int{child.Pid()}) {
 		t.Fatalf("Procs = %v, %v", procs, err)
 	}
 	if err := g.Signal(syscall.SIGSTOP); err != nil {

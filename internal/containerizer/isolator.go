@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/containerizer/launch"
 )
 
 // Isolator is what every isolator implements: the name it has on
@@ -110,16 +111,10 @@ type LaunchInfo struct {
 	Env []string
 }
 
-// Mount is one mount(2) call made in the container: a propagation change
-// (Target "/", Flags MS_SLAVE|MS_REC) or a filesystem (Source "proc",
-// Target "/proc", FSType "proc").
-type Mount struct {
-	Source string  `json:"source,omitempty"`
-	Target string  `json:"target"`
-	FSType string  `json:"fstype,omitempty"`
-	Flags  uintptr `json:"flags,omitempty"`
-	Data   string  `json:"data,omitempty"`
-}
+// Mount is one mount(2) call made in the container by the launch helper: a
+// propagation change (Target "/", Flags MS_SLAVE|MS_REC) or a filesystem
+// (Source "proc", Target "/proc", FSType "proc").
+type Mount = launch.Mount
 
 // merge adds o's requests to li.
 func (li *LaunchInfo) merge(o *LaunchInfo) {

@@ -125,10 +125,7 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 
 	env := append(append([]string{}, spec.Env...), spec.Launch.Env...)
 	argv := spec.Command
-	info := launch.Info{}
-	for _, m := range spec.Launch.Mounts {
-		info.Mounts = append(info.Mounts, launch.Mount(m))
-	}
+	info := launch.Info{Mounts: spec.Launch.Mounts}
 	if spec.User != "" && os.Geteuid() == 0 {
 		cred, err := credential(spec.User)
 		if err != nil {

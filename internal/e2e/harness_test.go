@@ -211,19 +211,25 @@ func (s *scheduler) ack(st *mesospb.TaskStatus) {
 // launch accepts offer with one command task using res.
 func (s *scheduler) launch(offer *mesospb.Offer, taskID, command string, res []*mesospb.Resource) {
 	s.t.Helper()
+	s.launchTask(offer, &mesospb.TaskInfo{
+		Name:      proto.String(taskID),
+		TaskId:    &mesospb.TaskID{Value: proto.String(taskID)},
+		AgentId:   offer.GetAgentId(),
+		Resources: res,
+		Command:   &mesospb.CommandInfo{Value: proto.String(command)},
+	})
+}
+
+// launchTask accepts offer with task.
+func (s *scheduler) launchTask(offer *mesospb.Offer, task *mesospb.TaskInfo) {
+	s.t.Helper()
 	s.mustCall(&schedulerpb.Call{
 		Type: schedulerpb.Call_ACCEPT.Enum(),
 		Accept: &schedulerpb.Call_Accept{
 			OfferIds: []*mesospb.OfferID{offer.GetId()},
 			Operations: []*mesospb.Offer_Operation{{
-				Type: mesospb.Offer_Operation_LAUNCH.Enum(),
-				Launch: &mesospb.Offer_Operation_Launch{TaskInfos: []*mesospb.TaskInfo{{
-					Name:      proto.String(taskID),
-					TaskId:    &mesospb.TaskID{Value: proto.String(taskID)},
-					AgentId:   offer.GetAgentId(),
-					Resources: res,
-					Command:   &mesospb.CommandInfo{Value: proto.String(command)},
-				}}},
+				Type:   mesospb.Offer_Operation_LAUNCH.Enum(),
+				Launch: &mesospb.Offer_Operation_Launch{TaskInfos: []*mesospb.TaskInfo{task}},
 			}},
 			Filters: &mesospb.Filters{RefuseSeconds: proto.Float64(0)},
 		},

@@ -26,6 +26,7 @@ import (
 	"github.com/meso-project/meso/internal/local"
 	"github.com/meso-project/meso/internal/testutil"
 	"github.com/meso-project/meso/pkg/codec"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // isolated starts a cluster whose agent runs containers with the linux
@@ -252,7 +253,7 @@ func TestDiskQuota(t *testing.T) {
 	res[2].AllocationInfo = &mesospb.Resource_AllocationInfo{Role: proto.String("*")}
 	s.launch(offer, "filler", "dd if=/dev/zero of=big bs=1M count=30 && sleep 1000", res)
 	var st *mesospb.TaskStatus
-	for st = s.update(true, 30*time.Second); !isTerminal(st.GetState()); st = s.update(true, 30*time.Second) {
+	for st = s.update(true, 30*time.Second); !taskstate.IsTerminal(st.GetState()); st = s.update(true, 30*time.Second) {
 	}
 	if st.GetState() != mesospb.TaskState_TASK_FAILED || st.GetReason() != mesospb.TaskStatus_REASON_CONTAINER_LIMITATION_DISK ||
 		!regexp.MustCompile(`^Disk usage \(\d+\w*B\) exceeds quota \(10MB\)$`).MatchString(st.GetMessage()) {
@@ -263,15 +264,6 @@ func TestDiskQuota(t *testing.T) {
 	}
 }
 
-func isTerminal(s mesospb.TaskState) bool {
-	switch s {
-	case mesospb.TaskState_TASK_STAGING, mesospb.TaskState_TASK_STARTING, mesospb.TaskState_TASK_RUNNING,
-		mesospb.TaskState_TASK_KILLING:
-		return false
-	}
-	return true
-}
-
 // TestDockerTaskIsNotRunOnTheHost: without the docker containerizer a
 // DOCKER task fails as Mesos fails it, and nothing runs.
 func TestDockerTaskIsNotRunOnTheHost(t *testing.T) {
@@ -280,23 +272,14 @@ func TestDockerTaskIsNotRunOnTheHost(t *testing.T) {
 	offer := s.next(schedulerpb.Event_OFFERS, 10*time.Second).GetOffers().GetOffers()[0]
 	marker := filepath.Join(t.TempDir(), "ran")
 	docker := mesospb.ContainerInfo_DOCKER
-	s.mustCall(&schedulerpb.Call{
-		Type: schedulerpb.Call_ACCEPT.Enum(),
-		Accept: &schedulerpb.Call_Accept{
-			OfferIds: []*mesospb.OfferID{offer.GetId()},
-			Operations: []*mesospb.Offer_Operation{{
-				Type: mesospb.Offer_Operation_LAUNCH.Enum(),
-				Launch: &mesospb.Offer_Operation_Launch{TaskInfos: []*mesospb.TaskInfo{{
-					Name:      proto.String("docker"),
-					TaskId:    &mesospb.TaskID{Value: proto.String("docker")},
-					AgentId:   offer.GetAgentId(),
-					Resources: taskResources("*", 0.1, 32),
-					Command:   &mesospb.CommandInfo{Value: proto.String("touch " + marker)},
-					Container: &mesospb.ContainerInfo{Type: &docker,
-						Docker: &mesospb.ContainerInfo_DockerInfo{Image: proto.String("busybox")}},
-				}}},
-			}},
-		},
+	s.launchTask(offer, &mesospb.TaskInfo{
+		Name:      proto.String("docker"),
+		TaskId:    &mesospb.TaskID{Value: proto.String("docker")},
+		AgentId:   offer.GetAgentId(),
+		Resources: taskResources("*", 0.1, 32),
+		Command:   &mesospb.CommandInfo{Value: proto.String("touch " + marker)},
+		Container: &mesospb.ContainerInfo{Type: &docker,
+			Docker: &mesospb.ContainerInfo_DockerInfo{Image: proto.String("busybox")}},
 	})
 	st := s.update(true, 30*time.Second)
 	if st.GetState() != mesospb.TaskState_TASK_FAILED || st.GetSource() != mesospb.TaskStatus_SOURCE_AGENT ||

@@ -5,10 +5,8 @@ package cgroups_test
 import (
 	"context"
 	"errors"
-	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -31,88 +29,9 @@ import (
 	"github.com/meso-project/meso/pkg/resources"
 )
 
-// childEnv makes the test binary a container process instead of running
-// tests: it waits for a byte on stdin (so that the test can isolate it
-// first), then does what the mode says: "sleep", "burn" (spin on a CPU) or
-// "hog:<MB>" (allocate and touch that much memory), and sleeps.
-const childEnv = "MESO_CGROUPS_ISOLATOR_TEST_CHILD"
-
-var sink int
-
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(childEnv); mode != "" {
-		var b [1]byte
-		_, _ = os.Stdin.Read(b[:])
-		switch {
-		case mode == "burn":
-			for i := 0; ; i++ {
-				sink = i
-			}
-		case strings.HasPrefix(mode, "hog:"):
-			n, _ := strconv.Atoi(strings.TrimPrefix(mode, "hog:"))
-			var keep [][]byte
-			for range n {
-				chunk := make([]byte, 1<<20)
-				for i := range chunk {
-					chunk[i] = 1
-				}
-				keep = append(keep, chunk)
-			}
-			sink = len(keep)
-		}
-		time.Sleep(5 * time.Minute)
-		os.Exit(0)
-	}
+	cgroupstest.RunChild()
 	goleak.VerifyTestMain(m)
-}
-
-// child is a held container process: the test binary in a child mode.
-type child struct {
-	cmd  *exec.Cmd
-	in   io.WriteCloser
-	done chan struct{}
-}
-
-// startChild starts the test binary in mode, held until release; it is
-// killed and reaped when the test ends.
-func startChild(t *testing.T, mode string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+mode)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd: cmd, in: in, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(c.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-c.done
-	})
-	return c
-}
-
-func (c *child) pid() int { return c.cmd.Process.Pid }
-
-func (c *child) release(t *testing.T) {
-	t.Helper()
-	if _, err := c.in.Write([]byte{1}); err != nil {
-		t.Fatalf("releasing the child: %v", err)
-	}
-}
-
-// waitGone waits for the child to end (killed by a Cleanup or the OOM
-// killer).
-func (c *child) waitGone(t *testing.T, timeout time.Duration) {
-	t.Helper()
-	select {
-	case <-c.done:
-	case <-time.After(timeout):
-		t.Fatalf("child %d still runs after %v", c.pid(), timeout)
-	}
 }
 
 // realV1 opens the machine's v1 hierarchy with the controllers and returns
@@ -320,23 +239,23 @@ func TestV1PrepareIsolateCleanup(t *testing.T) {
 		t.Errorf("second Prepare = %v, want %q", err, want)
 	}
 
-	ch := startChild(t, "sleep")
-	c := containerizer.Container{ID: id, Pid: ch.pid()}
+	ch := cgroupstest.StartChild(t, "sleep")
+	c := containerizer.Container{ID: id, Pid: ch.Pid()}
 	if err := i.Isolate(ctx, c); err != nil {
 		t.Fatalf("Isolate: %v", err)
 	}
 	for ctrl, d := range dirs {
 		procs := strings.Fields(read(t, filepath.Join(d, "cgroup.procs")))
-		if !slices.Contains(procs, strconv.Itoa(ch.pid())) {
-			t.Errorf("%s cgroup.procs = %v, want pid %d in it", ctrl, procs, ch.pid())
+		if !slices.Contains(procs, strconv.Itoa(ch.Pid())) {
+			t.Errorf("%s cgroup.procs = %v, want pid %d in it", ctrl, procs, ch.Pid())
 		}
 	}
-	ch.release(t)
+	ch.Release(t)
 
 	if err := i.Cleanup(ctx, c); err != nil {
 		t.Fatalf("Cleanup: %v", err)
 	}
-	ch.waitGone(t, 10*time.Second)
+	ch.WaitGone(t, 10*time.Second)
 	for ctrl, d := range dirs {
 		if exists(d) {
 			t.Errorf("%s cgroup %s left after Cleanup", ctrl, d)
@@ -556,8 +475,8 @@ func TestV1OOM(t *testing.T) {
 	i := newIsolator(t, isolator.Options{Hierarchy: h, Root: root, Isolation: []string{"cgroups/mem"}})
 	const id = "oom"
 	mustPrepare(t, i, id)
-	hog := startChild(t, "hog:200")
-	c := containerizer.Container{ID: id, Pid: hog.pid()}
+	hog := cgroupstest.StartChild(t, "hog:200")
+	c := containerizer.Container{ID: id, Pid: hog.Pid()}
 	t.Cleanup(func() { _ = i.Cleanup(context.Background(), c) })
 	if err := i.Isolate(t.Context(), c); err != nil {
 		t.Fatalf("Isolate: %v", err)
@@ -581,7 +500,7 @@ func TestV1OOM(t *testing.T) {
 		watched <- result{l, err}
 	}()
 	time.Sleep(50 * time.Millisecond) // let Watch listen before the OOM
-	hog.release(t)
+	hog.Release(t)
 	w := <-watched
 	if w.err != nil {
 		t.Fatalf("Watch: %v", w.err)
@@ -590,7 +509,7 @@ func TestV1OOM(t *testing.T) {
 	if !strings.Contains(w.l.Message, "total_rss") {
 		t.Errorf("Watch: message %q lacks memory.stat's total_rss", w.l.Message)
 	}
-	hog.waitGone(t, 10*time.Second) // the OOM killer's victim
+	hog.WaitGone(t, 10*time.Second) // the OOM killer's victim
 
 	l, err := i.Check(t.Context(), c)
 	if err != nil {
@@ -651,8 +570,8 @@ func TestV1Usage(t *testing.T) {
 			i := newIsolator(t, o)
 			id := strings.ReplaceAll(tc.name, " ", "-")
 			mustPrepare(t, i, id)
-			ch := startChild(t, tc.mode)
-			c := containerizer.Container{ID: id, Pid: ch.pid()}
+			ch := cgroupstest.StartChild(t, tc.mode)
+			c := containerizer.Container{ID: id, Pid: ch.Pid()}
 			t.Cleanup(func() { _ = i.Cleanup(context.Background(), c) })
 			if err := i.Isolate(t.Context(), c); err != nil {
 				t.Fatal(err)
@@ -660,7 +579,7 @@ func TestV1Usage(t *testing.T) {
 			if err := i.Update(t.Context(), c, res(t, "cpus:"+tc.cpus+";mem:128"), nil); err != nil {
 				t.Fatal(err)
 			}
-			ch.release(t)
+			ch.Release(t)
 			usage := func() *mesospb.ResourceStatistics {
 				s, err := i.Usage(t.Context(), c)
 				if err != nil {
@@ -698,8 +617,8 @@ func TestV1Recover(t *testing.T) {
 	if err := orphan.Create(); err != nil {
 		t.Fatal(err)
 	}
-	ch := startChild(t, "sleep")
-	if err := orphan.Add(ch.pid()); err != nil {
+	ch := cgroupstest.StartChild(t, "sleep")
+	if err := orphan.Add(ch.Pid()); err != nil {
 		t.Fatal(err)
 	}
 	mustPrepare(t, i, "live")
@@ -708,7 +627,7 @@ func TestV1Recover(t *testing.T) {
 	if err := i.Recover(ctx, []string{"live"}); err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
-	ch.waitGone(t, 10*time.Second)
+	ch.WaitGone(t, 10*time.Second)
 	for _, c := range controllers {
 		if exists(orphan.Dir(c)) {
 			t.Errorf("orphan's %s cgroup left", c)
