@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,6 +19,7 @@ import (
 	"github.com/meso-project/meso/internal/agent/paths"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/internal/users"
 	"github.com/meso-project/meso/pkg/taskstate"
 )
 
@@ -361,17 +361,15 @@ func chownSandbox(dir, name string) error {
 	if name == "" || os.Geteuid() != 0 {
 		return nil
 	}
-	u, err := user.Lookup(name)
+	cred, err := users.Credential(name)
 	if err != nil {
-		return fmt.Errorf("looking up user %q: %w", name, err)
+		return err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, uid, gid)
+		return os.Lchown(p, int(cred.Uid), int(cred.Gid))
 	})
 }
 

@@ -9,11 +9,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
-	"strconv"
 	"syscall"
 
 	"github.com/meso-project/meso/internal/containerizer/launch"
+	"github.com/meso-project/meso/internal/users"
 )
 
 // Launcher starts a container's first process and keeps track of every
@@ -127,7 +126,7 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 	argv := spec.Command
 	info := launch.Info{Mounts: spec.Launch.Mounts}
 	if spec.User != "" && os.Geteuid() == 0 {
-		cred, err := credential(spec.User)
+		cred, err := users.Credential(spec.User)
 		if err != nil {
 			return nil, err
 		}
@@ -203,29 +202,4 @@ func openOutput(path string) (*os.File, error) {
 		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	}
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-}
-
-// credential resolves name to the uid, gid and supplementary groups to run as.
-func credential(name string) (*syscall.Credential, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return nil, fmt.Errorf("looking up user %q: %w", name, err)
-	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user %q: uid %q: %w", name, u.Uid, err)
-	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user %q: gid %q: %w", name, u.Gid, err)
-	}
-	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	if ids, err := u.GroupIds(); err == nil {
-		for _, g := range ids {
-			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-				cred.Groups = append(cred.Groups, uint32(n))
-			}
-		}
-	}
-	return cred, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"os/user"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/users"
 )
 
 // exitResult is what the reaper goroutine reports for the task's process.
@@ -104,25 +104,9 @@ func credential(name string, switchUser bool) (*syscall.Credential, error) {
 	if cur, err := user.Current(); err == nil && cur.Username == name {
 		return nil, nil
 	}
-	u, err := user.Lookup(name)
+	cred, err := users.Credential(name)
 	if err != nil {
 		return nil, fmt.Errorf("failed to switch to user '%s': %w", name, err)
-	}
-	uid, err := strconv.ParseUint(u.Uid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user '%s': bad uid %q", name, u.Uid)
-	}
-	gid, err := strconv.ParseUint(u.Gid, 10, 32)
-	if err != nil {
-		return nil, fmt.Errorf("user '%s': bad gid %q", name, u.Gid)
-	}
-	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	if ids, err := u.GroupIds(); err == nil {
-		for _, g := range ids {
-			if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-				cred.Groups = append(cred.Groups, uint32(n))
-			}
-		}
 	}
 	return cred, nil
 }
