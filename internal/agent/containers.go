@@ -122,16 +122,21 @@ func (a *Agent) nextExecutorUpdate(ex *executor) {
 }
 
 // executorUpdateStatus merges the container's status into the update. A
-// terminal update from an executor whose container hit a resource limit is
-// dropped: the containerizer is destroying the container for it, and the
-// task ends with the limitation instead, as Mesos reports a task the OOM
-// killer ended (its agent learns of the OOM before the executor's report).
+// terminal update from a command executor whose container hit a resource
+// limit is dropped: the containerizer is destroying the container for it,
+// and the task ends with the limitation instead, as Mesos reports a command
+// task the OOM killer ended (its agent learns of the OOM before the command
+// executor, which polls for its task's exit, reports it). Other executors'
+// updates go out as they come, as in Mesos.
 func (a *Agent) executorUpdateStatus(ex *executor, st *mesospb.TaskStatus, cs containerizer.Status, err error) {
 	if err == nil {
-		merged := proto.Clone(cs.ContainerStatus).(*mesospb.ContainerStatus)
+		// The executor's own container status, if any, completed by the
+		// containerizer's (which wins, as in Mesos's _statusUpdate).
+		merged := &mesospb.ContainerStatus{}
 		if st.ContainerStatus != nil {
-			proto.Merge(merged, st.ContainerStatus)
+			merged = proto.Clone(st.ContainerStatus).(*mesospb.ContainerStatus)
 		}
+		proto.Merge(merged, cs.ContainerStatus)
 		if len(merged.GetNetworkInfos()) == 0 {
 			// A host-network container: the agent's IP, as Mesos fills it.
 			merged.NetworkInfos = []*mesospb.NetworkInfo{{
@@ -139,7 +144,7 @@ func (a *Agent) executorUpdateStatus(ex *executor, st *mesospb.TaskStatus, cs co
 			}}
 		}
 		st.ContainerStatus = merged
-		if cs.Limitation != nil && taskstate.IsTerminal(st.GetState()) {
+		if cs.Limitation != nil && ex.command && taskstate.IsTerminal(st.GetState()) {
 			a.log.Info("dropping the executor's terminal update: its container hit a resource limit",
 				"framework_id", ex.fw.id, "executor_id", ex.id, "task_id", st.GetTaskId().GetValue(),
 				"state", st.GetState(), "reason", cs.Limitation.Reason)

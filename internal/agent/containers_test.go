@@ -220,7 +220,7 @@ func TestContainerFollowsItsTasks(t *testing.T) {
 	}
 	// /monitor/statistics and /containers list the container.
 	var stats []map[string]any
-	getJSONArray(t, "http://"+ta.addr+"/monitor/statistics.json", &stats)
+	getJSONArray(t, "http://"+ta.addr+"/slave(1)/monitor/statistics", &stats)
 	if len(stats) != 1 || stats[0]["executor_id"] != "ex" || stats[0]["framework_id"] != testFrameworkID {
 		t.Fatalf("/monitor/statistics = %v", stats)
 	}

@@ -555,7 +555,9 @@ func (a *Agent) executorTerminated(ex *executor) {
 			}
 		}
 	}
-	if ex.exit != nil {
+	// Like Mesos, only for executors the master knows: not the ones the
+	// agent generates for command tasks.
+	if ex.exit != nil && !ex.command {
 		status := int32(ex.exit.Status)
 		a.sendToMaster(&agentapipb.Call{
 			Type: agentapipb.Call_EXECUTOR_EXITED.Enum(),

@@ -33,10 +33,7 @@ func (a *Agent) routes() http.Handler {
 		httpapi.WriteJSON(w, r, http.StatusOK, versionJSON())
 	}))
 	httpapi.Routes(mux, []string{"", "/slave(1)"}, "/metrics/snapshot", http.HandlerFunc(a.serveMetrics))
-	// Mesos serves the monitor under the "monitor" libprocess actor, and
-	// /containers under the agent's.
-	httpapi.Routes(mux, []string{""}, "/monitor/statistics", http.HandlerFunc(a.serveStatistics))
-	httpapi.Routes(mux, []string{""}, "/monitor/statistics.json", http.HandlerFunc(a.serveStatistics))
+	httpapi.Routes(mux, prefixes, "/monitor/statistics", http.HandlerFunc(a.serveStatistics))
 	httpapi.Routes(mux, prefixes, "/containers", http.HandlerFunc(a.serveContainers))
 	return mux
 }

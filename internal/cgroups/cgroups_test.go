@@ -356,3 +356,49 @@ func TestFakeV1Tree(t *testing.T) {
 		t.Errorf("Open of an empty v1 root: %v", err)
 	}
 }
+
+// TestOOMAtLimit tells an OOM kill at the group's limit from a kill by the
+// machine-wide OOM killer, on fake trees with the kernel's files.
+func TestOOMAtLimit(t *testing.T) {
+	v2dir := cgroupstest.FakeV2(t, "memory", "mesos")
+	v2, err := cgroups.Open(cgroups.Options{Root: v2dir, Version: cgroups.V2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(v1dir, "memory", "mesos", "c"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	v1, err := cgroups.Open(cgroups.Options{Root: v1dir, Version: cgroups.V1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(v2dir, "mesos", "c"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		h     *cgroups.Hierarchy
+		files map[string]string
+		want  bool
+	}{
+		{"v2 limit", v2, map[string]string{"memory.events": "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\n"}, true},
+		{"v2 machine-wide kill", v2, map[string]string{"memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 1\n"}, false},
+		{"v2 none", v2, map[string]string{"memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"}, false},
+		{"v1 limit", v1, map[string]string{"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n", "memory.failcnt": "12\n"}, true},
+		{"v1 machine-wide kill", v1, map[string]string{"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n", "memory.failcnt": "0\n"}, false},
+		{"v1 old kernel in an OOM", v1, map[string]string{"memory.oom_control": "oom_kill_disable 0\nunder_oom 1\n"}, true},
+		{"v1 old kernel", v1, map[string]string{"memory.oom_control": "oom_kill_disable 0\nunder_oom 0\n"}, false},
+	}
+	for _, tc := range tests {
+		g := tc.h.Group("mesos/c", "memory")
+		for f, v := range tc.files {
+			if err := os.WriteFile(filepath.Join(g.Dir("memory"), f), []byte(v), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := g.OOMAtLimit(); err != nil || got != tc.want {
+			t.Errorf("%s: OOMAtLimit = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}

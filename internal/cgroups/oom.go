@@ -15,7 +15,8 @@ import (
 )
 
 // WaitOOM returns nil once the kernel's OOM killer has killed a process in
-// the group, or ctx's error when ctx ends first. It listens for the kernel's
+// the group because it reached its limit (OOMAtLimit), or ctx's error when
+// ctx ends first. It listens for the kernel's
 // notification (v1: an eventfd on memory.oom_control through
 // cgroup.event_control, as Mesos does; v2: inotify on memory.events) and
 // also reads the kill counter every OOMPoll: recent kernels signal the v1
@@ -57,15 +58,18 @@ func (g *Group) WaitOOM(ctx context.Context) error {
 	}
 	tick := time.NewTicker(OOMPoll)
 	defer tick.Stop()
+	woke := false
 	for {
-		n, err := g.OOMKills()
+		hit, counted, err := g.oomAtLimit()
 		if err != nil {
 			if !g.Exists() {
 				return fmt.Errorf("cgroups: %s was removed", g.path)
 			}
 			return err
 		}
-		if n > 0 {
+		// Without a kill counter the v1 notification itself is the OOM,
+		// as Mesos takes it (the group still exists: it was no removal).
+		if hit || woke && !counted {
 			return nil
 		}
 		select {
@@ -79,6 +83,7 @@ func (g *Group) WaitOOM(ctx context.Context) error {
 				}
 				return fmt.Errorf("cgroups: waiting for OOM events of %s: %w", g.path, err)
 			}
+			woke = true
 		}
 	}
 }

@@ -62,6 +62,9 @@ type MemoryStats struct {
 	UsageWithSwap uint64
 	// From memory.stat: the hierarchical totals on v1.
 	Cache, RSS, MappedFile, Swap, Unevictable uint64
+	// HasSwap says whether the kernel accounts swap (v1's total_swap, v2's
+	// memory.swap.current exist).
+	HasSwap bool
 	// Kernel and KernelTCP are kernel memory (v1 memory.kmem.*, v2's
 	// memory.stat kernel and sock).
 	Kernel, KernelTCP uint64
@@ -88,6 +91,7 @@ func (g *Group) Memory() (MemoryStats, error) {
 		s.KernelTCP, _ = readUint(filepath.Join(dir, "memory.kmem.tcp.usage_in_bytes"))
 		s.Cache, s.RSS, s.MappedFile = stat["total_cache"], stat["total_rss"], stat["total_mapped_file"]
 		s.Swap, s.Unevictable = stat["total_swap"], stat["total_unevictable"]
+		_, s.HasSwap = stat["total_swap"]
 		return s, nil
 	}
 	if s.Usage, err = readUint(filepath.Join(dir, "memory.current")); err != nil {
@@ -96,7 +100,7 @@ func (g *Group) Memory() (MemoryStats, error) {
 	s.MaxUsage, _ = readUint(filepath.Join(dir, "memory.peak"))
 	if swap, err := readUint(filepath.Join(dir, "memory.swap.current")); err == nil {
 		s.UsageWithSwap = s.Usage + swap
-		s.Swap = swap
+		s.Swap, s.HasSwap = swap, true
 	}
 	s.Cache, s.RSS, s.MappedFile = stat["file"], stat["anon"], stat["file_mapped"]
 	s.Unevictable, s.Kernel, s.KernelTCP = stat["unevictable"], stat["kernel"], stat["sock"]
@@ -115,4 +119,46 @@ func (g *Group) OOMKills() (uint64, error) {
 		return 0, fmt.Errorf("cgroups: reading %s: %w", f, err)
 	}
 	return kv["oom_kill"], nil
+}
+
+// OOMAtLimit reports whether the kernel's OOM killer killed a process of
+// the group because the group reached its memory limit, which is what
+// Mesos's memory isolator reacts to. A kill by the machine-wide OOM killer,
+// of a group below its limit, does not count: v2 needs both memory.events
+// oom (the limit was reached and an allocation was about to fail) and
+// oom_kill; v1 needs both memory.oom_control oom_kill and memory.failcnt
+// (the limit was hit). Kernels before 4.13 have no oom_kill; for them
+// under_oom, set while the group is in an OOM, is all there is.
+func (g *Group) OOMAtLimit() (bool, error) {
+	hit, _, err := g.oomAtLimit()
+	return hit, err
+}
+
+// oomAtLimit is OOMAtLimit, and whether the kernel counts OOM kills.
+func (g *Group) oomAtLimit() (hit, counted bool, err error) {
+	if g.h.version == V2 {
+		f := filepath.Join(g.Dir(""), "memory.events")
+		kv, err := readKV(f)
+		if err != nil {
+			return false, false, fmt.Errorf("cgroups: reading %s: %w", f, err)
+		}
+		return kv["oom"] > 0 && kv["oom_kill"] > 0, true, nil
+	}
+	dir := g.Dir("memory")
+	kv, err := readKV(filepath.Join(dir, "memory.oom_control"))
+	if err != nil {
+		return false, false, fmt.Errorf("cgroups: reading memory.oom_control of %s: %w", g.path, err)
+	}
+	kills, ok := kv["oom_kill"]
+	if !ok {
+		return kv["under_oom"] > 0, false, nil
+	}
+	if kills == 0 {
+		return false, true, nil
+	}
+	failures, err := readUint(filepath.Join(dir, "memory.failcnt"))
+	if err != nil {
+		return false, true, fmt.Errorf("cgroups: reading memory.failcnt of %s: %w", g.path, err)
+	}
+	return failures > 0, true, nil
 }

@@ -374,9 +374,9 @@ func (x *commandExecutor) launch(ctx context.Context, task *mesospb.TaskInfo) {
 		x.reaped <- exitResult{state: cmd.ProcessState, err: err}
 	}(cmd)
 
-	x.update(ctx, taskID, mesospb.TaskState_TASK_RUNNING, nil, "", func(st *mesospb.TaskStatus) {
-		st.ContainerStatus = &mesospb.ContainerStatus{ExecutorPid: proto.Uint32(uint32(os.Getpid()))}
-	})
+	// No container_status: the agent fills it in from the containerizer,
+	// as Mesos's command executor leaves it to its agent.
+	x.update(ctx, taskID, mesospb.TaskState_TASK_RUNNING, nil, "", nil)
 }
 
 // failLaunch reports a task that could not be started. Mesos aborts the

@@ -332,8 +332,8 @@ func (i *Isolator) Check(_ context.Context, c containerizer.Container) (*contain
 		return nil, nil
 	}
 	g := i.group(c.ID)
-	n, err := g.OOMKills()
-	if err != nil || n == 0 {
+	hit, err := g.OOMAtLimit()
+	if err != nil || !hit {
 		return nil, err
 	}
 	return i.oomLimitation(g), nil
@@ -409,7 +409,9 @@ func (i *Isolator) Usage(_ context.Context, c containerizer.Container) (*mesospb
 			out.MemAnonBytes = proto.Uint64(st.RSS)
 			out.MemRssBytes = proto.Uint64(st.RSS)
 			out.MemMappedFileBytes = proto.Uint64(st.MappedFile)
-			out.MemSwapBytes = proto.Uint64(st.Swap)
+			if st.HasSwap {
+				out.MemSwapBytes = proto.Uint64(st.Swap)
+			}
 			out.MemUnevictableBytes = proto.Uint64(st.Unevictable)
 		}
 	}

@@ -336,8 +336,9 @@ func (d *DU) Watch(ctx context.Context, c containerizer.Container) (*containeriz
 
 // Usage reports the sandbox's quota (disk_limit_bytes) and last measured
 // usage (disk_used_bytes), and both again as the sandbox's DiskStatistics
-// entry. Before the first measurement only the limit is set; a container
-// without a disk resource gets statistics with neither.
+// entry. Before the first measurement the usage is 0, as in Mesos (whose
+// ephemeral usage sums the measurements it has); a container without a
+// disk resource gets statistics with neither.
 func (d *DU) Usage(ctx context.Context, c containerizer.Container) (*mesospb.ResourceStatistics, error) {
 	st := &mesospb.ResourceStatistics{
 		// The one required field; the containerizer overwrites it.
@@ -351,10 +352,8 @@ func (d *DU) Usage(ctx context.Context, c containerizer.Container) (*mesospb.Res
 		}
 		ds := &mesospb.DiskStatistics{LimitBytes: proto.Uint64(s.quotaBytes)}
 		st.DiskLimitBytes = proto.Uint64(s.quotaBytes)
-		if s.measured {
-			st.DiskUsedBytes = proto.Uint64(s.used)
-			ds.UsedBytes = proto.Uint64(s.used)
-		}
+		st.DiskUsedBytes = proto.Uint64(s.used)
+		ds.UsedBytes = proto.Uint64(s.used)
 		st.DiskStatistics = []*mesospb.DiskStatistics{ds}
 	}); err != nil {
 		return nil, err

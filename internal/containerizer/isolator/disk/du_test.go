@@ -166,7 +166,7 @@ func TestUsageBeforeMeasurement(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := newDU(t, true)
 		defer d.Close()
-		// A sandbox that cannot be measured yet: only the limit is known.
+		// A sandbox that cannot be measured yet: the limit, and no usage.
 		c := containerizer.Container{ID: "c1", Dir: filepath.Join(t.TempDir(), "not-yet")}
 		if _, err := d.Prepare(t.Context(), containerizer.ContainerConfig{ID: c.ID, Dir: c.Dir}); err != nil {
 			t.Fatal(err)
@@ -175,7 +175,7 @@ func TestUsageBeforeMeasurement(t *testing.T) {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		wantDisk(t, usage(t, d, c), 5<<20, nil) // whole megabytes, as Mesos
+		wantDisk(t, usage(t, d, c), 5<<20, proto.Uint64(0)) // whole megabytes, as Mesos
 	})
 }
 

@@ -47,10 +47,10 @@ var _ containerizer.Preparer = FilesystemLinux{}
 // NewFilesystemLinux checks that the agent can create mount namespaces.
 func NewFilesystemLinux(launcher string) (FilesystemLinux, error) {
 	if os.Geteuid() != 0 {
-		return FilesystemLinux{}, errors.New("'filesystem/linux' isolator requires root permissions")
+		return FilesystemLinux{}, errors.New("'filesystem/linux' isolator requires root privileges")
 	}
 	if launcher != "linux" {
-		return FilesystemLinux{}, errors.New("'linux' launcher must be used to enable 'filesystem/linux'")
+		return FilesystemLinux{}, errors.New("'filesystem/linux' isolator requires 'linux' launcher")
 	}
 	return FilesystemLinux{}, nil
 }
