@@ -276,6 +276,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 		User:          runAs,
 		Resources:     ex.allocated(""),
 		ContainerInfo: ex.info.GetContainer(),
+		CommandInfo:   ex.info.GetCommand(),
 	}
 	cid, ctx := ex.containerID, a.ctx
 	ex.regTimer = time.AfterFunc(a.cfg.ExecutorRegistrationTimeout, func() {
@@ -402,7 +403,7 @@ func (a *Agent) executorEnv(ex *executor) []string {
 	}
 	for _, v := range ex.info.GetCommand().GetEnvironment().GetVariables() {
 		if v.GetType() == mesospb.Environment_Variable_SECRET {
-			continue // secrets are not supported yet
+			continue // resolved by the environment_secret isolator
 		}
 		env[v.GetName()] = v.GetValue()
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/meso-project/meso/internal/containerizer/isolator/disk"
 	"github.com/meso-project/meso/internal/containerizer/isolator/linux"
 	"github.com/meso-project/meso/internal/containerizer/isolator/posix"
+	"github.com/meso-project/meso/internal/containerizer/isolator/secret"
 	"github.com/meso-project/meso/internal/containerizer/launcher"
 )
 
@@ -106,6 +107,8 @@ var Isolators = []struct {
 		return disk.New(disk.Options{Interval: e.cfg.ContainerDiskWatchInterval,
 			Enforce: e.cfg.EnforceContainerDiskQuota, Logger: e.cfg.Logger}), nil
 	}},
+	{"network/cni", func(*env, string) (containerizer.Isolator, error) { return linux.NetworkCNI{}, nil }},
+	{"environment_secret", func(*env, string) (containerizer.Isolator, error) { return secret.EnvironmentSecret{}, nil }},
 }
 
 func cgroupsIsolator(e *env, _ string) (containerizer.Isolator, error) {
@@ -165,8 +168,9 @@ func KnownIsolators() []string {
 }
 
 // ParseIsolation applies Mesos's rules to --isolation: comma-separated
-// names, no duplicates, the deprecated names replaced, and filesystem/posix
-// added when no filesystem isolator is named (only one may be).
+// names, no duplicates, the deprecated names replaced, filesystem/posix
+// added when no filesystem isolator is named (only one may be), network/cni
+// when no network isolator is, and environment_secret always.
 func ParseIsolation(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		s = DefaultIsolation
@@ -207,6 +211,16 @@ func ParseIsolation(s string) ([]string, error) {
 		out = append(out, "filesystem/posix")
 	case fs > 1:
 		return nil, fmt.Errorf("Using multiple filesystem isolators simultaneously is disallowed")
+	}
+	network := false
+	for _, n := range out {
+		network = network || strings.HasPrefix(n, "network/")
+	}
+	if !network {
+		out = append(out, "network/cni")
+	}
+	if !slices.Contains(out, "environment_secret") {
+		out = append(out, "environment_secret")
 	}
 	for _, n := range out {
 		known := false

@@ -19,13 +19,15 @@ func TestParseIsolation(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{"", []string{"posix/cpu", "posix/mem", "filesystem/posix"}, ""},
-		{"posix/cpu,posix/mem", []string{"posix/cpu", "posix/mem", "filesystem/posix"}, ""},
-		{"cgroups/cpu,cgroups/mem", []string{"cgroups/cpu", "cgroups/mem", "filesystem/posix"}, ""},
+		{"", []string{"posix/cpu", "posix/mem", "filesystem/posix", "network/cni", "environment_secret"}, ""},
+		{"posix/cpu,posix/mem", []string{"posix/cpu", "posix/mem", "filesystem/posix", "network/cni", "environment_secret"}, ""},
+		{"cgroups/cpu,cgroups/mem", []string{"cgroups/cpu", "cgroups/mem", "filesystem/posix", "network/cni", "environment_secret"}, ""},
 		// Mesos's deprecated names.
-		{"process", []string{"posix/cpu", "posix/mem", "filesystem/posix"}, ""},
-		{"cgroups,posix/disk", []string{"cgroups/cpu", "cgroups/mem", "disk/du", "filesystem/posix"}, ""},
-		{"filesystem/linux,namespaces/pid", []string{"filesystem/linux", "namespaces/pid"}, ""},
+		{"process", []string{"posix/cpu", "posix/mem", "filesystem/posix", "network/cni", "environment_secret"}, ""},
+		{"cgroups,posix/disk", []string{"cgroups/cpu", "cgroups/mem", "disk/du", "filesystem/posix", "network/cni", "environment_secret"}, ""},
+		{"filesystem/linux,namespaces/pid", []string{"filesystem/linux", "namespaces/pid", "network/cni", "environment_secret"}, ""},
+		// Named as users name them for Mesos, where they are always on.
+		{"network/cni,environment_secret,posix/cpu", []string{"network/cni", "environment_secret", "posix/cpu", "filesystem/posix"}, ""},
 		{"posix/cpu,posix/cpu", nil, "Duplicate entries found in --isolation flag '[ posix/cpu, posix/cpu ]'"},
 		{"filesystem/linux,filesystem/posix", nil, "Using multiple filesystem isolators simultaneously is disallowed"},
 		{"bogus/thing", nil, "Unknown or unsupported isolator 'bogus/thing' (meso's isolators: cgroups/all, cgroups/cpu"},

@@ -81,6 +81,9 @@ type ContainerConfig struct {
 	// ContainerInfo is the executor's (or the command task's) container
 	// description; nil for a plain command.
 	ContainerInfo *mesospb.ContainerInfo
+	// CommandInfo is the executor's command, as the framework (or, for a
+	// command task, the agent) gave it; Command and Env are what runs.
+	CommandInfo *mesospb.CommandInfo
 }
 
 // Termination says how a container ended.

@@ -12,10 +12,9 @@ import (
 )
 
 // checkContainerInfo refuses what this containerizer cannot run, as Mesos's
-// does without the docker containerizer, image providers or CNI networks: a
-// DOCKER ContainerInfo is not for it at all (ErrNotSupported), an image
-// fails in the provisioner ("Unsupported container image type: DOCKER") and
-// a named network in the network/cni isolator.
+// does without the docker containerizer and image providers: a DOCKER
+// ContainerInfo is not for it at all (ErrNotSupported), and an image fails
+// in the provisioner ("Unsupported container image type: DOCKER").
 func checkContainerInfo(ci *mesospb.ContainerInfo) error {
 	if ci == nil {
 		return nil
@@ -25,13 +24,6 @@ func checkContainerInfo(ci *mesospb.ContainerInfo) error {
 	}
 	if img := ci.GetMesos().GetImage(); img != nil {
 		return errors.New("Unsupported container image type: " + img.GetType().String())
-	}
-	// Mesos always runs the network/cni isolator on Linux; without CNI
-	// configuration it knows no named network.
-	for _, n := range ci.GetNetworkInfos() {
-		if n.GetName() != "" {
-			return errors.New("Unknown CNI network '" + n.GetName() + "'")
-		}
 	}
 	return nil
 }

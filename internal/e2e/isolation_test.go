@@ -291,3 +291,52 @@ func TestDockerTaskIsNotRunOnTheHost(t *testing.T) {
 		t.Error("the DOCKER task's command ran on the host")
 	}
 }
+
+// TestSecretsAndNetworks: every agent runs Mesos's environment_secret and
+// network/cni isolators. A secret given by value reaches the task; one
+// given by reference, or a named CNI network, fails the launch with
+// Mesos's words.
+func TestSecretsAndNetworks(t *testing.T) {
+	c := cluster(t, nil)
+	s := subscribe(t, c.MasterAddr, codec.Protobuf, frameworkInfo("secrets"))
+	secretVar := func(s *mesospb.Secret) *mesospb.CommandInfo {
+		return &mesospb.CommandInfo{Value: proto.String(`echo "password=$PASSWORD"`),
+			Environment: &mesospb.Environment{Variables: []*mesospb.Environment_Variable{{
+				Name: proto.String("PASSWORD"), Type: mesospb.Environment_Variable_SECRET.Enum(), Secret: s}}}}
+	}
+	mesos := mesospb.ContainerInfo_MESOS
+	tests := []struct {
+		id      string
+		command *mesospb.CommandInfo
+		ci      *mesospb.ContainerInfo
+		message string // empty: TASK_FINISHED
+	}{
+		{"by-value", secretVar(&mesospb.Secret{Type: mesospb.Secret_VALUE.Enum(),
+			Value: &mesospb.Secret_Value{Data: []byte("hunter2")}}), nil, ""},
+		{"by-reference", secretVar(&mesospb.Secret{Type: mesospb.Secret_REFERENCE.Enum(),
+			Reference: &mesospb.Secret_Reference{Name: proto.String("/db/password")}}), nil,
+			"Failed to launch container: Default secret resolver cannot resolve references"},
+		{"cni", &mesospb.CommandInfo{Value: proto.String("true")},
+			&mesospb.ContainerInfo{Type: &mesos, NetworkInfos: []*mesospb.NetworkInfo{{Name: proto.String("overlay")}}},
+			"Failed to launch container: Unknown CNI network 'overlay'"},
+	}
+	for _, tc := range tests {
+		offer := s.next(schedulerpb.Event_OFFERS, 10*time.Second).GetOffers().GetOffers()[0]
+		s.launchTask(offer, &mesospb.TaskInfo{
+			Name: proto.String(tc.id), TaskId: &mesospb.TaskID{Value: proto.String(tc.id)}, AgentId: offer.GetAgentId(),
+			Resources: taskResources("*", 0.1, 32), Command: tc.command, Container: tc.ci,
+		})
+		if tc.message == "" {
+			waitFor(t, s, mesospb.TaskState_TASK_FINISHED)
+			if out := readFile(t, filepath.Join(sandbox(t, c, s.fwID.GetValue(), tc.id), "stdout")); !strings.Contains(out, "password=hunter2") {
+				t.Errorf("%s: stdout lacks the secret:\n%s", tc.id, out)
+			}
+			continue
+		}
+		st := s.update(true, 30*time.Second)
+		if st.GetState() != mesospb.TaskState_TASK_FAILED || st.GetReason() != mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED ||
+			st.GetMessage() != tc.message {
+			t.Errorf("%s: %v %v %q, want TASK_FAILED REASON_CONTAINER_LAUNCH_FAILED %q", tc.id, st.GetState(), st.GetReason(), st.GetMessage(), tc.message)
+		}
+	}
+}

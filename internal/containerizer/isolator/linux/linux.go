@@ -117,3 +117,24 @@ func (n NamespacesPid) Prepare(_ context.Context, cfg containerizer.ContainerCon
 			Flags: syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC}},
 	}, nil
 }
+
+// NetworkCNI is Mesos's network/cni isolator as it runs when the agent has
+// no CNI configuration (--network_cni_config_dir): containers share the
+// host's network, and a container that asks for a named network fails, as
+// Mesos knows no such network.
+type NetworkCNI struct{}
+
+var _ containerizer.Preparer = NetworkCNI{}
+
+// Name is "network/cni".
+func (NetworkCNI) Name() string { return "network/cni" }
+
+// Prepare refuses named networks.
+func (NetworkCNI) Prepare(_ context.Context, cfg containerizer.ContainerConfig) (*containerizer.LaunchInfo, error) {
+	for _, n := range cfg.ContainerInfo.GetNetworkInfos() {
+		if n.GetName() != "" {
+			return nil, errors.New("Unknown CNI network '" + n.GetName() + "'")
+		}
+	}
+	return nil, nil
+}

@@ -186,3 +186,17 @@ func TestNamespacesPidPrepare(t *testing.T) {
 		})
 	})
 }
+
+func TestNetworkCNI(t *testing.T) {
+	mesos := mesospb.ContainerInfo_MESOS
+	named := containerizer.ContainerConfig{ContainerInfo: &mesospb.ContainerInfo{Type: &mesos,
+		NetworkInfos: []*mesospb.NetworkInfo{{Name: proto.String("overlay")}}}}
+	if _, err := (linux.NetworkCNI{}).Prepare(t.Context(), named); err == nil || err.Error() != "Unknown CNI network 'overlay'" {
+		t.Errorf("a named network: %v", err)
+	}
+	host := containerizer.ContainerConfig{ContainerInfo: &mesospb.ContainerInfo{Type: &mesos,
+		NetworkInfos: []*mesospb.NetworkInfo{{IpAddresses: []*mesospb.NetworkInfo_IPAddress{{}}}}}}
+	if li, err := (linux.NetworkCNI{}).Prepare(t.Context(), host); err != nil || li != nil {
+		t.Errorf("the host network: %v, %v", li, err)
+	}
+}
