@@ -145,6 +145,7 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		Attributes:                   f.attributes,
 		DefaultRole:                  f.defaultRole,
 		ExecutorCommand:              executor,
+		CgroupsEnableCFS:             f.cgroupsEnableCFS,
 		ExecutorRegistrationTimeout:  f.executorRegistrationTimeout.Duration,
 		ExecutorShutdownGracePeriod:  f.executorShutdownGracePeriod.Duration,
 		RegistrationBackoffFactor:    f.registrationBackoffFactor.Duration,

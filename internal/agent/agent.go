@@ -85,6 +85,10 @@ type Config struct {
 	// Flags are shown in /flags and /state "flags".
 	Flags map[string]string
 
+	// CgroupsEnableCFS is the agent's --cgroups_enable_cfs: with it, tasks
+	// without a cpu limit count toward their executor's (Mesos's
+	// computeExecutorLimits).
+	CgroupsEnableCFS bool
 	// Containerizer runs the executors' containers; required. The
 	// composition root builds it from the containerizer flags and closes it
 	// after Serve returned.

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"math"
 	"strings"
 
 	"github.com/google/uuid"
@@ -10,6 +11,7 @@ import (
 	"github.com/meso-project/meso/api/v1/executorpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/containerizer"
+	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/taskstate"
 )
 
@@ -32,6 +34,84 @@ func (ex *executor) allocated(except string) []*mesospb.Resource {
 	return out
 }
 
+// limits is Mesos's computeExecutorLimits: the container's cpus and mem
+// limits from its tasks' limits (TaskInfo.limits), leaving out except. A
+// resource gets a limit only when a task has one for it; then the
+// executor's own request counts toward it, and so do the requests of the
+// tasks without one (for cpus only with --cgroups_enable_cfs: otherwise
+// such tasks would be throttled by their neighbours' limits, so there is
+// no cpu limit). An infinite limit stays infinite. Nil when no task has
+// limits.
+func (ex *executor) limits(except string, cfs bool) map[string]float64 {
+	type limit struct {
+		set     bool
+		value   float64
+		request float64 // of the tasks without a limit
+	}
+	add := func(l *limit, v float64) {
+		switch {
+		case l.set && math.IsInf(l.value, 1):
+		case !l.set || math.IsInf(v, 1):
+			l.set, l.value = true, v
+		default:
+			l.value += v
+		}
+	}
+	var cpus, mem limit
+	count := func(limits map[string]*mesospb.Value_Scalar, rs []*mesospb.Resource) {
+		if l, ok := limits["cpus"]; ok {
+			add(&cpus, l.GetValue())
+		} else {
+			cpus.request += resources.Resources(rs).Scalar("cpus")
+		}
+		if l, ok := limits["mem"]; ok {
+			add(&mem, l.GetValue())
+		} else {
+			mem.request += resources.Resources(rs).Scalar("mem")
+		}
+	}
+	for _, t := range ex.queuedTasks() {
+		if t.GetTaskId().GetValue() != except {
+			count(t.GetLimits(), t.GetResources())
+		}
+	}
+	for _, t := range ex.launchedTasks() {
+		if t.GetTaskId().GetValue() != except && !taskstate.IsTerminal(t.GetState()) {
+			count(t.GetLimits(), t.GetResources())
+		}
+	}
+	own := resources.Resources(ex.info.GetResources())
+	out := map[string]float64{}
+	if cpus.set {
+		if own.Scalar("cpus") > 0 {
+			add(&cpus, own.Scalar("cpus"))
+		}
+		if cpus.request > 0 {
+			if cfs {
+				add(&cpus, cpus.request)
+			} else {
+				cpus.set = false
+			}
+		}
+		if cpus.set {
+			out["cpus"] = cpus.value
+		}
+	}
+	if mem.set {
+		if own.Scalar("mem") > 0 {
+			add(&mem, own.Scalar("mem"))
+		}
+		if mem.request > 0 {
+			add(&mem, mem.request)
+		}
+		out["mem"] = mem.value
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 // growThenDeliver resizes the running executor's container to hold its
 // queued tasks, then sends them (Mesos queues tasks until the containerizer
 // has been updated, MESOS-998). Tasks that arrive during a resize wait for
@@ -45,9 +125,9 @@ func (a *Agent) growThenDeliver(ex *executor) {
 		return
 	}
 	ex.growing = true
-	cid, ctx, res := ex.containerID, a.ctx, ex.allocated("")
+	cid, ctx, res, lim := ex.containerID, a.ctx, ex.allocated(""), ex.limits("", a.cfg.CgroupsEnableCFS)
 	go func() {
-		err := a.cz.Update(ctx, cid, res, nil)
+		err := a.cz.Update(ctx, cid, res, lim)
 		if ctx.Err() != nil {
 			return
 		}
@@ -158,9 +238,10 @@ func (a *Agent) executorUpdateStatus(ex *executor, st *mesospb.TaskStatus, cs co
 	}
 	// Shrink the container to what is left before the update goes out, as
 	// Mesos does, so that freed resources are free before they are offered.
-	cid, ctx, res := ex.containerID, a.ctx, ex.allocated(st.GetTaskId().GetValue())
+	taskID := st.GetTaskId().GetValue()
+	cid, ctx, res, lim := ex.containerID, a.ctx, ex.allocated(taskID), ex.limits(taskID, a.cfg.CgroupsEnableCFS)
 	go func() {
-		err := a.cz.Update(ctx, cid, res, nil)
+		err := a.cz.Update(ctx, cid, res, lim)
 		if ctx.Err() != nil {
 			return
 		}

@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -248,5 +250,55 @@ func getJSONArray(t *testing.T, url string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+func TestExecutorLimits(t *testing.T) {
+	lim := func(kv ...any) map[string]*mesospb.Value_Scalar {
+		out := map[string]*mesospb.Value_Scalar{}
+		for i := 0; i < len(kv); i += 2 {
+			out[kv[i].(string)] = &mesospb.Value_Scalar{Value: proto.Float64(kv[i+1].(float64))}
+		}
+		return out
+	}
+	inf := math.Inf(1)
+	tests := []struct {
+		name  string
+		tasks []map[string]*mesospb.Value_Scalar // one task each (0.5 cpus, 64 mem)
+		cfs   bool
+		want  map[string]float64
+	}{
+		{"no limits", []map[string]*mesospb.Value_Scalar{nil}, false, nil},
+		// The executor's own 0.1 cpus / 32 mem count toward the limits.
+		{"one task", []map[string]*mesospb.Value_Scalar{lim("cpus", 2.0, "mem", 256.0)}, false,
+			map[string]float64{"cpus": 2.1, "mem": 288}},
+		// A task without limits: its mem counts; its cpus only with CFS,
+		// else no cpu limit at all.
+		{"mixed", []map[string]*mesospb.Value_Scalar{lim("cpus", 2.0, "mem", 256.0), nil}, false,
+			map[string]float64{"mem": 352}},
+		{"mixed with cfs", []map[string]*mesospb.Value_Scalar{lim("cpus", 2.0, "mem", 256.0), nil}, true,
+			map[string]float64{"cpus": 2.6, "mem": 352}},
+		{"infinite", []map[string]*mesospb.Value_Scalar{lim("mem", inf), lim("mem", 128.0)}, false,
+			map[string]float64{"mem": inf}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fw := &framework{id: testFrameworkID, info: frameworkInfo(false)}
+			ex := newExecutor(fw, &mesospb.ExecutorInfo{Resources: executorOverhead(nil)}, false)
+			for i, l := range tc.tasks {
+				task := commandTask(fmt.Sprintf("t%d", i), "run")
+				task.Limits = l
+				ex.addLaunched(ex.newTask(task, mesospb.TaskState_TASK_RUNNING))
+			}
+			got := ex.limits("", tc.cfs)
+			if len(got) != len(tc.want) {
+				t.Fatalf("limits = %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if g, ok := got[k]; !ok || (g != v && math.Abs(g-v) > 1e-9) {
+					t.Errorf("limits[%s] = %v, want %v (all: %v)", k, g, v, got)
+				}
+			}
+		})
 	}
 }

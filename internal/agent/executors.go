@@ -275,8 +275,14 @@ func (a *Agent) launchExecutor(ex *executor) {
 		Stderr:        filepath.Join(dir, "stderr"),
 		User:          runAs,
 		Resources:     ex.allocated(""),
+		Limits:        ex.limits("", a.cfg.CgroupsEnableCFS),
 		ContainerInfo: ex.info.GetContainer(),
 		CommandInfo:   ex.info.GetCommand(),
+	}
+	if ex.command {
+		if ts := ex.queuedTasks(); len(ts) == 1 {
+			cfg.TaskInfo = ts[0]
+		}
 	}
 	cid, ctx := ex.containerID, a.ctx
 	ex.regTimer = time.AfterFunc(a.cfg.ExecutorRegistrationTimeout, func() {

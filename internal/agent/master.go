@@ -182,12 +182,13 @@ func (a *Agent) registrationCall() *agentapipb.Call {
 
 // agentCapabilities are what the agent supports: resources are opaque to
 // it, so multi-role allocations, hierarchical roles and refined reservations
-// pass through unchanged. (Not TASK_RESOURCE_LIMITS: limits are not
-// enforced yet.)
+// pass through unchanged; tasks' resource limits (TaskInfo.limits) size
+// their containers, enforced by the cgroups isolators, as in Mesos 1.11.
 var agentCapabilities = []mesospb.AgentInfo_Capability_Type{
 	mesospb.AgentInfo_Capability_MULTI_ROLE,
 	mesospb.AgentInfo_Capability_HIERARCHICAL_ROLE,
 	mesospb.AgentInfo_Capability_RESERVATION_REFINEMENT,
+	mesospb.AgentInfo_Capability_TASK_RESOURCE_LIMITS,
 }
 
 func capabilities() []*mesospb.AgentInfo_Capability {

@@ -84,6 +84,9 @@ type ContainerConfig struct {
 	// CommandInfo is the executor's command, as the framework (or, for a
 	// command task, the agent) gave it; Command and Env are what runs.
 	CommandInfo *mesospb.CommandInfo
+	// TaskInfo is the task of a container that runs one command task
+	// through the command executor; nil for other executors.
+	TaskInfo *mesospb.TaskInfo
 }
 
 // Termination says how a container ended.

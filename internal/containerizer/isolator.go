@@ -32,6 +32,9 @@ type Container struct {
 	Pid int
 	// Dir is the sandbox.
 	Dir string
+	// CommandTask says the container runs one command task (through the
+	// command executor), Mesos's "container config has a task_info".
+	CommandTask bool
 }
 
 // Preparer is called before the container's first process exists. It may

@@ -495,7 +495,7 @@ func (m *Mesos) cleanup(ctx context.Context, c Container) bool {
 
 // ref is what isolators are told about c; pid is 0 before the fork.
 func (c *container) ref(pid int) Container {
-	return Container{ID: c.id, Pid: pid, Dir: c.cfg.Dir}
+	return Container{ID: c.id, Pid: pid, Dir: c.cfg.Dir, CommandTask: c.cfg.TaskInfo != nil}
 }
 
 // lookup returns the container with id (on the loop).
@@ -655,7 +655,7 @@ func setLimits(out *mesospb.ResourceStatistics, requests []*mesospb.Resource, li
 	}
 	if l, ok := limits["mem"]; ok {
 		if math.IsInf(l, 1) {
-			out.MemLimitBytes = proto.Uint64(totalMemory())
+			out.MemLimitBytes = proto.Uint64(TotalMemory())
 		} else {
 			out.MemLimitBytes = proto.Uint64(megabytes(l))
 		}

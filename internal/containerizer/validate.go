@@ -28,9 +28,8 @@ func checkContainerInfo(ci *mesospb.ContainerInfo) error {
 	return nil
 }
 
-// totalMemory is the machine's memory in bytes (MemTotal), for limits that
-// are infinite.
-func totalMemory() uint64 {
+// TotalMemory is the machine's memory in bytes (MemTotal), 0 when unknown.
+func TotalMemory() uint64 {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0

@@ -340,3 +340,55 @@ func TestSecretsAndNetworks(t *testing.T) {
 		}
 	}
 }
+
+// TestBurstableTask: a task with a memory limit above its request
+// (TaskInfo.limits, Mesos 1.11's TASK_RESOURCE_LIMITS) may use memory up to
+// the limit, its container's soft limit stays the request, and its
+// processes are the first the machine's OOM killer picks.
+func TestBurstableTask(t *testing.T) {
+	c, _, _ := isolated(t, "cgroups/cpu,cgroups/mem", nil)
+	s := subscribe(t, c.MasterAddr, codec.Protobuf, frameworkInfo("burst"))
+	offer := s.next(schedulerpb.Event_OFFERS, 10*time.Second).GetOffers().GetOffers()[0]
+	s.launchTask(offer, &mesospb.TaskInfo{
+		Name: proto.String("burst"), TaskId: &mesospb.TaskID{Value: proto.String("burst")}, AgentId: offer.GetAgentId(),
+		Resources: taskResources("*", 0.1, 32),
+		Limits:    map[string]*mesospb.Value_Scalar{"mem": {Value: proto.Float64(160)}},
+		// 100 MB: over the 64 MB request, under the 192 MB limit.
+		Command: &mesospb.CommandInfo{Value: proto.String(
+			"dd if=/dev/zero of=/dev/null bs=100M count=1 && cat /proc/self/oom_score_adj > adj && sleep 1000")},
+	})
+	waitFor(t, s, mesospb.TaskState_TASK_RUNNING)
+	dir := sandbox(t, c, s.fwID.GetValue(), "burst")
+	var adj string
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "adj"))
+		adj = strings.TrimSpace(string(b))
+		return err == nil && adj != ""
+	}, "the 100 MB task did not get past its allocation (stderr: %s)", readFileOr(filepath.Join(dir, "stderr")))
+	st := statistics(t, c.AgentAddrs[0], "burst")
+	if st["mem_limit_bytes"] != float64((160+32)<<20) || st["mem_soft_limit_bytes"] != float64((32+32)<<20) {
+		t.Errorf("limits: mem_limit_bytes %v mem_soft_limit_bytes %v, want 192 MB and 64 MB", st["mem_limit_bytes"], st["mem_soft_limit_bytes"])
+	}
+	want := 1000 - (1000*uint64(64<<20))/totalMemory(t)
+	if adj != strconv.FormatUint(want, 10) {
+		t.Errorf("oom_score_adj = %s, want %d", adj, want)
+	}
+}
+
+func readFileOr(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+func totalMemory(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kb uint64
+	if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err != nil {
+		t.Fatal(err)
+	}
+	return kb << 10
+}

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -294,6 +295,14 @@ func (i *Isolator) Update(_ context.Context, c containerizer.Container, requests
 		if err := g.Update(r); err != nil {
 			return fmt.Errorf("Failed to update subsystem 'memory': %w", err)
 		}
+		// A burstable command task (a memory limit above its request) is
+		// the first the machine's OOM killer should pick once it uses more
+		// than it asked for, as Mesos arranges when it isolates one.
+		if first && c.CommandTask && c.Pid > 0 && (hard == cgroups.Unlimited || soft < hard) {
+			if err := setOOMScoreAdj(c.Pid, soft); err != nil {
+				return fmt.Errorf("Failed to set OOM score adjustment: %w", err)
+			}
+		}
 	}
 	return nil
 }
@@ -487,4 +496,16 @@ func (i *Isolator) Recover(ctx context.Context, live []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// setOOMScoreAdj gives pid Mesos's OOM score adjustment for a memory
+// request: 1000 - 1000 × request / total memory, so that a container using
+// more than its request scores about 1000.
+func setOOMScoreAdj(pid int, request int64) error {
+	total := containerizer.TotalMemory()
+	if total == 0 {
+		return errors.New("cannot read the machine's memory size")
+	}
+	adj := 1000 - (1000*uint64(request))/total
+	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.FormatUint(adj, 10)), 0o644)
 }
