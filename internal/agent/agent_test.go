@@ -347,7 +347,7 @@ func TestLaunchStatusUpdatesAndSandbox(t *testing.T) {
 	if got, want := reg.GetPid(), "slave(1)@"+ta.addr; got != want {
 		t.Errorf("REGISTER pid = %q, want %q", got, want)
 	}
-	if len(reg.GetCapabilities()) != 3 || reg.GetVersion() != Version {
+	if len(reg.GetCapabilities()) != 4 || reg.GetVersion() != Version {
 		t.Errorf("REGISTER capabilities %v version %q", reg.GetCapabilities(), reg.GetVersion())
 	}
 	if reg.GetAgentInfo().GetPort() == 0 || len(reg.GetAgentInfo().GetResources()) != 4 {
