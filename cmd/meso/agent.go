@@ -38,7 +38,7 @@ type agentFlags struct {
 	launcher, cgroupsHierarchy, cgroupsRoot                       string
 	cgroupsEnableCFS, cgroupsLimitSwap, cgroupsCountPidsAndTids   bool
 	revocableCPULowPriority, enforceDiskQuota, disallowSharingPid bool
-	diskWatchInterval                                             flags.Duration
+	diskWatchInterval, cgroupsDestroyTimeout                      flags.Duration
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -83,6 +83,9 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 	fs.Var(&f.diskWatchInterval, "container_disk_watch_interval", "disk/du: how often a sandbox's disk usage is measured")
 	fs.BoolVar(&f.enforceDiskQuota, "enforce_container_disk_quota", false,
 		"disk/du: fail a task whose sandbox outgrows its disk (REASON_CONTAINER_LIMITATION_DISK)")
+	f.cgroupsDestroyTimeout = flags.Duration{Duration: time.Minute}
+	fs.Var(&f.cgroupsDestroyTimeout, "cgroups_destroy_timeout",
+		"how long killing a container's processes and removing its cgroups may take before the destroy fails")
 	fs.BoolVar(&f.disallowSharingPid, "disallow_sharing_agent_pid_namespace", false,
 		"namespaces/pid: refuse containers that ask to share the agent's pid namespace")
 }
@@ -112,6 +115,7 @@ func (f *agentFlags) containerizer(logger *slog.Logger, self string) builtin.Con
 		ContainerDiskWatchInterval:       f.diskWatchInterval.Duration,
 		EnforceContainerDiskQuota:        f.enforceDiskQuota,
 		DisallowSharingAgentPidNamespace: f.disallowSharingPid,
+		CgroupsDestroyTimeout:            f.cgroupsDestroyTimeout.Duration,
 		Helper:                           []string{self, "launch"},
 	}
 }

@@ -61,6 +61,8 @@ type Containerizer struct {
 	// DisallowSharingAgentPidNamespace is
 	// --disallow_sharing_agent_pid_namespace.
 	DisallowSharingAgentPidNamespace bool
+	// CgroupsDestroyTimeout is --cgroups_destroy_timeout (1 minute).
+	CgroupsDestroyTimeout time.Duration
 	// Helper is the argv of the launch helper ({"/path/meso", "launch"}).
 	Helper []string
 }
@@ -130,6 +132,7 @@ func cgroupsIsolator(e *env, _ string) (containerizer.Isolator, error) {
 		EnableCFS: e.cfg.CgroupsEnableCFS, LimitSwap: e.cfg.CgroupsLimitSwap,
 		CountPidsAndTids:        e.cfg.CgroupsCPUEnablePidsAndTidsCount,
 		RevocableCPULowPriority: e.cfg.RevocableCPULowPriority,
+		DestroyTimeout:          e.cfg.CgroupsDestroyTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -146,7 +149,7 @@ var Launchers = map[string]func(e *env) (containerizer.Launcher, error){
 		if err != nil {
 			return nil, err
 		}
-		return launcher.NewLinux(h, e.cfg.CgroupsRoot)
+		return launcher.NewLinux(h, e.cfg.CgroupsRoot, e.cfg.CgroupsDestroyTimeout)
 	},
 }
 

@@ -417,7 +417,7 @@ func TestLinuxV1Freezer(t *testing.T) {
 		t.Skip("the host's cgroups are v2; TestLinuxV2 covers the linux launcher")
 	}
 	root := cgroupstest.Root(t, h)
-	l, err := launcher.NewLinux(h, root)
+	l, err := launcher.NewLinux(h, root, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +437,7 @@ func TestLinuxV2(t *testing.T) {
 	t.Parallel()
 	u := cgroupstest.Unified(t)
 	root := cgroupstest.Root(t, u)
-	l, err := launcher.NewLinux(u, root)
+	l, err := launcher.NewLinux(u, root, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestLinuxForkFailureLeavesNoCgroup(t *testing.T) {
 	t.Parallel()
 	h := cgroupstest.Real(t)
 	root := cgroupstest.Root(t, h)
-	l, err := launcher.NewLinux(h, root)
+	l, err := launcher.NewLinux(h, root, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +465,7 @@ func TestLinuxForkFailureLeavesNoCgroup(t *testing.T) {
 	if ids, err := l.Recover(t.Context()); err != nil || len(ids) != 0 {
 		t.Errorf("cgroups left after a failed Fork: %v, %v", ids, err)
 	}
-	if _, err := launcher.NewLinux(nil, root); err == nil {
+	if _, err := launcher.NewLinux(nil, root, 0); err == nil {
 		t.Error("NewLinux without a hierarchy succeeded")
 	}
 }
@@ -492,7 +492,7 @@ func TestLinuxNamespaces(t *testing.T) {
 	t.Parallel()
 	h := cgroupstest.Real(t)
 	root := cgroupstest.Root(t, h)
-	l, err := launcher.NewLinux(h, root)
+	l, err := launcher.NewLinux(h, root, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"syscall"
+	"time"
 
 	"github.com/meso-project/meso/internal/cgroups"
 	"github.com/meso-project/meso/internal/containerizer"
@@ -21,8 +22,9 @@ import (
 // killed on destroy, whatever became of its parents. It creates the
 // namespaces the isolators ask for. It needs root.
 type Linux struct {
-	h    *cgroups.Hierarchy
-	root string
+	h       *cgroups.Hierarchy
+	root    string
+	timeout time.Duration
 }
 
 var _ containerizer.Launcher = (*Linux)(nil)
@@ -34,15 +36,20 @@ func Available(h *cgroups.Hierarchy) bool {
 }
 
 // NewLinux returns the linux launcher keeping its cgroups under root (the
-// --cgroups_root) of h's tracking hierarchy.
-func NewLinux(h *cgroups.Hierarchy, root string) (*Linux, error) {
+// --cgroups_root) of h's tracking hierarchy; destroying a container's cgroup
+// may take up to destroyTimeout (--cgroups_destroy_timeout; 0 means a
+// minute).
+func NewLinux(h *cgroups.Hierarchy, root string, destroyTimeout time.Duration) (*Linux, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the linux launcher needs root (use --launcher=posix)")
 	}
 	if h == nil || h.Tracking() == nil {
 		return nil, errors.New("the linux launcher needs the cgroup freezer (v1) or a cgroup v2 mount")
 	}
-	return &Linux{h: h.Tracking(), root: root}, nil
+	if destroyTimeout <= 0 {
+		destroyTimeout = time.Minute
+	}
+	return &Linux{h: h.Tracking(), root: root, timeout: destroyTimeout}, nil
 }
 
 // Name is "linux".
@@ -85,6 +92,8 @@ func (l *Linux) Signal(id string, _ int, sig syscall.Signal) error {
 
 // Destroy kills every process in the container's cgroup and removes it.
 func (l *Linux) Destroy(ctx context.Context, id string, _ int) error {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
 	g := l.group(id)
 	if err := g.Kill(ctx); err != nil {
 		return err

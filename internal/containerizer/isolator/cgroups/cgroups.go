@@ -32,6 +32,7 @@ import (
 	"github.com/meso-project/meso/internal/cgroups"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/flags"
+	"github.com/meso-project/meso/internal/users"
 )
 
 // Mesos's constants (src/slave/containerizer/mesos/isolators/cgroups and
@@ -47,6 +48,9 @@ const (
 	minCFSQuota           = time.Millisecond
 	minMemory             = 32 << 20
 )
+
+// DefaultDestroyTimeout is --cgroups_destroy_timeout's default.
+const DefaultDestroyTimeout = time.Minute
 
 // Names maps each cgroups/* isolator name to the controllers it manages
 // (v1 names), as Mesos's isolator table does. cgroups/all takes every one
@@ -81,6 +85,9 @@ type Options struct {
 	CountPidsAndTids bool
 	// RevocableCPULowPriority is --revocable_cpu_low_priority.
 	RevocableCPULowPriority bool
+	// DestroyTimeout is --cgroups_destroy_timeout (default 1 minute): how
+	// long emptying and removing a container's cgroups may take.
+	DestroyTimeout time.Duration
 }
 
 // Isolator is the cgroups isolator.
@@ -179,6 +186,20 @@ func (i *Isolator) Prepare(_ context.Context, cfg containerizer.ContainerConfig)
 	}
 	if err := g.Create(); err != nil {
 		return nil, err
+	}
+	// The container's user owns its cgroups (not their control files), so
+	// that it may make cgroups of its own below them, as in Mesos.
+	if cfg.User != "" && os.Geteuid() == 0 {
+		cred, err := users.Credential(cfg.User)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range i.controllers {
+			dir := g.Dir(c)
+			if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+				return nil, fmt.Errorf("Failed to chown the cgroup at '%s' to user '%s': %w", dir, cfg.User, err)
+			}
+		}
 	}
 	if i.has("devices") {
 		rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
@@ -457,7 +478,11 @@ func (i *Isolator) destroy(ctx context.Context, id string) error {
 			groups = append(groups, i.o.Hierarchy.Group(path.Join(i.o.Root, id), c))
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	timeout := i.o.DestroyTimeout
+	if timeout <= 0 {
+		timeout = DefaultDestroyTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var errs []error
 	for _, g := range groups {

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -929,5 +931,35 @@ func TestV2FakeUsage(t *testing.T) {
 	// A container whose cgroups are gone has no usage.
 	if s, err := i.Usage(t.Context(), containerizer.Container{ID: "gone"}); err == nil {
 		t.Errorf("Usage of a container without cgroups = %v, want an error", s)
+	}
+}
+
+// TestV1CgroupsBelongToTheUser: the container's user owns its cgroups, not
+// their control files (Mesos chowns without recursing).
+func TestV1CgroupsBelongToTheUser(t *testing.T) {
+	t.Parallel()
+	h, root := realV1(t, "memory")
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody")
+	}
+	i := newIsolator(t, isolator.Options{Hierarchy: h, Root: root, Isolation: []string{"cgroups/mem"}})
+	if _, err := i.Prepare(t.Context(), containerizer.ContainerConfig{ID: "c", User: "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = i.Cleanup(context.Background(), containerizer.Container{ID: "c"}) })
+	owner := func(p string) string {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return strconv.Itoa(int(st.Uid))
+	}
+	dir := filepath.Join(h.Root(), "memory", root, "c")
+	if got := owner(dir); got != nobody.Uid {
+		t.Errorf("the cgroup belongs to uid %s, want nobody's %s", got, nobody.Uid)
+	}
+	if got := owner(filepath.Join(dir, "memory.limit_in_bytes")); got != "0" {
+		t.Errorf("a control file belongs to uid %s, want root", got)
 	}
 }
