@@ -4,6 +4,7 @@ package cgroups
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -128,4 +129,54 @@ func inotify(file string) (*os.File, error) {
 		return nil, fmt.Errorf("cgroups: watching %s: %w", file, err)
 	}
 	return f, nil
+}
+
+// The memory pressure levels of v1's memory.pressure_level.
+const (
+	PressureLow      = "low"
+	PressureMedium   = "medium"
+	PressureCritical = "critical"
+)
+
+// WatchPressure calls fn with the number of memory pressure events of level
+// the kernel reports for the group (v1 memory.pressure_level, through
+// cgroup.event_control, as Mesos counts them), until ctx ends; it returns
+// ctx's error then. On v2, which has no such notifications, it returns an
+// error at once.
+func (g *Group) WatchPressure(ctx context.Context, level string, fn func(n uint64)) error {
+	if g.h.version != V1 || g.h.fake {
+		return fmt.Errorf("cgroups: memory pressure notifications need cgroups v1")
+	}
+	dir := g.Dir("memory")
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("cgroups: eventfd: %w", err)
+	}
+	ev := os.NewFile(uintptr(efd), "pressure-eventfd")
+	defer ev.Close()
+	lvl, err := os.Open(filepath.Join(dir, "memory.pressure_level"))
+	if err != nil {
+		return fmt.Errorf("cgroups: %w", err)
+	}
+	reg := strconv.Itoa(efd) + " " + strconv.Itoa(int(lvl.Fd())) + " " + level
+	err = writeFile(filepath.Join(dir, "cgroup.event_control"), reg)
+	lvl.Close()
+	if err != nil {
+		return fmt.Errorf("cgroups: registering for %s memory pressure of %s: %w", level, g.path, err)
+	}
+	stop := context.AfterFunc(ctx, func() { ev.Close() })
+	defer stop()
+	var buf [8]byte
+	for {
+		if _, err := ev.Read(buf[:]); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("cgroups: reading %s memory pressure of %s: %w", level, g.path, err)
+		}
+		if !g.Exists() {
+			return fmt.Errorf("cgroups: %s was removed", g.path)
+		}
+		fn(binary.NativeEndian.Uint64(buf[:]))
+	}
 }

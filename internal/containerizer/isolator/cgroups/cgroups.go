@@ -96,6 +96,9 @@ type Isolator struct {
 	log         *slog.Logger
 	controllers []string
 	name        string
+	// pressure counts memory pressure events (cgroups v1 with the memory
+	// controller); nil otherwise.
+	pressure *pressure
 }
 
 var (
@@ -163,7 +166,19 @@ func New(o Options) (*Isolator, error) {
 		}
 	}
 	slices.Sort(controllers)
-	return &Isolator{o: o, log: log, controllers: controllers, name: "cgroups(" + strings.Join(controllers, ",") + ")"}, nil
+	i := &Isolator{o: o, log: log, controllers: controllers, name: "cgroups(" + strings.Join(controllers, ",") + ")"}
+	if i.has("memory") && h.Version() == cgroups.V1 {
+		i.pressure = newPressure()
+	}
+	return i, nil
+}
+
+// Close stops the isolator's listeners.
+func (i *Isolator) Close() error {
+	if i.pressure != nil {
+		i.pressure.close()
+	}
+	return nil
 }
 
 // Name names the isolator by its controllers.
@@ -237,9 +252,16 @@ func parseDevice(s string) (specs.LinuxDeviceCgroup, error) {
 	return specs.LinuxDeviceCgroup{Allow: true, Type: f[0], Major: num(major), Minor: num(minor), Access: f[2]}, nil
 }
 
-// Isolate moves the container's first process into its cgroups.
+// Isolate moves the container's first process into its cgroups, and
+// starts counting its memory pressure events.
 func (i *Isolator) Isolate(_ context.Context, c containerizer.Container) error {
-	return i.group(c.ID).Add(c.Pid)
+	if err := i.group(c.ID).Add(c.Pid); err != nil {
+		return err
+	}
+	if i.pressure != nil {
+		i.pressure.watch(c.ID, i.o.Hierarchy.Group(path.Join(i.o.Root, c.ID), "memory"))
+	}
+	return nil
 }
 
 // Update applies Mesos's rules: cpu.shares = 1024 per cpu (v2: cpu.weight
@@ -443,6 +465,13 @@ func (i *Isolator) Usage(_ context.Context, c containerizer.Container) (*mesospb
 				out.MemSwapBytes = proto.Uint64(st.Swap)
 			}
 			out.MemUnevictableBytes = proto.Uint64(st.Unevictable)
+			if i.pressure != nil {
+				if counts, ok := i.pressure.get(c.ID); ok {
+					out.MemLowPressureCounter = proto.Uint64(counts[0])
+					out.MemMediumPressureCounter = proto.Uint64(counts[1])
+					out.MemCriticalPressureCounter = proto.Uint64(counts[2])
+				}
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil && len(errs) == len(i.usageControllers()) {
@@ -463,6 +492,9 @@ func (i *Isolator) usageControllers() []string {
 
 // Cleanup kills what is left in the container's cgroups and removes them.
 func (i *Isolator) Cleanup(ctx context.Context, c containerizer.Container) error {
+	if i.pressure != nil {
+		i.pressure.forget(c.ID)
+	}
 	return i.destroy(ctx, c.ID)
 }
 

@@ -66,6 +66,7 @@ func newIsolator(t *testing.T, o isolator.Options) *isolator.Isolator {
 	if err != nil {
 		t.Fatalf("New(%v): %v", o.Isolation, err)
 	}
+	t.Cleanup(func() { _ = i.Close() })
 	return i
 }
 
@@ -206,6 +207,7 @@ func TestNew(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New(%v): %v", tc.isolation, err)
 			}
+			t.Cleanup(func() { _ = i.Close() })
 			if diff := cmp.Diff(tc.controllers, i.Controllers()); diff != "" {
 				t.Errorf("Controllers (-want +got):\n%s", diff)
 			}
@@ -518,6 +520,16 @@ func TestV1OOM(t *testing.T) {
 		t.Fatalf("Check after the OOM: %v", err)
 	}
 	checkOOM(t, "Check", l, 32)
+	// Reaching the limit was memory pressure, and it was counted (Mesos's
+	// mem_*_pressure_counter, cgroups v1).
+	var st *mesospb.ResourceStatistics
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		st, err = i.Usage(t.Context(), c)
+		return err == nil && st.GetMemLowPressureCounter() > 0
+	}, "no memory pressure counted: %v, %v", st, err)
+	if st.MemMediumPressureCounter == nil || st.MemCriticalPressureCounter == nil {
+		t.Errorf("pressure counters %v", st)
+	}
 	if err := i.Cleanup(t.Context(), c); err != nil {
 		t.Errorf("Cleanup: %v", err)
 	}
