@@ -230,6 +230,11 @@ func TestContainerFollowsItsTasks(t *testing.T) {
 	if st["mem_limit_bytes"] != float64(144<<20) || st["cpus_soft_limit"] != 1.25 || st["mem_rss_bytes"] == nil {
 		t.Errorf("statistics = %v", st)
 	}
+	var old []map[string]any
+	getJSONArray(t, "http://"+ta.addr+"/monitor/statistics.json", &old)
+	if len(old) != 1 {
+		t.Errorf("/monitor/statistics.json = %v", old)
+	}
 	var containers []map[string]any
 	getJSONArray(t, "http://"+ta.addr+"/containers?container_id="+cid, &containers)
 	if len(containers) != 1 || containers[0]["container_id"] != cid ||

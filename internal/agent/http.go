@@ -34,6 +34,8 @@ func (a *Agent) routes() http.Handler {
 	}))
 	httpapi.Routes(mux, []string{"", "/slave(1)"}, "/metrics/snapshot", http.HandlerFunc(a.serveMetrics))
 	httpapi.Routes(mux, prefixes, "/monitor/statistics", http.HandlerFunc(a.serveStatistics))
+	// The name Mesos used before 1.0, which old tools still ask for.
+	httpapi.Routes(mux, prefixes, "/monitor/statistics.json", http.HandlerFunc(a.serveStatistics))
 	httpapi.Routes(mux, prefixes, "/containers", http.HandlerFunc(a.serveContainers))
 	return mux
 }
