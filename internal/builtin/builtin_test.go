@@ -3,7 +3,10 @@
 package builtin
 
 import (
+	"context"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -11,6 +14,9 @@ import (
 
 	"github.com/meso-project/meso/internal/cgroups"
 	"github.com/meso-project/meso/internal/cgroups/cgroupstest"
+	"github.com/meso-project/meso/internal/containerizer"
+	"github.com/meso-project/meso/internal/testutil"
+	"github.com/meso-project/meso/pkg/resources"
 )
 
 func TestParseIsolation(t *testing.T) {
@@ -124,4 +130,63 @@ func TestCgroupsIsolatorsOnAFakeV2Tree(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
+}
+
+// TestV2ContainerOnAFakeTree runs a container through the whole Mesos
+// containerizer with the cgroups isolators on a fake cgroups v2 tree: what
+// an agent on a cgroups v2 host writes, and where its process goes.
+func TestV2ContainerOnAFakeTree(t *testing.T) {
+	dir := cgroupstest.FakeV2(t, "cpu memory pids", "mesos")
+	m, err := NewContainerizer(t.Context(), Containerizer{Launcher: "posix", Isolation: "cgroups/cpu,cgroups/mem",
+		CgroupsHierarchy: dir, CgroupsVersion: cgroups.V2, CgroupsEnableCFS: true,
+		Helper: []string{testutil.MesoBinary(t), "launch"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	rs, err := resources.Parse("cpus:0.5;mem:64", "*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandbox := t.TempDir()
+	// The fake tree has no kernel behind it: seed the files the kernel
+	// would have made in the container's cgroup.
+	cg := filepath.Join(dir, "mesos", "c1")
+	if err := os.MkdirAll(cg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for f, v := range map[string]string{"memory.max": "max\n", "memory.low": "0\n", "memory.events": "oom 0\noom_kill 0\n"} {
+		if err := os.WriteFile(filepath.Join(cg, f), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = m.Launch(t.Context(), containerizer.ContainerConfig{ID: "c1", Command: []string{"sleep", "300"},
+		Env: []string{"PATH=/usr/bin:/bin"}, Dir: sandbox, Resources: rs})
+	if err != nil {
+		t.Fatalf("Launch: %v", err)
+	}
+	defer func() {
+		// The fake cgroup.procs never empties by itself: empty it, as the
+		// kernel would once the launcher killed the process.
+		_ = os.WriteFile(filepath.Join(cg, "leaf", "cgroup.procs"), nil, 0o644)
+		_ = m.Destroy(context.Background(), "c1", 0)
+	}()
+	read := func(f string) string {
+		b, _ := os.ReadFile(filepath.Join(cg, f))
+		return strings.TrimSpace(string(b))
+	}
+	got := map[string]string{"cpu.weight": read("cpu.weight"), "cpu.max": read("cpu.max"),
+		"memory.low": read("memory.low"), "memory.max": read("memory.max")}
+	want := map[string]string{"cpu.weight": "50", "cpu.max": "50000 100000",
+		"memory.low": strconv.Itoa(64 << 20), "memory.max": strconv.Itoa(64 << 20)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("cgroup files (-want +got):\n%s", diff)
+	}
+	st, err := m.Status(t.Context(), "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid := read("leaf/cgroup.procs"); pid != strconv.Itoa(int(st.ContainerStatus.GetExecutorPid())) {
+		t.Errorf("leaf cgroup.procs = %q, want the container's pid %d", pid, st.ContainerStatus.GetExecutorPid())
+	}
 }
