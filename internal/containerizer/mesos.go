@@ -38,6 +38,10 @@ type Config struct {
 	CFSQuota bool
 }
 
+// unkillableWait is how long a destroy whose launcher could not kill every
+// process still waits for the container's first process.
+var unkillableWait = 10 * time.Second
+
 // LaunchError is a launch that failed; Err is the cause, in the words Mesos
 // puts after "Failed to launch container: ".
 type LaunchError struct {
@@ -446,23 +450,36 @@ func (m *Mesos) destroySeq(c *container, grace time.Duration, cancelWatch contex
 			t.Stop()
 		}
 	}
+	var term Termination
 	if err := m.cfg.Launcher.Destroy(ctx, c.id, proc.Pid()); err != nil {
 		m.log.Error("the launcher failed to destroy a container", "container_id", c.id, "err", err)
 		failed = true
-	}
-	<-proc.Done()
-	if !m.cleanup(ctx, c.ref(proc.Pid())) {
-		failed = true
-	}
-	e := proc.Exit()
-	term := Termination{Status: e.Status, ExitCode: e.ExitCode, Signal: e.Signal}
-	if e.Err != nil {
-		term.Message = e.Err.Error()
+		// A process the kernel will not let die (stuck in the kernel)
+		// keeps the first one too, maybe: do not wait for it forever. The
+		// isolators keep what they hold; the destroy counts as failed.
+		select {
+		case <-proc.Done():
+		case <-time.After(unkillableWait):
+			term = Termination{Status: -1, ExitCode: -1, Destroyed: true,
+				Message: "failed to kill the container's processes: " + err.Error()}
+		}
 	} else {
-		term.Message = describe(term)
+		<-proc.Done()
+	}
+	if term.Message == "" {
+		if !m.cleanup(ctx, c.ref(proc.Pid())) {
+			failed = true
+		}
+		e := proc.Exit()
+		term = Termination{Status: e.Status, ExitCode: e.ExitCode, Signal: e.Signal}
+		if e.Err != nil {
+			term.Message = e.Err.Error()
+		} else {
+			term.Message = describe(term)
+		}
 	}
 	published := m.do(func() {
-		term.Destroyed = c.destroyed || c.destroyRequested || c.limitation != nil
+		term.Destroyed = term.Destroyed || c.destroyed || c.destroyRequested || c.limitation != nil
 		term.Limitation = c.limitation
 		c.state = terminated
 		if failed {

@@ -468,3 +468,57 @@ func TestCloseLeavesContainersRunning(t *testing.T) {
 	// The process's waiter ends once it is reaped.
 	testutil.Eventually(t, 5*time.Second, func() bool { return !alive(pid) }, "still alive")
 }
+
+// stuckLauncher is the posix launcher whose Destroy cannot kill anything,
+// as when a process is stuck in the kernel.
+type stuckLauncher struct{ *launcher.Posix }
+
+func (stuckLauncher) Destroy(context.Context, string, int) error {
+	return errors.New("1 process left: context deadline exceeded")
+}
+
+// TestDestroyThatCannotKill: a destroy whose processes will not die
+// reports the failure (the termination and container_destroy_errors)
+// instead of hanging.
+func TestDestroyThatCannotKill(t *testing.T) {
+	defer containerizer.SetUnkillableWait(100 * time.Millisecond)()
+	m, err := containerizer.New(t.Context(), containerizer.Config{Launcher: stuckLauncher{launcher.NewPosix()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	cfg := shell(t, "stuck", "echo $$ > pid; sleep 300")
+	if err := m.Launch(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		b, _ := os.ReadFile(filepath.Join(cfg.Dir, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid > 0
+	}, "no pid")
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = launcher.NewPosix().Destroy(ctx, "stuck", pid)
+		testutil.Eventually(t, 5*time.Second, func() bool { return !alive(pid) }, "still alive")
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	done := make(chan containerizer.Termination, 1)
+	go func() {
+		term, _ := m.Wait(ctx, "stuck")
+		done <- term
+	}()
+	if err := m.Destroy(ctx, "stuck", 0); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	term := <-done
+	if !term.Destroyed || !strings.Contains(term.Message, "failed to kill the container's processes") {
+		t.Errorf("termination %+v", term)
+	}
+	metrics, err := m.Metrics(t.Context())
+	if err != nil || metrics["containerizer/mesos/container_destroy_errors"] != 1 {
+		t.Errorf("metrics %v, %v", metrics, err)
+	}
+}
