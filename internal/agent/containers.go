@@ -21,17 +21,25 @@ import (
 // container is sized to.
 func (ex *executor) allocated(except string) []*mesospb.Resource {
 	out := append([]*mesospb.Resource{}, ex.info.GetResources()...)
+	ex.eachLiveTask(except, func(_ map[string]*mesospb.Value_Scalar, rs []*mesospb.Resource) {
+		out = append(out, rs...)
+	})
+	return out
+}
+
+// eachLiveTask calls f with the limits and resources of every queued and
+// unfinished task but except: the tasks a container holds.
+func (ex *executor) eachLiveTask(except string, f func(limits map[string]*mesospb.Value_Scalar, rs []*mesospb.Resource)) {
 	for _, t := range ex.queuedTasks() {
 		if t.GetTaskId().GetValue() != except {
-			out = append(out, t.GetResources()...)
+			f(t.GetLimits(), t.GetResources())
 		}
 	}
 	for _, t := range ex.launchedTasks() {
 		if t.GetTaskId().GetValue() != except && !taskstate.IsTerminal(t.GetState()) {
-			out = append(out, t.GetResources()...)
+			f(t.GetLimits(), t.GetResources())
 		}
 	}
-	return out
 }
 
 // limits is Mesos's computeExecutorLimits: the container's cpus and mem
@@ -58,7 +66,7 @@ func (ex *executor) limits(except string, cfs bool) map[string]float64 {
 		}
 	}
 	var cpus, mem limit
-	count := func(limits map[string]*mesospb.Value_Scalar, rs []*mesospb.Resource) {
+	ex.eachLiveTask(except, func(limits map[string]*mesospb.Value_Scalar, rs []*mesospb.Resource) {
 		if l, ok := limits["cpus"]; ok {
 			add(&cpus, l.GetValue())
 		} else {
@@ -69,17 +77,7 @@ func (ex *executor) limits(except string, cfs bool) map[string]float64 {
 		} else {
 			mem.request += resources.Resources(rs).Scalar("mem")
 		}
-	}
-	for _, t := range ex.queuedTasks() {
-		if t.GetTaskId().GetValue() != except {
-			count(t.GetLimits(), t.GetResources())
-		}
-	}
-	for _, t := range ex.launchedTasks() {
-		if t.GetTaskId().GetValue() != except && !taskstate.IsTerminal(t.GetState()) {
-			count(t.GetLimits(), t.GetResources())
-		}
-	}
+	})
 	own := resources.Resources(ex.info.GetResources())
 	out := map[string]float64{}
 	if cpus.set {
@@ -125,13 +123,20 @@ func (a *Agent) growThenDeliver(ex *executor) {
 		return
 	}
 	ex.growing = true
-	cid, ctx, res, lim := ex.containerID, a.ctx, ex.allocated(""), ex.limits("", a.cfg.CgroupsEnableCFS)
+	cid := ex.containerID
+	a.resize(ex, "", func(err error) { a.grown(ex, cid, err) })
+}
+
+// resize sizes the executor's container to its tasks but except, off the
+// actor, and calls then with the outcome on the actor.
+func (a *Agent) resize(ex *executor, except string, then func(error)) {
+	cid, ctx, res, lim := ex.containerID, a.ctx, ex.allocated(except), ex.limits(except, a.cfg.CgroupsEnableCFS)
 	go func() {
 		err := a.cz.Update(ctx, cid, res, lim)
 		if ctx.Err() != nil {
 			return
 		}
-		a.post(func() { a.grown(ex, cid, err) })
+		a.post(func() { then(err) })
 	}()
 }
 
@@ -238,21 +243,13 @@ func (a *Agent) executorUpdateStatus(ex *executor, st *mesospb.TaskStatus, cs co
 	}
 	// Shrink the container to what is left before the update goes out, as
 	// Mesos does, so that freed resources are free before they are offered.
-	taskID := st.GetTaskId().GetValue()
-	cid, ctx, res, lim := ex.containerID, a.ctx, ex.allocated(taskID), ex.limits(taskID, a.cfg.CgroupsEnableCFS)
-	go func() {
-		err := a.cz.Update(ctx, cid, res, lim)
-		if ctx.Err() != nil {
-			return
+	a.resize(ex, st.GetTaskId().GetValue(), func(err error) {
+		if err != nil && !errors.Is(err, containerizer.ErrUnknown) {
+			a.log.Warn("failed to update the resources of a container for a terminal task",
+				"container_id", ex.containerID, "task_id", st.GetTaskId().GetValue(), "err", err)
 		}
-		a.post(func() {
-			if err != nil && !errors.Is(err, containerizer.ErrUnknown) {
-				a.log.Warn("failed to update the resources of a container for a terminal task",
-					"container_id", cid, "task_id", st.GetTaskId().GetValue(), "err", err)
-			}
-			a.holdExecutorUpdate(ex, st)
-		})
-	}()
+		a.holdExecutorUpdate(ex, st)
+	})
 }
 
 // holdExecutorUpdate hands the update to the status update manager and

@@ -306,7 +306,6 @@ func (a *Agent) executorLaunched(ex *executor, containerID string, err error) {
 	log := a.log.With("framework_id", ex.fw.id, "executor_id", ex.id, "container_id", containerID)
 	if err != nil {
 		a.metrics.containerLaunchErrors++
-		var le *containerizer.LaunchError
 		switch {
 		case errors.Is(err, containerizer.ErrNotSupported):
 			// Mesos's NOT_SUPPORTED: no containerizer took the container,
@@ -318,14 +317,14 @@ func (a *Agent) executorLaunched(ex *executor, containerID string, err error) {
 			// Destroyed on purpose during the launch; the termination the
 			// agent decided stands.
 			log.Info("container destroyed during its launch")
-		case errors.As(err, &le):
-			log.Error("container failed to start", "err", err)
-			ex.pending = &termination{mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
-				"Failed to launch container: " + le.Err.Error()}
 		default:
 			log.Error("container failed to start", "err", err)
+			cause := err
+			if le := (*containerizer.LaunchError)(nil); errors.As(err, &le) {
+				cause = le.Err
+			}
 			ex.pending = &termination{mesospb.TaskState_TASK_FAILED, mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
-				"Failed to launch container: " + err.Error()}
+				"Failed to launch container: " + cause.Error()}
 		}
 		ex.exit = &containerizer.Termination{Status: -1, ExitCode: -1}
 		a.executorTerminated(ex)

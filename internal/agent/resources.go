@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/pkg/resources"
 )
 
@@ -55,7 +56,7 @@ func detectResources(text, defaultRole, workDir string) (resources.Resources, er
 
 // memMB is the memory to offer in MB.
 func memMB() uint64 {
-	total := totalMemory()
+	total := containerizer.TotalMemory()
 	if total == 0 {
 		return gb / mb
 	}
@@ -63,24 +64,6 @@ func memMB() uint64 {
 		return (total - gb) / mb
 	}
 	return total / 2 / mb
-}
-
-// totalMemory reads MemTotal from /proc/meminfo (0 when unknown).
-func totalMemory() uint64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "MemTotal:" {
-			kb, err := strconv.ParseUint(f[1], 10, 64)
-			if err == nil {
-				return kb * 1024
-			}
-		}
-	}
-	return 0
 }
 
 // diskMB is the disk to offer in MB for the filesystem holding dir.

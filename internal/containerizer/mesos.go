@@ -653,9 +653,9 @@ func (m *Mesos) Usage(ctx context.Context, id string) (*mesospb.ResourceStatisti
 // setLimits fills the limit fields of usage from the resources, as Mesos's
 // containerizer does.
 func setLimits(out *mesospb.ResourceStatistics, requests []*mesospb.Resource, limits map[string]float64, cfs bool) {
-	rs := resources.Resources(requests)
-	cpus, hasCPUs := scalar(rs, "cpus")
-	mem, hasMem := scalar(rs, "mem")
+	q := resources.Resources(requests).Quantities()
+	cpus, hasCPUs := q["cpus"]
+	mem, hasMem := q["mem"]
 	if hasCPUs {
 		out.CpusSoftLimit = proto.Float64(cpus)
 	}
@@ -684,17 +684,6 @@ func setLimits(out *mesospb.ResourceStatistics, requests []*mesospb.Resource, li
 // megabytes converts a mem scalar (MB, fractional) to bytes, truncating to
 // whole megabytes as Mesos's Megabytes(uint64) does for limits.
 func megabytes(mb float64) uint64 { return uint64(mb) << 20 }
-
-func scalar(rs resources.Resources, name string) (float64, bool) {
-	sum, found := 0.0, false
-	for _, r := range rs {
-		if r.GetName() == name && r.GetType() == mesospb.Value_SCALAR {
-			sum += r.GetScalar().GetValue()
-			found = true
-		}
-	}
-	return sum, found
-}
 
 // Status reports the container's ID, its first process's pid and what the
 // isolators add. It also asks the LimitChecker isolators whether the

@@ -33,6 +33,7 @@ import (
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/flags"
 	"github.com/meso-project/meso/internal/users"
+	"github.com/meso-project/meso/pkg/resources"
 )
 
 // Mesos's constants (src/slave/containerizer/mesos/isolators/cgroups and
@@ -272,8 +273,10 @@ func (i *Isolator) Isolate(_ context.Context, c containerizer.Container) error {
 // usage would invoke the OOM killer.
 func (i *Isolator) Update(_ context.Context, c containerizer.Container, requests []*mesospb.Resource, limits map[string]float64) error {
 	g := i.group(c.ID)
+	q := resources.Resources(requests).Quantities()
 	if i.has("cpu") {
-		cpus, revocable, ok := scalar(requests, "cpus")
+		cpus, ok := q["cpus"]
+		revocable := resources.Resources(requests).Revocable().Quantities()["cpus"] > 0
 		if !ok {
 			return errors.New("Failed to update subsystem 'cpu': No cpus resource given")
 		}
@@ -305,7 +308,7 @@ func (i *Isolator) Update(_ context.Context, c containerizer.Container, requests
 		}
 	}
 	if i.has("memory") {
-		mem, _, ok := scalar(requests, "mem")
+		mem, ok := q["mem"]
 		if !ok {
 			return errors.New("Failed to update subsystem 'memory': No memory resource given")
 		}
@@ -348,21 +351,6 @@ func (i *Isolator) Update(_ context.Context, c containerizer.Container, requests
 		}
 	}
 	return nil
-}
-
-// scalar sums the named scalar resources and says whether any is
-// revocable.
-func scalar(rs []*mesospb.Resource, name string) (sum float64, revocable, found bool) {
-	for _, r := range rs {
-		if r.GetName() == name && r.GetType() == mesospb.Value_SCALAR {
-			sum += r.GetScalar().GetValue()
-			found = true
-			if r.Revocable != nil {
-				revocable = true
-			}
-		}
-	}
-	return sum, revocable, found
 }
 
 // Watch returns when the kernel's OOM killer struck in the container.
