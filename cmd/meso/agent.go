@@ -70,8 +70,9 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 			strings.Join(builtin.KnownIsolators(), ", "))
 	fs.StringVar(&f.containerizers, "containerizers", "mesos", "containerizers (mesos)")
 	fs.StringVar(&f.launcherDir, "launcher_dir", "", "ignored: meso's executors are built into the meso binary")
-	fs.StringVar(&f.launcher, "launcher", defaultLauncher(),
-		"how containers are started and tracked: linux (a cgroup per container, namespaces; needs root)\nor posix (process groups)")
+	fs.StringVar(&f.launcher, "launcher", "",
+		"how containers are started and tracked: linux (a cgroup per container, namespaces; needs root)\n"+
+			"or posix (process groups) (default: linux when run as root on a host with cgroups, else posix)")
 	fs.StringVar(&f.cgroupsHierarchy, "cgroups_hierarchy", cgroups.DefaultRoot, "where the cgroup filesystems are mounted")
 	fs.StringVar(&f.cgroupsRoot, "cgroups_root", "mesos", "name of the cgroup under which containers' cgroups are made")
 	fs.BoolVar(&f.cgroupsEnableCFS, "cgroups_enable_cfs", false, "cgroups/cpu: cap cpu time at the cpus given (a CFS quota), not only weigh it")
@@ -90,14 +91,21 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 		"namespaces/pid: refuse containers that ask to share the agent's pid namespace")
 }
 
-// defaultLauncher is Mesos's: linux when the agent runs as root on a host
-// with cgroups, else posix.
-func defaultLauncher() string {
-	h, err := cgroups.Open(cgroups.Options{})
-	if err != nil {
-		return "posix"
+// resolveLauncher picks Mesos's default launcher when --launcher was not
+// given (linux when the agent runs as root on a host with cgroups under
+// --cgroups_hierarchy, else posix), and shows it in /flags as Mesos does. It
+// runs only when an agent starts, not for every meso command.
+func (f *agentFlags) resolveLauncher(dump map[string]string) {
+	if f.launcher == "" {
+		h, err := cgroups.Open(cgroups.Options{Root: f.cgroupsHierarchy})
+		if err != nil {
+			h = nil
+		}
+		f.launcher = builtin.DefaultLauncher(h)
 	}
-	return builtin.DefaultLauncher(h)
+	if dump != nil {
+		dump["launcher"] = f.launcher
+	}
 }
 
 // containerizer is the containerizer configuration the flags describe.
@@ -121,6 +129,7 @@ func (f *agentFlags) containerizer(logger *slog.Logger, self string) builtin.Con
 }
 
 func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.Config, error) {
+	f.resolveLauncher(dump)
 	self, err := os.Executable()
 	if err != nil {
 		return agent.Config{}, fmt.Errorf("cannot find the meso binary to run executors: %w", err)
