@@ -140,8 +140,8 @@ func TestV1OOMIsNoticed(t *testing.T) {
 	if err := <-waited; err != nil {
 		t.Fatalf("WaitOOM: %v", err)
 	}
-	if n, err := g.OOMKills(); err != nil || n == 0 {
-		t.Errorf("OOMKills = %d, %v", n, err)
+	if hit, err := g.OOMAtLimit(); err != nil || !hit {
+		t.Errorf("OOMAtLimit = %v, %v", hit, err)
 	}
 	mem, _ := g.Memory()
 	if mem.MaxUsage < uint64(hard)-(1<<20) {

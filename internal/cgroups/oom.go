@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,7 +28,7 @@ func (g *Group) WaitOOM(ctx context.Context) error {
 	var err error
 	if !g.h.fake {
 		if g.h.version == V1 {
-			wake, err = g.oomEventFD()
+			wake, err = g.eventFD("memory.oom_control", "")
 		} else {
 			wake, err = inotify(filepath.Join(g.Dir(""), "memory.events"))
 		}
@@ -92,24 +93,27 @@ func (g *Group) WaitOOM(ctx context.Context) error {
 // OOMPoll is how often WaitOOM reads the kill counter besides listening.
 var OOMPoll = 500 * time.Millisecond
 
-// oomEventFD registers an eventfd for the v1 group's OOM notifications.
-func (g *Group) oomEventFD() (*os.File, error) {
+// eventFD registers an eventfd for the v1 memory group's notifications on
+// file (memory.oom_control, memory.pressure_level), with arg after the two
+// descriptors, through cgroup.event_control. The file is non-blocking:
+// closing it ends a Read.
+func (g *Group) eventFD(file, arg string) (*os.File, error) {
 	dir := g.Dir("memory")
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("cgroups: eventfd: %w", err)
 	}
-	ev := os.NewFile(uintptr(efd), "oom-eventfd")
-	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
+	ev := os.NewFile(uintptr(efd), file+"-eventfd")
+	target, err := os.Open(filepath.Join(dir, file))
 	if err != nil {
 		ev.Close()
 		return nil, fmt.Errorf("cgroups: %w", err)
 	}
-	defer ctl.Close()
-	reg := strconv.Itoa(efd) + " " + strconv.Itoa(int(ctl.Fd()))
+	defer target.Close()
+	reg := strings.TrimSpace(strconv.Itoa(efd) + " " + strconv.Itoa(int(target.Fd())) + " " + arg)
 	if err := writeFile(filepath.Join(dir, "cgroup.event_control"), reg); err != nil {
 		ev.Close()
-		return nil, fmt.Errorf("cgroups: registering for OOM events of %s: %w", g.path, err)
+		return nil, fmt.Errorf("cgroups: registering for %s events of %s: %w", file, g.path, err)
 	}
 	return ev, nil
 }
@@ -147,23 +151,11 @@ func (g *Group) WatchPressure(ctx context.Context, level string, fn func(n uint6
 	if g.h.version != V1 || g.h.fake {
 		return fmt.Errorf("cgroups: memory pressure notifications need cgroups v1")
 	}
-	dir := g.Dir("memory")
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	ev, err := g.eventFD("memory.pressure_level", level)
 	if err != nil {
-		return fmt.Errorf("cgroups: eventfd: %w", err)
+		return err
 	}
-	ev := os.NewFile(uintptr(efd), "pressure-eventfd")
 	defer ev.Close()
-	lvl, err := os.Open(filepath.Join(dir, "memory.pressure_level"))
-	if err != nil {
-		return fmt.Errorf("cgroups: %w", err)
-	}
-	reg := strconv.Itoa(efd) + " " + strconv.Itoa(int(lvl.Fd())) + " " + level
-	err = writeFile(filepath.Join(dir, "cgroup.event_control"), reg)
-	lvl.Close()
-	if err != nil {
-		return fmt.Errorf("cgroups: registering for %s memory pressure of %s: %w", level, g.path, err)
-	}
 	stop := context.AfterFunc(ctx, func() { ev.Close() })
 	defer stop()
 	var buf [8]byte

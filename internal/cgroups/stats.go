@@ -107,20 +107,6 @@ func (g *Group) Memory() (MemoryStats, error) {
 	return s, nil
 }
 
-// OOMKills is how many processes the kernel's OOM killer killed in the
-// group (v1 memory.oom_control oom_kill, v2 memory.events oom_kill).
-func (g *Group) OOMKills() (uint64, error) {
-	f := filepath.Join(g.Dir("memory"), "memory.oom_control")
-	if g.h.version == V2 {
-		f = filepath.Join(g.Dir(""), "memory.events")
-	}
-	kv, err := readKV(f)
-	if err != nil {
-		return 0, fmt.Errorf("cgroups: reading %s: %w", f, err)
-	}
-	return kv["oom_kill"], nil
-}
-
 // OOMAtLimit reports whether the kernel's OOM killer killed a process of
 // the group because the group reached its memory limit, which is what
 // Mesos's memory isolator reacts to. A kill by the machine-wide OOM killer,

@@ -101,9 +101,8 @@ type sandbox struct {
 
 	// m is the running measurement, nil when not measuring.
 	m *measurement
-	// used is the last measured usage; valid when measured.
-	used     uint64
-	measured bool
+	// used is the last measured usage (0 before the first measurement).
+	used uint64
 
 	// limitation is set once, before limited is closed, and never changed
 	// after: Watch reads it once limited is closed.
@@ -225,7 +224,7 @@ func (d *DU) Update(ctx context.Context, c containerizer.Container, requests []*
 		switch {
 		case len(quota) == 0 && s.m != nil:
 			s.m.stop()
-			s.m, s.used, s.measured = nil, 0, false
+			s.m, s.used = nil, 0
 		case len(quota) > 0 && s.m == nil:
 			d.startMeasuring(c.ID, s)
 		}
@@ -291,7 +290,7 @@ func (d *DU) measured(id string, m *measurement, used uint64, err error) {
 		d.log.Warn("measuring the sandbox failed", "container_id", id, "dir", s.dir, "err", err)
 		return
 	}
-	s.used, s.measured = used, true
+	s.used = used
 	if !d.enforce || s.mount || s.limitation != nil || used <= s.quotaBytes {
 		return
 	}
