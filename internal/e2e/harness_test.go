@@ -223,13 +223,19 @@ func (s *scheduler) launch(offer *mesospb.Offer, taskID, command string, res []*
 // launchTask accepts offer with task.
 func (s *scheduler) launchTask(offer *mesospb.Offer, task *mesospb.TaskInfo) {
 	s.t.Helper()
+	s.launchTasks(offer, task)
+}
+
+// launchTasks accepts offer with one LAUNCH of tasks.
+func (s *scheduler) launchTasks(offer *mesospb.Offer, tasks ...*mesospb.TaskInfo) {
+	s.t.Helper()
 	s.mustCall(&schedulerpb.Call{
 		Type: schedulerpb.Call_ACCEPT.Enum(),
 		Accept: &schedulerpb.Call_Accept{
 			OfferIds: []*mesospb.OfferID{offer.GetId()},
 			Operations: []*mesospb.Offer_Operation{{
 				Type:   mesospb.Offer_Operation_LAUNCH.Enum(),
-				Launch: &mesospb.Offer_Operation_Launch{TaskInfos: []*mesospb.TaskInfo{task}},
+				Launch: &mesospb.Offer_Operation_Launch{TaskInfos: tasks},
 			}},
 			Filters: &mesospb.Filters{RefuseSeconds: proto.Float64(0)},
 		},

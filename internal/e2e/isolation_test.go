@@ -320,20 +320,34 @@ func TestSecretsAndNetworks(t *testing.T) {
 			&mesospb.ContainerInfo{Type: &mesos, NetworkInfos: []*mesospb.NetworkInfo{{Name: proto.String("overlay")}}},
 			"Failed to launch container: Unknown CNI network 'overlay'"},
 	}
+	// One offer, three tasks: each case's outcome is told apart by task ID.
+	offer := s.next(schedulerpb.Event_OFFERS, 10*time.Second).GetOffers().GetOffers()[0]
+	var tasks []*mesospb.TaskInfo
 	for _, tc := range tests {
-		offer := s.next(schedulerpb.Event_OFFERS, 10*time.Second).GetOffers().GetOffers()[0]
-		s.launchTask(offer, &mesospb.TaskInfo{
+		tasks = append(tasks, &mesospb.TaskInfo{
 			Name: proto.String(tc.id), TaskId: &mesospb.TaskID{Value: proto.String(tc.id)}, AgentId: offer.GetAgentId(),
 			Resources: taskResources("*", 0.1, 32), Command: tc.command, Container: tc.ci,
 		})
+	}
+	s.launchTasks(offer, tasks...)
+	final := map[string]*mesospb.TaskStatus{}
+	for len(final) < len(tests) {
+		st := s.update(true, 30*time.Second)
+		if taskstate.IsTerminal(st.GetState()) {
+			final[st.GetTaskId().GetValue()] = st
+		}
+	}
+	for _, tc := range tests {
+		st := final[tc.id]
 		if tc.message == "" {
-			waitFor(t, s, mesospb.TaskState_TASK_FINISHED)
+			if st.GetState() != mesospb.TaskState_TASK_FINISHED {
+				t.Errorf("%s: %v (%s), want TASK_FINISHED", tc.id, st.GetState(), st.GetMessage())
+			}
 			if out := readFile(t, filepath.Join(sandbox(t, c, s.fwID.GetValue(), tc.id), "stdout")); !strings.Contains(out, "password=hunter2") {
 				t.Errorf("%s: stdout lacks the secret:\n%s", tc.id, out)
 			}
 			continue
 		}
-		st := s.update(true, 30*time.Second)
 		if st.GetState() != mesospb.TaskState_TASK_FAILED || st.GetReason() != mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED ||
 			st.GetMessage() != tc.message {
 			t.Errorf("%s: %v %v %q, want TASK_FAILED REASON_CONTAINER_LAUNCH_FAILED %q", tc.id, st.GetState(), st.GetReason(), st.GetMessage(), tc.message)
