@@ -174,13 +174,49 @@ func newAgentRecord(id string, info *mesospb.AgentInfo, pid, version string, cap
 	}, nil
 }
 
-// registerAgent admits a new agent (REGISTER).
+// removedRegisteredCause is why an agent is removed when a new agent
+// registers from its address; frameworks see it in the TASK_LOST messages
+// ("Agent <hostname> removed: a new agent registered at the same address").
+const removedRegisteredCause = "a new agent registered at the same address"
+
+// registerAgent admits a new agent (REGISTER), as Master::_registerSlave
+// and __registerSlave do. Mesos looks the sender's pid up among the
+// registered agents first:
+//   - an agent at that pid whose stream is still up is the same agent
+//     retrying: Mesos acknowledges it again with its own ID; here that
+//     REGISTERED goes on the new stream, which replaces the old one, and
+//     nothing else changes;
+//   - an agent at that pid whose stream is gone is an agent process that
+//     restarted without its state (a rebooted host, a failed recovery): it
+//     is removed at once, as an unregistering agent is (removeAgent, cause
+//     removedRegisteredCause, counted in
+//     master/slave_removals/reason_registered), so that its resources are
+//     not offered twice, and then the new agent is admitted with a new ID.
+//
+// An invalid registration is refused before any of this.
 func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (string, callResult) {
-	id := s.newAgentID()
-	a, err := newAgentRecord(id, reg.GetAgentInfo(), reg.GetPid(), reg.GetVersion(), capTypes(reg.GetCapabilities()))
+	a, err := newAgentRecord("", reg.GetAgentInfo(), reg.GetPid(), reg.GetVersion(), capTypes(reg.GetCapabilities()))
 	if err != nil {
 		return "", callResult{err: err}
 	}
+	if old := s.agentAtPID(a.pid); old != nil {
+		if old.connected() {
+			s.log.Info("agent already registered, sending its ID again", "agent_id", old.id, "pid", old.pid)
+			old.conn.out.close()
+			old.conn = conn
+			// A PING in flight went to the stream just replaced.
+			old.pongPending = false
+			conn.out.push(s.registeredEvent(old, agentapipb.Event_REGISTERED))
+			return old.id, accepted()
+		}
+		s.log.Info("removing the old disconnected agent: a new agent registers at its address",
+			"agent_id", old.id, "pid", old.pid)
+		s.removeAgent(old, false, removedRegisteredCause)
+		s.metrics.slaveRemovalsRegistered++
+	}
+	id := s.newAgentID()
+	a.id = id
+	a.info.Id = &mesospb.AgentID{Value: ptr(id)}
 	a.conn = conn
 	a.registeredTime = s.now()
 	s.agents[id] = a
@@ -190,6 +226,26 @@ func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (s
 	conn.out.push(s.registeredEvent(a, agentapipb.Event_REGISTERED))
 	s.triggerAllocation()
 	return id, accepted()
+}
+
+// agentAtPID is the registered agent at libprocess pid, if any. Should
+// re-registrations have left two agents there, it is the one that
+// (re-)registered last, as Mesos's pid index keeps the last agent put.
+func (s *state) agentAtPID(pid string) *agent {
+	var found *agent
+	for _, a := range s.sortedAgents() {
+		if a.pid == pid && (found == nil || lastRegistered(a).After(lastRegistered(found))) {
+			found = a
+		}
+	}
+	return found
+}
+
+func lastRegistered(a *agent) time.Time {
+	if a.reregisteredTime.After(a.registeredTime) {
+		return a.reregisteredTime
+	}
+	return a.registeredTime
 }
 
 func (s *state) allocAgent(a *agent) allocator.Agent {
@@ -536,6 +592,7 @@ func (s *state) agentCall(call *agentapipb.Call, streamID string) callResult {
 			a.conn = nil
 		}
 		s.removeAgent(a, false, "the agent unregistered")
+		s.metrics.slaveRemovalsUnregistered++
 	default:
 		return callResult{status: http.StatusNotImplemented}
 	}
@@ -594,6 +651,7 @@ func (s *state) pingAgents() {
 				a.conn = nil
 			}
 			s.removeAgent(a, true, "health check timed out")
+			s.metrics.slaveRemovalsUnhealthy++
 			continue
 		}
 		if a.connected() {
@@ -658,8 +716,10 @@ func (s *state) removeFrameworkFromAgent(a *agent, f *framework) {
 // TASK_UNREACHABLE for partition-aware frameworks, else TASK_LOST, with
 // REASON_AGENT_REMOVED, the cause as message and unreachable_time; all of
 // them go to the framework's unreachable_tasks. Otherwise (the agent
-// unregistered, ...): TASK_LOST, REASON_AGENT_REMOVED, "Agent <hostname>
-// removed: <cause>", to completed_tasks.
+// unregistered, a new agent registered at its address): TASK_LOST, also
+// for partition-aware frameworks, REASON_AGENT_REMOVED, "Agent <hostname>
+// removed: <cause>", to completed_tasks. Callers count the removal's
+// reason (master/slave_removals/reason_*).
 func (s *state) removeAgent(a *agent, unreachable bool, cause string) {
 	now := s.now()
 	s.alloc().RemoveAgent(a.id)

@@ -57,8 +57,13 @@
 //     MESSAGE and SHUTDOWN live here too.
 //  5. agents.go: agents POST REGISTER/REREGISTER to /master/internal/agent
 //     and keep the response open as their event stream; other calls are
-//     separate POSTs with the Mesos-Stream-Id header. REREGISTER from an
-//     agent unknown to this master is how a new leader rebuilds its books:
+//     separate POSTs with the Mesos-Stream-Id header. A REGISTER from the
+//     pid of a registered agent is that agent retrying when its stream is
+//     still up (it gets its ID again), else a restarted agent that lost its
+//     state: the old agent is removed at once (its tasks TASK_LOST,
+//     "a new agent registered at the same address") and the new one gets a
+//     new ID (Master::_registerSlave). REREGISTER from an agent unknown to
+//     this master is how a new leader rebuilds its books:
 //     frameworks (marked recovered until their scheduler subscribes),
 //     executors and tasks come from the agent's report. STATUS_UPDATE
 //     records the task's latest state and forwards the update (with its

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -279,6 +280,10 @@ type harness struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
+	// agents is how many agents registerAgent has registered: each gets
+	// its own address (port 5051, 5052, ...), since a REGISTER from the
+	// address of a registered agent is that agent again.
+	agents int
 }
 
 func startMaster(t *testing.T, mod func(*Config)) *harness {
@@ -475,22 +480,38 @@ type testAgent struct {
 	autoPong bool
 }
 
+// registerAgent registers an agent with resources res at the next free
+// address (the first one at slave(1)@127.0.0.1:5051).
 func (h *harness) registerAgent(res string) *testAgent {
 	h.t.Helper()
+	port := 5051 + h.agents
+	h.agents++
+	return h.registerAgentAt(res, port)
+}
+
+// registerCall is the REGISTER of an agent "agent-host" at
+// slave(1)@127.0.0.1:port offering res.
+func registerCall(t *testing.T, res string, port int) *agentapipb.Call {
+	t.Helper()
 	rs, err := resources.Parse(res, "*")
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
-	call := &agentapipb.Call{
+	return &agentapipb.Call{
 		Type: agentapipb.Call_REGISTER.Enum(),
 		Register: &agentapipb.Call_Register{
 			AgentInfo: &mesospb.AgentInfo{Hostname: proto.String("agent-host"), Resources: rs,
-				Port: proto.Int32(5051)},
-			Pid:     proto.String("slave(1)@127.0.0.1:5051"),
+				Port: proto.Int32(int32(port))},
+			Pid:     proto.String("slave(1)@127.0.0.1:" + strconv.Itoa(port)),
 			Version: proto.String("1.11.0"),
 		},
 	}
-	a := h.openAgent(call)
+}
+
+// registerAgentAt registers an agent at slave(1)@127.0.0.1:port.
+func (h *harness) registerAgentAt(res string, port int) *testAgent {
+	h.t.Helper()
+	a := h.openAgent(registerCall(h.t, res, port))
 	ev := a.next(agentapipb.Event_REGISTERED)
 	a.id = ev.GetRegistered().GetAgentId().GetValue()
 	return a

@@ -3,6 +3,7 @@ package master
 import (
 	"bytes"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -508,5 +509,253 @@ func TestReconcileOperationsNegotiatesAccept(t *testing.T) {
 		if resp.StatusCode != tc.want {
 			t.Errorf("Accept %s: %d %s, want %d", tc.accept, resp.StatusCode, b, tc.want)
 		}
+	}
+}
+
+// agentRemovalState reads what the master and the allocator know of the
+// agents: the IDs in /state "slaves", those the allocator holds and the
+// removal and registration counters of /metrics/snapshot.
+type agentRemovalState struct {
+	slaves, allocated []string
+	metrics           map[string]float64
+}
+
+func readAgentRemovalState(t *testing.T, h *harness) agentRemovalState {
+	t.Helper()
+	var out agentRemovalState
+	for _, s := range h.getJSON("/state")["slaves"].([]any) {
+		out.slaves = append(out.slaves, s.(map[string]any)["id"].(string))
+	}
+	sort.Strings(out.slaves)
+	h.alloc.mu.Lock()
+	out.allocated = sortedKeys(h.alloc.agents)
+	h.alloc.mu.Unlock()
+	snap := h.getJSON("/metrics/snapshot")
+	out.metrics = map[string]float64{}
+	for _, k := range []string{"master/slave_registrations", "master/slave_removals",
+		"master/slave_removals/reason_registered", "master/slave_removals/reason_unregistered",
+		"master/slave_removals/reason_unhealthy", "master/slaves_connected", "master/slaves_disconnected",
+		"master/cpus_total"} {
+		v, ok := snap[k].(float64)
+		if !ok {
+			t.Fatalf("/metrics/snapshot has no %s", k)
+		}
+		out.metrics[k] = v
+	}
+	return out
+}
+
+// waitAgentDisconnected closes a's stream and waits for the master to see
+// it gone.
+func waitAgentDisconnected(t *testing.T, h *harness, a *testAgent) {
+	t.Helper()
+	a.resp.Body.Close()
+	waitFor(t, func() bool {
+		var connected bool
+		_ = h.m.do(t.Context(), func() { connected = h.m.st.agents[a.id].connected() })
+		return !connected
+	})
+}
+
+// A REGISTER (not a REREGISTER) from the address of an agent whose stream
+// is gone is an agent that restarted without its state, e.g. after its
+// host rebooted: the old agent is removed at once, as Mesos's
+// Master::_registerSlave does ("a new agent registered at the same
+// address"), before the new one is admitted with a new ID, so that the
+// host's resources are never counted twice.
+func TestRegisterAtSameAddressRemovesDisconnectedAgent(t *testing.T) {
+	h := startMaster(t, nil)
+	old := h.registerAgent("cpus:2;mem:1024")
+	// Partition-aware and checkpointing: the tasks survive the
+	// disconnection, and are still TASK_LOST (not TASK_GONE or
+	// TASK_UNREACHABLE) when the agent is removed.
+	info := fwInfo("reboot", mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
+	info.Checkpoint = proto.Bool(true)
+	sched := h.subscribe(info, codec.JSON)
+	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+	launchOn(t, sched, old, o, simpleTask("t", o.AgentId))
+	sched.next(schedulerpb.Event_OFFERS)
+	old.statusUpdate(sched.id, "t", mesospb.TaskState_TASK_RUNNING, bytes.Repeat([]byte{0x41}, 16))
+	sched.waitEvent(schedulerpb.Event_UPDATE)
+	waitAgentDisconnected(t, h, old)
+	sched.waitEvent(schedulerpb.Event_RESCIND) // the disconnection's
+
+	// An invalid registration from that address removes nothing.
+	bad := registerCall(t, "cpus:1;mem:512", 5051)
+	bad.Register.AgentInfo.Resources = cpuMem(-1, 512)
+	if resp, body := h.post("/master/internal/agent", codec.Protobuf, bad, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("invalid REGISTER: %d %s", resp.StatusCode, body)
+	}
+	if got := readAgentRemovalState(t, h); !slices.Equal(got.slaves, []string{old.id}) || got.metrics["master/slave_removals"] != 0 {
+		t.Fatalf("after an invalid REGISTER: slaves %v, metrics %v", got.slaves, got.metrics)
+	}
+
+	// The host comes back with more resources and no agent ID.
+	fresh := h.registerAgentAt("cpus:4;mem:2048", 5051)
+	if fresh.id == "" || fresh.id == old.id {
+		t.Fatalf("new agent registered with ID %q (old %q)", fresh.id, old.id)
+	}
+
+	// The framework hears of the old agent's removal, in Mesos's order,
+	// before it is offered the new agent.
+	var got []string
+	var offered string
+	for offered == "" {
+		ev := sched.nextAny()
+		switch ev.GetType() {
+		case schedulerpb.Event_UPDATE:
+			st := ev.GetUpdate().GetStatus()
+			if st.GetState() != mesospb.TaskState_TASK_LOST || st.GetReason() != mesospb.TaskStatus_REASON_AGENT_REMOVED ||
+				st.GetSource() != mesospb.TaskStatus_SOURCE_MASTER || st.GetAgentId().GetValue() != old.id ||
+				st.GetMessage() != "Agent agent-host removed: a new agent registered at the same address" ||
+				st.UnreachableTime != nil {
+				t.Fatalf("update %v", st)
+			}
+			got = append(got, "UPDATE "+st.GetTaskId().GetValue())
+		case schedulerpb.Event_FAILURE:
+			if id := ev.GetFailure().GetAgentId().GetValue(); id != old.id || ev.GetFailure().ExecutorId != nil {
+				t.Fatalf("failure %v", ev)
+			}
+			got = append(got, "FAILURE")
+		case schedulerpb.Event_OFFERS:
+			offered = ev.GetOffers().GetOffers()[0].GetAgentId().GetValue()
+		default:
+			t.Fatalf("unexpected event %v", ev)
+		}
+	}
+	if want := []string{"UPDATE t", "FAILURE"}; !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	if offered != fresh.id {
+		t.Fatalf("offered agent %s, want the new agent %s", offered, fresh.id)
+	}
+
+	st := readAgentRemovalState(t, h)
+	want := map[string]float64{
+		"master/slave_registrations":                2,
+		"master/slave_removals":                     1,
+		"master/slave_removals/reason_registered":   1,
+		"master/slave_removals/reason_unregistered": 0,
+		"master/slave_removals/reason_unhealthy":    0,
+		"master/slaves_connected":                   1,
+		"master/slaves_disconnected":                0,
+		"master/cpus_total":                         4,
+	}
+	if !slices.Equal(st.slaves, []string{fresh.id}) || !slices.Equal(st.allocated, []string{fresh.id}) ||
+		!maps.Equal(st.metrics, want) {
+		t.Fatalf("slaves %v, allocator %v, metrics %v; want only %s and metrics %v",
+			st.slaves, st.allocated, st.metrics, fresh.id, want)
+	}
+	// The task is completed, not unreachable: the old agent is removed,
+	// not marked unreachable or gone.
+	fw := frameworkState(t, h, sched.id)
+	if len(fw["tasks"].([]any)) != 0 || !slices.Equal(taskIDs(fw["completed_tasks"]), []string{"t"}) ||
+		len(fw["unreachable_tasks"].([]any)) != 0 {
+		t.Fatalf("tasks %v completed %v unreachable %v", fw["tasks"], fw["completed_tasks"], fw["unreachable_tasks"])
+	}
+	if task := fw["completed_tasks"].([]any)[0].(map[string]any); task["state"] != "TASK_LOST" {
+		t.Fatalf("completed task %v", task)
+	}
+	var unreachable, gone bool
+	_ = h.m.do(t.Context(), func() {
+		unreachable, gone = !h.m.st.unreachable[old.id].IsZero(), !h.m.st.gone[old.id].IsZero()
+	})
+	if unreachable || gone {
+		t.Fatalf("old agent unreachable %v gone %v", unreachable, gone)
+	}
+}
+
+// A REGISTER from the address of an agent whose stream is still up is
+// that agent retrying: Mesos acknowledges it again with its ID and changes
+// nothing else. In meso the new stream becomes the agent's stream.
+func TestRegisterAtSameAddressConnectedAgentGetsItsID(t *testing.T) {
+	h := startMaster(t, nil)
+	first := h.registerAgent("cpus:2;mem:1024")
+	sched := h.subscribe(fwInfo("retry"), codec.JSON)
+	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+	launchOn(t, sched, first, o, simpleTask("t", o.AgentId))
+	sched.next(schedulerpb.Event_OFFERS)
+
+	again := h.registerAgentAt("cpus:4;mem:2048", 5051)
+	if again.id != first.id {
+		t.Fatalf("registered again as %s, want %s", again.id, first.id)
+	}
+	// The old stream ends; the new one is the agent's.
+	for range first.events {
+	}
+	if code, _ := first.call(&agentapipb.Call{Type: agentapipb.Call_PONG.Enum()}); code != http.StatusBadRequest {
+		t.Fatalf("call on the replaced stream: %d, want 400", code)
+	}
+	again.statusUpdate(sched.id, "t", mesospb.TaskState_TASK_RUNNING, bytes.Repeat([]byte{0x41}, 16))
+	if st := sched.waitEvent(schedulerpb.Event_UPDATE).GetUpdate().GetStatus(); st.GetState() != mesospb.TaskState_TASK_RUNNING {
+		t.Fatalf("update %v", st)
+	}
+
+	st := readAgentRemovalState(t, h)
+	want := map[string]float64{
+		"master/slave_registrations":                1,
+		"master/slave_removals":                     0,
+		"master/slave_removals/reason_registered":   0,
+		"master/slave_removals/reason_unregistered": 0,
+		"master/slave_removals/reason_unhealthy":    0,
+		"master/slaves_connected":                   1,
+		"master/slaves_disconnected":                0,
+		"master/cpus_total":                         2, // the retry's resources are ignored
+	}
+	if !slices.Equal(st.slaves, []string{first.id}) || !slices.Equal(st.allocated, []string{first.id}) ||
+		!maps.Equal(st.metrics, want) {
+		t.Fatalf("slaves %v, allocator %v, metrics %v; want only %s and metrics %v",
+			st.slaves, st.allocated, st.metrics, first.id, want)
+	}
+	if fw := frameworkState(t, h, sched.id); !slices.Equal(taskIDs(fw["tasks"]), []string{"t"}) {
+		t.Fatalf("tasks %v", fw["tasks"])
+	}
+}
+
+// An agent registering from another address removes nothing, whether the
+// agent already registered is connected or not.
+func TestRegisterAtOtherAddressRemovesNothing(t *testing.T) {
+	for _, disconnected := range []bool{false, true} {
+		t.Run(map[bool]string{false: "connected", true: "disconnected"}[disconnected], func(t *testing.T) {
+			h := startMaster(t, nil)
+			info := fwInfo("other", mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
+			info.Checkpoint = proto.Bool(true)
+			first := h.registerAgent("cpus:2;mem:1024")
+			sched := h.subscribe(info, codec.JSON)
+			o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+			launchOn(t, sched, first, o, simpleTask("t", o.AgentId))
+			sched.next(schedulerpb.Event_OFFERS)
+			if disconnected {
+				waitAgentDisconnected(t, h, first)
+			}
+			second := h.registerAgent("cpus:4;mem:2048") // slave(1)@127.0.0.1:5052
+			if second.id == first.id {
+				t.Fatalf("second agent got the first one's ID %s", first.id)
+			}
+			wantSlaves := []string{first.id, second.id}
+			sort.Strings(wantSlaves)
+			connected := 2.0
+			if disconnected {
+				connected = 1
+			}
+			st := readAgentRemovalState(t, h)
+			want := map[string]float64{
+				"master/slave_registrations":                2,
+				"master/slave_removals":                     0,
+				"master/slave_removals/reason_registered":   0,
+				"master/slave_removals/reason_unregistered": 0,
+				"master/slave_removals/reason_unhealthy":    0,
+				"master/slaves_connected":                   connected,
+				"master/slaves_disconnected":                2 - connected,
+				"master/cpus_total":                         6,
+			}
+			if !slices.Equal(st.slaves, wantSlaves) || !slices.Equal(st.allocated, wantSlaves) || !maps.Equal(st.metrics, want) {
+				t.Fatalf("slaves %v, allocator %v, metrics %v; want %v and metrics %v",
+					st.slaves, st.allocated, st.metrics, wantSlaves, want)
+			}
+			if fw := frameworkState(t, h, sched.id); !slices.Equal(taskIDs(fw["tasks"]), []string{"t"}) {
+				t.Fatalf("tasks %v", fw["tasks"])
+			}
+		})
 	}
 }

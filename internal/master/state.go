@@ -62,6 +62,10 @@ type counters struct {
 	messagesLaunchTasks, messagesDeclineOffers, messagesKillTask int
 	messagesReconcile, messagesStatusUpdate                      int
 	invalidSchedulerCalls                                        int
+
+	// slaveRemovals by reason (master/slave_removals/reason_*): missed
+	// pings, UNREGISTER, a new agent registering at the same address.
+	slaveRemovalsUnhealthy, slaveRemovalsUnregistered, slaveRemovalsRegistered int
 }
 
 // framework is a framework known to the master.
