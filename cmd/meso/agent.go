@@ -39,6 +39,12 @@ type agentFlags struct {
 	cgroupsEnableCFS, cgroupsLimitSwap, cgroupsCountPidsAndTids   bool
 	revocableCPULowPriority, enforceDiskQuota, disallowSharingPid bool
 	diskWatchInterval, cgroupsDestroyTimeout                      flags.Duration
+
+	// Recovery.
+	recover                                        string
+	strict                                         bool
+	recoveryTimeout, executorReregistrationTimeout flags.Duration
+	executorReregistrationRetryInterval            flags.Duration
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -89,6 +95,22 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 		"how long killing a container's processes and removing its cgroups may take before the destroy fails")
 	fs.BoolVar(&f.disallowSharingPid, "disallow_sharing_agent_pid_namespace", false,
 		"namespaces/pid: refuse containers that ask to share the agent's pid namespace")
+
+	fs.StringVar(&f.recover, "recover", agent.RecoverReconnect,
+		"after a restart: reconnect (keep the agent ID, re-attach to the executors of checkpointing\n"+
+			"frameworks) or cleanup (kill those executors, record their tasks' end, and exit)")
+	fs.BoolVar(&f.strict, "strict", true,
+		"make any checkpoint that cannot be read at recovery fatal; with false, skip it and recover the rest")
+	f.recoveryTimeout = flags.Duration{Duration: agent.DefaultRecoveryTimeout}
+	fs.Var(&f.recoveryTimeout, "recovery_timeout",
+		"how long executors of checkpointing frameworks wait for a restarted agent before they exit")
+	f.executorReregistrationTimeout = flags.Duration{Duration: agent.DefaultExecutorReregistrationTimeout}
+	fs.Var(&f.executorReregistrationTimeout, "executor_reregistration_timeout",
+		"how long a restarted agent waits for its executors to re-subscribe (at most 15secs); those\n"+
+			"that do not are killed, their tasks TASK_LOST (TASK_GONE if partition-aware)")
+	fs.Var(&f.executorReregistrationRetryInterval, "executor_reregistration_retry_interval",
+		"for PID-based (v0) executors, how often the reconnect message is re-sent; meso's executors\n"+
+			"use the HTTP API and re-subscribe by themselves, so there is nothing to re-send")
 }
 
 // resolveLauncher picks Mesos's default launcher when --launcher was not
@@ -150,21 +172,25 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		executor = append(executor, "--no-switch_user")
 	}
 	return agent.Config{
-		Logger:                       logger,
-		Master:                       f.master,
-		WorkDir:                      f.workDir,
-		Hostname:                     f.hostname,
-		Resources:                    f.resources,
-		Attributes:                   f.attributes,
-		DefaultRole:                  f.defaultRole,
-		ExecutorCommand:              executor,
-		CgroupsEnableCFS:             f.cgroupsEnableCFS,
-		ExecutorRegistrationTimeout:  f.executorRegistrationTimeout.Duration,
-		ExecutorShutdownGracePeriod:  f.executorShutdownGracePeriod.Duration,
-		RegistrationBackoffFactor:    f.registrationBackoffFactor.Duration,
-		SwitchUser:                   f.switchUser,
-		ExecutorEnvironmentVariables: env,
-		Flags:                        dump,
+		Logger:                        logger,
+		Master:                        f.master,
+		WorkDir:                       f.workDir,
+		Hostname:                      f.hostname,
+		Resources:                     f.resources,
+		Attributes:                    f.attributes,
+		DefaultRole:                   f.defaultRole,
+		ExecutorCommand:               executor,
+		CgroupsEnableCFS:              f.cgroupsEnableCFS,
+		ExecutorRegistrationTimeout:   f.executorRegistrationTimeout.Duration,
+		ExecutorShutdownGracePeriod:   f.executorShutdownGracePeriod.Duration,
+		RegistrationBackoffFactor:     f.registrationBackoffFactor.Duration,
+		SwitchUser:                    f.switchUser,
+		ExecutorEnvironmentVariables:  env,
+		Flags:                         dump,
+		Recover:                       f.recover,
+		Strict:                        f.strict,
+		RecoveryTimeout:               f.recoveryTimeout.Duration,
+		ExecutorReregistrationTimeout: f.executorReregistrationTimeout.Duration,
 	}, nil
 }
 

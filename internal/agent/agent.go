@@ -89,6 +89,17 @@ type Config struct {
 	// without a cpu limit count toward their executor's (Mesos's
 	// computeExecutorLimits).
 	CgroupsEnableCFS bool
+	// Recovery (Mesos's flags of the same names). Recover is "reconnect"
+	// (the default) or "cleanup"; Strict makes any unreadable checkpoint
+	// fatal (the flag's default is true); RecoveryTimeout is how long
+	// executors of checkpointing frameworks wait for a restarted agent
+	// (MESOS_RECOVERY_TIMEOUT, 15 min); ExecutorReregistrationTimeout is how
+	// long a restarted agent waits for them (2 s, at most 15 s).
+	Recover                       string
+	Strict                        bool
+	RecoveryTimeout               time.Duration
+	ExecutorReregistrationTimeout time.Duration
+
 	// Containerizer runs the executors' containers; required. The
 	// composition root builds it from the containerizer flags and closes it
 	// after Serve returned.
@@ -114,21 +125,30 @@ type Agent struct {
 
 	// The fields below are owned by the actor goroutine (set before it starts
 	// or only touched from it).
-	ctx         context.Context // the Serve context
-	info        *mesospb.AgentInfo
-	ip          string
-	port        int
-	masterInfo  *mesospb.MasterInfo
-	link        linkState
-	frameworks  map[string]*framework
-	completed   []*framework
-	updates     *statusupdate.Manager
-	retryTimer  *time.Timer
-	retryAt     time.Time
-	metrics     metrics
-	terminating bool          // the master told the agent to shut down
-	shutdown    chan struct{} // closed when terminating and every framework is gone
-	out         *sender
+	ctx        context.Context // the Serve context
+	info       *mesospb.AgentInfo
+	ip         string
+	port       int
+	masterInfo *mesospb.MasterInfo
+	link       linkState
+	frameworks map[string]*framework
+	completed  []*framework
+	updates    *statusupdate.Manager
+	retryTimer *time.Timer
+	retryAt    time.Time
+	metrics    metrics
+	// checkpointed: the agent info under the current ID is on disk.
+	checkpointed bool
+	terminating  bool // the master told the agent to shut down
+	// recovering: waiting for recovered executors to re-subscribe before
+	// registering; recoveryDone starts the master link. cleaningUp: started
+	// with --recover=cleanup.
+	recovering   bool
+	recoveryDone func()
+	reregTimer   *time.Timer
+	cleaningUp   bool
+	shutdown     chan struct{} // closed when terminating and every framework is gone
+	out          *sender
 }
 
 // New validates cfg, detects the resources and returns an Agent.
@@ -156,6 +176,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.StatusUpdateRetryInterval <= 0 {
 		cfg.StatusUpdateRetryInterval = DefaultStatusUpdateRetryInterval
+	}
+	if err := validateRecoverFlags(&cfg); err != nil {
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -251,16 +274,32 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.ctx = ctx
 	a.out = newSender(a.log, a.masterURL)
 
+	recovered, err := a.recoverState(ctx)
+	if err != nil {
+		return err
+	}
+
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 
+	// The agent registers once recovered executors are back (or given up
+	// on), as Mesos does.
+	ready := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); a.out.run(ctx) }()
-	go func() { defer wg.Done(); a.runMasterLink(ctx) }()
+	go func() {
+		defer wg.Done()
+		select {
+		case <-ready:
+			a.runMasterLink(ctx)
+		case <-ctx.Done():
+		}
+	}()
 	loopDone := make(chan struct{})
 	go func() { defer wg.Done(); a.loop(ctx); close(loopDone) }()
+	a.post(func() { a.resumeRecovered(recovered, func() { close(ready) }) })
 
 	var result error
 	select {
@@ -268,6 +307,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		result = ctx.Err()
 	case <-a.shutdown:
 		result = ErrShutdown
+		if a.cfg.Recover == RecoverCleanup {
+			result = nil // --recover=cleanup is done
+		}
 	case err := <-srvErr:
 		result = fmt.Errorf("agent: http server: %w", err)
 	}

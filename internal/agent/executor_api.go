@@ -187,6 +187,7 @@ func (a *Agent) subscribeExecutor(fw *framework, ex *executor, sub *executorpb.C
 		ex.regTimer.Stop()
 	}
 	log.Info("executor subscribed")
+	defer a.executorReregistered()
 	conn.send(&executorpb.Event{
 		Type: executorpb.Event_SUBSCRIBED.Enum(),
 		Subscribed: &executorpb.Event_Subscribed{

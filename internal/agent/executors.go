@@ -184,6 +184,9 @@ func (a *Agent) launch(fw *framework, info *mesospb.ExecutorInfo, command bool, 
 	ex.queue = append(ex.queue, item)
 	for _, t := range item.tasks() {
 		ex.queued[t.GetTaskId().GetValue()] = t
+		if !fresh {
+			a.checkpointTask(ex, ex.newTask(t, mesospb.TaskState_TASK_STAGING))
+		}
 	}
 	switch {
 	case fresh:
@@ -284,6 +287,13 @@ func (a *Agent) launchExecutor(ex *executor) {
 			cfg.TaskInfo = ts[0]
 		}
 	}
+	if fw.info.GetCheckpoint() {
+		a.checkpointExecutor(ex)
+		for _, t := range ex.queuedTasks() {
+			a.checkpointTask(ex, ex.newTask(t, mesospb.TaskState_TASK_STAGING))
+		}
+		cfg.OnForked = checkpointPID(paths.ForkedPIDPath(a.cfg.WorkDir, a.agentID(), fw.id, ex.id, ex.containerID))
+	}
 	cid, ctx := ex.containerID, a.ctx
 	ex.regTimer = time.AfterFunc(a.cfg.ExecutorRegistrationTimeout, func() {
 		a.post(func() { a.registrationTimedOut(ex, cid) })
@@ -331,17 +341,7 @@ func (a *Agent) executorLaunched(ex *executor, containerID string, err error) {
 		return
 	}
 	log.Info("executor launched", "directory", ex.directory)
-	ctx := a.ctx
-	go func() {
-		term, err := a.cz.Wait(ctx, containerID)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			term = containerizer.Termination{Status: -1, ExitCode: -1, Message: err.Error()}
-		}
-		a.post(func() { a.executorExited(ex, containerID, term) })
-	}()
+	a.waitContainer(ex, containerID)
 }
 
 // commandArgv turns a CommandInfo into argv: shell commands run under
@@ -403,7 +403,7 @@ func (a *Agent) executorEnv(ex *executor) []string {
 	env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] = formatDuration(a.shutdownGrace(ex))
 	env["LIBPROCESS_PORT"] = "0"
 	if checkpoint {
-		env["MESOS_RECOVERY_TIMEOUT"] = "15mins"
+		env["MESOS_RECOVERY_TIMEOUT"] = formatDuration(a.cfg.RecoveryTimeout)
 		env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
 	}
 	for _, v := range ex.info.GetCommand().GetEnvironment().GetVariables() {
@@ -550,6 +550,17 @@ func (a *Agent) executorTerminated(ex *executor) {
 			ex.completeTask(id)
 		}
 	} else {
+		defer func() {
+			// --recover=cleanup: the updates are checkpointed, for the
+			// next agent to deliver; this one stops once its executors
+			// are gone (Mesos's TERMINATING agent).
+			if a.cleaningUp {
+				for _, id := range slices.Clone(ex.order) {
+					ex.completeTask(id)
+				}
+				a.removeExecutor(ex)
+			}
+		}()
 		state, reason, message, limitation := ex.terminationUpdate()
 		for _, t := range ex.launchedTasks() {
 			if !taskstate.IsTerminal(t.GetState()) {

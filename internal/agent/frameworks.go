@@ -132,6 +132,9 @@ type executor struct {
 	// growing is set while the container is being resized for queued
 	// tasks; regrow asks for another resize once it is done.
 	growing, regrow bool
+	// recoveredPID is the checkpointed pid of a recovered executor's
+	// container (0 if none was checkpointed).
+	recoveredPID int
 }
 
 func newExecutor(fw *framework, info *mesospb.ExecutorInfo, command bool) *executor {
@@ -305,6 +308,7 @@ func (a *Agent) removeExecutor(ex *executor) {
 	}
 	ex.stopTimers()
 	ex.closeConn()
+	a.checkpointCompleted(ex)
 	delete(fw.executors, ex.id)
 	fw.completedExecutors = append(fw.completedExecutors, ex)
 	if n := len(fw.completedExecutors) - maxCompletedExecutorsPerFramework; n > 0 {

@@ -344,6 +344,10 @@ type metrics struct {
 	tasksGone, tasksDropped         uint64
 	tasksError, executorsTerminated uint64
 	containerLaunchErrors           uint64
+	// recoveryErrors counts checkpoints skipped at recovery (--strict=false);
+	// recoveryTime is how long recovery took (zero before it ended).
+	recoveryErrors uint64
+	recoveryTime   time.Duration
 }
 
 // countTerminal counts a task reaching a terminal state.
@@ -427,9 +431,12 @@ func (a *Agent) metricsSnapshot() map[string]float64 {
 		"slave/registrations":                           float64(m.registrations),
 		"slave/reregistrations":                         float64(m.reregistrations),
 		"slave/status_updates_pending":                  float64(a.updates.Len()),
-		"slave/recovery_errors":                         0,
+		"slave/recovery_errors":                         float64(m.recoveryErrors),
 		"slave/container_launch_errors":                 float64(m.containerLaunchErrors),
 		"slave/executor_directory_max_allowed_age_secs": 0,
+	}
+	if m.recoveryTime > 0 {
+		snap["slave/recovery_time_secs"] = m.recoveryTime.Seconds()
 	}
 	for _, name := range []string{"cpus", "mem", "disk", "gpus"} {
 		total, use := scalar(a.resources, name), scalar(used, name)

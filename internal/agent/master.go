@@ -253,6 +253,10 @@ func (a *Agent) registered(gen int, streamID string, typ agentapipb.Event_Type, 
 	if _, err := paths.CreateAgentDir(a.cfg.WorkDir, id); err != nil {
 		a.log.Error("cannot create the agent directory", "agent_id", id, "err", err)
 	}
+	if !a.checkpointed {
+		a.checkpointAgent()
+		a.checkpointed = true
+	}
 	a.log.Info("registered with the master", "agent_id", id, "event", typ, "master", a.masterInfo.GetPid())
 	if typ == agentapipb.Event_REGISTERED {
 		a.metrics.registrations++

@@ -91,4 +91,5 @@ func (a *Agent) checkpointResources(rs []*mesospb.Resource) {
 	a.log.Info("updating the agent's resources", "resources", total.String())
 	a.resources = total
 	a.info.Resources = total
+	a.checkpointResourceState(total)
 }

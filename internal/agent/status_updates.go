@@ -63,6 +63,13 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, st *mesospb.TaskStatus
 		return false
 	}
 	a.metrics.validUpdates++
+	if ex != nil {
+		var latest *mesospb.TaskState
+		if t := ex.launched[taskID]; t != nil {
+			latest = t.State
+		}
+		a.checkpointUpdate(ex, st, latest)
+	}
 	log.Debug("status update held")
 	if head != nil {
 		a.forwardUpdate(head.FrameworkID, head.Status)
@@ -96,6 +103,9 @@ func (a *Agent) acknowledgeUpdate(fwID, taskID string, uuid []byte) {
 	if err != nil {
 		a.log.Warn("ignoring status update acknowledgement", "framework_id", fwID, "task_id", taskID, "err", err)
 		return
+	}
+	if fw := a.frameworks[fwID]; fw != nil {
+		a.checkpointAck(fw.executorOf(taskID), taskID, uuid)
 	}
 	if next != nil {
 		a.forwardUpdate(next.FrameworkID, next.Status)

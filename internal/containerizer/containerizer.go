@@ -87,6 +87,10 @@ type ContainerConfig struct {
 	// TaskInfo is the task of a container that runs one command task
 	// through the command executor; nil for other executors.
 	TaskInfo *mesospb.TaskInfo
+	// OnForked, when set, is called with the first process's pid once it
+	// exists and before it runs anything (the agent checkpoints it there,
+	// as Mesos's forked.pid); an error fails the launch.
+	OnForked func(pid int) error
 }
 
 // Termination says how a container ended.
@@ -154,6 +158,9 @@ type Status struct {
 //   - Close stops the containerizer; containers keep running (the agent
 //     destroys the ones that must not outlive it first).
 type Containerizer interface {
+	// Recover is called once, before any Launch, with the containers the
+	// agent's checkpoints name (see Mesos.Recover).
+	Recover(ctx context.Context, states []Recovered) error
 	Launch(ctx context.Context, cfg ContainerConfig) error
 	Wait(ctx context.Context, id string) (Termination, error)
 	Destroy(ctx context.Context, id string, grace time.Duration) error
@@ -178,4 +185,18 @@ func describe(t Termination) string {
 		return fmt.Sprintf("terminated by signal %d", t.Signal)
 	}
 	return fmt.Sprintf("exited with status %d", t.ExitCode)
+}
+
+// Recovered is a container an earlier run of the agent launched, as the
+// agent's checkpoints describe it.
+type Recovered struct {
+	ID string
+	// Pid is the container's first process (0: the agent died before it
+	// checkpointed one).
+	Pid       int
+	Dir       string
+	Resources []*mesospb.Resource
+	Limits    map[string]float64
+	// CommandTask: the container runs the command executor of one task.
+	CommandTask bool
 }

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/meso-project/meso/internal/containerizer/launch"
 	"github.com/meso-project/meso/internal/users"
 )
@@ -34,8 +36,8 @@ type Launcher interface {
 	Signal(id string, pid int, sig syscall.Signal) error
 	Destroy(ctx context.Context, id string, pid int) error
 	// Recover lists the containers an earlier run of the agent left behind
-	// (their cgroups still exist); the containerizer destroys them as
-	// orphans.
+	// that the launcher can find by itself (their cgroups still exist);
+	// the containerizer destroys those the agent does not recover.
 	Recover(ctx context.Context) ([]string, error)
 }
 
@@ -64,14 +66,15 @@ type Exit struct {
 
 // Process is a container's first process as a launcher started it.
 type Process struct {
-	cmd     *exec.Cmd
+	pid     int
+	cmd     *exec.Cmd // nil for an adopted process
 	release *os.File // write end of the release pipe; nil without a helper
 	done    chan struct{}
 	exit    Exit
 }
 
 // Pid is the process's pid in the agent's pid namespace.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+func (p *Process) Pid() int { return p.pid }
 
 // Done is closed once the process has ended and been reaped; Exit then
 // says how.
@@ -174,7 +177,7 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 		}
 		return nil, err
 	}
-	p := &Process{cmd: cmd, release: w, done: make(chan struct{})}
+	p := &Process{pid: cmd.Process.Pid, cmd: cmd, release: w, done: make(chan struct{})}
 	go p.wait()
 	return p, nil
 }
@@ -202,4 +205,51 @@ func openOutput(path string) (*os.File, error) {
 		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	}
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+}
+
+// ErrUnknownStatus is the Exit.Err of an adopted process: it is not the
+// agent's child, so how it ended cannot be known.
+var ErrUnknownStatus = errors.New("the exit status of a process started by an earlier agent is unknown")
+
+// AdoptProcess takes over a container's first process that an earlier run
+// of the agent started (it is not this process's child): Done is closed
+// when it ends, seen through a pidfd, and Exit reports ErrUnknownStatus. It
+// fails when no process has pid.
+func AdoptProcess(pid int) (*Process, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("adopting pid %d: %w", pid, syscall.ESRCH)
+	}
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("adopting pid %d: %w", pid, err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("adopting pid %d: %w", pid, err)
+	}
+	p := &Process{pid: pid, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer f.Close()
+		// A pidfd polls readable once its process has exited.
+		err := rc.Read(func(fd uintptr) bool {
+			n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+			return err != nil || n > 0
+		})
+		p.exit = Exit{Status: -1, ExitCode: -1, Err: ErrUnknownStatus}
+		if err != nil {
+			p.exit.Err = fmt.Errorf("waiting for pid %d: %w", pid, err)
+		}
+	}()
+	return p, nil
+}
+
+// exitedProcess is a container's first process that was gone before the
+// agent could adopt it.
+func exitedProcess() *Process {
+	p := &Process{done: make(chan struct{}), exit: Exit{Status: -1, ExitCode: -1, Err: ErrUnknownStatus}}
+	close(p.done)
+	return p
 }

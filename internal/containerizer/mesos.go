@@ -116,9 +116,10 @@ type container struct {
 	term Termination
 }
 
-// New starts a Mesos containerizer and destroys what an earlier run of the
-// agent left behind: containers the launcher still tracks (their
-// processes are killed) and isolator state (leftover cgroups).
+// New starts a Mesos containerizer. Its owner calls Recover next, before
+// any Launch, with the containers it knows of (none on a fresh agent), so
+// that what an earlier run of the agent left behind is adopted or
+// destroyed.
 func New(ctx context.Context, cfg Config) (*Mesos, error) {
 	if cfg.Launcher == nil {
 		return nil, errors.New("containerizer: a launcher is required")
@@ -135,21 +136,31 @@ func New(ctx context.Context, cfg Config) (*Mesos, error) {
 		stopped:    make(chan struct{}),
 		containers: make(map[string]*container),
 	}
-	if err := m.recover(ctx); err != nil {
-		return nil, err
-	}
 	go m.loop()
 	return m, nil
 }
 
-// recover destroys the orphans of an earlier run: every container the
-// launcher finds, then whatever the isolators still hold.
-func (m *Mesos) recover(ctx context.Context) error {
-	orphans, err := m.cfg.Launcher.Recover(ctx)
+// Recover adopts the containers an earlier run of the agent launched
+// (Mesos's MesosContainerizer::recover): each one whose first process is
+// still alive runs on, watched again by the isolators; one whose process is
+// gone ends at once (its Wait reports an unknown exit status) and is
+// cleaned up. Containers the launcher finds that are not in states are
+// orphans and destroyed; so is whatever isolators hold for them.
+func (m *Mesos) Recover(ctx context.Context, states []Recovered) error {
+	known, err := m.cfg.Launcher.Recover(ctx)
 	if err != nil {
 		return fmt.Errorf("containerizer: recovering the %s launcher: %w", m.cfg.Launcher.Name(), err)
 	}
-	for _, id := range orphans {
+	want := make(map[string]bool, len(states))
+	ids := make([]string, 0, len(states))
+	for _, st := range states {
+		want[st.ID] = true
+		ids = append(ids, st.ID)
+	}
+	for _, id := range known {
+		if want[id] {
+			continue
+		}
 		m.log.Info("destroying an orphan container left by an earlier agent", "container_id", id)
 		if err := m.cfg.Launcher.Destroy(ctx, id, 0); err != nil {
 			return fmt.Errorf("containerizer: destroying orphan container %s: %w", id, err)
@@ -158,10 +169,50 @@ func (m *Mesos) recover(ctx context.Context) error {
 	}
 	for _, iso := range m.cfg.Isolators {
 		if r, ok := iso.(Recoverer); ok {
-			if err := r.Recover(ctx, nil); err != nil {
+			if err := r.Recover(ctx, ids); err != nil {
 				return fmt.Errorf("containerizer: recovering isolator %s: %w", iso.Name(), err)
 			}
 		}
+	}
+	for _, st := range states {
+		cfg := ContainerConfig{ID: st.ID, Dir: st.Dir, Resources: st.Resources, Limits: st.Limits}
+		if st.CommandTask {
+			cfg.TaskInfo = &mesospb.TaskInfo{}
+		}
+		c := &container{id: st.ID, cfg: cfg, state: running, requests: st.Resources, limits: st.Limits,
+			done: make(chan struct{})}
+		proc, err := AdoptProcess(st.Pid)
+		if err != nil {
+			m.log.Info("a recovered container's process is gone", "container_id", st.ID, "pid", st.Pid, "err", err)
+			proc = exitedProcess()
+		}
+		c.proc = proc
+		var exists bool
+		if err := m.call(ctx, func() {
+			if _, exists = m.containers[st.ID]; exists {
+				return
+			}
+			m.containers[st.ID] = c
+			wctx, cancel := context.WithCancel(context.Background())
+			c.cancelWatch = cancel
+			if proc.Pid() > 0 {
+				for _, iso := range m.cfg.Isolators {
+					if w, ok := iso.(Watcher); ok {
+						go m.watch(wctx, c, iso.Name(), w)
+					}
+				}
+			}
+		}); err != nil {
+			return err
+		}
+		if exists {
+			return fmt.Errorf("%w: %s", ErrExists, st.ID)
+		}
+		go func() {
+			<-proc.Done()
+			m.post(func() { m.reaped(c) })
+		}()
+		m.log.Info("recovered container", "container_id", st.ID, "pid", proc.Pid())
 	}
 	return nil
 }
@@ -303,6 +354,11 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 		return m.failAfterFork(c, errors.New("the container was destroyed during its launch"))
 	}
 	log.Debug("container forked", "pid", proc.Pid())
+	if cfg.OnForked != nil {
+		if err := cfg.OnForked(proc.Pid()); err != nil {
+			return m.failAfterFork(c, fmt.Errorf("failed to checkpoint the pid: %w", err))
+		}
+	}
 
 	for _, iso := range m.cfg.Isolators {
 		if i, ok := iso.(Isolater); ok {

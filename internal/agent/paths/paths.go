@@ -87,3 +87,71 @@ func Symlink(target, link string) error {
 	}
 	return nil
 }
+
+// The checkpoint files under <work_dir>/meta (Mesos's src/slave/paths.cpp).
+const (
+	BootIDFile        = "boot_id"
+	AgentInfoFile     = "slave.info"
+	FrameworkPIDFile  = "framework.pid"
+	FrameworkInfoFile = "framework.info"
+	ExecutorInfoFile  = "executor.info"
+	// CommandExecutorMarker marks an executor the agent generated for a
+	// command task.
+	CommandExecutorMarker = "executor_generated_for_command_task"
+	ExecutorSentinelFile  = "executor.sentinel"
+	HTTPMarkerFile        = "http.marker"
+	ForkedPIDFile         = "forked.pid"
+	LibprocessPIDFile     = "libprocess.pid"
+	TaskInfoFile          = "task.info"
+	TaskUpdatesFile       = "task.updates"
+	ResourceStateFile     = "resources_and_operations.state"
+)
+
+// MetaDir is <work_dir>/meta.
+func MetaDir(workDir string) string { return filepath.Join(workDir, "meta") }
+
+// BootIDPath is <work_dir>/meta/boot_id.
+func BootIDPath(workDir string) string { return filepath.Join(MetaDir(workDir), BootIDFile) }
+
+// LatestMetaAgentPath is <work_dir>/meta/slaves/latest, the link to the
+// checkpoints of the agent that ran last.
+func LatestMetaAgentPath(workDir string) string {
+	return filepath.Join(MetaDir(workDir), "slaves", Latest)
+}
+
+// AgentInfoPath is <meta agent dir>/slave.info.
+func AgentInfoPath(workDir, agentID string) string {
+	return filepath.Join(MetaAgentDir(workDir, agentID), AgentInfoFile)
+}
+
+// MetaFrameworkDir is <meta agent dir>/frameworks/<framework_id>.
+func MetaFrameworkDir(workDir, agentID, frameworkID string) string {
+	return filepath.Join(MetaAgentDir(workDir, agentID), "frameworks", frameworkID)
+}
+
+// MetaExecutorDir is <meta framework dir>/executors/<executor_id>.
+func MetaExecutorDir(workDir, agentID, frameworkID, executorID string) string {
+	return filepath.Join(MetaFrameworkDir(workDir, agentID, frameworkID), "executors", executorID)
+}
+
+// MetaRunDir is <meta executor dir>/runs/<container_id>.
+func MetaRunDir(workDir, agentID, frameworkID, executorID, containerID string) string {
+	return filepath.Join(MetaExecutorDir(workDir, agentID, frameworkID, executorID), "runs", containerID)
+}
+
+// ForkedPIDPath is <meta run dir>/pids/forked.pid: the pid of the
+// executor's first process.
+func ForkedPIDPath(workDir, agentID, frameworkID, executorID, containerID string) string {
+	return filepath.Join(MetaRunDir(workDir, agentID, frameworkID, executorID, containerID), "pids", ForkedPIDFile)
+}
+
+// MetaTaskDir is <meta run dir>/tasks/<task_id>.
+func MetaTaskDir(workDir, agentID, frameworkID, executorID, containerID, taskID string) string {
+	return filepath.Join(MetaRunDir(workDir, agentID, frameworkID, executorID, containerID), "tasks", taskID)
+}
+
+// ResourceStatePath is <work_dir>/meta/resources/resources_and_operations.state,
+// the agent's checkpointed resources.
+func ResourceStatePath(workDir string) string {
+	return filepath.Join(MetaDir(workDir), "resources", ResourceStateFile)
+}
