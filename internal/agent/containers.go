@@ -178,6 +178,14 @@ func containerizerCause(err error) string {
 // terminal one waits for the container to shrink, and the executor gets
 // ACKNOWLEDGED once the agent holds the update.
 func (a *Agent) executorUpdate(fw *framework, ex *executor, status *mesospb.TaskStatus) {
+	if a.cleaningUp {
+		// Mesos's TERMINATING agent drops executors' updates; their tasks
+		// end as the agent decides when their executors are gone.
+		a.log.Warn("dropping status update: the agent is cleaning up (--recover=cleanup)",
+			"framework_id", fw.id, "task_id", status.GetTaskId().GetValue(), "state", status.GetState())
+		a.metrics.invalidUpdates++
+		return
+	}
 	st := proto.Clone(status).(*mesospb.TaskStatus)
 	st.AgentId = a.info.GetId()
 	if st.ExecutorId == nil {

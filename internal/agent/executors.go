@@ -404,7 +404,9 @@ func (a *Agent) executorEnv(ex *executor) []string {
 	env["LIBPROCESS_PORT"] = "0"
 	if checkpoint {
 		env["MESOS_RECOVERY_TIMEOUT"] = formatDuration(a.cfg.RecoveryTimeout)
-		env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = "2secs"
+		// As in Mesos: an executor retries at least once within the time
+		// a restarted agent waits for it.
+		env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = formatDuration(a.cfg.ExecutorReregistrationTimeout)
 	}
 	for _, v := range ex.info.GetCommand().GetEnvironment().GetVariables() {
 		if v.GetType() == mesospb.Environment_Variable_SECRET {

@@ -304,6 +304,7 @@ func (a *Agent) reregistrationTimedOut() {
 	a.finishRecovery()
 }
 
+// finishRecovery lets the agent register.
 func (a *Agent) finishRecovery() {
 	if !a.recovering {
 		return
@@ -312,7 +313,7 @@ func (a *Agent) finishRecovery() {
 	if a.reregTimer != nil {
 		a.reregTimer.Stop()
 	}
-	a.log.Info("finished recovery")
+	a.log.Info("finished recovery", "took", time.Since(a.startTime))
 	if a.recoveryDone != nil {
 		a.recoveryDone()
 	}
