@@ -68,7 +68,7 @@ type Exit struct {
 type Process struct {
 	pid     int
 	cmd     *exec.Cmd // nil for an adopted process
-	release *os.File // write end of the release pipe; nil without a helper
+	release *os.File  // write end of the release pipe; nil without a helper
 	done    chan struct{}
 	exit    Exit
 }
