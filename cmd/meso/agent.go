@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meso-project/meso/internal/agent"
+	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/builtin"
 	"github.com/meso-project/meso/internal/cgroups"
 	"github.com/meso-project/meso/internal/flags"
@@ -45,6 +46,10 @@ type agentFlags struct {
 	strict                                         bool
 	recoveryTimeout, executorReregistrationTimeout flags.Duration
 	executorReregistrationRetryInterval            flags.Duration
+
+	// Garbage collection.
+	gcDelay, gcDiskWatchInterval flags.Duration
+	gcDiskHeadroom               float64
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -108,6 +113,15 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 	fs.Var(&f.executorReregistrationTimeout, "executor_reregistration_timeout",
 		"how long a restarted agent waits for its executors to re-subscribe (at most 15secs); those\n"+
 			"that do not are killed, their tasks TASK_LOST (TASK_GONE if partition-aware)")
+	f.gcDelay = flags.Duration{Duration: gc.DefaultDelay}
+	fs.Var(&f.gcDelay, "gc_delay",
+		"how long after an executor or framework ends its sandbox and checkpoints are removed\n"+
+			"(sooner when the disk fills up, see --gc_disk_headroom)")
+	fs.Float64Var(&f.gcDiskHeadroom, "gc_disk_headroom", gc.DefaultDiskHeadroom,
+		"fraction of the work directory's disk to keep free: old sandboxes are removed sooner the fuller\n"+
+			"the disk gets, at once when less than this is free (between 0.0 and 1.0)")
+	f.gcDiskWatchInterval = flags.Duration{Duration: gc.DefaultDiskWatchInterval}
+	fs.Var(&f.gcDiskWatchInterval, "disk_watch_interval", "how often the work directory's disk usage is checked for --gc_disk_headroom")
 	fs.Var(&f.executorReregistrationRetryInterval, "executor_reregistration_retry_interval",
 		"for PID-based (v0) executors, how often the reconnect message is re-sent; meso's executors\n"+
 			"use the HTTP API and re-subscribe by themselves, so there is nothing to re-send")
@@ -191,6 +205,9 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		Strict:                        f.strict,
 		RecoveryTimeout:               f.recoveryTimeout.Duration,
 		ExecutorReregistrationTimeout: f.executorReregistrationTimeout.Duration,
+		GCDelay:                       f.gcDelay.Duration,
+		GCDiskHeadroom:                f.gcDiskHeadroom,
+		DiskWatchInterval:             f.gcDiskWatchInterval.Duration,
 	}, nil
 }
 

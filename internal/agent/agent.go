@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/agent/statusupdate"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/pkg/resources"
@@ -100,6 +101,13 @@ type Config struct {
 	RecoveryTimeout               time.Duration
 	ExecutorReregistrationTimeout time.Duration
 
+	// Garbage collection of old sandboxes and checkpoints (--gc_delay,
+	// --gc_disk_headroom, --disk_watch_interval; zero: Mesos's defaults,
+	// except GCDiskHeadroom, which New sets only through the flag).
+	GCDelay           time.Duration
+	GCDiskHeadroom    float64
+	DiskWatchInterval time.Duration
+
 	// Containerizer runs the executors' containers; required. The
 	// composition root builds it from the containerizer flags and closes it
 	// after Serve returned.
@@ -111,6 +119,7 @@ type Agent struct {
 	cfg        Config
 	log        *slog.Logger
 	cz         containerizer.Containerizer
+	gc         *gc.GC // set by Serve
 	masterURL  string
 	resources  resources.Resources
 	attributes []*mesospb.Attribute
@@ -179,6 +188,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if err := validateRecoverFlags(&cfg); err != nil {
 		return nil, err
+	}
+	if err := gc.ValidateHeadroom(cfg.GCDiskHeadroom); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -273,6 +285,13 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	a.ctx = ctx
 	a.out = newSender(a.log, a.masterURL)
+	collector, err := gc.New(gc.Config{WorkDir: a.cfg.WorkDir, Delay: a.cfg.GCDelay,
+		DiskHeadroom: a.cfg.GCDiskHeadroom, DiskWatchInterval: a.cfg.DiskWatchInterval, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer collector.Close()
+	a.gc = collector
 
 	recovered, err := a.recoverState(ctx)
 	if err != nil {
@@ -299,7 +318,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	loopDone := make(chan struct{})
 	go func() { defer wg.Done(); a.loop(ctx); close(loopDone) }()
-	a.post(func() { a.resumeRecovered(recovered, func() { close(ready) }) })
+	a.post(func() {
+		a.collectOldAgents()
+		a.resumeRecovered(recovered, func() { close(ready) })
+	})
 
 	var result error
 	select {

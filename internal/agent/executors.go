@@ -244,6 +244,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 		fail(fmt.Errorf("executor %s has no command (is the command executor configured?)", ex.id))
 		return
 	}
+	a.unscheduleFor(ex)
 	dir, err := paths.CreateExecutorRunDir(a.cfg.WorkDir, a.info.GetId().GetValue(), fw.id, ex.id, ex.containerID)
 	if err != nil {
 		fail(err)

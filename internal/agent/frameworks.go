@@ -309,6 +309,7 @@ func (a *Agent) removeExecutor(ex *executor) {
 	ex.stopTimers()
 	ex.closeConn()
 	a.checkpointCompleted(ex)
+	a.collectExecutor(ex)
 	delete(fw.executors, ex.id)
 	fw.completedExecutors = append(fw.completedExecutors, ex)
 	if n := len(fw.completedExecutors) - maxCompletedExecutorsPerFramework; n > 0 {
@@ -324,6 +325,7 @@ func (a *Agent) removeFramework(fw *framework) {
 		return
 	}
 	delete(a.frameworks, fw.id)
+	a.collectFramework(fw)
 	if fw.state == frameworkTerminating {
 		a.updates.Cleanup(fw.id)
 		a.scheduleRetry()

@@ -435,6 +435,10 @@ func (a *Agent) metricsSnapshot() map[string]float64 {
 		"slave/container_launch_errors":                 float64(m.containerLaunchErrors),
 		"slave/executor_directory_max_allowed_age_secs": 0,
 	}
+	if a.gc != nil {
+		maps.Copy(snap, a.gc.Metrics())
+		snap["slave/executor_directory_max_allowed_age_secs"] = a.gc.MaxAllowedAge().Seconds()
+	}
 	if m.recoveryTime > 0 {
 		snap["slave/recovery_time_secs"] = m.recoveryTime.Seconds()
 	}

@@ -1,0 +1,93 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/meso-project/meso/internal/agent/paths"
+)
+
+// This file decides what the garbage collector (package gc) removes, as
+// Mesos's agent does: an executor's sandbox and checkpoints once the
+// executor is removed, a framework's once the framework is; the
+// directories of earlier agents after recovery. A path is removed
+// --gc_delay after it was scheduled, sooner when the disk fills up
+// (--gc_disk_headroom). Work coming back for a framework or executor takes
+// its directories off the schedule first.
+
+// collect schedules path for removal --gc_delay from now (Mesos touches it
+// and collects it by its age).
+func (a *Agent) collect(path string) {
+	if a.gc == nil {
+		return
+	}
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); err != nil {
+		return // gone already, or never made
+	}
+	if _, err := a.gc.Collect(path); err != nil {
+		a.log.Warn("cannot schedule a directory for garbage collection", "path", path, "err", err)
+	}
+}
+
+// collectExecutor schedules a removed executor's run (and, when nothing of
+// it is queued, the executor's own directory) with their checkpoints.
+func (a *Agent) collectExecutor(ex *executor) {
+	if ex.containerID == "" {
+		return
+	}
+	w, id, fw := a.cfg.WorkDir, a.agentID(), ex.fw.id
+	a.collect(paths.ExecutorRunDir(w, id, fw, ex.id, ex.containerID))
+	a.collect(paths.ExecutorDir(w, id, fw, ex.id))
+	if ex.fw.info.GetCheckpoint() {
+		a.collect(paths.MetaRunDir(w, id, fw, ex.id, ex.containerID))
+		a.collect(paths.MetaExecutorDir(w, id, fw, ex.id))
+	}
+}
+
+// collectFramework schedules a removed framework's directories.
+func (a *Agent) collectFramework(fw *framework) {
+	w, id := a.cfg.WorkDir, a.agentID()
+	a.collect(paths.FrameworkDir(w, id, fw.id))
+	if fw.info.GetCheckpoint() {
+		a.collect(paths.MetaFrameworkDir(w, id, fw.id))
+	}
+}
+
+// unscheduleFor takes an executor's and its framework's directories off the
+// schedule before a new run of the executor uses them (Mesos's
+// Slave::run). It waits for a removal already under way.
+func (a *Agent) unscheduleFor(ex *executor) {
+	if a.gc == nil {
+		return
+	}
+	w, id, fw := a.cfg.WorkDir, a.agentID(), ex.fw.id
+	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+	defer cancel()
+	for _, p := range []string{
+		paths.FrameworkDir(w, id, fw), paths.MetaFrameworkDir(w, id, fw),
+		paths.ExecutorDir(w, id, fw, ex.id), paths.MetaExecutorDir(w, id, fw, ex.id),
+	} {
+		if _, err := a.gc.Unschedule(ctx, p); err != nil {
+			a.log.Warn("cannot take a directory off the garbage collection schedule", "path", p, "err", err)
+		}
+	}
+}
+
+// collectOldAgents schedules the sandboxes and checkpoints of agents that
+// ran here before under other IDs (Mesos's __recover).
+func (a *Agent) collectOldAgents() {
+	entries, err := os.ReadDir(paths.AgentDir(a.cfg.WorkDir, ""))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == a.agentID() {
+			continue
+		}
+		a.log.Info("garbage collecting the directories of an old agent", "old_agent_id", e.Name())
+		a.collect(paths.AgentDir(a.cfg.WorkDir, e.Name()))
+		a.collect(paths.MetaAgentDir(a.cfg.WorkDir, e.Name()))
+	}
+}
