@@ -10,7 +10,9 @@
 //     -configs in the same run, alternating for -rounds rounds on a fresh
 //     cluster each time: "posix" (--launcher=posix, posix/cpu,posix/mem)
 //     and "cgroups" (--launcher=linux, cgroups/cpu,cgroups/mem; needs root),
-//     so that the cost of isolation is a same-run ratio.
+//     so that the cost of isolation is a same-run ratio; "+checkpoint"
+//     after either (e.g. posix+checkpoint) runs a framework with
+//     FrameworkInfo.checkpoint, for the cost of the agent's checkpoints.
 //
 // Usage (from the repository root; `make bench` does both steps):
 //
@@ -92,12 +94,13 @@ func main() {
 	results := map[string][]float64{}
 	for round := range *rounds {
 		for _, name := range order {
-			cfg, ok := configs[name]
+			base, checkpoint := strings.CutSuffix(name, "+checkpoint")
+			cfg, ok := configs[base]
 			if !ok {
-				log.Fatalf("unknown configuration %q (known: posix, cgroups)", name)
+				log.Fatalf("unknown configuration %q (known: posix, cgroups, either with +checkpoint)", name)
 			}
 			c, stop := start(ctx, abs, *tasks, cfg)
-			elapsed, err := throughput(ctx, c.MasterAddr, *tasks)
+			elapsed, err := throughput(ctx, c.MasterAddr, *tasks, checkpoint)
 			stop()
 			if err != nil {
 				log.Fatalf("%s: %v", name, err)
@@ -116,6 +119,10 @@ func main() {
 	if p, c := results["posix"], results["cgroups"]; len(p) > 0 && len(c) > 0 {
 		ps, cs := slices.Sorted(slices.Values(p)), slices.Sorted(slices.Values(c))
 		fmt.Printf("cgroups/posix throughput ratio (medians): %.2f\n", cs[len(cs)/2]/ps[len(ps)/2])
+	}
+	if p, c := results["posix"], results["posix+checkpoint"]; len(p) > 0 && len(c) > 0 {
+		ps, cs := slices.Sorted(slices.Values(p)), slices.Sorted(slices.Values(c))
+		fmt.Printf("posix+checkpoint/posix throughput ratio (medians): %.2f\n", cs[len(cs)/2]/ps[len(ps)/2])
 	}
 }
 
@@ -177,9 +184,9 @@ var errDone = fmt.Errorf("done")
 
 // throughput launches n tasks in one ACCEPT and returns the time from the
 // ACCEPT to the last TASK_FINISHED.
-func throughput(ctx context.Context, masterAddr string, n int) (time.Duration, error) {
+func throughput(ctx context.Context, masterAddr string, n int, checkpoint bool) (time.Duration, error) {
 	cli, err := scheduler.New(scheduler.Config{Master: masterAddr, Framework: &mesospb.FrameworkInfo{
-		User: proto.String(user()), Name: proto.String("bench-throughput")}})
+		User: proto.String(user()), Name: proto.String("bench-throughput"), Checkpoint: proto.Bool(checkpoint)}})
 	if err != nil {
 		return 0, err
 	}

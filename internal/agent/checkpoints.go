@@ -84,37 +84,60 @@ func needsCheckpointing(r *mesospb.Resource) bool {
 	return false
 }
 
-// checkpointExecutor records a new executor run: the framework's info, the
-// executor's info (and whether the agent made it for a command task), the
-// run's directory, runs/latest and the HTTP marker (meso's executors all use
-// the HTTP API).
-func (a *Agent) checkpointExecutor(ex *executor) {
+// executorCheckpoints returns the writes that record a new executor run:
+// the framework's info (once), the executor's info (and whether the agent
+// made it for a command task), the run's directory, runs/latest, the HTTP
+// marker (meso's executors all use the HTTP API) and the tasks it starts
+// with. It runs on the actor and captures what it needs; the writes run
+// off it, in the launch goroutine, before the container starts (durable
+// before visible). nil when the framework does not checkpoint.
+func (a *Agent) executorCheckpoints(ex *executor) func() {
 	fw := ex.fw
 	if !fw.info.GetCheckpoint() {
-		return
+		return nil
 	}
 	w, id := a.cfg.WorkDir, a.agentID()
-	if err := checkpoint.WriteMessage(filepath.Join(paths.MetaFrameworkDir(w, id, fw.id), paths.FrameworkInfoFile), fw.info); err != nil {
-		a.checkpointFailed("framework info", err)
-		return
+	var fwInfo *mesospb.FrameworkInfo
+	if !fw.checkpointed {
+		fwInfo = fw.info
+		fw.checkpointed = true
 	}
-	exDir := paths.MetaExecutorDir(w, id, fw.id, ex.id)
-	if err := checkpoint.WriteMessage(filepath.Join(exDir, paths.ExecutorInfoFile), ex.info); err != nil {
-		a.checkpointFailed("executor info", err)
-		return
+	exInfo, command, cid, exID := ex.info, ex.command, ex.containerID, ex.id
+	var tasks []*mesospb.Task
+	for _, t := range ex.queuedTasks() {
+		tasks = append(tasks, ex.newTask(t, mesospb.TaskState_TASK_STAGING))
 	}
-	if ex.command {
-		if err := checkpoint.WriteText(filepath.Join(exDir, paths.CommandExecutorMarker), ""); err != nil {
-			a.checkpointFailed("command executor marker", err)
+	return func() {
+		if fwInfo != nil {
+			if err := checkpoint.WriteMessage(filepath.Join(paths.MetaFrameworkDir(w, id, fw.id), paths.FrameworkInfoFile), fwInfo); err != nil {
+				a.checkpointFailed("framework info", err)
+				return
+			}
 		}
-	}
-	run := paths.MetaRunDir(w, id, fw.id, ex.id, ex.containerID)
-	if err := checkpoint.WriteText(filepath.Join(run, paths.HTTPMarkerFile), ""); err != nil {
-		a.checkpointFailed("http marker", err)
-		return
-	}
-	if err := paths.Symlink(ex.containerID, filepath.Join(exDir, "runs", paths.Latest)); err != nil {
-		a.checkpointFailed("latest run link", err)
+		exDir := paths.MetaExecutorDir(w, id, fw.id, exID)
+		if err := checkpoint.WriteMessage(filepath.Join(exDir, paths.ExecutorInfoFile), exInfo); err != nil {
+			a.checkpointFailed("executor info", err)
+			return
+		}
+		if command {
+			if err := checkpoint.Touch(filepath.Join(exDir, paths.CommandExecutorMarker)); err != nil {
+				a.checkpointFailed("command executor marker", err)
+			}
+		}
+		run := paths.MetaRunDir(w, id, fw.id, exID, cid)
+		if err := checkpoint.Touch(filepath.Join(run, paths.HTTPMarkerFile)); err != nil {
+			a.checkpointFailed("http marker", err)
+			return
+		}
+		if err := paths.Symlink(cid, filepath.Join(exDir, "runs", paths.Latest)); err != nil {
+			a.checkpointFailed("latest run link", err)
+		}
+		for _, t := range tasks {
+			dir := paths.MetaTaskDir(w, id, fw.id, exID, cid, t.GetTaskId().GetValue())
+			if err := checkpoint.WriteMessage(filepath.Join(dir, paths.TaskInfoFile), t); err != nil {
+				a.checkpointFailed("task info", err)
+			}
+		}
 	}
 }
 
@@ -185,7 +208,7 @@ func (a *Agent) checkpointCompleted(ex *executor) {
 	if _, err := os.Stat(run); err != nil {
 		return
 	}
-	if err := checkpoint.WriteText(filepath.Join(run, paths.ExecutorSentinelFile), ""); err != nil {
+	if err := checkpoint.Touch(filepath.Join(run, paths.ExecutorSentinelFile)); err != nil {
 		a.checkpointFailed("executor sentinel", err)
 	}
 }

@@ -288,11 +288,8 @@ func (a *Agent) launchExecutor(ex *executor) {
 			cfg.TaskInfo = ts[0]
 		}
 	}
-	if fw.info.GetCheckpoint() {
-		a.checkpointExecutor(ex)
-		for _, t := range ex.queuedTasks() {
-			a.checkpointTask(ex, ex.newTask(t, mesospb.TaskState_TASK_STAGING))
-		}
+	persist := a.executorCheckpoints(ex)
+	if persist != nil {
 		cfg.OnForked = checkpointPID(paths.ForkedPIDPath(a.cfg.WorkDir, a.agentID(), fw.id, ex.id, ex.containerID))
 	}
 	cid, ctx := ex.containerID, a.ctx
@@ -300,6 +297,9 @@ func (a *Agent) launchExecutor(ex *executor) {
 		a.post(func() { a.registrationTimedOut(ex, cid) })
 	})
 	go func() {
+		if persist != nil {
+			persist()
+		}
 		err := a.cz.Launch(ctx, cfg)
 		if ctx.Err() != nil && err == nil {
 			return
@@ -710,6 +710,7 @@ func (a *Agent) frameworkMessage(fwID, exID string, data []byte) {
 func (a *Agent) updateFramework(info *mesospb.FrameworkInfo) {
 	if fw := a.frameworks[info.GetId().GetValue()]; fw != nil && fw.state == frameworkRunning {
 		fw.info = info
+		fw.checkpointed = false
 	}
 }
 

@@ -27,6 +27,8 @@ type framework struct {
 	state              frameworkState
 	executors          map[string]*executor
 	completedExecutors []*executor
+	// checkpointed: framework.info is on disk (for the current info).
+	checkpointed bool
 }
 
 func (fw *framework) sortedExecutors() []*executor {
@@ -294,6 +296,9 @@ func (a *Agent) ensureFramework(info *mesospb.FrameworkInfo) *framework {
 		return fw
 	}
 	if fw.state == frameworkRunning {
+		if !proto.Equal(fw.info, info) {
+			fw.checkpointed = false
+		}
 		fw.info = info
 	}
 	return fw

@@ -146,7 +146,7 @@ func (a *Agent) recoverFramework(fs *checkpoint.FrameworkState) []*executor {
 	if fs.Info == nil {
 		return nil
 	}
-	fw := &framework{id: fs.ID, info: fs.Info, executors: make(map[string]*executor)}
+	fw := &framework{id: fs.ID, info: fs.Info, executors: make(map[string]*executor), checkpointed: true}
 	var out []*executor
 	for _, exID := range sortedKeys(fs.Executors) {
 		es := fs.Executors[exID]

@@ -101,6 +101,20 @@ func Write(path string, data []byte) error {
 	return at(stepDirSync)
 }
 
+// Touch creates an empty marker file (and its directory) without syncing
+// it, as Mesos touches its markers (http.marker, executor.sentinel): a
+// marker lost in a crash is only a marker not yet made.
+func Touch(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return f.Close()
+}
+
 // WriteText atomically replaces path with s.
 func WriteText(path, s string) error { return Write(path, []byte(s)) }
 
