@@ -255,8 +255,9 @@ func (a *Agent) Handler() http.Handler { return a.handler }
 
 // Serve registers with the master and serves HTTP on ln until ctx is done
 // (it returns ctx's error) or the master shuts the agent down (ErrShutdown).
-// Executors of checkpointing frameworks are left running (a restarted agent
-// will recover them once recovery exists); containers of the others are
+// It first recovers from the checkpoints of an earlier run (recover.go).
+// Executors of checkpointing frameworks are left running when it returns
+// (a restarted agent recovers them); containers of the others are
 // destroyed, since their executors would exit anyway without the agent.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	first := false

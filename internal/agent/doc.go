@@ -26,6 +26,9 @@
 //	executor_api.go   the v1 executor HTTP API (/api/v1/executor)
 //	status_updates.go status updates: agent-generated, from executors, acks,
 //	                  retries (the pure core is package statusupdate)
+//	checkpoints.go    what is checkpointed and when (formats: package checkpoint)
+//	recover.go        recovery from the checkpoints on restart
+//	gc.go             what the garbage collector removes (package gc)
 //	http.go           /state, /flags, /version, /health, /metrics/snapshot
 //
 // # Registration (master.go)
@@ -88,7 +91,33 @@
 // terminal update completes the task; a terminated executor without tasks is
 // completed, and a framework without executors is removed.
 //
-// Not yet: checkpointing and recovery (the status update streams and
-// executor records are plain data so that journaling them is a small step),
-// the fetcher, the default executor, garbage collection of old sandboxes.
+// # Checkpoints and recovery (checkpoints.go, recover.go, package checkpoint)
+//
+// For frameworks with FrameworkInfo.checkpoint the agent writes, under
+// <work_dir>/meta in Mesos's layout, the agent info and boot id, each
+// framework's and executor's info, each run's forked pid and markers, each
+// task's task.info and its status update stream (task.updates: UPDATE and
+// ACK records, appended and fsynced before the update is forwarded or the
+// acknowledgement acted on). An executor's launch writes run in its launch
+// goroutine before the container starts.
+//
+// Serve recovers before it registers (Mesos's Slave::recover): with the same
+// boot id the agent keeps its ID, rebuilds those frameworks, executors and
+// tasks, puts unacknowledged updates back in the status update manager, and
+// has the containerizer adopt the executors' containers (Recover; orphans
+// are destroyed). It then waits up to --executor_reregistration_timeout for
+// the executors to re-subscribe (less once all are back); the others are
+// destroyed, their tasks TASK_LOST / TASK_GONE with
+// REASON_EXECUTOR_REREGISTRATION_TIMEOUT. After a reboot (another boot id)
+// it registers as a new agent. --recover=cleanup shuts the recovered
+// executors down, checkpoints their tasks' end and exits without
+// registering; the next agent delivers those updates.
+//
+// # Garbage collection (gc.go, package gc)
+//
+// A removed executor's run and a removed framework's directories, sandbox
+// and checkpoints, are removed --gc_delay later (sooner as the disk fills,
+// --gc_disk_headroom); so are the directories of earlier agents.
+//
+// Not yet: the fetcher, the default executor.
 package agent

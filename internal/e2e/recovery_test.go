@@ -33,7 +33,7 @@ type rig struct {
 	master     string // host:port
 	agentPort  int
 	workDir    string
-	agent      *exec.Cmd
+	agent      *agentProc
 	agentLog   string
 	agentStart int
 }
@@ -74,9 +74,15 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
+// agentProc is one run of `meso agent`; exited is closed once it ended.
+type agentProc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
 // startAgent starts `meso agent` (posix launcher: the tests run the same
 // everywhere) with extra flags.
-func (r *rig) startAgent(extra ...string) *exec.Cmd {
+func (r *rig) startAgent(extra ...string) *agentProc {
 	r.t.Helper()
 	r.agentStart++
 	r.agentLog = filepath.Join(r.workDir, fmt.Sprintf("agent-%d.log", r.agentStart))
@@ -94,9 +100,10 @@ func (r *rig) startAgent(extra ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	go func() { _ = cmd.Wait(); logf.Close() }()
-	r.agent = cmd
-	return cmd
+	p := &agentProc{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.exited) }()
+	r.agent = p
+	return p
 }
 
 // kill9 kills the agent as a crash would.
@@ -105,13 +112,8 @@ func (r *rig) kill9() {
 	if r.agent == nil {
 		return
 	}
-	_ = r.agent.Process.Signal(syscall.SIGKILL)
-	for r.agent.ProcessState == nil {
-		if err := syscall.Kill(r.agent.Process.Pid, 0); err != nil {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	_ = r.agent.cmd.Process.Signal(syscall.SIGKILL)
+	<-r.agent.exited
 	r.agent = nil
 }
 
@@ -127,22 +129,13 @@ func (r *rig) logTail() string {
 // --recover=cleanup does it the way an operator would.
 func (r *rig) cleanup() {
 	r.kill9()
-	cmd := r.startAgent("--recover=cleanup")
-	done := make(chan struct{})
-	go func() {
-		for cmd.ProcessState == nil {
-			if syscall.Kill(cmd.Process.Pid, 0) != nil {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		close(done)
-	}()
+	p := r.startAgent("--recover=cleanup")
 	select {
-	case <-done:
+	case <-p.exited:
 	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
+		_ = p.cmd.Process.Kill()
 	}
+	r.agent = nil
 }
 
 type masterState struct {
@@ -375,8 +368,12 @@ func TestAgentRestartKeepsTasks(t *testing.T) {
 	// agent after it tells the framework.
 	r.kill9()
 	cleanup := r.startAgent("--recover=cleanup")
-	testutil.Eventually(t, 30*time.Second, func() bool { return syscall.Kill(cleanup.Process.Pid, 0) != nil || cleanup.ProcessState != nil },
-		"the --recover=cleanup agent did not exit; log:\n%s", r.logTail())
+	select {
+	case <-cleanup.exited:
+		r.agent = nil
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the --recover=cleanup agent did not exit; log:\n%s", r.logTail())
+	}
 	for _, id := range ids {
 		if alive(pids[id]) {
 			t.Errorf("task %s's process %d survived --recover=cleanup", id, pids[id])
