@@ -235,8 +235,13 @@ func AdoptProcess(pid int) (*Process, error) {
 		defer f.Close()
 		// A pidfd polls readable once its process has exited.
 		err := rc.Read(func(fd uintptr) bool {
-			n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-			return err != nil || n > 0
+			for {
+				n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+				if err == unix.EINTR {
+					continue // the Go runtime's preemption signal, not an exit
+				}
+				return err != nil || n > 0
+			}
 		})
 		p.exit = Exit{Status: -1, ExitCode: -1, Err: ErrUnknownStatus}
 		if err != nil {
