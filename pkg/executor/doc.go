@@ -11,7 +11,7 @@
 //   - a SUBSCRIBE refused with a status code (503 while the agent recovers)
 //     is retried every second;
 //   - when the stream breaks, a checkpointing executor (MESOS_CHECKPOINT=1)
-//     re-subscribes after random delays of at most SubscriptionBackoffMax,
+//     re-subscribes after random delays (50 ms at first, doubling up to a quarter of SubscriptionBackoffMax),
 //     resending the tasks it was launched with that have no acknowledged
 //     update yet and every unacknowledged update, until RecoveryTimeout; any
 //     other executor, or one that timed out, receives a SHUTDOWN event;

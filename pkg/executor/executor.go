@@ -135,7 +135,7 @@ func (e *Executor) Stop() { e.stopOnce.Do(func() { close(e.stopC) }) }
 // Mesos's connection rules: a SUBSCRIBE answered with a non-200 status is
 // retried every second (503 and 404 silently, others after an injected ERROR
 // event). When the event stream breaks, a checkpointing executor re-subscribes
-// after random delays up to SubscriptionBackoffMax, sending its
+// after random delays (bounded by 50 ms, doubling up to SubscriptionBackoffMax/4), sending its
 // unacknowledged tasks and updates, for up to RecoveryTimeout; a
 // non-checkpointing one, or one whose recovery timed out, gets a SHUTDOWN
 // event. A HEARTBEAT call is sent every HeartbeatInterval.
@@ -170,6 +170,7 @@ type runner struct {
 	sub            *subscription
 	everSubscribed bool
 	recovering     bool
+	attempts       int                 // re-subscription attempts since the disconnection
 	pending        []*executorpb.Event // locally injected events awaiting delivery
 	retry          *time.Timer         // next SUBSCRIBE attempt, nil if none pending
 	recovery       *time.Timer         // recovery timeout after a disconnection
@@ -293,10 +294,26 @@ func (r *runner) attempt() error {
 	}
 }
 
-// backoff is a random duration in [0, SubscriptionBackoffMax], as libmesos
-// picks it, with a small floor so that a zero never spins.
+// firstBackoff bounds the first re-subscription delay.
+const firstBackoff = 50 * time.Millisecond
+
+// backoff is the delay before the next re-subscription: a random duration
+// in [0, bound], as libmesos picks it, whose bound doubles from
+// firstBackoff with each attempt up to a quarter of
+// SubscriptionBackoffMax (libmesos always uses the whole maximum). A
+// restarted agent waits for its executors for that maximum (Mesos sets
+// MESOS_SUBSCRIPTION_BACKOFF_MAX to --executor_reregistration_timeout), so
+// this leaves every executor several tries within it, and finds an agent
+// back from a short outage within tens of milliseconds. A small floor
+// keeps a zero from spinning.
 func (r *runner) backoff() time.Duration {
-	d := time.Duration(rand.Int64N(int64(r.e.cfg.SubscriptionBackoffMax) + 1))
+	limit := r.e.cfg.SubscriptionBackoffMax
+	bound := min(max(limit/4, firstBackoff), limit)
+	if r.attempts < 30 {
+		bound = min(bound, firstBackoff<<r.attempts)
+	}
+	r.attempts++
+	d := time.Duration(rand.Int64N(int64(bound) + 1))
 	return max(d, 10*time.Millisecond)
 }
 
@@ -341,6 +358,7 @@ func (r *runner) disconnected(cause error) {
 		return
 	}
 	r.recovering = true
+	r.attempts = 0
 	r.recovery = time.NewTimer(r.e.cfg.RecoveryTimeout)
 	r.retry = time.NewTimer(r.backoff())
 }
