@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,7 +57,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(work)
+	if os.Getenv("MESO_BENCH_KEEP") == "" {
+		defer os.RemoveAll(work)
+	}
 	masterAddr := "127.0.0.1:" + strconv.Itoa(freePort())
 	agentPort := strconv.Itoa(freePort())
 	m := run(abs, filepath.Join(work, "master.log"), "master", "--ip=127.0.0.1",
@@ -87,7 +90,8 @@ func main() {
 	for i := range *rounds {
 		kill(agent)
 		t0 := time.Now()
-		agent = run(abs, filepath.Join(work, fmt.Sprintf("agent-%d.log", i+1)), agentArgs...)
+		logPath := filepath.Join(work, fmt.Sprintf("agent-%d.log", i+1))
+		agent = run(abs, logPath, agentArgs...)
 		var recovery float64
 		waitFor(metrics, func(m map[string]float64) bool {
 			recovery = m["slave/recovery_time_secs"]
@@ -95,8 +99,8 @@ func main() {
 		})
 		d := time.Since(t0)
 		took = append(took, d)
-		fmt.Printf("restart %d: re-registered with %d executors re-subscribed %v after the restart (recovery of the checkpoints and containers: %.3fs)\n",
-			i+1, *tasks, d.Round(time.Millisecond), recovery)
+		fmt.Printf("restart %d: re-registered with %d executors re-subscribed %v after the restart (recovery of the checkpoints and containers: %.3fs; %s)\n",
+			i+1, *tasks, d.Round(time.Millisecond), recovery, logLine(logPath, "finished recovery"))
 	}
 	slices.Sort(took)
 	fmt.Printf("restart with %d running tasks: median %v, min %v, max %v (%d rounds)\n", *tasks,
@@ -178,7 +182,7 @@ func launch(ctx context.Context, masterAddr string, n int) error {
 					id := fmt.Sprintf("t%04d", i)
 					infos = append(infos, &mesospb.TaskInfo{Name: proto.String(id),
 						TaskId: &mesospb.TaskID{Value: proto.String(id)}, AgentId: o.GetAgentId(),
-						Resources: res.Allocate(o.GetResources()[0].GetAllocationInfo().GetRole()),
+						Resources: withRole(res, o),
 						Command:   &mesospb.CommandInfo{Value: proto.String("exec sleep 3600")}})
 				}
 				if err := cli.Call(ctx, scheduler.LaunchTasks(o, infos...)); err != nil {
@@ -211,4 +215,30 @@ func launch(ctx context.Context, masterAddr string, n int) error {
 	// Leave the framework subscribed state behind: disconnecting is enough
 	// (failover_timeout keeps its tasks).
 	return nil
+}
+
+// withRole gives task resources the offer's allocation info when it has
+// one (as frameworks must).
+func withRole(res resources.Resources, o *mesospb.Offer) []*mesospb.Resource {
+	if len(o.GetResources()) > 0 && o.GetResources()[0].GetAllocationInfo() != nil {
+		return res.Allocate(o.GetResources()[0].GetAllocationInfo().GetRole())
+	}
+	return res
+}
+
+// logLine returns the first line of the log at path that holds what.
+func logLine(path, what string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, what) {
+			if i := strings.Index(l, "msg="); i >= 0 {
+				return l[i:]
+			}
+			return l
+		}
+	}
+	return ""
 }

@@ -25,6 +25,11 @@ import (
 
 func (a *Agent) agentID() string { return a.info.GetId().GetValue() }
 
+// markers makes the checkpoint markers (links to <work_dir>/meta/.empty).
+func (a *Agent) markers() checkpoint.Markers {
+	return checkpoint.Markers{Empty: filepath.Join(paths.MetaDir(a.cfg.WorkDir), ".empty")}
+}
+
 func (a *Agent) checkpointFailed(what string, err error) {
 	a.log.Error("checkpoint failed", "what", what, "err", err)
 }
@@ -120,12 +125,12 @@ func (a *Agent) executorCheckpoints(ex *executor) func() {
 			return
 		}
 		if command {
-			if err := checkpoint.Touch(filepath.Join(exDir, paths.CommandExecutorMarker)); err != nil {
+			if err := a.markers().Touch(filepath.Join(exDir, paths.CommandExecutorMarker)); err != nil {
 				a.checkpointFailed("command executor marker", err)
 			}
 		}
 		run := paths.MetaRunDir(w, id, fw.id, exID, cid)
-		if err := checkpoint.Touch(filepath.Join(run, paths.HTTPMarkerFile)); err != nil {
+		if err := a.markers().Touch(filepath.Join(run, paths.HTTPMarkerFile)); err != nil {
 			a.checkpointFailed("http marker", err)
 			return
 		}
@@ -136,6 +141,11 @@ func (a *Agent) executorCheckpoints(ex *executor) func() {
 			dir := paths.MetaTaskDir(w, id, fw.id, exID, cid, t.GetTaskId().GetValue())
 			if err := checkpoint.WriteMessage(filepath.Join(dir, paths.TaskInfoFile), t); err != nil {
 				a.checkpointFailed("task info", err)
+			}
+			// The stream's file exists before the first update, so that
+			// appending to it on the actor allocates nothing.
+			if err := checkpoint.Create(filepath.Join(dir, paths.TaskUpdatesFile)); err != nil {
+				a.checkpointFailed("task updates", err)
 			}
 		}
 	}
@@ -208,7 +218,7 @@ func (a *Agent) checkpointCompleted(ex *executor) {
 	if _, err := os.Stat(run); err != nil {
 		return
 	}
-	if err := checkpoint.Touch(filepath.Join(run, paths.ExecutorSentinelFile)); err != nil {
+	if err := a.markers().Touch(filepath.Join(run, paths.ExecutorSentinelFile)); err != nil {
 		a.checkpointFailed("executor sentinel", err)
 	}
 }
