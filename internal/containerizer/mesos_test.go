@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -520,5 +522,51 @@ func TestDestroyThatCannotKill(t *testing.T) {
 	metrics, err := m.Metrics(t.Context())
 	if err != nil || metrics["containerizer/mesos/container_destroy_errors"] != 1 {
 		t.Errorf("metrics %v, %v", metrics, err)
+	}
+}
+
+// TestRecoverAdoptsLiveContainers: Recover adopts a container whose first
+// process lives (it keeps running, and a destroy kills it), and ends at
+// once one whose process is gone, with an unknown exit status.
+func TestRecoverAdoptsLiveContainers(t *testing.T) {
+	m := newMesos(t)
+	live := exec.Command("sleep", "60")
+	live.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reaped := make(chan struct{})
+	go func() { _ = live.Wait(); close(reaped) }()
+	t.Cleanup(func() { _ = live.Process.Kill(); <-reaped })
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Recover(t.Context(), []containerizer.Recovered{
+		{ID: "live", Pid: live.Process.Pid, Dir: t.TempDir()},
+		{ID: "gone", Pid: gone.Process.Pid, Dir: t.TempDir()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if term := wait(t, m, "gone"); term.Message == "" || term.ExitCode != -1 {
+		t.Errorf("gone: termination %+v, want an unknown exit status", term)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	_, err := m.Wait(ctx, "live")
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the adopted container ended while its process runs: %v", err)
+	}
+	ids, _ := m.Containers(t.Context())
+	if !slices.Contains(ids, "live") {
+		t.Errorf("containers %v lack the adopted one", ids)
+	}
+	if err := m.Destroy(t.Context(), "live", 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reaped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("destroying the adopted container did not kill its process")
 	}
 }
