@@ -191,7 +191,7 @@ func (a *Agent) checkpointUpdate(ex *executor, st *mesospb.TaskStatus, latest *m
 		},
 	}
 	path := filepath.Join(a.metaTaskDir(ex, st.GetTaskId().GetValue()), paths.TaskUpdatesFile)
-	if err := checkpoint.Append(path, rec); err != nil {
+	if err := checkpoint.Append(path, rec, true); err != nil {
 		a.checkpointFailed("status update", err)
 	}
 }
@@ -201,9 +201,13 @@ func (a *Agent) checkpointAck(ex *executor, taskID string, uuid []byte) {
 	if ex == nil || !ex.fw.info.GetCheckpoint() || ex.containerID == "" {
 		return
 	}
+	// Not fsynced: an acknowledgement lost with the machine (a process
+	// crash loses nothing) only makes the agent send its update again,
+	// which at-least-once delivery allows; an update lost would be lost
+	// for good, so updates are.
 	rec := &checkpointpb.StatusUpdateRecord{Type: checkpointpb.StatusUpdateRecord_ACK.Enum(), Uuid: uuid}
 	path := filepath.Join(a.metaTaskDir(ex, taskID), paths.TaskUpdatesFile)
-	if err := checkpoint.Append(path, rec); err != nil {
+	if err := checkpoint.Append(path, rec, false); err != nil {
 		a.checkpointFailed("status update acknowledgement", err)
 	}
 }

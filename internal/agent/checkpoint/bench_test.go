@@ -21,7 +21,7 @@ func BenchmarkTaskCheckpoints(b *testing.B) {
 		WriteText(filepath.Join(run, "pids", "forked.pid"), "123")
 		WriteMessage(filepath.Join(run, "tasks", "t", "task.info"), info)
 		for range 6 {
-			Append(filepath.Join(run, "tasks", "t", "task.updates"), &checkpointpb.StatusUpdateRecord{Uuid: []byte("0123456789abcdef")})
+			Append(filepath.Join(run, "tasks", "t", "task.updates"), &checkpointpb.StatusUpdateRecord{Uuid: []byte("0123456789abcdef")}, true)
 		}
 	}
 }
@@ -36,7 +36,7 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkAppend(b *testing.B) {
 	root := b.TempDir()
 	for range b.N {
-		Append(filepath.Join(root, "task.updates"), &checkpointpb.StatusUpdateRecord{Uuid: []byte("0123456789abcdef")})
+		Append(filepath.Join(root, "task.updates"), &checkpointpb.StatusUpdateRecord{Uuid: []byte("0123456789abcdef")}, true)
 	}
 }
 

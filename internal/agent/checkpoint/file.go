@@ -10,7 +10,7 @@
 // Durability: Write puts the bytes in a temporary file in the same
 // directory, fsyncs it, renames it over the target and fsyncs the
 // directory, so a crash leaves either the old file or the new one. Append
-// fsyncs before it returns. A crash in the middle of an append leaves a
+// fsyncs before it returns when asked to. A crash in the middle of an append leaves a
 // torn record at the end of the file; ReadRecords drops it (and Recover
 // truncates it away), never more.
 package checkpoint
@@ -159,8 +159,8 @@ func WriteMessage(path string, m proto.Message) error {
 }
 
 // Append adds one length-prefixed record to path (creating it and its
-// directory) and fsyncs it.
-func Append(path string, m proto.Message) error {
+// directory), and fsyncs it when sync is set.
+func Append(path string, m proto.Message, sync bool) error {
 	b, err := frame(m)
 	if err != nil {
 		return fmt.Errorf("checkpoint: appending to %s: %w", path, err)
@@ -185,9 +185,11 @@ func Append(path string, m proto.Message) error {
 		f.Close()
 		return fmt.Errorf("checkpoint: appending to %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("checkpoint: appending to %s: %w", path, err)
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("checkpoint: appending to %s: %w", path, err)
+		}
 	}
 	return f.Close()
 }

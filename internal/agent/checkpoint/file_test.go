@@ -88,11 +88,11 @@ func newRecord() *checkpointpb.StatusUpdateRecord { return &checkpointpb.StatusU
 func TestTornAppend(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "task.updates")
 	first := record(mesospb.TaskState_TASK_RUNNING, 1)
-	if err := Append(path, first); err != nil {
+	if err := Append(path, first, true); err != nil {
 		t.Fatal(err)
 	}
 	crashAt(t, stepAppend)
-	if err := Append(path, record(mesospb.TaskState_TASK_FINISHED, 2)); !errors.Is(err, errCrash) {
+	if err := Append(path, record(mesospb.TaskState_TASK_FINISHED, 2), true); !errors.Is(err, errCrash) {
 		t.Fatalf("Append = %v, want the injected crash", err)
 	}
 	crash = nil
@@ -107,7 +107,7 @@ func TestTornAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	ack := &checkpointpb.StatusUpdateRecord{Type: checkpointpb.StatusUpdateRecord_ACK.Enum(), Uuid: []byte{1}}
-	if err := Append(path, ack); err != nil {
+	if err := Append(path, ack, true); err != nil {
 		t.Fatal(err)
 	}
 	recs, _, err = ReadRecords(path, newRecord)
@@ -140,7 +140,7 @@ func TestCorruptMessage(t *testing.T) {
 func FuzzReadRecords(f *testing.F) {
 	dir := f.TempDir()
 	seed := filepath.Join(dir, "seed")
-	Append(seed, record(mesospb.TaskState_TASK_RUNNING, 1))
+	Append(seed, record(mesospb.TaskState_TASK_RUNNING, 1), true)
 	b, _ := os.ReadFile(seed)
 	f.Add(b)
 	f.Add(b[:5])
