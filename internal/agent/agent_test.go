@@ -220,6 +220,13 @@ type testAgent struct {
 	workDir string
 	done    chan struct{} // closed when Serve returned, with err set
 	err     error
+	cancel  context.CancelFunc
+}
+
+// stop ends Serve (as a restart would) and waits for it.
+func (ta *testAgent) stop() {
+	ta.cancel()
+	<-ta.done
 }
 
 func startAgent(t *testing.T, m *fakeMaster, mode string, tweak func(*Config)) *testAgent {
@@ -262,7 +269,7 @@ func startAgent(t *testing.T, m *fakeMaster, mode string, tweak func(*Config)) *
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ta := &testAgent{Agent: a, addr: ln.Addr().String(), workDir: workDir, done: make(chan struct{})}
+	ta := &testAgent{Agent: a, addr: ln.Addr().String(), workDir: cfg.WorkDir, done: make(chan struct{}), cancel: cancel}
 	go func() { ta.err = a.Serve(ctx, ln); close(ta.done) }()
 	t.Cleanup(func() {
 		cancel()

@@ -19,8 +19,8 @@ import (
 // frameworks with FrameworkInfo.checkpoint is written, and every write is
 // durable before the agent acts on it: an executor's records before it is
 // launched, a task's before it is delivered, a status update before it is
-// acknowledged to the executor or forwarded, an acknowledgement before the
-// next update goes out. A failed write is logged and the agent goes on (a
+// acknowledged to the executor or forwarded. Acknowledgements are appended
+// without an fsync (see checkpointAck). A failed write is logged and the agent goes on (a
 // crash then loses that record, as a crash before the write would have).
 
 func (a *Agent) agentID() string { return a.info.GetId().GetValue() }
@@ -60,17 +60,11 @@ func (a *Agent) checkpointBootID() {
 	}
 }
 
-// checkpointResources records the resources the master asked the agent to
+// checkpointResourceState records the resources the master asked the agent to
 // keep (dynamic reservations, persistent volumes).
 func (a *Agent) checkpointResourceState(total resources.Resources) {
-	var keep []*mesospb.Resource
-	for _, r := range total {
-		if needsCheckpointing(r) {
-			keep = append(keep, r)
-		}
-	}
 	if err := checkpoint.WriteMessage(paths.ResourceStatePath(a.cfg.WorkDir),
-		&checkpointpb.ResourceState{Resources: keep}); err != nil {
+		&checkpointpb.ResourceState{Resources: total.Filter(needsCheckpointing)}); err != nil {
 		a.checkpointFailed("resources", err)
 	}
 }
@@ -78,15 +72,7 @@ func (a *Agent) checkpointResourceState(total resources.Resources) {
 // needsCheckpointing: a dynamic reservation or a persistent volume (Mesos's
 // needCheckpointing).
 func needsCheckpointing(r *mesospb.Resource) bool {
-	if r.GetDisk().GetPersistence() != nil {
-		return true
-	}
-	for _, ri := range r.GetReservations() {
-		if ri.GetType() == mesospb.Resource_ReservationInfo_DYNAMIC {
-			return true
-		}
-	}
-	return false
+	return resources.IsDynamicallyReserved(r) || r.GetDisk().GetPersistence() != nil
 }
 
 // executorCheckpoints returns the writes that record a new executor run:

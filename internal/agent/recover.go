@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"time"
@@ -84,7 +85,7 @@ func (a *Agent) recoverState(ctx context.Context) ([]*executor, error) {
 		id := st.Agent.ID
 		a.info.Id = &mesospb.AgentID{Value: &id}
 		a.checkpointed = true
-		for _, fwID := range sortedKeys(st.Agent.Frameworks) {
+		for _, fwID := range slices.Sorted(maps.Keys(st.Agent.Frameworks)) {
 			exs := a.recoverFramework(st.Agent.Frameworks[fwID])
 			for _, ex := range exs {
 				if ex.state == executorTerminated {
@@ -107,15 +108,6 @@ func (a *Agent) recoverState(ctx context.Context) ([]*executor, error) {
 	a.log.Info("recovered checkpointed state", "agent_id", a.agentID(), "frameworks", len(a.frameworks),
 		"executors", len(recovered), "rebooted", rebooted, "took", time.Since(start))
 	return recovered, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // applyCheckpointedResources is the agent's total with the checkpointed
@@ -148,7 +140,7 @@ func (a *Agent) recoverFramework(fs *checkpoint.FrameworkState) []*executor {
 	}
 	fw := &framework{id: fs.ID, info: fs.Info, executors: make(map[string]*executor), checkpointed: true}
 	var out []*executor
-	for _, exID := range sortedKeys(fs.Executors) {
+	for _, exID := range slices.Sorted(maps.Keys(fs.Executors)) {
 		es := fs.Executors[exID]
 		run := es.Runs[es.Latest]
 		if es.Info == nil || run == nil {
@@ -160,7 +152,7 @@ func (a *Agent) recoverFramework(fs *checkpoint.FrameworkState) []*executor {
 		ex.launchedAt = time.Now()
 		ex.state = executorRegistering
 		ex.recoveredPID = run.ForkedPID
-		for _, tid := range sortedKeys(run.Tasks) {
+		for _, tid := range slices.Sorted(maps.Keys(run.Tasks)) {
 			a.recoverTask(ex, run.Tasks[tid])
 		}
 		ex.everSentTask = len(ex.launched) > 0 || len(ex.completed) > 0
@@ -194,12 +186,7 @@ func (a *Agent) recoverTask(ex *executor, ts *checkpoint.TaskState) {
 		if st == nil {
 			continue
 		}
-		t.State = st.State
-		rec := clonedStatus(st)
-		if n := len(t.Statuses); n > 0 && t.Statuses[n-1].GetState() == st.GetState() {
-			t.Statuses = t.Statuses[:n-1]
-		}
-		t.Statuses = append(t.Statuses, rec)
+		recordStatus(t, st)
 		if _, err := a.updates.Update(ex.fw.id, st, now); err != nil {
 			a.log.Debug("skipping a recovered status update", "task_id", ts.ID, "err", err)
 		}
@@ -354,11 +341,4 @@ func validateRecoverFlags(cfg *Config) error {
 		cfg.RecoveryTimeout = DefaultRecoveryTimeout
 	}
 	return nil
-}
-
-// clonedStatus is st as the agent keeps it in a Task (without data).
-func clonedStatus(st *mesospb.TaskStatus) *mesospb.TaskStatus {
-	out := proto.CloneOf(st)
-	out.Data = nil
-	return out
 }

@@ -43,13 +43,7 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, st *mesospb.TaskStatus
 			if !taskstate.IsTerminal(t.GetState()) && taskstate.IsTerminal(st.GetState()) {
 				a.metrics.countTerminal(st.GetState())
 			}
-			t.State = st.State
-			rec := proto.Clone(st).(*mesospb.TaskStatus)
-			rec.Data = nil // Mesos drops data from the statuses it keeps
-			if n := len(t.Statuses); n > 0 && t.Statuses[n-1].GetState() == st.GetState() {
-				t.Statuses = t.Statuses[:n-1]
-			}
-			t.Statuses = append(t.Statuses, rec)
+			recordStatus(t, st)
 		}
 	}
 	head, err := a.updates.Update(fw.id, st, time.Now())
@@ -76,6 +70,18 @@ func (a *Agent) statusUpdate(fw *framework, ex *executor, st *mesospb.TaskStatus
 	}
 	a.scheduleRetry()
 	return true
+}
+
+// recordStatus makes st the task's state and latest status (kept without
+// its data, as Mesos keeps them; one per state in a row).
+func recordStatus(t *mesospb.Task, st *mesospb.TaskStatus) {
+	t.State = st.State
+	rec := proto.CloneOf(st)
+	rec.Data = nil
+	if n := len(t.Statuses); n > 0 && t.Statuses[n-1].GetState() == st.GetState() {
+		t.Statuses = t.Statuses[:n-1]
+	}
+	t.Statuses = append(t.Statuses, rec)
 }
 
 // forwardUpdate sends a status update to the master.
