@@ -13,6 +13,8 @@
 //
 //	go build -o bin/meso ./cmd/meso
 //	go run ./bench/restart -meso=bin/meso -tasks=1000 -rounds=5
+//
+// MESO_BENCH_KEEP=1 keeps the work directory (agent logs) for a look.
 package main
 
 import (
