@@ -48,7 +48,8 @@ func (c *executorConn) close() {
 
 // executorAPI serves POST /api/v1/executor (spec §2), checking in Mesos's
 // order: 405 method, 400/415 decoding, 400 validation, 406 Accept (SUBSCRIBE),
-// 202 HEARTBEAT, then 400 unknown framework/executor and 403 not subscribed.
+// 202 HEARTBEAT, 503 for anything but SUBSCRIBE while recovering, then 400
+// unknown framework/executor and 403 not subscribed.
 func (a *Agent) executorAPI(w http.ResponseWriter, r *http.Request) {
 	call := &executorpb.Call{}
 	if _, err := httpapi.DecodeCall(r, call); err != nil {
@@ -78,6 +79,11 @@ func (a *Agent) executorAPI(w http.ResponseWriter, r *http.Request) {
 		conn   *executorConn
 	)
 	err := a.call(r.Context(), func() {
+		if a.recovering && call.GetType() != executorpb.Call_SUBSCRIBE {
+			// Mesos's RECOVERING agent: executors re-subscribe first.
+			apiErr = httpapi.Errorf(http.StatusServiceUnavailable, "Agent has not finished recovery")
+			return
+		}
 		fw := a.frameworks[call.GetFrameworkId().GetValue()]
 		if fw == nil {
 			apiErr = httpapi.Errorf(http.StatusBadRequest, "Framework cannot be found")

@@ -104,6 +104,9 @@ func (a *Agent) recoverState(ctx context.Context) ([]*executor, error) {
 		return nil, fmt.Errorf("agent: recovering containers: %w", err)
 	}
 	a.checkpointBootID()
+	// Until the executors are back, they may only SUBSCRIBE (set before the
+	// HTTP server starts, so no call sees the agent half recovered).
+	a.recovering = a.cfg.Recover == RecoverReconnect
 	a.metrics.recoveryTime = max(time.Since(start), time.Nanosecond)
 	a.log.Info("recovered checkpointed state", "agent_id", a.agentID(), "frameworks", len(a.frameworks),
 		"executors", len(recovered), "rebooted", rebooted, "took", time.Since(start))
@@ -233,7 +236,6 @@ func (a *Agent) resumeRecovered(exs []*executor, done func()) {
 		}
 		return
 	}
-	a.recovering = true
 	a.recoveryDone = done
 	if a.awaitingReregistration() == 0 {
 		a.finishRecovery()

@@ -502,7 +502,7 @@ func (e *Executor) SendUpdate(ctx context.Context, status *mesospb.TaskStatus) e
 	if !subscribed {
 		return fmt.Errorf("%w: update for task %s kept for the next SUBSCRIBE", ErrNotSubscribed, status.GetTaskId().GetValue())
 	}
-	err := e.call(ctx, &executorpb.Call{Type: executorpb.Call_UPDATE.Enum(), Update: upd})
+	err := e.callUntilRecovered(ctx, &executorpb.Call{Type: executorpb.Call_UPDATE.Enum(), Update: upd})
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Code == http.StatusBadRequest {
 		e.mu.Lock()
@@ -566,6 +566,35 @@ func (e *Executor) call(ctx context.Context, call *executorpb.Call) error {
 		return nil
 	}
 	return apiError(call.GetType(), resp)
+}
+
+// recoveryRetry is how often a call the agent refused with 503 while it
+// finishes its recovery is tried again; maxRecoveryWait bounds the wait
+// (Mesos's agent waits at most 15 s for its executors).
+const (
+	recoveryRetry   = 100 * time.Millisecond
+	maxRecoveryWait = 15 * time.Second
+)
+
+// callUntilRecovered is call, tried again while a restarted agent answers
+// 503 (it takes only SUBSCRIBE until its executors are back); libmesos
+// gives up at once, leaving the update for the next SUBSCRIBE.
+func (e *Executor) callUntilRecovered(ctx context.Context, call *executorpb.Call) error {
+	deadline := time.Now().Add(maxRecoveryWait)
+	for {
+		err := e.call(ctx, call)
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.Code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(recoveryRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 func apiError(t executorpb.Call_Type, resp *http.Response) error {

@@ -426,3 +426,40 @@ func TestHeartbeatCalls(t *testing.T) {
 		t.Errorf("HEARTBEAT call = %v", hb)
 	}
 }
+
+// TestUpdateRetriedWhileAgentRecovers: an UPDATE a restarted agent refuses
+// with 503 (it takes only SUBSCRIBE until its executors are back) is sent
+// again until accepted, and acknowledged.
+func TestUpdateRetriedWhileAgentRecovers(t *testing.T) {
+	agent := executortest.NewAgent(t, executortest.WithUpdateStatus(func(n int, _ *executorpb.Call) int {
+		if n <= 2 {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}))
+	e := executor.New(testConfig(agent))
+	rec := &recorder{}
+	rec.hook = func(ctx context.Context, ev *executorpb.Event) error {
+		switch ev.GetType() {
+		case executorpb.Event_LAUNCH:
+			return e.SendUpdate(ctx, &mesospb.TaskStatus{
+				TaskId: ev.GetLaunch().GetTask().GetTaskId(),
+				State:  mesospb.TaskState_TASK_RUNNING.Enum(),
+			})
+		case executorpb.Event_ACKNOWLEDGED:
+			return executor.ErrStop
+		}
+		return nil
+	}
+	done := run(t, e, rec)
+	agent.WaitFor(t, wait, "subscription", agent.Subscribed)
+	if err := agent.Launch(task("t1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := result(t, done); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if n := len(agent.CallsOf(executorpb.Call_UPDATE)); n != 3 {
+		t.Errorf("%d UPDATE calls, want 3 (two refused with 503)", n)
+	}
+}

@@ -42,6 +42,8 @@ type Agent struct {
 	autoAck    bool
 	subscribed *executorpb.Event_Subscribed
 	subscribeH func(n int, call *executorpb.Call) int
+	updates    int // UPDATE calls served so far
+	updateH    func(n int, call *executorpb.Call) int
 }
 
 type stream struct {
@@ -69,6 +71,12 @@ func WithSubscribed(s *executorpb.Event_Subscribed) Option {
 // from 1) with the status code f returns; 0 or 200 means accept.
 func WithSubscribeStatus(f func(n int, call *executorpb.Call) int) Option {
 	return func(a *Agent) { a.subscribeH = f }
+}
+
+// WithUpdateStatus makes the agent answer the n-th UPDATE (counting from 1)
+// with the status code f returns; 0 or 202 means accept.
+func WithUpdateStatus(f func(n int, call *executorpb.Call) int) Option {
+	return func(a *Agent) { a.updateH = f }
 }
 
 // NewAgent starts a fake agent; it is closed by t.Cleanup.
@@ -158,6 +166,16 @@ func (a *Agent) serve(w http.ResponseWriter, r *http.Request) {
 	case executorpb.Call_SUBSCRIBE:
 		a.serveSubscribe(w, r, call, accept)
 	case executorpb.Call_UPDATE:
+		a.mu.Lock()
+		a.updates++
+		n, h := a.updates, a.updateH
+		a.mu.Unlock()
+		if h != nil {
+			if code := h(n, call); code != 0 && code != http.StatusAccepted {
+				http.Error(w, fmt.Sprintf("fake agent refuses UPDATE #%d", n), code)
+				return
+			}
+		}
 		w.WriteHeader(http.StatusAccepted)
 		a.mu.Lock()
 		ack := a.autoAck
