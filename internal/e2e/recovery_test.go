@@ -332,6 +332,11 @@ func TestAgentRestartKeepsTasks(t *testing.T) {
 		r.kill9()
 		restarted := time.Now()
 		r.startAgent()
+		// The new agent itself says it is registered, with every executor
+		// back (the master may not have noticed the old one is gone yet).
+		testutil.Eventually(t, 10*time.Second, func() bool {
+			return r.agentMetric("slave/registered") == 1 && r.agentMetric("slave/executors_running") == n
+		}, "restart %d: the agent did not re-register with its %d executors; agent log:\n%s", i, n, r.logTail())
 		if id := r.waitAgent(10 * time.Second); id != agentID {
 			t.Fatalf("restart %d: agent ID %s, want %s", i, id, agentID)
 		}
