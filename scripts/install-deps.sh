@@ -6,6 +6,7 @@ set -euo pipefail
 
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+[ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1 || need+=(zookeeper)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing ${need[*]} and no apt-get; install them by hand" >&2
@@ -18,3 +19,4 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 echo "install-deps: protoc $(protoc --version | awk '{print $2}')"
+echo "install-deps: zookeeper $(ls /usr/share/java/zookeeper-3*.jar 2>/dev/null | head -1 | sed 's/.*zookeeper-//; s/\.jar$//')"
