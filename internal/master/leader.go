@@ -1,31 +1,80 @@
 package master
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strings"
 
+	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/pkg/detector"
 )
 
-// leadership answers "who leads?". It is the single place that decides
-// whether this master serves a request or redirects it; a ZooKeeper
-// contender (internal/master/contender) will plug in here.
-type leadership interface {
-	// Leader reports whether this master leads and, if not, the leader's
-	// "host:port" ("" when no leader is known).
-	Leader() (self bool, leader string)
+// ErrLostLeadership is returned by Serve when this master led and then lost
+// its leadership (its ZooKeeper session expired, or another master was
+// elected). Mesos's master exits then ("Lost leadership... committing
+// suicide!") and relies on its supervisor to start it again as a standby:
+// a deposed leader must not keep answering frameworks and agents from books
+// that another master now owns. meso does the same: the command exits with
+// this error.
+var ErrLostLeadership = errors.New("master: lost leadership")
+
+// Contender enters this master into the leader election.
+//
+// Contend blocks until this master is elected (it returns a channel that is
+// closed once the leadership is lost), until ctx ends (ctx's error) or until
+// the election fails. It is called once, from Serve. The ZooKeeper contender
+// (internal/master/contender) joins the group under the --zk path with a
+// json.info_ node holding info; without one, the master leads alone.
+type Contender interface {
+	Contend(ctx context.Context, info *mesospb.MasterInfo) (lost <-chan struct{}, err error)
 }
 
-// standaloneLeader: without a contender this master always leads.
-type standaloneLeader struct{}
+// leading reports whether this master leads and, if not, the leader's
+// "host:port" as last detected ("" when no leader is known). It is the
+// single place that decides whether this master serves a request or
+// redirects it; it does not touch the loop, so a standby answers at once.
+func (m *Master) leading() (self bool, leader string) {
+	if m.elected.Load() {
+		return true, ""
+	}
+	if l := m.detected.Load(); l != nil {
+		return false, *l
+	}
+	return false, ""
+}
 
-func (standaloneLeader) Leader() (bool, string) { return true, "" }
+// follow tracks the leader through the detector so that a standby can
+// redirect to it (spec §1.5). It runs until ctx ends.
+func (m *Master) follow(ctx context.Context, d detector.Detector) {
+	var prev *detector.Leader
+	for {
+		l, err := d.Detect(ctx, prev)
+		if err != nil {
+			return // ctx ended or the detector was closed
+		}
+		prev = l
+		if l == nil {
+			m.detected.Store(nil)
+			m.log.Info("no leading master")
+			continue
+		}
+		addr := l.Address()
+		if l.Info != nil && l.Info.GetHostname() != "" && l.Info.GetPort() != 0 {
+			// Mesos redirects to the leader's hostname (spec §1.5).
+			addr = (&detector.Leader{Host: l.Info.GetHostname(), Port: int(l.Info.GetPort())}).Address()
+		}
+		m.detected.Store(&addr)
+		m.log.Info("detected the leading master", "leader", addr)
+	}
+}
 
 // gateLeader lets the request through when this master leads and has
-// finished starting; otherwise it answers 307 to the leader (spec §1.5) or
-// 503 and returns false.
+// finished recovering; otherwise it answers 307 to the leader (spec §1.5)
+// or 503 and returns false.
 func (m *Master) gateLeader(w http.ResponseWriter, r *http.Request) bool {
-	self, leader := m.leader.Leader()
+	self, leader := m.leading()
 	if !self {
 		if leader == "" {
 			httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "No leader elected"))
@@ -35,7 +84,8 @@ func (m *Master) gateLeader(w http.ResponseWriter, r *http.Request) bool {
 		w.WriteHeader(http.StatusTemporaryRedirect)
 		return false
 	}
-	// Requests that arrive before Serve has started the actor wait for it.
+	// An elected master recovering its registry, and requests that arrive
+	// before Serve has started the actor, wait for it.
 	select {
 	case <-m.ready:
 		return true
@@ -52,7 +102,7 @@ func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	self, leader := m.leader.Leader()
+	self, leader := m.leading()
 	if self {
 		select {
 		case <-m.ready:

@@ -10,12 +10,15 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/pkg/detector"
 )
 
 // MesosVersion is the Apache Mesos release whose wire behaviour meso
@@ -78,6 +81,22 @@ type Config struct {
 	// through its own Options; the master reports them (GET_WEIGHTS,
 	// /weights, /roles) until an operator changes them. Added field.
 	Weights map[string]float64
+
+	// Contender enters this master into the leader election (--zk); nil:
+	// this master leads alone from the start. Added field.
+	Contender Contender
+	// Detector follows the leading master so that a standby can redirect
+	// to it (--zk); nil without a Contender. Added field.
+	Detector detector.Detector
+	// AgentReregisterTimeout is how long a new leader waits for the agents
+	// of its registry to re-register before it marks the rest unreachable
+	// (--agent_reregister_timeout, default 10 minutes).
+	AgentReregisterTimeout time.Duration
+	// RecoveryAgentRemovalLimit is the largest fraction (0..1) of the
+	// registry's agents that may be marked unreachable when
+	// AgentReregisterTimeout expires; above it the master exits instead
+	// (--recovery_agent_removal_limit, default 100%).
+	RecoveryAgentRemovalLimit float64
 }
 
 func (c *Config) setDefaults() {
@@ -108,6 +127,12 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.AgentReregisterTimeout <= 0 {
+		c.AgentReregisterTimeout = 10 * time.Minute
+	}
+	if c.RecoveryAgentRemovalLimit <= 0 {
+		c.RecoveryAgentRemovalLimit = 1
+	}
 }
 
 // Master is a Mesos master. All of its state is owned by one goroutine (the
@@ -119,9 +144,16 @@ type Master struct {
 	alloc  allocator.Allocator
 	id     string
 	reqs   chan request
-	ready  chan struct{} // closed once the loop runs and info is set
+	ready  chan struct{} // closed once this master leads and has recovered
 	done   chan struct{} // closed when the loop has stopped
-	leader leadership
+
+	// elected is set once this master is elected (at once without a
+	// Contender); detected is the leader a standby redirects to.
+	elected  atomic.Bool
+	detected atomic.Pointer[string]
+	// fatal is why the loop stopped on its own (lost leadership, a failed
+	// registry write); Serve returns it.
+	fatal error
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -155,7 +187,9 @@ func New(cfg Config) (*Master, error) {
 		ready: make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	m.leader = standaloneLeader{}
+	if cfg.Contender == nil {
+		m.elected.Store(true)
+	}
 	m.st = newState(m)
 	return m, nil
 }
@@ -176,10 +210,12 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
-		m.run(ctx, addr)
+		m.run(loopCtx, addr)
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -191,6 +227,11 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 		<-loopDone
 		_ = srv.Close()
 		return nil
+	case <-loopDone:
+		// The loop stopped on its own: leadership lost or the registry
+		// failed. Mesos exits at once; streams are cut, not drained.
+		_ = srv.Close()
+		return m.fatal
 	case err := <-errc:
 		<-loopDone
 		if errors.Is(err, http.ErrServerClosed) {
@@ -200,14 +241,34 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// run is the actor loop.
+// run is the actor loop. It serves requests from the start (a standby
+// answers /metrics/snapshot and /flags), contends for leadership, recovers
+// the registry once elected and only then lets gated requests in (ready),
+// allocates and pings agents.
 func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 	defer close(m.done)
 	st := m.st
 	st.start(addr)
-	st.elected() // this master always leads (leader.go)
-	close(m.ready)
 	m.log.Info("master started", "master_id", m.id, "pid", st.info.GetPid())
+
+	type election struct {
+		lost <-chan struct{}
+		err  error
+	}
+	electedc := make(chan election, 1)
+	if c := m.cfg.Contender; c == nil {
+		electedc <- election{}
+	} else {
+		info := proto.Clone(st.info).(*mesospb.MasterInfo)
+		go func() {
+			lost, err := c.Contend(ctx, info)
+			electedc <- election{lost, err}
+		}()
+	}
+	if d := m.cfg.Detector; d != nil {
+		go m.follow(ctx, d)
+	}
+	var lost <-chan struct{}
 
 	allocTick := time.NewTicker(m.cfg.AllocationInterval)
 	defer allocTick.Stop()
@@ -219,15 +280,43 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 		case <-ctx.Done():
 			st.shutdown()
 			return
+		case e := <-electedc:
+			if e.err != nil {
+				if ctx.Err() == nil {
+					m.fatal = fmt.Errorf("master: contending for leadership: %w", e.err)
+					m.log.Error("leader election failed", "err", e.err)
+				}
+				st.shutdown()
+				return
+			}
+			lost = e.lost
+			m.elected.Store(true)
+			st.elected()
+			m.log.Info("elected as the leading master", "master_id", m.id)
+			st.recover()
+		case <-lost:
+			m.fatal = ErrLostLeadership
+			m.log.Error("lost leadership; exiting as Mesos does (commit suicide)", "master_id", m.id)
+			st.shutdown()
+			return
 		case r := <-m.reqs:
 			r.fn()
 			close(r.reply)
 		case <-allocTick.C:
-			st.allocate()
+			if st.serving {
+				st.allocate()
+			}
 		case <-pingTick.C:
-			st.pingAgents()
+			if st.serving {
+				st.pingAgents()
+			}
 		}
-		if st.allocationPending {
+		if st.failed != nil {
+			m.fatal = st.failed
+			st.shutdown()
+			return
+		}
+		if st.allocationPending && st.serving {
 			st.allocate()
 		}
 	}

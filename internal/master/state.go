@@ -48,6 +48,13 @@ type state struct {
 
 	allocationPending bool
 
+	// serving is set once this master leads and has recovered its
+	// registry (recovery.go): only then does it allocate and ping.
+	serving bool
+	// failed stops the loop: a registry write failed (Mesos's master
+	// aborts then, as its books would no longer match the registry).
+	failed error
+
 	metrics counters
 }
 

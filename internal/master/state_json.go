@@ -579,8 +579,12 @@ func (s *state) tasksEndpoint(r *http.Request) any {
 
 // metricsSnapshot computes a subset of Mesos's master metrics (spec §3.5).
 func (s *state) metricsSnapshot(*http.Request) any {
+	elected := 0.0
+	if s.serving {
+		elected = 1
+	}
 	out := map[string]float64{
-		"master/elected":     1,
+		"master/elected":     elected,
 		"master/uptime_secs": s.now().Sub(s.startTime).Seconds(),
 	}
 	var connected, disconnected, active, inactive int
