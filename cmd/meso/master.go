@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,7 +34,16 @@ type masterFlags struct {
 	registry, cluster, zk                   string
 	quorum                                  int
 	zkSessionTimeout                        flags.Duration
+	registryStrict                          bool
+	registryStoreTimeout                    flags.Duration
+	registryFetchTimeout                    flags.Duration
+	registryMaxAgentAge                     flags.Duration
+	registryMaxAgentCount                   int
+	registryGCInterval                      flags.Duration
+	agentReregisterTimeout                  flags.Duration
+	recoveryAgentRemovalLimit               string
 	parsedWeights                           map[string]float64 // set by allocator()
+	removalLimit                            float64            // set by validateHA()
 	loggingLevel                            string
 }
 
@@ -44,7 +54,8 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 		fs.StringVar(&f.ip, "ip", "0.0.0.0", "IP address to listen on")
 		fs.IntVar(&f.port, "port", 5050, "port to listen on")
 		fs.StringVar(&f.hostname, "hostname", "", "hostname the master advertises (default: the IP it listens on)")
-		fs.StringVar(&f.workDir, "work_dir", "", "directory for the registry (unused until the registry is persistent)")
+		fs.StringVar(&f.workDir, "work_dir", "",
+			"directory for the registry; required with --registry=replicated_log (the default) unless --zk is given")
 		fs.StringVar(&f.loggingLevel, "logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
 	}
 	fs.StringVar(&f.allocatorName, "allocator", "HierarchicalDRF", "allocator to use (HierarchicalDRF)")
@@ -64,11 +75,35 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 	fs.BoolVar(&f.filterGPUResources, "filter_gpu_resources", true, "offer agents with GPUs only to frameworks with GPU_RESOURCES")
 	fs.StringVar(&f.fairSharingExcluded, "fair_sharing_excluded_resource_names", "",
 		"comma-separated resource names left out of DRF shares, e.g. gpus")
-	fs.StringVar(&f.registry, "registry", "in_memory", "where the registry is kept (in_memory)")
+	fs.StringVar(&f.registry, "registry", "replicated_log",
+		"where the registry (admitted, unreachable and gone agents, weights, quota) is kept:\n"+
+			"replicated_log keeps it durably: in ZooKeeper under the --zk path when --zk is given (the\n"+
+			"masters share it), else in <work_dir>/registry.db; in_memory keeps it only while the master runs")
+	fs.BoolVar(&f.registryStrict, "registry_strict", false, "disabled in Mesos 1.11: only false is accepted")
+	f.registryStoreTimeout = flags.Duration{Duration: 20 * time.Second}
+	fs.Var(&f.registryStoreTimeout, "registry_store_timeout", "a registry write that takes longer fails (and the master exits)")
+	f.registryFetchTimeout = flags.Duration{Duration: time.Minute}
+	fs.Var(&f.registryFetchTimeout, "registry_fetch_timeout", "reading the registry on election that takes longer fails (and the master exits)")
+	f.registryMaxAgentAge = flags.Duration{Duration: 14 * 24 * time.Hour}
+	fs.Var(&f.registryMaxAgentAge, "registry_max_agent_age", "unreachable and gone agents older than this are dropped from the registry")
+	fs.IntVar(&f.registryMaxAgentCount, "registry_max_agent_count", 102400, "at most this many unreachable (and gone) agents are kept in the registry")
+	f.registryGCInterval = flags.Duration{Duration: 15 * time.Minute}
+	fs.Var(&f.registryGCInterval, "registry_gc_interval", "how often the registry is pruned of old unreachable and gone agents")
+	f.agentReregisterTimeout = flags.Duration{Duration: 10 * time.Minute}
+	fs.Var(&f.agentReregisterTimeout, "agent_reregister_timeout",
+		"after a failover, agents of the registry that have not re-registered within this are marked unreachable (at least 10mins)")
+	fs.StringVar(&f.recoveryAgentRemovalLimit, "recovery_agent_removal_limit", "100%",
+		"after a failover, the largest share of the registry's agents that may be marked unreachable;\nabove it the master exits instead")
 	fs.StringVar(&f.cluster, "cluster", "", "human-readable name for the cluster, shown in /master/state")
 	if withAddress {
-		fs.StringVar(&f.zk, "zk", "", "ZooKeeper URL for leader election, zk://host:port/path (not supported yet)")
-		fs.IntVar(&f.quorum, "quorum", 0, "replicated-log quorum size (only with --zk; not supported yet)")
+		fs.StringVar(&f.zk, "zk", "",
+			"ZooKeeper URL for leader election and the shared registry: zk://host:port[,host:port]/path\n"+
+				"(zk://user:pass@... for digest auth, or file:///path holding the URL); run several masters with\n"+
+				"the same --zk: the one with the lowest json.info_ sequence leads, the others redirect to it")
+		fs.IntVar(&f.quorum, "quorum", 0,
+			"required with --zk and --registry=replicated_log, as in Mesos: a majority of the masters\n"+
+				"(quorum > masters/2). meso's replicated registry is ZooKeeper itself, whose own majority\n"+
+				"makes each write durable, so the value is checked but not otherwise used")
 		f.zkSessionTimeout = flags.Duration{Duration: 10 * time.Second}
 		fs.Var(&f.zkSessionTimeout, "zk_session_timeout", "ZooKeeper session timeout (only with --zk)")
 	}
@@ -120,7 +155,52 @@ func (f *masterFlags) config(logger *slog.Logger, alloc allocator.Allocator, dum
 		Weights:                       f.parsedWeights,
 		Cluster:                       f.cluster,
 		Flags:                         dump,
+		AgentReregisterTimeout:        f.agentReregisterTimeout.Duration,
+		RecoveryAgentRemovalLimit:     &f.removalLimit,
 	}
+}
+
+// minAgentReregisterTimeout is Mesos's MIN_AGENT_REREGISTER_TIMEOUT: agents
+// bound their re-registration retries by it.
+const minAgentReregisterTimeout = 10 * time.Minute
+
+// validateHA checks the registry and election flags as Mesos's master does
+// at startup, with its messages.
+func (f *masterFlags) validateHA() error {
+	if f.registryStrict {
+		return fmt.Errorf("Support for '--registry_strict' has been disabled and will be removed in a future version of Mesos")
+	}
+	switch f.registry {
+	case "in_memory":
+	case "replicated_log", "log_storage":
+		if f.zk == "" && f.workDir == "" {
+			return fmt.Errorf("--work_dir needed for replicated log based registry")
+		}
+		if f.zk != "" && f.quorum <= 0 {
+			return fmt.Errorf("Need to specify --quorum for replicated log based registry when using ZooKeeper")
+		}
+	default:
+		return fmt.Errorf("'%s' is not a supported option for registry persistence (use replicated_log or in_memory)", f.registry)
+	}
+	if f.agentReregisterTimeout.Duration < minAgentReregisterTimeout {
+		return fmt.Errorf("Invalid value '%s' for --agent_reregister_timeout: Must be at least 10mins", f.agentReregisterTimeout.String())
+	}
+	limit, ok := strings.CutSuffix(f.recoveryAgentRemovalLimit, "%")
+	if !ok {
+		return fmt.Errorf("Invalid value '%s' for --recovery_agent_removal_percent_limit: missing '%%'", f.recoveryAgentRemovalLimit)
+	}
+	pct, err := strconv.ParseFloat(limit, 64)
+	if err != nil {
+		return fmt.Errorf("Invalid value '%s' for --recovery_agent_removal_percent_limit: %v", f.recoveryAgentRemovalLimit, err)
+	}
+	if pct < 0 || pct > 100 {
+		return fmt.Errorf("Invalid value '%s' for --recovery_agent_removal_percent_limit: Must be within [0%%-100%%]", f.recoveryAgentRemovalLimit)
+	}
+	f.removalLimit = pct / 100
+	if f.registryMaxAgentCount <= 0 {
+		return fmt.Errorf("Invalid value '%d' for --registry_max_agent_count: must be positive", f.registryMaxAgentCount)
+	}
+	return nil
 }
 
 // parseWeights parses --weights: "role=weight,role=weight".

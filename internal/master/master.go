@@ -95,8 +95,8 @@ type Config struct {
 	// RecoveryAgentRemovalLimit is the largest fraction (0..1) of the
 	// registry's agents that may be marked unreachable when
 	// AgentReregisterTimeout expires; above it the master exits instead
-	// (--recovery_agent_removal_limit, default 100%).
-	RecoveryAgentRemovalLimit float64
+	// (--recovery_agent_removal_limit; nil means Mesos's default, 100%).
+	RecoveryAgentRemovalLimit *float64
 }
 
 func (c *Config) setDefaults() {
@@ -130,8 +130,8 @@ func (c *Config) setDefaults() {
 	if c.AgentReregisterTimeout <= 0 {
 		c.AgentReregisterTimeout = 10 * time.Minute
 	}
-	if c.RecoveryAgentRemovalLimit <= 0 {
-		c.RecoveryAgentRemovalLimit = 1
+	if c.RecoveryAgentRemovalLimit == nil {
+		c.RecoveryAgentRemovalLimit = ptr(1.0)
 	}
 }
 
