@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/agent/statusupdate"
 	"github.com/meso-project/meso/internal/containerizer"
+	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/resources"
 )
 
@@ -59,9 +61,16 @@ var (
 // Config configures an Agent. Zero durations take Mesos's defaults.
 type Config struct {
 	Logger *slog.Logger
-	// Master is "host:port"; "master@host:port" and "http://host:port" are
-	// accepted too.
+	// Master is the --master value: every form [detector.New] accepts
+	// ("host:port", "master@host:port", "http://host:port",
+	// "zk://host1:port1,.../path", "file:///path"). The agent follows the
+	// leading master it names. Ignored when Detector is set.
 	Master string
+	// Detector, if set, finds the leading master instead of Master (the
+	// composition root or a test may hand in a ready-made one). The agent
+	// does not close it; a detector the agent made from Master is closed
+	// when Serve returns.
+	Detector detector.Detector
 	// WorkDir is required.
 	WorkDir  string
 	Hostname string
@@ -120,7 +129,8 @@ type Agent struct {
 	log        *slog.Logger
 	cz         containerizer.Containerizer
 	gc         *gc.GC // set by Serve
-	masterURL  string
+	det        detector.Detector
+	ownDet     bool // det was made by New from Config.Master
 	resources  resources.Resources
 	attributes []*mesospb.Attribute
 	handler    http.Handler
@@ -134,10 +144,17 @@ type Agent struct {
 
 	// The fields below are owned by the actor goroutine (set before it starts
 	// or only touched from it).
-	ctx        context.Context // the Serve context
-	info       *mesospb.AgentInfo
-	ip         string
-	port       int
+	ctx  context.Context // the Serve context
+	info *mesospb.AgentInfo
+	ip   string
+	port int
+	// routedIP: the agent listens on every address and ip is the one its
+	// route to the leading master leaves from, re-picked per leader.
+	routedIP bool
+	// leader is the leading master as last detected (nil: none known);
+	// masterInfo is what the master said of itself when the agent last
+	// registered (nil after a leader change until the agent registers).
+	leader     *detector.Leader
 	masterInfo *mesospb.MasterInfo
 	link       linkState
 	frameworks map[string]*framework
@@ -165,7 +182,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.WorkDir == "" {
 		return nil, fmt.Errorf("%w: a work directory is required", ErrConfig)
 	}
-	if cfg.Master == "" {
+	if cfg.Master == "" && cfg.Detector == nil {
 		return nil, fmt.Errorf("%w: a master address is required", ErrConfig)
 	}
 	if cfg.Containerizer == nil {
@@ -196,10 +213,6 @@ func New(cfg Config) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	masterURL, err := masterURL(cfg.Master)
-	if err != nil {
-		return nil, err
-	}
 	res, err := detectResources(cfg.Resources, cfg.DefaultRole, cfg.WorkDir)
 	if err != nil {
 		return nil, err
@@ -213,7 +226,7 @@ func New(cfg Config) (*Agent, error) {
 		cfg:        cfg,
 		log:        log,
 		cz:         cz,
-		masterURL:  masterURL,
+		det:        cfg.Detector,
 		resources:  res,
 		attributes: attrs,
 		startTime:  time.Now(),
@@ -225,27 +238,16 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.info = &mesospb.AgentInfo{Resources: res, Attributes: attrs}
 	a.handler = a.routes()
+	// Last, so that no other error leaves a detector (a ZooKeeper session)
+	// behind.
+	if a.det == nil {
+		d, err := detector.New(cfg.Master)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --master %q: %w", ErrConfig, cfg.Master, err)
+		}
+		a.det, a.ownDet = d, true
+	}
 	return a, nil
-}
-
-// masterURL turns the --master forms into the URL of the agent endpoint.
-func masterURL(m string) (string, error) {
-	m = strings.TrimPrefix(m, "http://")
-	if i := strings.LastIndexByte(m, '@'); i >= 0 {
-		m = m[i+1:]
-	}
-	m = strings.TrimSuffix(m, "/")
-	if strings.Contains(m, "/") {
-		return "", fmt.Errorf("%w: --master %q: want host:port (ZooKeeper detection is not supported yet)", ErrConfig, m)
-	}
-	_, port, err := net.SplitHostPort(m)
-	if err == nil {
-		_, err = strconv.ParseUint(port, 10, 16)
-	}
-	if err != nil {
-		return "", fmt.Errorf("%w: --master %q: want host:port: %w", ErrConfig, m, err)
-	}
-	return "http://" + m + "/master/internal/agent", nil
 }
 
 // Handler returns the agent's HTTP API (executor API, /state, ...). Serve
@@ -265,18 +267,33 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	if !first {
 		return errors.New("agent: Serve called twice")
 	}
+	if a.ownDet {
+		defer a.det.Close()
+	}
 	host, portText, err := net.SplitHostPort(ln.Addr().String())
 	if err != nil {
 		return fmt.Errorf("agent: listener address: %w", err)
 	}
 	port, _ := strconv.Atoi(portText)
 	ip := host
+	hostname := a.cfg.Hostname
 	if parsed := net.ParseIP(host); parsed == nil || parsed.IsUnspecified() {
-		ip = outboundIP(a.masterURL)
+		// Listening on every address: advertise the one the route to the
+		// leading master leaves from (re-picked for each leader).
+		a.routedIP = true
+		if leader := a.firstLeader(ctx, firstLeaderWait); leader != nil {
+			ip = outboundIP(leader.Address())
+		} else {
+			ip = outboundIP("")
+			a.log.Warn("no leading master detected yet; advertising a provisional address", "ip", ip,
+				"waited", firstLeaderWait)
+			if hostname == "" {
+				hostname, _ = os.Hostname()
+			}
+		}
 	}
 	a.ip, a.port = ip, port
 	a.info.Port = proto32(port)
-	hostname := a.cfg.Hostname
 	if hostname == "" {
 		hostname = lookupHostname(ctx, ip)
 	}
@@ -285,7 +302,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.ctx = ctx
-	a.out = newSender(a.log, a.masterURL)
+	a.out = newSender(a.log)
 	collector, err := gc.New(gc.Config{WorkDir: a.cfg.WorkDir, Delay: a.cfg.GCDelay,
 		DiskHeadroom: a.cfg.GCDiskHeadroom, DiskWatchInterval: a.cfg.DiskWatchInterval, Logger: a.log})
 	if err != nil {
@@ -306,6 +323,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	// The agent registers once recovered executors are back (or given up
 	// on), as Mesos does.
 	ready := make(chan struct{})
+	linkErr := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); a.out.run(ctx) }()
@@ -313,7 +331,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		defer wg.Done()
 		select {
 		case <-ready:
-			a.runMasterLink(ctx)
+			if err := a.runMasterLink(ctx); err != nil {
+				linkErr <- err
+			}
 		case <-ctx.Done():
 		}
 	}()
@@ -335,6 +355,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	case err := <-srvErr:
 		result = fmt.Errorf("agent: http server: %w", err)
+	case err := <-linkErr:
+		// Mesos's agent exits when its detector fails ("Failed to detect a
+		// master").
+		result = err
 	}
 	cancel()
 	<-loopDone
@@ -348,9 +372,29 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 
 func proto32(n int) *int32 { v := int32(n); return &v }
 
-// outboundIP returns the local IP used to reach the master, or 127.0.0.1.
-func outboundIP(masterURL string) string {
-	hostport := strings.TrimSuffix(strings.TrimPrefix(masterURL, "http://"), "/master/internal/agent")
+// firstLeaderWait bounds how long Serve waits for a leading master to pick
+// the address it advertises (a ZooKeeper detector needs a session first; a
+// standalone one answers at once).
+const firstLeaderWait = 10 * time.Second
+
+// firstLeader returns the leading master, waiting up to wait for one to be
+// known; nil if none is.
+func (a *Agent) firstLeader(ctx context.Context, wait time.Duration) *detector.Leader {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	leader, err := a.det.Detect(ctx, nil)
+	if err != nil {
+		return nil
+	}
+	return leader
+}
+
+// outboundIP returns the local IP the route to hostport (the leading
+// master's "host:port") leaves from, or 127.0.0.1. No packet is sent.
+func outboundIP(hostport string) string {
+	if hostport == "" {
+		return "127.0.0.1"
+	}
 	c, err := net.Dial("udp", hostport)
 	if err != nil {
 		return "127.0.0.1"

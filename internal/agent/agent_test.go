@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(fakeExecutorEnv); mode != "" {
 		os.Exit(fakeExecutorMain(mode))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 const testAgentID = "11111111-2222-3333-4444-555555555555-S0"
@@ -45,17 +46,20 @@ type fakeMaster struct {
 	srv *httptest.Server
 	// pingTimeout is sent in REGISTERED (seconds).
 	pingTimeout float64
+	// hostname is the MasterInfo.hostname sent in REGISTERED.
+	hostname string
 
 	mu       sync.Mutex
 	calls    []*agentapipb.Call
-	streams  int
+	streams  int // streams opened
+	open     int // streams open now
 	events   chan *agentapipb.Event
 	drop     chan struct{} // closed to break the current stream
 	streamID string
 }
 
 func newFakeMaster(t *testing.T, pingTimeout float64) *fakeMaster {
-	m := &fakeMaster{t: t, pingTimeout: pingTimeout, events: make(chan *agentapipb.Event, 100)}
+	m := &fakeMaster{t: t, pingTimeout: pingTimeout, hostname: "master.test", events: make(chan *agentapipb.Event, 100)}
 	m.srv = httptest.NewServer(http.HandlerFunc(m.serve))
 	t.Cleanup(m.srv.Close)
 	return m
@@ -92,9 +96,16 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request) {
 	id := uuid.NewString()
 	m.mu.Lock()
 	m.streams++
+	m.open++
 	m.drop = drop
 	m.streamID = id
+	hostname := m.hostname
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.open--
+		m.mu.Unlock()
+	}()
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	w.Header().Set("Mesos-Stream-Id", id)
 	w.WriteHeader(http.StatusOK)
@@ -113,7 +124,7 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	write(&agentapipb.Event{Type: typ.Enum(), Registered: &agentapipb.Event_Registered{
 		AgentId:            &mesospb.AgentID{Value: proto.String(testAgentID)},
-		MasterInfo:         &mesospb.MasterInfo{Id: proto.String("m"), Ip: proto.Uint32(0), Port: proto.Uint32(5050), Hostname: proto.String("master.test")},
+		MasterInfo:         &mesospb.MasterInfo{Id: proto.String("m"), Ip: proto.Uint32(0), Port: proto.Uint32(5050), Hostname: proto.String(hostname)},
 		PingTimeoutSeconds: proto.Float64(m.pingTimeout),
 	}})
 	for {
@@ -131,6 +142,19 @@ func (m *fakeMaster) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *fakeMaster) send(ev *agentapipb.Event) { m.events <- ev }
+
+func (m *fakeMaster) setHostname(h string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.hostname = h
+}
+
+// openStreams is how many agent streams the master holds open.
+func (m *fakeMaster) openStreams() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.open
+}
 
 func (m *fakeMaster) dropStream() {
 	m.mu.Lock()
@@ -231,6 +255,17 @@ func (ta *testAgent) stop() {
 
 func startAgent(t *testing.T, m *fakeMaster, mode string, tweak func(*Config)) *testAgent {
 	t.Helper()
+	ta := launchAgent(t, m, mode, tweak)
+	eventually(t, 10*time.Second, func() bool {
+		return len(m.callsOf(agentapipb.Call_REGISTER)) > 0
+	}, "agent did not register")
+	return ta
+}
+
+// launchAgent starts an agent of m (or of the Config.Detector tweak sets)
+// without waiting for it to register.
+func launchAgent(t *testing.T, m *fakeMaster, mode string, tweak func(*Config)) *testAgent {
+	t.Helper()
 	workDir := t.TempDir()
 	cfg := Config{
 		Master:                      m.addr(),
@@ -282,9 +317,6 @@ func startAgent(t *testing.T, m *fakeMaster, mode string, tweak func(*Config)) *
 			t.Errorf("Serve did not return after cancel")
 		}
 	})
-	eventually(t, 10*time.Second, func() bool {
-		return len(m.callsOf(agentapipb.Call_REGISTER)) > 0
-	}, "agent did not register")
 	return ta
 }
 

@@ -33,19 +33,31 @@
 //
 // # Registration (master.go)
 //
-// Serve starts runMasterLink. After a random delay in [0, backoff] it POSTs
-// a protobuf REGISTER call (REREGISTER with the agent's ID, frameworks,
-// executors and tasks once it has one) to http://<master>/master/internal/agent
-// and reads the RecordIO stream of agentapi Events it answers with. The first
-// event is REGISTERED/REREGISTERED (agent ID, MasterInfo, ping timeout). PING
-// events are answered with a PONG call directly by the link; everything else
-// goes to the actor. When the stream breaks, or no event arrives within the
-// ping timeout, the link reports the disconnection and tries again; the
-// backoff doubles up to a minute while attempts fail and resets after a
-// successful registration. Every other call (STATUS_UPDATE, EXECUTOR_EXITED,
-// EXECUTOR_MESSAGE, PONG) is its own POST carrying the Mesos-Stream-Id,
-// sent in order by one sender goroutine; calls made while disconnected are
-// dropped (status updates are re-sent after re-registration).
+// Serve starts runMasterLink, which follows the leading master through a
+// pkg/detector Detector (made from Config.Master — host:port, a libprocess
+// PID, http://, zk:// or file:// — or given as Config.Detector). Once a
+// leader is known, after a random delay in [0, backoff] it POSTs a protobuf
+// REGISTER call (REREGISTER with the agent's ID, frameworks, executors and
+// tasks once it has one) to http://<leader>/master/internal/agent and reads
+// the RecordIO stream of agentapi Events it answers with. The first event is
+// REGISTERED/REREGISTERED (agent ID, MasterInfo, ping timeout). PING events
+// are answered with a PONG call directly by the link; everything else goes
+// to the actor. When the stream breaks, or no event arrives within the ping
+// timeout, the link reports the disconnection and tries the same leader
+// again; the backoff doubles up to a minute while attempts fail and resets
+// after a successful registration. When the detector names another leader
+// (or none), the stream is dropped at once, events still read from it are
+// discarded (a stream's events reach the actor only while its master leads,
+// and carry the stream's generation), and the agent re-registers with the
+// new leader after a delay in [0, factor] — or, with no leader, waits, as
+// Mesos's Slave::detected does. Listening on every address, the agent
+// advertises the IP its route to the current leader leaves from. Every other
+// call (STATUS_UPDATE, EXECUTOR_EXITED, EXECUTOR_MESSAGE, PONG) is its own
+// POST to the master of the live stream carrying the Mesos-Stream-Id, sent in
+// order by one sender goroutine; calls made while disconnected, or queued
+// for a stream that ended, are dropped (status updates are re-sent after
+// re-registration). A detector that fails ends Serve with an error (Mesos's
+// agent exits).
 //
 // # Running a task (executors.go)
 //

@@ -278,18 +278,6 @@ func TestRoutesAndResources(t *testing.T) {
 	}
 }
 
-func TestMasterURL(t *testing.T) {
-	for _, in := range []string{"10.0.0.1:5050", "master@10.0.0.1:5050", "http://10.0.0.1:5050", "http://10.0.0.1:5050/"} {
-		got, err := masterURL(in)
-		if err != nil || got != "http://10.0.0.1:5050/master/internal/agent" {
-			t.Errorf("masterURL(%q) = %q, %v", in, got, err)
-		}
-	}
-	if _, err := masterURL("zk://x/mesos"); err == nil {
-		t.Errorf("masterURL(zk://...) accepted")
-	}
-}
-
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		5 * time.Second: "5secs", time.Minute: "1mins", 90 * time.Second: "90secs",

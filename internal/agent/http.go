@@ -92,8 +92,8 @@ func (a *Agent) state() map[string]any {
 		"frameworks":                     []any{},
 		"completed_frameworks":           []any{},
 	}
-	if a.masterInfo != nil {
-		s["master_hostname"] = a.masterInfo.GetHostname()
+	if h := a.masterHostname(); h != "" {
+		s["master_hostname"] = h
 	}
 	var fws, done []any
 	for _, fw := range a.sortedFrameworks() {
@@ -109,6 +109,22 @@ func (a *Agent) state() map[string]any {
 		s["completed_frameworks"] = done
 	}
 	return s
+}
+
+// masterHostname is /state's "master_hostname": the leading master's host
+// while one is detected (Mesos omits the key otherwise), as the master
+// describes itself once the agent registered with it, else as the detector
+// knows it.
+func (a *Agent) masterHostname() string {
+	if a.leader == nil {
+		return ""
+	}
+	for _, h := range []string{a.masterInfo.GetHostname(), a.leader.Info.GetHostname(), a.leader.Info.GetAddress().GetHostname()} {
+		if h != "" {
+			return h
+		}
+	}
+	return a.leader.Host
 }
 
 func (a *Agent) frameworkJSON(fw *framework) map[string]any {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -17,6 +18,7 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/paths"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/recordio"
 )
 
@@ -26,7 +28,11 @@ const (
 	maxEventSize        = 64 << 20
 )
 
-var errProtocol = errors.New("agent: master protocol error")
+var (
+	errProtocol = errors.New("agent: master protocol error")
+	// errSuperseded ends the stream to a master that no longer leads.
+	errSuperseded = errors.New("agent: another master leads now")
+)
 
 // linkState is the actor's view of the connection to the master.
 type linkState struct {
@@ -35,36 +41,177 @@ type linkState struct {
 	connected bool   // registered on the current stream
 }
 
-// runMasterLink keeps the agent registered: it opens the REGISTER /
-// REREGISTER stream, feeds its events to the actor and, when the stream
-// breaks or no PING arrives in time, tries again after a random delay in
-// [0, backoff], the backoff doubling from RegistrationBackoffFactor up to a
-// minute while attempts fail (Mesos's registration backoff).
-func (a *Agent) runMasterLink(ctx context.Context) {
+// masterEndpoint is the agent protocol's URL on a master.
+func masterEndpoint(leader *detector.Leader) string {
+	return "http://" + leader.Address() + "/master/internal/agent"
+}
+
+// runMasterLink keeps the agent registered with the leading master, as
+// Mesos's Slave::detected and doReliableRegistration do. It follows the
+// detector: once a leader is known it opens the REGISTER / REREGISTER stream
+// to it after a random delay in [0, backoff] and feeds its events to the
+// actor. When the stream breaks or no PING arrives in time it tries the same
+// leader again, the backoff doubling from RegistrationBackoffFactor up to a
+// minute while attempts fail and starting over after a registration. When
+// the detector names another leader (or none) the current stream is dropped
+// at once and its undelivered events discarded; the agent waits for a
+// leader, then registers with it after a delay in [0, factor] (Mesos cancels
+// its registration timer on a new master). It returns nil when ctx ends, and
+// an error when the detector fails (Mesos's agent then exits).
+func (a *Agent) runMasterLink(ctx context.Context) error {
 	client := &http.Client{} // no timeout: the response is a long-lived stream
+	defer client.CloseIdleConnections()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	leaders, watchDone := watchLeader(watchCtx, a.det)
+	defer func() { stopWatch(); <-watchDone }()
+
 	factor := a.cfg.RegistrationBackoffFactor
 	backoff := factor
-	delay := randDuration(backoff)
-	for gen := 1; ; gen++ {
-		t := time.NewTimer(delay)
+	var leader *detector.Leader
+	// follow takes a detection: the new leader (nil: none) with a fresh
+	// backoff, or the detector's failure.
+	follow := func(d detection) error {
+		if d.err != nil {
+			return fmt.Errorf("agent: failed to detect a master: %w", d.err)
+		}
+		if d.leader == nil {
+			a.log.Warn("lost the leading master; waiting for a new one", "master", leader.String())
+		} else {
+			a.log.Info("detected a new leading master", "master", d.leader.String(), "previous", leader.String())
+		}
+		leader, backoff = d.leader, factor
+		l, ip := d.leader, ""
+		if l != nil && a.routedIP {
+			ip = outboundIP(l.Address()) // off the actor: it may resolve a name
+		}
+		a.post(func() { a.leaderChanged(l, ip) })
+		return nil
+	}
+	for gen := 1; ; {
+		if leader == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case d := <-leaders:
+				if err := follow(d); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		t := time.NewTimer(randDuration(backoff))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return nil
+		case d := <-leaders:
+			t.Stop()
+			if err := follow(d); err != nil {
+				return err
+			}
+			continue
 		case <-t.C:
 		}
-		registered, err := a.connect(ctx, client, gen)
+
+		res, changed := a.runStream(ctx, client, leader, gen, leaders)
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
-		a.log.Info("lost the master stream; re-registering", "err", err, "registered", registered)
-		a.post(func() { a.masterDisconnected(gen) })
-		if registered {
+		if changed == nil {
+			a.log.Info("lost the master stream; re-registering", "master", leader.String(), "err", res.err,
+				"registered", res.registered)
+		}
+		g := gen
+		a.post(func() { a.masterDisconnected(g) })
+		gen++
+		if changed != nil {
+			if err := follow(*changed); err != nil {
+				return err
+			}
+			continue
+		}
+		if res.registered {
 			backoff = factor
 		} else {
 			backoff = min(2*backoff, MaxRegistrationBackoff)
 		}
-		delay = randDuration(backoff)
+	}
+}
+
+// streamResult is how a registration stream ended.
+type streamResult struct {
+	registered bool // the master accepted the agent on it
+	err        error
+}
+
+// runStream runs one registration stream with leader while watching the
+// detector. It returns when the stream ends (changed == nil) or, at once,
+// when the detector reports something (changed != nil): the stream is then
+// cancelled and whatever the old leader still sends is not acted on.
+func (a *Agent) runStream(ctx context.Context, client *http.Client, leader *detector.Leader, gen int,
+	leaders <-chan detection) (res streamResult, changed *detection) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var superseded atomic.Bool
+	done := make(chan streamResult, 1)
+	go func() {
+		registered, err := a.connect(ctx, client, leader, gen, &superseded)
+		done <- streamResult{registered, err}
+	}()
+	select {
+	case res = <-done:
+		return res, nil
+	case d := <-leaders:
+		superseded.Store(true)
+		cancel()
+		return <-done, &d
+	}
+}
+
+// detection is one answer of the detector: a leader (nil: none) or a failure.
+type detection struct {
+	leader *detector.Leader
+	err    error
+}
+
+// watchLeader reports the leading master on leaders as soon as one is known
+// and then every change, and a failure of the detector last. It stops when
+// ctx ends; done is closed then.
+func watchLeader(ctx context.Context, d detector.Detector) (leaders <-chan detection, done <-chan struct{}) {
+	ch := make(chan detection)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		var prev *detector.Leader
+		for {
+			l, err := d.Detect(ctx, prev)
+			if ctx.Err() != nil {
+				return
+			}
+			select {
+			case ch <- detection{l, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+			prev = l
+		}
+	}()
+	return ch, stopped
+}
+
+// leaderChanged records the leader the detector reports (nil: none), which
+// /state shows; the MasterInfo of the previous one no longer applies. ip,
+// when set, is the address the route to the new leader leaves from, which
+// the agent advertises from now on (routedIP).
+func (a *Agent) leaderChanged(leader *detector.Leader, ip string) {
+	a.leader = leader
+	a.masterInfo = nil
+	if ip != "" && ip != a.ip {
+		a.log.Info("advertising the address the new leading master is reached from", "ip", ip, "previous", a.ip)
+		a.ip = ip
 	}
 }
 
@@ -75,9 +222,12 @@ func randDuration(d time.Duration) time.Duration {
 	return rand.N(d + 1)
 }
 
-// connect runs one registration stream until it ends. registered reports
-// whether the master accepted the agent on it.
-func (a *Agent) connect(ctx context.Context, client *http.Client, gen int) (registered bool, err error) {
+// connect runs one registration stream with leader until it ends. registered
+// reports whether the master accepted the agent on it. Once superseded is
+// set (the leader changed) the events still read are dropped, on the link
+// and on the actor.
+func (a *Agent) connect(ctx context.Context, client *http.Client, leader *detector.Leader, gen int,
+	superseded *atomic.Bool) (registered bool, err error) {
 	var call *agentapipb.Call
 	if err := a.call(ctx, func() { call = a.registrationCall() }); err != nil {
 		return false, err
@@ -88,7 +238,8 @@ func (a *Agent) connect(ctx context.Context, client *http.Client, gen int) (regi
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.masterURL, bytes.NewReader(body))
+	url := masterEndpoint(leader)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return false, err
 	}
@@ -118,6 +269,9 @@ func (a *Agent) connect(ctx context.Context, client *http.Client, gen int) (regi
 			}
 			return registered, err
 		}
+		if superseded.Load() {
+			return registered, errSuperseded
+		}
 		ev := &agentapipb.Event{}
 		if err := proto.Unmarshal(rec, ev); err != nil {
 			return registered, fmt.Errorf("%w: decoding event: %w", errProtocol, err)
@@ -132,6 +286,9 @@ func (a *Agent) connect(ctx context.Context, client *http.Client, gen int) (regi
 			if s := ev.GetRegistered().GetPingTimeoutSeconds(); s > 0 {
 				pingTimeout = time.Duration(s * float64(time.Second))
 			}
+			// Calls on this stream go to this master, until it ends.
+			a.out.attach(url, streamID)
+			defer a.out.detach(streamID)
 		}
 		watchdog.Reset(pingTimeout)
 		if ev.GetType() == agentapipb.Event_PING {
@@ -139,7 +296,11 @@ func (a *Agent) connect(ctx context.Context, client *http.Client, gen int) (regi
 			a.out.send(streamID, &agentapipb.Call{Type: agentapipb.Call_PONG.Enum(), AgentId: agentID})
 			continue
 		}
-		if !a.post(func() { a.handleEvent(gen, streamID, ev) }) {
+		if !a.post(func() {
+			if !superseded.Load() {
+				a.handleEvent(gen, streamID, ev)
+			}
+		}) {
 			return registered, errStopped
 		}
 	}
@@ -201,6 +362,9 @@ func capabilities() []*mesospb.AgentInfo_Capability {
 
 // handleEvent dispatches one master event on the actor.
 func (a *Agent) handleEvent(gen int, streamID string, ev *agentapipb.Event) {
+	if gen < a.link.gen {
+		return // a stream older than the current one
+	}
 	switch ev.GetType() {
 	case agentapipb.Event_REGISTERED, agentapipb.Event_REREGISTERED:
 		a.registered(gen, streamID, ev.GetType(), ev.GetRegistered())
@@ -291,15 +455,19 @@ func (a *Agent) sendToMaster(c *agentapipb.Call) bool {
 	return true
 }
 
-// sender posts calls to the master one at a time, in order.
+// sender posts calls to the master one at a time, in order. Calls go to
+// the master of the live stream (attach); those of any other stream — one
+// that ended, or whose master no longer leads — are dropped (status updates
+// are re-sent after re-registration).
 type sender struct {
 	log    *slog.Logger
-	url    string
 	client *http.Client
 
-	mu    sync.Mutex // guards queue (a FIFO between the actor and run)
-	queue []outCall
-	wake  chan struct{}
+	mu     sync.Mutex // guards the fields below (shared by the actor, the link and run)
+	url    string     // the agent endpoint of the live stream's master
+	stream string     // the live stream's Mesos-Stream-Id; "" when none
+	queue  []outCall  // a FIFO between the actor and run
+	wake   chan struct{}
 }
 
 type outCall struct {
@@ -307,8 +475,24 @@ type outCall struct {
 	call     *agentapipb.Call
 }
 
-func newSender(log *slog.Logger, url string) *sender {
-	return &sender{log: log, url: url, client: &http.Client{Timeout: 15 * time.Second}, wake: make(chan struct{}, 1)}
+func newSender(log *slog.Logger) *sender {
+	return &sender{log: log, client: &http.Client{Timeout: 15 * time.Second}, wake: make(chan struct{}, 1)}
+}
+
+// attach makes streamID, opened with the master at url, the live stream.
+func (s *sender) attach(url, streamID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.url, s.stream = url, streamID
+}
+
+// detach ends streamID: its calls not yet posted are dropped.
+func (s *sender) detach(streamID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stream == streamID {
+		s.url, s.stream = "", ""
+	}
 }
 
 func (s *sender) send(streamID string, c *agentapipb.Call) {
@@ -322,12 +506,20 @@ func (s *sender) send(streamID string, c *agentapipb.Call) {
 }
 
 func (s *sender) run(ctx context.Context) {
+	defer s.client.CloseIdleConnections()
 	for {
 		s.mu.Lock()
-		var next *outCall
+		var (
+			next *outCall
+			url  string
+		)
 		if len(s.queue) > 0 {
 			next = &s.queue[0]
 			s.queue = s.queue[1:]
+			url = s.url
+			if next.streamID != s.stream || s.stream == "" {
+				url = ""
+			}
 		}
 		s.mu.Unlock()
 		if next == nil {
@@ -338,18 +530,22 @@ func (s *sender) run(ctx context.Context) {
 			}
 			continue
 		}
-		if err := s.post(ctx, *next); err != nil && ctx.Err() == nil {
+		if url == "" {
+			s.log.Debug("dropping a call for a stream that ended", "type", next.call.GetType())
+			continue
+		}
+		if err := s.post(ctx, url, *next); err != nil && ctx.Err() == nil {
 			s.log.Debug("call to the master failed", "type", next.call.GetType(), "err", err)
 		}
 	}
 }
 
-func (s *sender) post(ctx context.Context, c outCall) error {
+func (s *sender) post(ctx context.Context, url string, c outCall) error {
 	body, err := proto.Marshal(c.call)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
