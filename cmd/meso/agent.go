@@ -56,7 +56,9 @@ type agentFlags struct {
 // sets --master, --ip, --port and --work_dir itself.
 func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 	if withAddress {
-		fs.StringVar(&f.master, "master", "", "the master: host:port (required)")
+		fs.StringVar(&f.master, "master", "",
+			"the master: host:port, master@host:port, zk://host1:port1,host2:port2,.../path\n"+
+				"or file:///path (a file holding one of those) (required)")
 		fs.StringVar(&f.workDir, "work_dir", "", "directory for sandboxes and agent metadata (required)")
 		fs.StringVar(&f.ip, "ip", "0.0.0.0", "IP address to listen on")
 		fs.IntVar(&f.port, "port", 5051, "port to listen on")
