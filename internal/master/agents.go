@@ -16,6 +16,7 @@ import (
 	"github.com/meso-project/meso/internal/allocator"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/internal/registry"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/taskstate"
@@ -199,6 +200,11 @@ func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (s
 	if err != nil {
 		return "", callResult{err: err}
 	}
+	if s.admitting[a.pid] {
+		// Master::registerSlave: "Ignoring register agent message ... as
+		// admission is already in progress"; the agent tries again.
+		return "", failed(http.StatusServiceUnavailable, "Agent admission is already in progress")
+	}
 	if old := s.agentAtPID(a.pid); old != nil {
 		if old.connected() {
 			s.log.Info("agent already registered, sending its ID again", "agent_id", old.id, "pid", old.pid)
@@ -211,20 +217,40 @@ func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (s
 		}
 		s.log.Info("removing the old disconnected agent: a new agent registers at its address",
 			"agent_id", old.id, "pid", old.pid)
-		s.removeAgent(old, false, removedRegisteredCause)
-		s.metrics.slaveRemovalsRegistered++
+		s.persist(&registry.RemoveAgent{ID: &mesospb.AgentID{Value: ptr(old.id)}}, func(_ bool, rejected error) {
+			if rejected != nil {
+				s.log.Warn("cannot remove the old agent from the registry", "agent_id", old.id, "err", rejected)
+			}
+			if s.agents[old.id] == old && !old.connected() {
+				s.removeAgent(old, false, removedRegisteredCause)
+				s.metrics.slaveRemovalsRegistered++
+			}
+		})
 	}
 	id := s.newAgentID()
 	a.id = id
 	a.info.Id = &mesospb.AgentID{Value: ptr(id)}
-	a.conn = conn
-	a.registeredTime = s.now()
-	s.agents[id] = a
-	s.metrics.slaveRegistrations++
-	s.alloc().AddAgent(id, s.allocAgent(a), nil)
-	s.log.Info("agent registered", "agent_id", id, "pid", a.pid, "resources", resString(a.total))
-	conn.out.push(s.registeredEvent(a, agentapipb.Event_REGISTERED))
-	s.triggerAllocation()
+	// Admitted in the registry before anyone hears of it
+	// (Master::_registerSlave after registrar AdmitSlave).
+	s.admitting[a.pid] = true
+	s.persist(&registry.AdmitAgent{Info: a.info}, func(_ bool, rejected error) {
+		delete(s.admitting, a.pid)
+		if rejected != nil {
+			s.log.Error("cannot admit agent", "agent_id", id, "err", rejected)
+			conn.out.close()
+			return
+		}
+		a.conn = conn
+		a.registeredTime = s.now()
+		s.agents[id] = a
+		s.metrics.slaveRegistrations++
+		s.alloc().AddAgent(id, s.allocAgent(a), nil)
+		s.log.Info("agent registered", "agent_id", id, "pid", a.pid, "resources", resString(a.total))
+		if !conn.out.push(s.registeredEvent(a, agentapipb.Event_REGISTERED)) {
+			s.agentDisconnected(id, conn) // the agent went away while being admitted
+		}
+		s.triggerAllocation()
+	})
 	return id, accepted()
 }
 
@@ -269,6 +295,11 @@ func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister)
 		conn.out.close()
 		return "", accepted()
 	}
+	if s.markingUnreachable[id] || s.reregistering[id] {
+		// Mesos ignores the message while a registry write about the agent
+		// is in flight; the agent tries again.
+		return "", failed(http.StatusServiceUnavailable, "A registry operation on agent %s is in progress", id)
+	}
 	s.metrics.slaveReregistrations++
 	if a := s.agents[id]; a != nil {
 		s.reregisterKnownAgent(a, conn, rr)
@@ -279,6 +310,47 @@ func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister)
 	if err != nil {
 		return "", callResult{err: err}
 	}
+	// Master::_reregisterSlave: an agent of the registry whose info did not
+	// change is let in at once; any other (changed, unreachable, unknown:
+	// e.g. garbage-collected from the unreachable list) is written to the
+	// registry first.
+	var op registry.Operation
+	if info := s.recovered[id]; info == nil {
+		op = &registry.MarkAgentReachable{Info: a.info}
+	} else if !proto.Equal(info, a.info) {
+		op = &registry.UpdateAgent{Info: a.info}
+	}
+	if op == nil {
+		s.readmitAgent(a, conn, rr)
+		return id, accepted()
+	}
+	s.reregistering[id] = true
+	s.persist(op, func(_ bool, rejected error) {
+		delete(s.reregistering, id)
+		if rejected != nil {
+			s.log.Error("cannot re-admit agent", "agent_id", id, "err", rejected)
+			conn.out.close()
+			return
+		}
+		if !s.gone[id].IsZero() {
+			conn.out.push(&agentapipb.Event{
+				Type:     agentapipb.Event_SHUTDOWN.Enum(),
+				Shutdown: &agentapipb.Event_Shutdown{Message: ptr("Agent has been marked gone")},
+			})
+			conn.out.close()
+			return
+		}
+		s.readmitAgent(a, conn, rr)
+	})
+	return id, accepted()
+}
+
+// readmitAgent is Master::__reregisterSlave for an agent this master does
+// not have: it rebuilds the frameworks, executors and tasks the agent
+// reports and adds the agent to the allocator with exactly the resources
+// those tasks and executors use.
+func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Reregister) {
+	id := a.id
 	a.conn = conn
 	a.registeredTime = s.now()
 	a.reregisteredTime = a.registeredTime
@@ -355,13 +427,15 @@ func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister)
 		}
 	}
 	s.alloc().AddAgent(id, s.allocAgent(a), used)
-	conn.out.push(s.registeredEvent(a, agentapipb.Event_REREGISTERED))
+	pushed := conn.out.push(s.registeredEvent(a, agentapipb.Event_REREGISTERED))
 	for _, fid := range uniq(completedFrameworkTasks) {
 		a.send(shutdownFrameworkEvent(fid))
 	}
 	s.log.Info("agent re-registered", "agent_id", id, "pid", a.pid, "tasks", len(rr.GetTasks()))
+	if !pushed {
+		s.agentDisconnected(id, conn) // the agent went away while being re-admitted
+	}
 	s.triggerAllocation()
-	return id, accepted()
 }
 
 // reregisterKnownAgent reconnects an agent this master already knows:
@@ -591,8 +665,17 @@ func (s *state) agentCall(call *agentapipb.Call, streamID string) callResult {
 			a.conn.out.close()
 			a.conn = nil
 		}
-		s.removeAgent(a, false, "the agent unregistered")
-		s.metrics.slaveRemovalsUnregistered++
+		// Master::unregisterSlave: out of the registry (RemoveSlave), then
+		// out of the books.
+		s.persist(&registry.RemoveAgent{ID: &mesospb.AgentID{Value: ptr(a.id)}}, func(_ bool, rejected error) {
+			if rejected != nil {
+				s.log.Warn("cannot remove agent from the registry", "agent_id", a.id, "err", rejected)
+			}
+			if s.agents[a.id] == a {
+				s.removeAgent(a, false, "the agent unregistered")
+				s.metrics.slaveRemovalsUnregistered++
+			}
+		})
 	default:
 		return callResult{status: http.StatusNotImplemented}
 	}
@@ -644,14 +727,16 @@ func (s *state) pingAgents() {
 		if a.pongPending || !a.connected() {
 			a.missedPings++
 		}
+		if s.markingUnreachable[a.id] {
+			continue
+		}
 		if a.missedPings >= s.cfg.MaxAgentPingTimeouts {
 			s.log.Warn("agent missed too many pings, marking unreachable", "agent_id", a.id, "missed", a.missedPings)
 			if a.conn != nil {
 				a.conn.out.close()
 				a.conn = nil
 			}
-			s.removeAgent(a, true, "health check timed out")
-			s.metrics.slaveRemovalsUnhealthy++
+			s.markUnreachable(a, "health check timed out")
 			continue
 		}
 		if a.connected() {
@@ -704,6 +789,26 @@ func (s *state) removeFrameworkFromAgent(a *agent, f *framework) {
 	for _, eid := range sortedKeys(a.executors[f.id]) {
 		s.removeExecutor(a.id, f.id, eid)
 	}
+}
+
+// markUnreachable is Master::markUnreachable: the agent is marked
+// unreachable in the registry, and only then are its tasks
+// TASK_UNREACHABLE/TASK_LOST to their frameworks (removeAgent). While the
+// write is in flight the agent is neither pinged nor let back in.
+func (s *state) markUnreachable(a *agent, cause string) {
+	s.markingUnreachable[a.id] = true
+	s.persist(&registry.MarkAgentUnreachable{ID: &mesospb.AgentID{Value: ptr(a.id)}, Time: s.now()},
+		func(_ bool, rejected error) {
+			delete(s.markingUnreachable, a.id)
+			if rejected != nil {
+				s.log.Warn("cannot mark agent unreachable", "agent_id", a.id, "err", rejected)
+				return
+			}
+			if s.agents[a.id] == a {
+				s.removeAgent(a, true, cause)
+				s.metrics.slaveRemovalsUnhealthy++
+			}
+		})
 }
 
 // removeAgent removes an agent, in the order of Mesos's _removeSlave and

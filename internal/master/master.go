@@ -82,6 +82,16 @@ type Config struct {
 	// /weights, /roles) until an operator changes them. Added field.
 	Weights map[string]float64
 
+	// Registrar keeps the registry durable (--registry); nil: nothing is
+	// durable (unit tests). Added field.
+	Registrar Registrar
+	// RegistryGCInterval is how often the leader prunes the registry's
+	// unreachable and gone agents (--registry_gc_interval, default 15
+	// minutes); RegistryMaxAgentAge and RegistryMaxAgentCount bound them
+	// (--registry_max_agent_age 2 weeks, --registry_max_agent_count 102400).
+	RegistryGCInterval    time.Duration
+	RegistryMaxAgentAge   time.Duration
+	RegistryMaxAgentCount int
 	// Contender enters this master into the leader election (--zk); nil:
 	// this master leads alone from the start. Added field.
 	Contender Contender
@@ -130,6 +140,15 @@ func (c *Config) setDefaults() {
 	if c.AgentReregisterTimeout <= 0 {
 		c.AgentReregisterTimeout = 10 * time.Minute
 	}
+	if c.RegistryGCInterval <= 0 {
+		c.RegistryGCInterval = 15 * time.Minute
+	}
+	if c.RegistryMaxAgentAge <= 0 {
+		c.RegistryMaxAgentAge = 14 * 24 * time.Hour
+	}
+	if c.RegistryMaxAgentCount <= 0 {
+		c.RegistryMaxAgentCount = 102400
+	}
 	if c.RecoveryAgentRemovalLimit == nil {
 		c.RecoveryAgentRemovalLimit = ptr(1.0)
 	}
@@ -139,13 +158,13 @@ func (c *Config) setDefaults() {
 // actor loop started by Serve); HTTP handlers and timers talk to it through
 // requests that the loop executes one at a time.
 type Master struct {
-	cfg    Config
-	log    *slog.Logger
-	alloc  allocator.Allocator
-	id     string
-	reqs   chan request
-	ready  chan struct{} // closed once this master leads and has recovered
-	done   chan struct{} // closed when the loop has stopped
+	cfg   Config
+	log   *slog.Logger
+	alloc allocator.Allocator
+	id    string
+	reqs  chan request
+	ready chan struct{} // closed once this master leads and has recovered
+	done  chan struct{} // closed when the loop has stopped
 
 	// elected is set once this master is elected (at once without a
 	// Contender); detected is the leader a standby redirects to.
@@ -154,6 +173,8 @@ type Master struct {
 	// fatal is why the loop stopped on its own (lost leadership, a failed
 	// registry write); Serve returns it.
 	fatal error
+	// ctx is the loop's context: registry writes and recovery end with it.
+	ctx context.Context
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -247,6 +268,7 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 // allocates and pings agents.
 func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 	defer close(m.done)
+	m.ctx = ctx
 	st := m.st
 	st.start(addr)
 	m.log.Info("master started", "master_id", m.id, "pid", st.info.GetPid())

@@ -18,6 +18,7 @@ import (
 	"github.com/meso-project/meso/api/v1/quotapb"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/master/validation"
+	"github.com/meso-project/meso/internal/registry"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
 )
@@ -37,6 +38,40 @@ type opResult struct {
 	status int
 	resp   *masterpb.Response
 	err    error
+	// wait, when set, delivers the real result once the registry write
+	// the call needs is durable (see durably).
+	wait <-chan opResult
+}
+
+// durably writes op to the registry and then, on the loop, runs apply
+// and answers with its result: an operator's change is answered only once
+// it is durable (Mesos's weights and quota handlers chain on the
+// registrar's future). A rejected op is a 500 with the registrar's reason.
+func (s *state) durably(op registry.Operation, apply func() opResult) opResult {
+	done := make(chan opResult, 1)
+	s.persist(op, func(_ bool, rejected error) {
+		if rejected != nil {
+			done <- opFailed(http.StatusInternalServerError, "Failed to update the registry: %v", rejected)
+			return
+		}
+		done <- apply()
+	})
+	return opResult{wait: done}
+}
+
+// settle waits for a result that depends on a registry write.
+func (m *Master) settle(r *http.Request, res opResult) (opResult, error) {
+	if res.wait == nil {
+		return res, nil
+	}
+	select {
+	case out := <-res.wait:
+		return out, nil
+	case <-m.done:
+		return opResult{}, ErrStopped
+	case <-r.Context().Done():
+		return opResult{}, r.Context().Err()
+	}
 }
 
 func opOK() opResult { return opResult{status: http.StatusOK} }
@@ -83,6 +118,10 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_UPDATE_QUOTA, masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA,
 		masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES, masterpb.Call_GET_ROLES:
 		if err := m.do(r.Context(), func() { res = m.st.operatorCall(call) }); err != nil {
+			writeStopped(w, err)
+			return
+		}
+		if res, err = m.settle(r, res); err != nil {
 			writeStopped(w, err)
 			return
 		}
@@ -184,22 +223,28 @@ func (s *state) updateWeights(infos []*mesospb.WeightInfo) opResult {
 		}
 		valid[role] = wi.GetWeight()
 	}
-	rescind := false
+	infosToStore := make([]*mesospb.WeightInfo, 0, len(order))
 	for _, role := range order {
-		s.weights[role] = valid[role]
-		if len(s.roleFrameworks(role)) > 0 {
-			rescind = true
-		}
+		infosToStore = append(infosToStore, &mesospb.WeightInfo{Role: ptr(role), Weight: ptr(valid[role])})
 	}
-	s.alloc().UpdateWeights(valid)
-	s.log.Info("updated weights", "weights", valid)
-	if rescind {
-		for _, o := range sortedOffers(s.offers) {
-			s.rescindOffer(o)
+	return s.durably(&registry.UpdateWeights{Weights: infosToStore}, func() opResult {
+		rescind := false
+		for _, role := range order {
+			s.weights[role] = valid[role]
+			if len(s.roleFrameworks(role)) > 0 {
+				rescind = true
+			}
 		}
-	}
-	s.triggerAllocation()
-	return opOK()
+		s.alloc().UpdateWeights(valid)
+		s.log.Info("updated weights", "weights", valid)
+		if rescind {
+			for _, o := range sortedOffers(s.offers) {
+				s.rescindOffer(o)
+			}
+		}
+		s.triggerAllocation()
+		return opOK()
+	})
 }
 
 // quotaStatus is QuotaStatus: configs, and the deprecated infos (the
@@ -355,14 +400,16 @@ func (s *state) updateQuota(configs []*quotapb.QuotaConfig, force bool) opResult
 		}
 		s.log.Info("using the force flag to override the quota overcommit check")
 	}
-	for _, c := range configs {
-		s.applyQuota(proto.Clone(c).(*quotapb.QuotaConfig))
-	}
-	for _, c := range configs {
-		s.rescindForQuota(c.GetRole(), scalarMap(c.GetLimits()), scalarMap(c.GetGuarantees()))
-	}
-	s.triggerAllocation()
-	return opOK()
+	return s.durably(&registry.UpdateQuota{Configs: configs}, func() opResult {
+		for _, c := range configs {
+			s.applyQuota(proto.Clone(c).(*quotapb.QuotaConfig))
+		}
+		for _, c := range configs {
+			s.rescindForQuota(c.GetRole(), scalarMap(c.GetLimits()), scalarMap(c.GetGuarantees()))
+		}
+		s.triggerAllocation()
+		return opOK()
+	})
 }
 
 // lastConfigPerRole collapses configs naming the same role: the last one
@@ -508,10 +555,12 @@ func (s *state) setQuota(req *quotapb.QuotaRequest) opResult {
 		c.Guarantees[name] = &mesospb.Value_Scalar{Value: ptr(v)}
 		c.Limits[name] = &mesospb.Value_Scalar{Value: ptr(v)}
 	}
-	s.applyQuota(c)
-	s.rescindForSetQuota(role, guarantee)
-	s.triggerAllocation()
-	return opOK()
+	return s.durably(&registry.UpdateQuota{Configs: []*quotapb.QuotaConfig{c}}, func() opResult {
+		s.applyQuota(c)
+		s.rescindForSetQuota(role, guarantee)
+		s.triggerAllocation()
+		return opOK()
+	})
 }
 
 // validateQuotaInfo is quota::validation::quotaInfo.
@@ -554,9 +603,12 @@ func (s *state) removeQuota(role, path string) opResult {
 		}
 		return opFailed(http.StatusBadRequest, "Failed to remove quota: Role '%s' has no quota set", role)
 	}
-	s.applyQuota(&quotapb.QuotaConfig{Role: ptr(role)})
-	s.triggerAllocation()
-	return opOK()
+	c := &quotapb.QuotaConfig{Role: ptr(role)}
+	return s.durably(&registry.UpdateQuota{Configs: []*quotapb.QuotaConfig{c}}, func() opResult {
+		s.applyQuota(c)
+		s.triggerAllocation()
+		return opOK()
+	})
 }
 
 // serveWeights is /weights: GET lists the weights, PUT sets them from a
@@ -657,7 +709,11 @@ func (m *Master) serveQuota(w http.ResponseWriter, r *http.Request) {
 
 func (m *Master) writeOpResult(w http.ResponseWriter, r *http.Request, fn func() opResult) {
 	var res opResult
-	if err := m.do(r.Context(), func() { res = fn() }); err != nil {
+	err := m.do(r.Context(), func() { res = fn() })
+	if err == nil {
+		res, err = m.settle(r, res)
+	}
+	if err != nil {
 		writeStopped(w, err)
 		return
 	}

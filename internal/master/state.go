@@ -31,10 +31,15 @@ type state struct {
 	agents      map[string]*agent    // registered agents (connected or not)
 	unreachable map[string]time.Time // agents marked unreachable, by ID
 	gone        map[string]time.Time // agents marked gone (none yet: no operator API)
-	// recovered lists agents known from the registry after a failover that
-	// have not re-registered yet. Always empty until the registry exists;
-	// reconciliation already consults it (spec §1.12).
-	recovered map[string]bool
+	// recovered holds the agents of the registry that have not
+	// re-registered since this master recovered it (recovery.go);
+	// reconciliation stays silent about their tasks (spec §1.12).
+	recovered map[string]*mesospb.AgentInfo
+	// markingUnreachable and admitting are agents whose registry write is
+	// in flight (Mesos's slaves.markingUnreachable, slaves.registering).
+	markingUnreachable map[string]bool
+	admitting          map[string]bool // by pid
+	reregistering      map[string]bool // by agent ID
 
 	offers map[string]*offer
 
@@ -55,6 +60,15 @@ type state struct {
 	// aborts then, as its books would no longer match the registry).
 	failed error
 
+	// regQueue holds registry operations not yet handed to the writer;
+	// regBusy is set while a batch is being written (registry.go).
+	regQueue []pendingOp
+	regBusy  bool
+	// recoveredTimer fires AgentReregisterTimeout after recovery
+	// (recovery.go); registryAgents is how many agents the registry had.
+	recoveredTimer *time.Timer
+	registryAgents int
+
 	metrics counters
 }
 
@@ -73,6 +87,10 @@ type counters struct {
 	// slaveRemovals by reason (master/slave_removals/reason_*): missed
 	// pings, UNREGISTER, a new agent registering at the same address.
 	slaveRemovalsUnhealthy, slaveRemovalsUnregistered, slaveRemovalsRegistered int
+
+	// Agents marked unreachable after a failover: scheduled and completed
+	// (master/slave_unreachable_{scheduled,completed}).
+	slaveUnreachableScheduled, slaveUnreachableCompleted int
 }
 
 // framework is a framework known to the master.
@@ -212,17 +230,20 @@ type offer struct {
 
 func newState(m *Master) *state {
 	return &state{
-		m:           m,
-		log:         m.log,
-		cfg:         &m.cfg,
-		frameworks:  map[string]*framework{},
-		agents:      map[string]*agent{},
-		unreachable: map[string]time.Time{},
-		gone:        map[string]time.Time{},
-		recovered:   map[string]bool{},
-		offers:      map[string]*offer{},
-		weights:     maps.Clone(m.cfg.Weights),
-		quotas:      map[string]*quotapb.QuotaConfig{},
+		m:                  m,
+		log:                m.log,
+		cfg:                &m.cfg,
+		frameworks:         map[string]*framework{},
+		agents:             map[string]*agent{},
+		unreachable:        map[string]time.Time{},
+		gone:               map[string]time.Time{},
+		recovered:          map[string]*mesospb.AgentInfo{},
+		markingUnreachable: map[string]bool{},
+		admitting:          map[string]bool{},
+		reregistering:      map[string]bool{},
+		offers:             map[string]*offer{},
+		weights:            maps.Clone(m.cfg.Weights),
+		quotas:             map[string]*quotapb.QuotaConfig{},
 	}
 }
 

@@ -152,8 +152,16 @@ func (s *state) flags() map[string]string {
 
 func (s *state) recoveredSlavesJSON() []object {
 	out := []object{}
+	// Mesos writes each recovered agent's SlaveInfo.
 	for _, id := range sortedKeys(s.recovered) {
-		out = append(out, object{"id": id})
+		info := s.recovered[id]
+		out = append(out, object{
+			"id":         id,
+			"hostname":   info.GetHostname(),
+			"port":       info.GetPort(),
+			"resources":  legacyMap(info.GetResources()),
+			"attributes": attributesMap(info.GetAttributes()),
+		})
 	}
 	return out
 }
@@ -652,6 +660,15 @@ func (s *state) metricsSnapshot(*http.Request) any {
 	out["master/slave_removals/reason_unregistered"] = float64(m.slaveRemovalsUnregistered)
 	out["master/slave_removals/reason_registered"] = float64(m.slaveRemovalsRegistered)
 	out["master/frameworks_removed"] = float64(m.frameworkRemovals)
+	out["master/slave_unreachable_scheduled"] = float64(m.slaveUnreachableScheduled)
+	out["master/slave_unreachable_completed"] = float64(m.slaveUnreachableCompleted)
+	out["master/slave_unreachable_canceled"] = 0
+	out["master/recovery_slave_removals"] = float64(m.slaveUnreachableCompleted)
+	if r, ok := s.cfg.Registrar.(interface{ Metrics() map[string]float64 }); ok {
+		for k, v := range r.Metrics() {
+			out[k] = v
+		}
+	}
 	out["master/messages_launch_tasks"] = float64(m.messagesLaunchTasks)
 	out["master/messages_decline_offers"] = float64(m.messagesDeclineOffers)
 	out["master/messages_kill_task"] = float64(m.messagesKillTask)

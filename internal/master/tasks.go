@@ -587,7 +587,7 @@ func (s *state) reconcile(f *framework, r *schedulerpb.Call_Reconcile) {
 		switch t := f.tasks[rt.GetTaskId().GetValue()]; {
 		case t != nil:
 			st = reconcileKnown(t, now)
-		case (hasAgent && s.recovered[agentID]) || (!hasAgent && len(s.recovered) > 0):
+		case (hasAgent && s.recovered[agentID] != nil) || (!hasAgent && len(s.recovered) > 0):
 			// The agent may still re-register with the task: no answer.
 			continue
 		case hasAgent && s.agents[agentID] != nil:
