@@ -9,9 +9,9 @@
 //
 //   - standalone: "host:port", "master@host:port" (a libprocess PID) or
 //     "http://host:port" — the leader is fixed; see [Standalone];
-//   - "zk://host1:port1,host2:port2/path" — the leader is read from
-//     ZooKeeper. ZooKeeper detection is not available yet: [New] returns
-//     [ErrZooKeeperUnavailable] for such values.
+//   - "zk://[user:password@]host1:port1,host2:port2/path" — the leader is
+//     the oldest member of the masters' ZooKeeper group at path; see
+//     [ZooKeeper].
 //
 // "file:///path" values are read and their trimmed contents parsed as one of
 // the above, as Mesos does.
@@ -35,8 +35,6 @@ import (
 const DefaultPort = 5050
 
 var (
-	// ErrZooKeeperUnavailable is returned by [New] for zk:// values.
-	ErrZooKeeperUnavailable = errors.New("detector: ZooKeeper detection is not available yet")
 	// ErrInvalidMaster is returned (wrapped) for a --master value that
 	// cannot be parsed.
 	ErrInvalidMaster = errors.New("detector: invalid master")
@@ -97,11 +95,19 @@ type Detector interface {
 }
 
 // New returns a detector for a --master value: a [Standalone] detector for
-// "host:port", "master@host:port" and "http://host:port";
-// [ErrZooKeeperUnavailable] for "zk://...". "file:///path" values are read
-// and their contents parsed instead.
+// "host:port", "master@host:port" and "http://host:port"; a [ZooKeeper]
+// detector (with the default session timeout, and no logging) for
+// "zk://...". "file:///path" values are read and their contents used
+// instead.
 func New(master string) (Detector, error) {
-	leader, err := Parse(master)
+	value, err := readFile(master)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(value, "zk://") {
+		return NewZooKeeper(value, Options{})
+	}
+	leader, err := parse(value)
 	if err != nil {
 		return nil, err
 	}
@@ -111,27 +117,45 @@ func New(master string) (Detector, error) {
 // Parse parses a standalone --master value ("host:port",
 // "<id>@host:port", "http://host:port[/path]"; a missing port means
 // [DefaultPort]). "file:///path" values are read and their trimmed contents
-// parsed. zk:// values give [ErrZooKeeperUnavailable].
+// parsed. A zk:// value is not standalone: it gives [ErrInvalidMaster]
+// (use [New]).
 func Parse(master string) (*Leader, error) {
-	return parse(master, true)
+	value, err := readFile(master)
+	if err != nil {
+		return nil, err
+	}
+	return parse(value)
 }
 
-func parse(master string, allowFile bool) (*Leader, error) {
+// readFile returns a trimmed --master value, or the trimmed contents of
+// the file a "file://" value names.
+func readFile(master string) (string, error) {
+	s := strings.TrimSpace(master)
+	path, ok := strings.CutPrefix(s, "file://")
+	if !ok {
+		return s, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidMaster, err)
+	}
+	s = strings.TrimSpace(string(b))
+	if strings.HasPrefix(s, "file://") {
+		return "", fmt.Errorf("%w: %q: nested file:// value", ErrInvalidMaster, master)
+	}
+	return s, nil
+}
+
+// parse parses a standalone value (file:// already read).
+func parse(master string) (*Leader, error) {
 	s := strings.TrimSpace(master)
 	switch {
 	case s == "":
 		return nil, fmt.Errorf("%w: empty value", ErrInvalidMaster)
 	case strings.HasPrefix(s, "zk://"):
-		return nil, fmt.Errorf("%w (got %q; use host:port)", ErrZooKeeperUnavailable, master)
+		return nil, fmt.Errorf("%w: %q is a ZooKeeper URL, not a standalone master", ErrInvalidMaster, master)
 	case strings.HasPrefix(s, "file://"):
-		if !allowFile {
-			return nil, fmt.Errorf("%w: %q: nested file:// value", ErrInvalidMaster, master)
-		}
-		b, err := os.ReadFile(strings.TrimPrefix(s, "file://"))
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalidMaster, err)
-		}
-		return parse(string(b), false)
+		return nil, fmt.Errorf("%w: %q: nested file:// value", ErrInvalidMaster, master)
 	case strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -13,6 +12,10 @@ import (
 func TestParse(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "master")
 	if err := os.WriteFile(file, []byte("  10.0.0.7:5055\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zkFile := filepath.Join(t.TempDir(), "zk")
+	if err := os.WriteFile(zkFile, []byte("zk://localhost:2181/mesos\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -29,7 +32,8 @@ func TestParse(t *testing.T) {
 		{in: "[::1]:5050", want: "[::1]:5050"},
 		{in: " host:1 ", want: "host:1"},
 		{in: "file://" + file, want: "10.0.0.7:5055"},
-		{in: "zk://localhost:2181/mesos", err: ErrZooKeeperUnavailable},
+		{in: "zk://localhost:2181/mesos", err: ErrInvalidMaster},
+		{in: "file://" + zkFile, err: ErrInvalidMaster},
 		{in: "", err: ErrInvalidMaster},
 		{in: "host:notaport", err: ErrInvalidMaster},
 		{in: "host:70000", err: ErrInvalidMaster},
@@ -54,13 +58,62 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestNewZooKeeperMessage(t *testing.T) {
-	_, err := New("zk://a:2181,b:2181/mesos")
-	if !errors.Is(err, ErrZooKeeperUnavailable) {
-		t.Fatalf("New(zk) error = %v", err)
+func TestNew(t *testing.T) {
+	dir := t.TempDir()
+	zkFile := filepath.Join(dir, "zk")
+	if err := os.WriteFile(zkFile, []byte(" zk://u:p@a:2181,b:2181/mesos\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if got := err.Error(); got == "" || !strings.Contains(got, "ZooKeeper detection is not available yet") {
-		t.Fatalf("message %q", got)
+	pidFile := filepath.Join(dir, "pid")
+	if err := os.WriteFile(pidFile, []byte("master@10.0.0.1:5051"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nested := filepath.Join(dir, "nested")
+	if err := os.WriteFile(nested, []byte("file://"+zkFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		in   string
+		want string // "zk", "standalone" or "" for an error
+	}{
+		{"zk://a:2181,b:2181/mesos", "zk"},
+		{"file://" + zkFile, "zk"},
+		{"h:1", "standalone"},
+		{"file://" + pidFile, "standalone"},
+		{"zk://a:2181", ""},
+		{"zk://a:2181/", ""},
+		{"file://" + nested, ""},
+		{"file:///does/not/exist", ""},
+	} {
+		d, err := New(tt.in)
+		switch tt.want {
+		case "":
+			if !errors.Is(err, ErrInvalidMaster) {
+				t.Errorf("New(%q) = %v, %v; want ErrInvalidMaster", tt.in, d, err)
+			}
+			continue
+		case "zk":
+			zk, ok := d.(*ZooKeeper)
+			if err != nil || !ok {
+				t.Errorf("New(%q) = %T, %v; want *ZooKeeper", tt.in, d, err)
+				continue
+			}
+			if zk.opt.SessionTimeout != 10*time.Second {
+				t.Errorf("New(%q): session timeout %v", tt.in, zk.opt.SessionTimeout)
+			}
+		case "standalone":
+			if _, ok := d.(*Standalone); err != nil || !ok {
+				t.Errorf("New(%q) = %T, %v; want *Standalone", tt.in, d, err)
+				continue
+			}
+		}
+		// Closing a detector that never detected is immediate.
+		if err := d.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if _, err := d.Detect(t.Context(), nil); !errors.Is(err, ErrClosed) {
+			t.Errorf("Detect after Close: %v", err)
+		}
 	}
 }
 
