@@ -82,18 +82,18 @@ type Registrar struct {
 
 	// Owned by the loop goroutine.
 	phase      phase
-	recoverErr error
-	abortErr   error
-	waiters    []chan recovered
-	waiting    []*pending // applied during recovery
-	queue      []*pending
-	inflight   []*pending
-	recoverOp  *pending
+	recoverErr error            // why recovery failed (phaseFailed)
+	abortErr   error            // set once a write failed: every operation fails with it
+	waiters    []chan recovered // Recover calls waiting for the recovery
+	waiting    []*pending       // applied during recovery, queued once it succeeds
+	queue      []*pending       // waiting for the next batch
+	inflight   []*pending       // the batch being written
+	recoverOp  *pending         // the operation storing the MasterInfo, until done
 	st         *state
-	gen        uint64      // identifies the store call in progress
-	callTimer  *time.Timer // its timeout
-	dirty      map[Kind]bool
-	started    time.Time
+	gen        uint64             // identifies the store call in progress
+	callTimer  *time.Timer        // its timeout
+	dirty      map[Kind][]changed // what the batch in flight changed
+	started    time.Time          // when its write started
 }
 
 type phase int
@@ -383,6 +383,9 @@ func (r *Registrar) call(what string, timeout time.Duration, gen uint64, f func(
 		defer cancel()
 		next, err := f(ctx)
 		tm.Stop()
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = &timeoutError{what: what, d: timeout} // the store saw the deadline first
+		}
 		r.post(func() {
 			if !settled.CompareAndSwap(false, true) || gen != r.gen {
 				return

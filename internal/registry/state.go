@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -21,42 +22,77 @@ type entry struct {
 }
 
 // state is the registry as the Registrar's loop holds it: the entries of
-// each kind by name. Only the loop goroutine touches it.
+// each kind by name, and the lists of the last snapshot in list order. Only
+// the loop goroutine touches it.
 type state struct {
 	kinds   map[Kind]map[string]*entry
 	nextSeq uint64
+	lists   map[Kind][]named // as of the last snapshot
+}
+
+// named is an entry with its name.
+type named struct {
+	name string
+	e    *entry
 }
 
 func newState() *state {
-	s := &state{kinds: make(map[Kind]map[string]*entry, len(Kinds)), nextSeq: 1}
+	s := &state{kinds: make(map[Kind]map[string]*entry, len(Kinds)), nextSeq: 1, lists: map[Kind][]named{}}
 	for _, k := range Kinds {
 		s.kinds[k] = map[string]*entry{}
 	}
 	return s
 }
 
-// ordered returns the entries of kind k by ascending seq, with their names.
-func (s *state) ordered(k Kind) ([]string, []*entry) {
+// ordered returns the entries of kind k by ascending seq.
+func (s *state) ordered(k Kind) []named {
 	m := s.kinds[k]
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
+	out := make([]named, 0, len(m))
+	for n, e := range m {
+		out = append(out, named{n, e})
 	}
-	slices.SortFunc(names, func(a, b string) int {
-		sa, sb := m[a].seq, m[b].seq
-		switch {
-		case sa < sb:
-			return -1
-		case sa > sb:
-			return 1
+	slices.SortFunc(out, func(a, b named) int { return cmp.Compare(a.e.seq, b.e.seq) })
+	return out
+}
+
+// changed names an entry a batch changed, with the seq it had before the
+// batch (0: it did not exist).
+type changed struct {
+	name    string
+	origSeq uint64
+}
+
+// relist brings the list of kind k up to date after a batch changed the
+// entries in ch, in O(len(list) + len(ch) log len(list)): an entry replaced
+// in place keeps its seq and so its position (found by binary search); an
+// entry added has a seq above every seq of the list (seqs only grow), so
+// additions go to the end.
+func (s *state) relist(k Kind, ch []changed) {
+	const tombstone = "\x00"
+	out := s.lists[k] // the loop's own; snapshots get copies (list)
+	dropped := false
+	var added []named
+	for _, c := range ch {
+		cur := s.kinds[k][c.name]
+		if c.origSeq != 0 {
+			i, found := slices.BinarySearchFunc(out, c.origSeq, func(it named, seq uint64) int { return cmp.Compare(it.e.seq, seq) })
+			if found && out[i].name == c.name {
+				if cur != nil && cur.seq == c.origSeq {
+					out[i] = named{c.name, cur}
+					continue
+				}
+				out[i].name, dropped = tombstone, true
+			}
 		}
-		return 0
-	})
-	es := make([]*entry, len(names))
-	for i, n := range names {
-		es[i] = m[n]
+		if cur != nil {
+			added = append(added, named{c.name, cur})
+		}
 	}
-	return names, es
+	if dropped {
+		out = slices.DeleteFunc(out, func(it named) bool { return it.name == tombstone })
+	}
+	slices.SortFunc(added, func(a, b named) int { return cmp.Compare(a.e.seq, b.e.seq) })
+	s.lists[k] = append(out, added...)
 }
 
 // nameOf is the record name an entry of kind k is stored under (schedules
@@ -179,6 +215,11 @@ func decodeRecord(key Key, value []byte) (*entry, error) {
 	if msg == nil || !msg.ProtoReflect().IsValid() {
 		return nil, fmt.Errorf("registry: record %s holds no entry", key)
 	}
+	// Unmarshal does not always catch a missing required field of a message
+	// inside a oneof; a record that could not be written back is corrupt.
+	if err := proto.CheckInitialized(msg); err != nil {
+		return nil, fmt.Errorf("registry: record %s: %w", key, err)
+	}
 	if _, isSchedule := msg.(*maintenancepb.Schedule); isSchedule {
 		if key.Kind != KindSchedules {
 			return nil, fmt.Errorf("registry: record %s holds a schedule", key)
@@ -238,12 +279,23 @@ func loadState(records []Entry, log *slog.Logger) (*state, error) {
 	return s, nil
 }
 
-// snapshot builds the registry the Registrar publishes. Lists of kinds not
-// in dirty are taken from prev (published snapshots are never modified, so
-// they can share them); a nil prev rebuilds everything. The list wrappers
-// (slaves, unreachable, gone, machines) are always set, even when empty.
-func (s *state) snapshot(prev *registrypb.Registry, dirty map[Kind]bool) *registrypb.Registry {
-	re := func(k Kind) bool { return prev == nil || dirty[k] }
+// snapshot builds the registry the Registrar publishes, after the entries
+// named in changed (by kind) changed. Lists of kinds that did not change
+// are taken from prev (published snapshots are never modified, so they can
+// share them); a nil prev rebuilds everything. The list wrappers (slaves,
+// unreachable, gone, machines) are always set, even when empty.
+func (s *state) snapshot(prev *registrypb.Registry, changes map[Kind][]changed) *registrypb.Registry {
+	re := func(k Kind) bool {
+		if prev == nil {
+			s.lists[k] = s.ordered(k)
+			return true
+		}
+		if ch, ok := changes[k]; ok {
+			s.relist(k, ch)
+			return true
+		}
+		return false
+	}
 	r := &registrypb.Registry{}
 	if re(KindMaster) {
 		if e := s.kinds[KindMaster][masterName]; e != nil {
@@ -300,14 +352,15 @@ func (s *state) snapshot(prev *registrypb.Registry, dirty map[Kind]bool) *regist
 	return r
 }
 
+// list returns the messages of the current list of kind k.
 func list[T proto.Message](s *state, k Kind) []T {
-	_, es := s.ordered(k)
-	if len(es) == 0 {
+	l := s.lists[k]
+	if len(l) == 0 {
 		return nil
 	}
-	out := make([]T, len(es))
-	for i, e := range es {
-		out[i] = e.msg.(T)
+	out := make([]T, len(l))
+	for i, it := range l {
+		out[i] = it.e.msg.(T)
 	}
 	return out
 }
@@ -318,8 +371,8 @@ func list[T proto.Message](s *state, k Kind) []T {
 type txn struct {
 	st    *state
 	log   *slog.Logger
-	dirty map[Key]bool
-	order []Key
+	orig  map[Key]*entry // what each changed key held before the batch
+	order []Key          // the changed keys, in the order first changed
 	undo  []undoRecord
 }
 
@@ -330,7 +383,7 @@ type undoRecord struct {
 }
 
 func newTxn(st *state, log *slog.Logger) *txn {
-	return &txn{st: st, log: log, dirty: map[Key]bool{}}
+	return &txn{st: st, log: log, orig: map[Key]*entry{}}
 }
 
 // get returns the entry of kind k named name, or nil.
@@ -342,9 +395,10 @@ func (t *txn) get(k Kind, name string) proto.Message {
 }
 
 func (t *txn) touch(key Key) {
-	t.undo = append(t.undo, undoRecord{key: key, prev: t.st.kinds[key.Kind][key.Name], seq: t.st.nextSeq})
-	if !t.dirty[key] {
-		t.dirty[key] = true
+	prev := t.st.kinds[key.Kind][key.Name]
+	t.undo = append(t.undo, undoRecord{key: key, prev: prev, seq: t.st.nextSeq})
+	if _, seen := t.orig[key]; !seen {
+		t.orig[key] = prev
 		t.order = append(t.order, key)
 	}
 }
@@ -376,16 +430,15 @@ func (t *txn) del(k Kind, name string) bool {
 
 // each calls f with every entry of kind k in list order.
 func (t *txn) each(k Kind, f func(name string, msg proto.Message)) {
-	names, es := t.st.ordered(k)
-	for i, n := range names {
-		f(n, es[i].msg)
+	for _, it := range t.st.ordered(k) {
+		f(it.name, it.e.msg)
 	}
 }
 
 // begin starts an operation.
 func (t *txn) begin() { t.undo = t.undo[:0] }
 
-// rollback undoes the operation in progress. Its keys stay in the dirty set;
+// rollback undoes the operation in progress. Its keys stay in the changed set;
 // writing their unchanged values again is harmless.
 func (t *txn) rollback() {
 	for i := len(t.undo) - 1; i >= 0; i-- {
@@ -402,11 +455,15 @@ func (t *txn) rollback() {
 
 // changes returns what the batch changed, as a store write: the current
 // value of every changed key that still exists first, then the deletions.
-func (t *txn) changes() ([]Entry, map[Kind]bool, error) {
+func (t *txn) changes() ([]Entry, map[Kind][]changed, error) {
 	var puts, dels []Entry
-	kinds := map[Kind]bool{}
+	kinds := map[Kind][]changed{}
 	for _, key := range t.order {
-		kinds[key.Kind] = true
+		var origSeq uint64
+		if o := t.orig[key]; o != nil {
+			origSeq = o.seq
+		}
+		kinds[key.Kind] = append(kinds[key.Kind], changed{key.Name, origSeq})
 		e := t.st.kinds[key.Kind][key.Name]
 		if e == nil {
 			dels = append(dels, Entry{Key: key})

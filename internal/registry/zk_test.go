@@ -154,3 +154,30 @@ func TestZKRegistrarFencing(t *testing.T) {
 		t.Fatalf("agents after failover (-second +third):\n%s", diff)
 	}
 }
+
+// TestZKStoreServerDown: with ZooKeeper gone, a write times out
+// (Config.StoreTimeout) and the registrar aborts; the store refuses further
+// writes until it recovers again, since it cannot know whether the last one
+// landed.
+func TestZKStoreServerDown(t *testing.T) {
+	c := zkserver.Start(t)
+	s, err := NewZKStore(zkConnect(t, c), zkPath(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := newRegistrar(t, s, Config{StoreTimeout: 500 * time.Millisecond})
+	mustApply(t, r, &AdmitAgent{Info: agentInfo("a1")})
+	c.Stop()
+	start := time.Now()
+	_, err = r.Apply(context.Background(), &AdmitAgent{Info: agentInfo("a2")})
+	if !errors.Is(err, ErrAborted) {
+		t.Fatalf("Apply with ZooKeeper down = %v, want ErrAborted", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the failed write took %v", d)
+	}
+	if err := s.Write(context.Background(), []Entry{{Key: Key{Kind: KindAgents, Name: "x"}, Value: []byte("x")}}); err == nil {
+		t.Error("the store accepted a write after one with an unknown outcome")
+	}
+}
