@@ -396,3 +396,36 @@ func TestGroup(t *testing.T) {
 		}
 	})
 }
+
+func TestEnsembleFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three ZooKeeper servers")
+	}
+	c := zkserver.StartEnsemble(t, 3)
+	s := connect(t, c.URL("/e"), 4*time.Second)
+	ctx := ctxTimeout(t, 30*time.Second)
+	g := NewGroup(s, "/e")
+	m, err := g.Join(ctx, "json.info", []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := s.ID()
+	// Stop the server the session is on: the client moves to another one
+	// within the session timeout and keeps its session and membership.
+	current := s.Conn().Server()
+	for _, srv := range c.Servers {
+		if srv.Addr == current {
+			srv.Stop()
+		}
+	}
+	ms, err := g.Members(ctx)
+	if err != nil || len(ms) != 1 || ms[0] != m.Member {
+		t.Fatalf("Members after a server stopped = %v, %v", ms, err)
+	}
+	if s.ID() != id || s.Err() != nil || m.Err() != nil {
+		t.Fatalf("session %#x -> %#x, Err %v, membership Err %v", id, s.ID(), s.Err(), m.Err())
+	}
+	if data, err := g.Data(ctx, m.Member); err != nil || string(data) != "x" {
+		t.Fatalf("Data = %q, %v", data, err)
+	}
+}

@@ -124,6 +124,12 @@ func Connect(ctx context.Context, url *URL, sessionTimeout time.Duration, logger
 		s.Close()
 		return nil, fmt.Errorf("zookeeper: connecting to %s: %w", url.Redacted(), err)
 	}
+	s.mu.Lock()
+	if s.id == 0 {
+		// The session came up before conn was stored.
+		s.id = conn.SessionID()
+	}
+	s.mu.Unlock()
 	if url.Auth != nil {
 		err := s.Do(ctx, func(c *zk.Conn) error {
 			return c.AddAuth(url.Auth.Scheme, []byte(url.Auth.Credentials))
