@@ -71,8 +71,9 @@ var (
 	// another BoltStore in this one).
 	ErrLocked = errors.New("registry: registry file is locked by another master")
 
-	// ErrNotRecovered is returned by a Write before Recover has succeeded.
-	ErrNotRecovered = errors.New("registry: store not recovered")
+	// ErrNotRecovered is returned by a Store's Write, and wrapped by the
+	// Registrar's Apply, before Recover has succeeded.
+	ErrNotRecovered = errors.New("registry: not recovered")
 
 	// ErrClosed is returned after Close (of a Store or the Registrar).
 	ErrClosed = errors.New("registry: closed")
