@@ -66,7 +66,7 @@ func (m *Master) serveAgentStream(w http.ResponseWriter, r *http.Request, call *
 			strings.ToLower(call.GetType().String())))
 		return
 	}
-	conn := &agentConn{streamID: uuid.NewString(), out: newOutbox[*agentapipb.Event]()}
+	conn := &agentConn{streamID: uuid.NewString(), out: newOutbox[*agentapipb.Event](&m.gate)}
 	var agentID string
 	var res callResult
 	if err := m.do(r.Context(), func() {

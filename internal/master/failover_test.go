@@ -66,7 +66,9 @@ func TestRegistryWriteBeforeVisible(t *testing.T) {
 	g := &gatedRegistrar{Registrar: newRegistrar(t, registry.NewMemoryStore()), gate: make(chan struct{})}
 	h := startMaster(t, func(c *Config) { c.Registrar = g })
 
-	agent := h.openAgent(registerCall(t, "cpus:2;mem:1024", 5051))
+	// Even the REGISTER's 200 (the stream's headers) waits for the write.
+	agentc := make(chan *testAgent, 1)
+	go func() { agentc <- h.openAgent(registerCall(t, "cpus:2;mem:1024", 5051)) }()
 	weights := make(chan int, 1)
 	go func() {
 		code, _ := h.operator(`{"type":"UPDATE_WEIGHTS","update_weights":{"weight_infos":[{"role":"eng","weight":3}]}}`, "")
@@ -74,8 +76,8 @@ func TestRegistryWriteBeforeVisible(t *testing.T) {
 	}()
 	waitFor(t, func() bool { return g.pending() > 0 })
 	select {
-	case ev := <-agent.events:
-		t.Fatalf("agent heard %v before its admission was durable", ev.GetType())
+	case <-agentc:
+		t.Fatalf("agent's REGISTER answered before its admission was durable")
 	case code := <-weights:
 		t.Fatalf("UPDATE_WEIGHTS answered %d before the weights were durable", code)
 	case <-time.After(300 * time.Millisecond):
@@ -84,6 +86,7 @@ func TestRegistryWriteBeforeVisible(t *testing.T) {
 		t.Fatalf("registry has %d agents while the write is held", n)
 	}
 	close(g.gate)
+	agent := <-agentc
 	id := agent.next(agentapipb.Event_REGISTERED).GetRegistered().GetAgentId().GetValue()
 	if code := <-weights; code != http.StatusOK {
 		t.Fatalf("UPDATE_WEIGHTS: %d", code)

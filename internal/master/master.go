@@ -175,6 +175,9 @@ type Master struct {
 	fatal error
 	// ctx is the loop's context: registry writes and recovery end with it.
 	ctx context.Context
+	// gate holds what the loop produces until the registry writes it
+	// follows are durable (outbox.go).
+	gate durability
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -323,7 +326,7 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 			return
 		case r := <-m.reqs:
 			r.fn()
-			close(r.reply)
+			st.answer(r.reply)
 		case <-allocTick.C:
 			if st.serving {
 				st.allocate()

@@ -1,35 +1,55 @@
 package master
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // outbox is an unbounded FIFO of events from the actor loop to one stream
 // writer goroutine. The loop never blocks on a slow client: it appends and
 // moves on; the writer drains in order. close ends the stream after the
 // queued events have been written.
 //
-// This is the only lock in the package: it guards the hand-off between
-// exactly two goroutines, never master state.
+// Every event is stamped with the registry operations queued when it was
+// pushed, and the writer gets it only once those are durable (see
+// durability): whatever the loop decided after a registry change reaches
+// nobody before the change is on disk.
+//
+// Its lock guards the hand-off between exactly two goroutines, never
+// master state.
 type outbox[T any] struct {
+	gate   *durability
 	mu     sync.Mutex
-	items  []T
+	items  []stamped[T]
 	closed bool
 	signal chan struct{} // capacity 1: "something changed"
 }
 
-func newOutbox[T any]() *outbox[T] {
-	return &outbox[T]{signal: make(chan struct{}, 1)}
+type stamped[T any] struct {
+	v   T
+	seq uint64 // registry operations queued before v
 }
 
-// push queues v; it reports false when the outbox is closed.
+func newOutbox[T any](gate *durability) *outbox[T] {
+	return &outbox[T]{gate: gate, signal: make(chan struct{}, 1)}
+}
+
+// push queues v; it reports false when the outbox is closed. Only the loop
+// pushes.
 func (o *outbox[T]) push(v T) bool {
+	seq := o.gate.mark()
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
 		return false
 	}
-	o.items = append(o.items, v)
+	o.items = append(o.items, stamped[T]{v, seq})
 	o.mu.Unlock()
-	o.notify()
+	if seq <= o.gate.durable.Load() {
+		o.notify()
+	} else {
+		o.gate.wait(o)
+	}
 	return true
 }
 
@@ -48,11 +68,71 @@ func (o *outbox[T]) notify() {
 	}
 }
 
-// take returns everything queued and whether the outbox is closed.
+// take returns the queued items whose registry writes are durable, and
+// whether the outbox is closed with nothing left to deliver.
 func (o *outbox[T]) take() ([]T, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	items := o.items
-	o.items = nil
-	return items, o.closed
+	durable := o.gate.durable.Load()
+	n := 0
+	for n < len(o.items) && o.items[n].seq <= durable {
+		n++
+	}
+	out := make([]T, n)
+	for i := range n {
+		out[i] = o.items[i].v
+	}
+	o.items = o.items[n:]
+	if len(o.items) > 0 {
+		o.gate.wait(o)
+		if o.items[0].seq <= o.gate.durable.Load() {
+			o.notify() // it became durable meanwhile
+		}
+	}
+	return out, o.closed && len(o.items) == 0
+}
+
+// durability is the master's "durable before visible" gate, in the shape
+// of etcd-io/raft's Ready: the loop counts the registry operations it
+// queues (persist), and what it produces after them — stream events in
+// outboxes, answers to HTTP requests — is held until the registry writer
+// reports those operations durable (advance). Without a Registrar nothing
+// is ever queued and nothing is held.
+type durability struct {
+	queued  atomic.Uint64 // operations queued; written by the loop only
+	durable atomic.Uint64 // operations durable (queued ones, in order)
+
+	mu      sync.Mutex
+	waiting map[notifier]struct{}
+}
+
+type notifier interface{ notify() }
+
+// mark is the stamp for what the loop produces now.
+func (d *durability) mark() uint64 { return d.queued.Load() }
+
+// held reports whether what the loop produces now must wait.
+func (d *durability) held() bool { return d.queued.Load() > d.durable.Load() }
+
+// wait asks for n to be notified at the next advance.
+func (d *durability) wait(n notifier) {
+	d.mu.Lock()
+	if d.waiting == nil {
+		d.waiting = map[notifier]struct{}{}
+	}
+	d.waiting[n] = struct{}{}
+	d.mu.Unlock()
+}
+
+// advance records that the first `to` operations are durable and wakes
+// the outboxes that held items.
+func (d *durability) advance(to uint64) {
+	d.durable.Store(to)
+	d.mu.Lock()
+	waiting := d.waiting
+	d.waiting = nil
+	d.mu.Unlock()
+	for n := range waiting {
+		n.notify()
+	}
 }

@@ -35,6 +35,37 @@ var ErrRegistry = errors.New("master: registry failed")
 type pendingOp struct {
 	op   registry.Operation
 	then func(mutated bool, rejected error)
+	seq  uint64 // its number among the operations queued (durability)
+}
+
+// heldReply is an answer to an HTTP request held until the registry
+// operations queued before it are durable.
+type heldReply struct {
+	seq   uint64
+	reply chan struct{}
+}
+
+// answer releases a request's reply: at once, or once every registry
+// operation queued so far is durable (durable before visible: an HTTP
+// answer computed after a registry change waits for it).
+func (s *state) answer(reply chan struct{}) {
+	if !s.m.gate.held() {
+		close(reply)
+		return
+	}
+	s.heldReplies = append(s.heldReplies, heldReply{seq: s.m.gate.mark(), reply: reply})
+}
+
+// advance records that the operations up to seq are durable: held
+// stream events and replies go out.
+func (s *state) advance(seq uint64) {
+	s.m.gate.advance(seq)
+	n := 0
+	for n < len(s.heldReplies) && s.heldReplies[n].seq <= seq {
+		close(s.heldReplies[n].reply)
+		n++
+	}
+	s.heldReplies = s.heldReplies[n:]
 }
 
 // persist queues op for the registry and runs then on the loop once op is
@@ -54,7 +85,8 @@ func (s *state) persist(op registry.Operation, then func(mutated bool, rejected 
 		}
 		return
 	}
-	s.regQueue = append(s.regQueue, pendingOp{op: op, then: then})
+	seq := s.m.gate.queued.Add(1)
+	s.regQueue = append(s.regQueue, pendingOp{op: op, then: then, seq: seq})
 	s.kickWriter()
 }
 
@@ -92,6 +124,7 @@ func (s *state) kickWriter() {
 					p.then(o.Mutated, o.Err)
 				}
 			}
+			s.advance(batch[len(batch)-1].seq)
 			s.kickWriter()
 		})
 	}()

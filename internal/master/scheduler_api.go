@@ -94,7 +94,7 @@ func writeStopped(w http.ResponseWriter, err error) {
 // serveSubscribe opens the event stream of a SUBSCRIBE call and writes
 // events until the master closes the stream or the client goes away.
 func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec.MediaType, sub *schedulerpb.Call_Subscribe) {
-	conn := &schedConn{streamID: uuid.NewString(), out: newOutbox[*schedulerpb.Event]()}
+	conn := &schedConn{streamID: uuid.NewString(), out: newOutbox[*schedulerpb.Event](&m.gate)}
 	var frameworkID string
 	if err := m.do(r.Context(), func() { frameworkID = m.st.subscribe(conn, sub) }); err != nil {
 		writeStopped(w, err)

@@ -62,8 +62,9 @@ type state struct {
 
 	// regQueue holds registry operations not yet handed to the writer;
 	// regBusy is set while a batch is being written (registry.go).
-	regQueue []pendingOp
-	regBusy  bool
+	regQueue    []pendingOp
+	regBusy     bool
+	heldReplies []heldReply
 	// recoveredTimer fires AgentReregisterTimeout after recovery
 	// (recovery.go); registryAgents is how many agents the registry had.
 	recoveredTimer *time.Timer
