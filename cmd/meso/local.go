@@ -56,7 +56,17 @@ Then, in another shell:
 				if err := os.MkdirAll(workDir, 0o755); err != nil {
 					return fmt.Errorf("cannot create --work_dir: %w", err)
 				}
+				mf.workDir = workDir // the master's registry lives in <work_dir>/master
+				if err := mf.validateHA(); err != nil {
+					return err
+				}
+				ha, err := mf.buildHA(ctx, logger, workDir)
+				if err != nil {
+					return err
+				}
+				defer ha.close()
 				mcfg := mf.config(logger, nil, dump)
+				mcfg.Registrar = ha.registrar
 				c, err := local.Start(ctx, local.Config{
 					Logger:        logger,
 					IP:            ip,

@@ -24,7 +24,7 @@ func TestCommandLine(t *testing.T) {
 		{"agent needs master and work_dir", []string{"agent"}, nil, 1, "--master and --work_dir are required"},
 		{"unknown flag", []string{"master", "--no_such_flag=1"}, nil, 1, "meso master --help"},
 		{"bad duration", []string{"master", "--allocation_interval=soon"}, nil, 1, "allocation_interval"},
-		{"MESOS_ env is read", []string{"master"}, []string{"MESOS_ALLOCATOR=Nope"}, 1, `unknown --allocator "Nope"`},
+		{"MESOS_ env is read", []string{"master", "--registry=in_memory"}, []string{"MESOS_ALLOCATOR=Nope"}, 1, `unknown --allocator "Nope"`},
 		{"execute needs name and command", []string{"execute"}, nil, 1, "--name and --command are required"},
 		{"execute content type", []string{"execute", "--name=a", "--command=true", "--content_type=xml"}, nil, 1, "unknown --content_type"},
 		{"launch helper without command", []string{"launch", "--"}, nil, 127, "no command given"},
@@ -36,7 +36,17 @@ func TestCommandLine(t *testing.T) {
 		{"local passes --isolation to its agents", []string{"local", "--work_dir=" + t.TempDir(), "--port=0",
 			"--isolation=process,bogus/thing"}, nil, 1, "Unknown or unsupported isolator 'bogus/thing'"},
 		{"agent help explains isolation", []string{"agent", "--help"}, nil, 0, "cgroups/cpu,cgroups/mem"},
-		{"zk not yet", []string{"master", "--zk=zk://127.0.0.1:2181/mesos", "--quorum=1"}, nil, 1, "not supported yet"},
+		{"registry needs a work_dir", []string{"master"}, nil, 1, "--work_dir needed for replicated log based registry"},
+		{"zk needs a quorum", []string{"master", "--zk=zk://127.0.0.1:2181/mesos"}, nil, 1,
+			"Need to specify --quorum for replicated log based registry when using ZooKeeper"},
+		{"bad zk url", []string{"master", "--zk=zk://127.0.0.1:2181", "--quorum=1"}, nil, 1, "Error parsing ZooKeeper URL"},
+		{"unknown registry", []string{"master", "--registry=etcd"}, nil, 1, "'etcd' is not a supported option for registry persistence"},
+		{"registry_strict is disabled", []string{"master", "--registry=in_memory", "--registry_strict"}, nil, 1,
+			"Support for '--registry_strict' has been disabled"},
+		{"agent_reregister_timeout minimum", []string{"master", "--registry=in_memory", "--agent_reregister_timeout=1mins"}, nil, 1,
+			"Must be at least 10mins"},
+		{"removal limit needs a percent", []string{"master", "--registry=in_memory", "--recovery_agent_removal_limit=50"}, nil, 1,
+			"missing '%'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

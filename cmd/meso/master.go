@@ -156,6 +156,9 @@ func (f *masterFlags) config(logger *slog.Logger, alloc allocator.Allocator, dum
 		Cluster:                       f.cluster,
 		Flags:                         dump,
 		AgentReregisterTimeout:        f.agentReregisterTimeout.Duration,
+		RegistryGCInterval:            f.registryGCInterval.Duration,
+		RegistryMaxAgentAge:           f.registryMaxAgentAge.Duration,
+		RegistryMaxAgentCount:         f.registryMaxAgentCount,
 		RecoveryAgentRemovalLimit:     &f.removalLimit,
 	}
 }
@@ -235,17 +238,21 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				if err != nil {
 					return err
 				}
-				if f.zk != "" {
-					return fmt.Errorf("--zk: ZooKeeper high availability is not supported yet; run a single master without --zk (agents and frameworks then use --master=host:port)")
-				}
-				if f.registry != "in_memory" && f.registry != "replicated_log" {
-					return fmt.Errorf("unknown --registry %q (use in_memory)", f.registry)
+				if err := f.validateHA(); err != nil {
+					return err
 				}
 				alloc, err := f.allocator()
 				if err != nil {
 					return err
 				}
-				m, err := master.New(f.config(logger, alloc, flags.Dump(fs)))
+				ha, err := f.buildHA(ctx, logger, f.workDir)
+				if err != nil {
+					return err
+				}
+				defer ha.close()
+				cfg := f.config(logger, alloc, flags.Dump(fs))
+				cfg.Registrar, cfg.Contender, cfg.Detector = ha.registrar, ha.contender, ha.detector
+				m, err := master.New(cfg)
 				if err != nil {
 					return err
 				}

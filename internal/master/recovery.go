@@ -2,7 +2,6 @@ package master
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -46,6 +45,11 @@ func (s *state) recover() {
 // weights win over --weights (which are written to the registry when it
 // has none).
 func (s *state) finishRecovery(r *registrypb.Registry) {
+	if missing := registry.MissingCapabilities(s.info, r); r != nil && len(missing) > 0 {
+		// Written by a newer master: this one would misread it.
+		s.failed = fmt.Errorf("%w: this master is missing the registry's minimum capabilities %v (see Mesos's downgrade documentation)", ErrRegistry, missing)
+		return
+	}
 	if r != nil {
 		for _, sl := range r.GetSlaves().GetSlaves() {
 			id := sl.GetInfo().GetId().GetValue()
@@ -149,22 +153,8 @@ func (s *state) markRecoveredUnreachable(id string) {
 // (Master::doRegistryGc), then runs again after RegistryGCInterval.
 func (s *state) pruneRegistry() {
 	defer s.m.after(s.cfg.RegistryGCInterval, s.pruneRegistry)
-	now := s.now()
-	prune := func(set map[string]time.Time) []*mesospb.AgentID {
-		ids := sortedKeys(set)
-		// Oldest first.
-		sortByTime(ids, set)
-		var out []*mesospb.AgentID
-		keep := len(ids)
-		for _, id := range ids {
-			if now.Sub(set[id]) > s.cfg.RegistryMaxAgentAge || keep > s.cfg.RegistryMaxAgentCount {
-				out = append(out, &mesospb.AgentID{Value: ptr(id)})
-				keep--
-			}
-		}
-		return out
-	}
-	unreachable, gone := prune(s.unreachable), prune(s.gone)
+	p := registry.PruneCandidates(s.registryView(), s.now(), s.cfg.RegistryMaxAgentAge, s.cfg.RegistryMaxAgentCount)
+	unreachable, gone := p.Unreachable, p.Gone
 	if len(unreachable) == 0 && len(gone) == 0 {
 		return
 	}
@@ -183,6 +173,11 @@ func (s *state) pruneRegistry() {
 	})
 }
 
-func sortByTime(ids []string, at map[string]time.Time) {
-	slices.SortStableFunc(ids, func(a, b string) int { return at[a].Compare(at[b]) })
+// registryView is the registry as the loop knows it, for pruning: the
+// registrar's last durable registry.
+func (s *state) registryView() *registrypb.Registry {
+	if r, ok := s.cfg.Registrar.(interface{ Registry() *registrypb.Registry }); ok {
+		return r.Registry()
+	}
+	return &registrypb.Registry{}
 }
