@@ -26,7 +26,7 @@ non-zero otherwise.
 
 Example: meso execute --master=127.0.0.1:5050 --name=hello --command='echo hello'`,
 		false, func(fs *flag.FlagSet) runFunc {
-			fs.StringVar(&cfg.Master, "master", cfg.Master, "the master: host:port")
+			fs.StringVar(&cfg.Master, "master", cfg.Master, "the master: host:port, or zk://host:port[,host:port]/path to follow the leader of several masters")
 			fs.StringVar(&cfg.Name, "name", "", "name and ID of the task (required)")
 			fs.StringVar(&cfg.Command, "command", "", "the command to run (required)")
 			shell := fs.Bool("shell", true, "run the command through /bin/sh -c (otherwise exec it directly)")

@@ -54,8 +54,9 @@ var (
 // framework in the spirit of Mesos's mesos-execute: it runs one command
 // task and exits with its outcome.
 type ExecuteConfig struct {
-	// Master is the --master value: host:port, master@host:port or
-	// http://host:port.
+	// Master is the --master value: host:port, master@host:port,
+	// http://host:port, or zk://host:port[,...]/path (the leader is found
+	// and followed through ZooKeeper).
 	Master string
 	// Name is the task name and task id (required).
 	Name string
@@ -310,7 +311,7 @@ func (e *connectError) Error() string {
 	case isConnRefused(e.err):
 		fmt.Fprintf(&b, "\nIs a master running at %s? Start one with `meso local`, or point --master at a running master.", e.master)
 	default:
-		fmt.Fprintf(&b, "\nCheck that --master=%s names a reachable Mesos master (host:port).", e.master)
+		fmt.Fprintf(&b, "\nCheck that --master=%s names a reachable Mesos master (host:port, or zk://host:port/path).", e.master)
 	}
 	return b.String()
 }
