@@ -355,6 +355,7 @@ func (x *execution) run(ctx context.Context) int {
 	defer stop()
 
 	err := x.client.Run(runCtx, x.handle)
+	_ = x.client.Close() // a zk:// master's detector and its session
 	x.stopKiller()
 	x.killWG.Wait() // a kill in flight finishes printing before we return
 

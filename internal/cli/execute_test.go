@@ -367,7 +367,7 @@ func TestExecuteBadConfig(t *testing.T) {
 		{"env file not strings", func(c *ExecuteConfig) { c.Env = "file://" + envFile }, "failed to parse --env"},
 		{"bad resources", func(c *ExecuteConfig) { c.Resources = "cpus:x" }, "failed to parse resources 'cpus:x'"},
 		{"bad content type", func(c *ExecuteConfig) { c.ContentType = "xml" }, "invalid content type 'xml'"},
-		{"zk", func(c *ExecuteConfig) { c.Master = "zk://127.0.0.1:2181/mesos" }, "ZooKeeper detection is not available yet"},
+		{"zk without a path", func(c *ExecuteConfig) { c.Master = "zk://127.0.0.1:2181" }, "zk://127.0.0.1:2181"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -279,6 +279,7 @@ func newWorkload(t *testing.T, master string, n int) *workload {
 		t.Fatal(err)
 	}
 	w.client = c
+	t.Cleanup(func() { _ = c.Close() })
 	return w
 }
 

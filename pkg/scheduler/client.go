@@ -164,6 +164,16 @@ func (c *Client) StreamID() string {
 	return c.streamID
 }
 
+// Close releases what New created: the detector made from Config.Master
+// (for a zk:// master, its ZooKeeper session). A detector passed in
+// Config.Detector is the caller's to close. Call it once Run has returned.
+func (c *Client) Close() error {
+	if c.own {
+		return c.det.Close()
+	}
+	return nil
+}
+
 // Run subscribes and hands every event to handler until ctx ends, handler
 // returns an error, the master sends ERROR, the master rejects SUBSCRIBE for
 // good, or OnDisconnect says stop. It re-subscribes (with backoff) after
