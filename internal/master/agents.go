@@ -53,10 +53,10 @@ func (m *Master) serveAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.err != nil {
-		httpapi.WriteError(w, res.err)
+		httpapi.WriteError(w, toHTTP(res.err))
 		return
 	}
-	w.WriteHeader(res.status)
+	w.WriteHeader(statusOf(res.outcome))
 }
 
 func (m *Master) serveAgentStream(w http.ResponseWriter, r *http.Request, call *agentapipb.Call) {
@@ -80,7 +80,7 @@ func (m *Master) serveAgentStream(w http.ResponseWriter, r *http.Request, call *
 		return
 	}
 	if res.err != nil {
-		httpapi.WriteError(w, res.err)
+		httpapi.WriteError(w, toHTTP(res.err))
 		return
 	}
 	stream, err := httpapi.NewStream(w, codec.Protobuf, http.Header{streamIDHeader: {conn.streamID}})
@@ -144,7 +144,7 @@ func (s *state) registeredEvent(a *agent, typ agentapipb.Event_Type) *agentapipb
 func newAgentRecord(id string, info *mesospb.AgentInfo, pid, version string, caps []mesospb.AgentInfo_Capability_Type) (*agent, error) {
 	ip, port, ok := parsePID(pid)
 	if !ok {
-		return nil, httpapi.Errorf(http.StatusBadRequest, "Invalid agent pid '%s'", pid)
+		return nil, rejectf(ErrInvalid, "Invalid agent pid '%s'", pid)
 	}
 	info = proto.Clone(info).(*mesospb.AgentInfo)
 	info.Id = &mesospb.AgentID{Value: ptr(id)}
@@ -153,7 +153,7 @@ func newAgentRecord(id string, info *mesospb.AgentInfo, pid, version string, cap
 	}
 	total, err := upgradeResources(info.GetResources(), "")
 	if err != nil {
-		return nil, httpapi.Errorf(http.StatusBadRequest, "Invalid agent resources: %v", err)
+		return nil, rejectf(ErrInvalid, "Invalid agent resources: %v", err)
 	}
 	for _, r := range total {
 		r.AllocationInfo = nil
@@ -203,7 +203,7 @@ func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (s
 	if s.admitting[a.pid] {
 		// Master::registerSlave: "Ignoring register agent message ... as
 		// admission is already in progress"; the agent tries again.
-		return "", failed(http.StatusServiceUnavailable, "Agent admission is already in progress")
+		return "", failed(ErrUnavailable, "Agent admission is already in progress")
 	}
 	if old := s.agentAtPID(a.pid); old != nil {
 		if old.connected() {
@@ -285,7 +285,7 @@ func (s *state) allocAgent(a *agent) allocator.Agent {
 func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister) (string, callResult) {
 	id := rr.GetAgentInfo().GetId().GetValue()
 	if id == "" {
-		return "", failed(http.StatusBadRequest, "Expecting 'agent_info.id' to be present")
+		return "", failed(ErrInvalid, "Expecting 'agent_info.id' to be present")
 	}
 	if !s.gone[id].IsZero() {
 		conn.out.push(&agentapipb.Event{
@@ -298,7 +298,7 @@ func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister)
 	if s.markingUnreachable[id] || s.reregistering[id] {
 		// Mesos ignores the message while a registry write about the agent
 		// is in flight; the agent tries again.
-		return "", failed(http.StatusServiceUnavailable, "A registry operation on agent %s is in progress", id)
+		return "", failed(ErrUnavailable, "A registry operation on agent %s is in progress", id)
 	}
 	s.metrics.slaveReregistrations++
 	if a := s.agents[id]; a != nil {
@@ -623,25 +623,25 @@ func (s *state) agentDisconnected(agentID string, conn *agentConn) {
 func (s *state) agentCall(call *agentapipb.Call, streamID string) callResult {
 	a := s.agents[call.GetAgentId().GetValue()]
 	if a == nil {
-		return failed(http.StatusForbidden, "Agent %s is not registered", call.GetAgentId().GetValue())
+		return failed(ErrForbidden, "Agent %s is not registered", call.GetAgentId().GetValue())
 	}
 	if streamID == "" {
-		return failed(http.StatusBadRequest, "All non-register calls should include the 'Mesos-Stream-Id' header")
+		return failed(ErrInvalid, "All non-register calls should include the 'Mesos-Stream-Id' header")
 	}
 	if a.conn == nil || streamID != a.conn.streamID {
-		return failed(http.StatusBadRequest, "The stream ID '%s' does not match the agent's current stream", streamID)
+		return failed(ErrInvalid, "The stream ID '%s' does not match the agent's current stream", streamID)
 	}
 	switch call.GetType() {
 	case agentapipb.Call_PONG:
 		a.missedPings, a.pongPending = 0, false
 	case agentapipb.Call_STATUS_UPDATE:
 		if call.StatusUpdate == nil {
-			return failed(http.StatusBadRequest, "Expecting 'status_update' to be present")
+			return failed(ErrInvalid, "Expecting 'status_update' to be present")
 		}
 		s.statusUpdate(a, call.GetStatusUpdate())
 	case agentapipb.Call_EXECUTOR_MESSAGE:
 		if call.ExecutorMessage == nil {
-			return failed(http.StatusBadRequest, "Expecting 'executor_message' to be present")
+			return failed(ErrInvalid, "Expecting 'executor_message' to be present")
 		}
 		em := call.GetExecutorMessage()
 		if f := s.frameworks[em.GetFrameworkId().GetValue()]; f != nil {
@@ -656,7 +656,7 @@ func (s *state) agentCall(call *agentapipb.Call, streamID string) callResult {
 		}
 	case agentapipb.Call_EXECUTOR_EXITED:
 		if call.ExecutorExited == nil {
-			return failed(http.StatusBadRequest, "Expecting 'executor_exited' to be present")
+			return failed(ErrInvalid, "Expecting 'executor_exited' to be present")
 		}
 		s.exitedExecutor(a, call.GetExecutorExited())
 	case agentapipb.Call_UNREGISTER:
@@ -677,7 +677,7 @@ func (s *state) agentCall(call *agentapipb.Call, streamID string) callResult {
 			}
 		})
 	default:
-		return callResult{status: http.StatusNotImplemented}
+		return failed(ErrUnimplemented, "")
 	}
 	return accepted()
 }

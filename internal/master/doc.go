@@ -87,22 +87,43 @@
 //     UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA, SET_QUOTA, REMOVE_QUOTA,
 //     RESERVE_RESOURCES, UNRESERVE_RESOURCES; 501 for the rest) and the
 //     legacy /weights, /quota, /reserve and /unreserve endpoints. Weights
-//     and quota are kept in memory only until the registry exists.
+//     and quota changes are answered once the registry holds them.
 //     operator_reserve.go: an operator (UN)RESERVE is validated without a
 //     framework, the agent's offers are rescinded (5 s filter) one by one
 //     until they cover it, and it is applied to what the agent has
 //     available — 202, or 409 when it does not fit — changing the agent's
 //     total (UpdateAgentTotal, CHECKPOINT_RESOURCES).
 //
-// Leadership: this master always leads for now, but every gated endpoint
-// asks one place (leader.go) whether to serve, 307 to the leader, or 503,
-// so a ZooKeeper contender only has to implement the leadership interface.
+// Leadership and the registry (leader.go, recovery.go, registry.go):
+// Serve starts the loop at once (a standby answers /metrics/snapshot with
+// master/elected 0, /health, and 307 to the leader it detects for the
+// APIs), enters the election through Config.Contender (none: it leads
+// alone), and once elected reads the registry (Config.Registrar): the
+// registry's agents become "recovered" — expected back within
+// AgentReregisterTimeout, after which they are marked unreachable unless
+// more than RecoveryAgentRemovalLimit of them are missing (then the
+// master stops) — and its unreachable and gone agents, weights and quota
+// are restored. Only then does it serve (ready). A master that loses its
+// leadership stops (ErrLostLeadership), as Mesos's exits.
+//
+// Durable before visible: every change the registry holds — admitting an
+// agent, re-admitting one that was unreachable or unknown, marking one
+// unreachable, removing one, weights, quota — is queued with persist and
+// takes effect in its continuation, once the registry writer reports it
+// durable. On top of that, every stream event and every HTTP answer the
+// loop produces is stamped with the registry operations queued so far and
+// held until they are durable (durability in outbox.go): the shape of
+// etcd-io/raft's Ready — persist, then send. A failed write stops the
+// master (ErrRegistry), as Mesos's aborts.
+//
+// Errors: state methods return the core errors of errors.go (ErrInvalid,
+// ErrForbidden, ...) with Mesos's messages; the serve* handlers map them to
+// status codes (toHTTP) — the only place status codes are chosen.
 //
 // Known differences from Mesos are listed in the package's README-style
 // comments where they occur; the main ones: offer operations other than
 // LAUNCH, LAUNCH_GROUP, RESERVE and UNRESERVE are dropped (their resources
-// declined), there is no registry (agents, weights and quota are not
-// persisted; "recovered" agents never exist), no authentication or
+// declined), no authentication or
 // authorization, no inverse offers, no operation feedback, and tasks an
 // agent no longer reports when it reconnects are answered with
 // TASK_LOST/TASK_DROPPED by the master instead of being reconciled through

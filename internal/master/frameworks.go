@@ -1,7 +1,6 @@
 package master
 
 import (
-	"net/http"
 	"slices"
 	"time"
 
@@ -290,13 +289,13 @@ func (s *state) removeFramework(f *framework) {
 func (s *state) updateFrameworkCall(f *framework, u *schedulerpb.Call_UpdateFramework) callResult {
 	info := proto.Clone(u.GetFrameworkInfo()).(*mesospb.FrameworkInfo)
 	if err := validation.FrameworkInfo(info); err != nil {
-		return failed(http.StatusBadRequest, "Supplied FrameworkInfo is not valid: %v", err)
+		return failed(ErrInvalid, "Supplied FrameworkInfo is not valid: %v", err)
 	}
 	if err := validation.FrameworkUpdate(f.info, info); err != nil {
-		return failed(http.StatusBadRequest, "FrameworkInfo update is not valid: %v", err)
+		return failed(ErrInvalid, "FrameworkInfo update is not valid: %v", err)
 	}
 	if err := validation.SuppressedRoles(frameworkRoles(info), u.GetSuppressedRoles()); err != nil {
-		return failed(http.StatusBadRequest, "'UpdateFramework' call is not valid: %v", err)
+		return failed(ErrInvalid, "'UpdateFramework' call is not valid: %v", err)
 	}
 	changed := !proto.Equal(f.info, info)
 	s.applyFrameworkInfo(f, info, u.GetSuppressedRoles())
@@ -304,7 +303,7 @@ func (s *state) updateFrameworkCall(f *framework, u *schedulerpb.Call_UpdateFram
 		s.sendFrameworkUpdates(f)
 	}
 	s.triggerAllocation()
-	return callResult{status: http.StatusOK}
+	return callResult{outcome: outcomeDone}
 }
 
 // rolesOrAll validates the roles of SUPPRESS/REVIVE: empty means all of the

@@ -320,6 +320,10 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 			m.log.Info("elected as the leading master", "master_id", m.id)
 			st.recover()
 		case <-lost:
+			if ctx.Err() != nil { // the candidacy ended with ctx: a clean stop
+				st.shutdown()
+				return
+			}
 			m.fatal = ErrLostLeadership
 			m.log.Error("lost leadership; exiting as Mesos does (commit suicide)", "master_id", m.id)
 			st.shutdown()

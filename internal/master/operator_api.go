@@ -35,9 +35,9 @@ import (
 // opResult is the actor's answer to an operator call: a Response to
 // write (200), an empty status, or an error.
 type opResult struct {
-	status int
-	resp   *masterpb.Response
-	err    error
+	outcome outcome
+	resp    *masterpb.Response
+	err     error
 	// wait, when set, delivers the real result once the registry write
 	// the call needs is durable (see durably).
 	wait <-chan opResult
@@ -51,7 +51,7 @@ func (s *state) durably(op registry.Operation, apply func() opResult) opResult {
 	done := make(chan opResult, 1)
 	s.persist(op, func(_ bool, rejected error) {
 		if rejected != nil {
-			done <- opFailed(http.StatusInternalServerError, "Failed to update the registry: %v", rejected)
+			done <- opFailed(ErrInternal, "Failed to update the registry: %v", rejected)
 			return
 		}
 		done <- apply()
@@ -74,10 +74,10 @@ func (m *Master) settle(r *http.Request, res opResult) (opResult, error) {
 	}
 }
 
-func opOK() opResult { return opResult{status: http.StatusOK} }
+func opOK() opResult { return opResult{outcome: outcomeDone} }
 
-func opFailed(status int, format string, args ...any) opResult {
-	return opResult{err: httpapi.Errorf(status, format, args...)}
+func opFailed(kind error, format string, args ...any) opResult {
+	return opResult{err: rejectf(kind, format, args...)}
 }
 
 func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +101,7 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 	var res opResult
 	switch call.GetType() {
 	case masterpb.Call_UNKNOWN:
-		res = opFailed(http.StatusNotImplemented, "")
+		res = opFailed(ErrUnimplemented, "")
 	case masterpb.Call_GET_HEALTH:
 		res = opResult{resp: &masterpb.Response{
 			Type:      masterpb.Response_GET_HEALTH.Enum(),
@@ -126,15 +126,15 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	default:
-		res = opFailed(http.StatusNotImplemented, "Operator call %s is not implemented by this master", call.GetType())
+		res = opFailed(ErrUnimplemented, "Operator call %s is not implemented by this master", call.GetType())
 	}
 	switch {
 	case res.err != nil:
-		httpapi.WriteError(w, res.err)
+		httpapi.WriteError(w, toHTTP(res.err))
 	case res.resp != nil:
 		_ = httpapi.WriteMessage(w, http.StatusOK, mt, res.resp)
 	default:
-		w.WriteHeader(res.status)
+		w.WriteHeader(statusOf(res.outcome))
 	}
 }
 
@@ -188,7 +188,7 @@ func (s *state) operatorCall(call *masterpb.Call) opResult {
 	case masterpb.Call_GET_ROLES:
 		return opResult{resp: s.getRoles()}
 	}
-	return opFailed(http.StatusNotImplemented, "")
+	return opFailed(ErrUnimplemented, "")
 }
 
 // weightInfos lists the weights set (by --weights or operators), by role.
@@ -210,11 +210,11 @@ func (s *state) updateWeights(infos []*mesospb.WeightInfo) opResult {
 	for _, wi := range infos {
 		role := strings.TrimSpace(wi.GetRole())
 		if err := validation.Role(role); err != nil {
-			return opFailed(http.StatusBadRequest,
+			return opFailed(ErrInvalid,
 				"Failed to validate update weights request JSON: Invalid role '%s': %v", role, err)
 		}
 		if w := wi.GetWeight(); !(w > 0) {
-			return opFailed(http.StatusBadRequest,
+			return opFailed(ErrInvalid,
 				"Failed to validate update weights request JSON for role '%s': Invalid weight '%s': Weights must be positive",
 				role, strconv.FormatFloat(w, 'g', -1, 64))
 		}
@@ -366,17 +366,17 @@ func (s *state) updateQuota(configs []*quotapb.QuotaConfig, force bool) opResult
 	configs = lastConfigPerRole(configs)
 	for _, c := range configs {
 		if strings.Contains(c.GetRole(), "/") {
-			return opFailed(http.StatusBadRequest, "Updating quota on nested role '%s' is not supported yet", c.GetRole())
+			return opFailed(ErrInvalid, "Updating quota on nested role '%s' is not supported yet", c.GetRole())
 		}
 		if err := validateQuotaConfig(c); err != nil {
-			return opFailed(http.StatusBadRequest, "Invalid QuotaConfig: %v", err)
+			return opFailed(ErrInvalid, "Invalid QuotaConfig: %v", err)
 		}
 	}
 	for _, c := range configs {
 		limits, consumed := scalarMap(c.GetLimits()), s.roleConsumedQuota(c.GetRole())
 		if !limitsContain(limits, consumed) {
 			if !force {
-				return opFailed(http.StatusBadRequest,
+				return opFailed(ErrInvalid,
 					"Invalid QuotaConfig: Role '%s' is already consuming '%s'; this is more than the requested limits '%s' (use 'force' flag to bypass this check)",
 					c.GetRole(), consumed, limits)
 			}
@@ -394,7 +394,7 @@ func (s *state) updateQuota(configs []*quotapb.QuotaConfig, force bool) opResult
 	}
 	if capacity := s.clusterCapacity(); !capacity.contains(guarantees) {
 		if !force {
-			return opFailed(http.StatusBadRequest,
+			return opFailed(ErrInvalid,
 				"Invalid QuotaConfig: total quota guarantees '%s' exceed cluster capacity '%s' (use 'force' flag to bypass this check)",
 				guarantees, capacity)
 		}
@@ -524,19 +524,19 @@ func (s *state) rescindForSetQuota(role string, guarantee resources.Resources) {
 // unless forced.
 func (s *state) setQuota(req *quotapb.QuotaRequest) opResult {
 	if err := resources.Validate(req.GetGuarantee()); err != nil {
-		return opFailed(http.StatusBadRequest, "Failed to validate set quota request: QuotaInfo with invalid resource: %v", err)
+		return opFailed(ErrInvalid, "Failed to validate set quota request: QuotaInfo with invalid resource: %v", err)
 	}
 	guarantee := resources.Resources(req.GetGuarantee()).FromPreRefinement()
 	if err := validateQuotaInfo(req.Role, guarantee); err != nil {
-		return opFailed(http.StatusBadRequest, "Failed to validate set quota request: %v", err)
+		return opFailed(ErrInvalid, "Failed to validate set quota request: %v", err)
 	}
 	role := req.GetRole()
 	if s.quotas[role] != nil {
-		return opFailed(http.StatusBadRequest,
+		return opFailed(ErrInvalid,
 			"Failed to validate set quota request: Cannot set quota for role '%s' which already has quota", role)
 	}
 	if strings.Contains(role, "/") {
-		return opFailed(http.StatusBadRequest, "Setting quota on nested role '%s' is not supported yet", role)
+		return opFailed(ErrInvalid, "Setting quota on nested role '%s' is not supported yet", role)
 	}
 	q := quantitiesOf(guarantee)
 	if !req.GetForce() {
@@ -545,7 +545,7 @@ func (s *state) setQuota(req *quotapb.QuotaRequest) opResult {
 			total = total.add(scalarMap(c.GetGuarantees()))
 		}
 		if capacity := s.clusterCapacity(); !capacity.contains(total) {
-			return opFailed(http.StatusConflict,
+			return opFailed(ErrConflict,
 				"Quota guarantees overcommit the cluster (use 'force' to bypass this check): Total quota guarantees '%s' exceed cluster capacity '%s'",
 				total, capacity)
 		}
@@ -599,9 +599,9 @@ func validateQuotaInfo(role *string, guarantee resources.Resources) error {
 func (s *state) removeQuota(role, path string) opResult {
 	if s.quotas[role] == nil {
 		if path != "" {
-			return opFailed(http.StatusBadRequest, "Failed to remove quota for path '%s': Role '%s' has no quota set", path, role)
+			return opFailed(ErrInvalid, "Failed to remove quota for path '%s': Role '%s' has no quota set", path, role)
 		}
-		return opFailed(http.StatusBadRequest, "Failed to remove quota: Role '%s' has no quota set", role)
+		return opFailed(ErrInvalid, "Failed to remove quota: Role '%s' has no quota set", role)
 	}
 	c := &quotapb.QuotaConfig{Role: ptr(role)}
 	return s.durably(&registry.UpdateQuota{Configs: []*quotapb.QuotaConfig{c}}, func() opResult {
@@ -718,10 +718,10 @@ func (m *Master) writeOpResult(w http.ResponseWriter, r *http.Request, fn func()
 		return
 	}
 	if res.err != nil {
-		httpapi.WriteError(w, res.err)
+		httpapi.WriteError(w, toHTTP(res.err))
 		return
 	}
-	w.WriteHeader(res.status)
+	w.WriteHeader(statusOf(res.outcome))
 }
 
 // methodNotAllowed is libprocess's MethodNotAllowed.

@@ -35,13 +35,13 @@ const rescindFilterSeconds = 5
 func (s *state) operatorReserve(agentID string, source, rs []*mesospb.Resource) opResult {
 	a := s.agents[agentID]
 	if a == nil {
-		return opFailed(http.StatusBadRequest, "No agent found with specified ID")
+		return opFailed(ErrInvalid, "No agent found with specified ID")
 	}
 	if err := resources.Validate(rs); err != nil {
-		return opFailed(http.StatusBadRequest, "%v", err)
+		return opFailed(ErrInvalid, "%v", err)
 	}
 	if err := resources.Validate(source); err != nil {
-		return opFailed(http.StatusBadRequest, "%v", err)
+		return opFailed(ErrInvalid, "%v", err)
 	}
 	up := resources.Resources(cloneResources(rs)).FromPreRefinement()
 	upSource := resources.Resources(cloneResources(source)).FromPreRefinement()
@@ -52,7 +52,7 @@ func (s *state) operatorReserve(agentID string, source, rs []*mesospb.Resource) 
 		Source:                upSource,
 	})
 	if err != nil {
-		return opFailed(http.StatusBadRequest, "Invalid RESERVE operation on agent %s: %v", agentString(a), err)
+		return opFailed(ErrInvalid, "Invalid RESERVE operation on agent %s: %v", agentString(a), err)
 	}
 	return s.operatorOperation(a, "RESERVE", reserveConversions(upSource, up))
 }
@@ -61,14 +61,14 @@ func (s *state) operatorReserve(agentID string, source, rs []*mesospb.Resource) 
 func (s *state) operatorUnreserve(agentID string, rs []*mesospb.Resource) opResult {
 	a := s.agents[agentID]
 	if a == nil {
-		return opFailed(http.StatusBadRequest, "No agent found with specified ID")
+		return opFailed(ErrInvalid, "No agent found with specified ID")
 	}
 	if err := resources.Validate(rs); err != nil {
-		return opFailed(http.StatusBadRequest, "%v", err)
+		return opFailed(ErrInvalid, "%v", err)
 	}
 	up := resources.Resources(cloneResources(rs)).FromPreRefinement()
 	if err := validation.Unreserve(up); err != nil {
-		return opFailed(http.StatusBadRequest, "Invalid UNRESERVE operation: %v", err)
+		return opFailed(ErrInvalid, "Invalid UNRESERVE operation: %v", err)
 	}
 	return s.operatorOperation(a, "UNRESERVE", unreserveConversions(up))
 }
@@ -103,18 +103,18 @@ func (s *state) operatorOperation(a *agent, typ string, convs []conversion) opRe
 	// HierarchicalAllocatorProcess::updateAvailable.
 	if _, err := applyConversions(s.agentAvailable(a), convs); err != nil {
 		s.log.Info("failed to apply operator "+typ+" operation", "agent_id", a.id, "error", err)
-		return opFailed(http.StatusConflict, "%v", err)
+		return opFailed(ErrConflict, "%v", err)
 	}
 	total, err := applyConversions(a.total, convs)
 	if err != nil { // cannot happen: the total contains what is available
-		return opFailed(http.StatusConflict, "%v", err)
+		return opFailed(ErrConflict, "%v", err)
 	}
 	a.total = total
 	s.alloc().UpdateAgentTotal(a.id, cloneResources(a.total))
 	s.log.Info("applied operator "+typ+" operation", "agent_id", a.id,
 		"resources", sumConversions(convs).converted.String())
 	s.sendCheckpointResources(a)
-	return opResult{status: http.StatusAccepted}
+	return opResult{outcome: outcomeAccepted}
 }
 
 // rescindOfferFiltered rescinds an offer and recovers its resources with

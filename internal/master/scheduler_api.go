@@ -64,22 +64,24 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res.err != nil {
-		httpapi.WriteError(w, res.err)
+		httpapi.WriteError(w, toHTTP(res.err))
 		return
 	}
-	w.WriteHeader(res.status)
+	w.WriteHeader(statusOf(res.outcome))
 }
 
 // callResult is the actor's answer to a non-SUBSCRIBE call.
+// callResult is the core's answer to a scheduler or agent call: how it
+// ended, or a core error (errors.go).
 type callResult struct {
-	status int
-	err    error // an *httpapi.Error
+	outcome outcome
+	err     error
 }
 
-func accepted() callResult { return callResult{status: http.StatusAccepted} }
+func accepted() callResult { return callResult{outcome: outcomeAccepted} }
 
-func failed(status int, format string, args ...any) callResult {
-	return callResult{err: httpapi.Errorf(status, format, args...)}
+func failed(kind error, format string, args ...any) callResult {
+	return callResult{err: rejectf(kind, format, args...)}
 }
 
 func writeStopped(w http.ResponseWriter, err error) {
@@ -155,16 +157,16 @@ func (m *Master) streamClosed(frameworkID string, conn *schedConn) {
 func (s *state) schedulerCall(call *schedulerpb.Call, streamID string, hasStreamID bool) callResult {
 	f := s.frameworks[call.GetFrameworkId().GetValue()]
 	if f == nil {
-		return failed(http.StatusBadRequest, "Framework cannot be found")
+		return failed(ErrInvalid, "Framework cannot be found")
 	}
 	if !f.connected() {
-		return failed(http.StatusForbidden, "Framework is not subscribed")
+		return failed(ErrForbidden, "Framework is not subscribed")
 	}
 	if !hasStreamID {
-		return failed(http.StatusBadRequest, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+		return failed(ErrInvalid, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
 	}
 	if streamID != f.conn.streamID {
-		return failed(http.StatusBadRequest,
+		return failed(ErrInvalid,
 			"The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s",
 			streamID, f.id)
 	}
@@ -200,7 +202,7 @@ func (s *state) schedulerCall(call *schedulerpb.Call, streamID string, hasStream
 	case schedulerpb.Call_UPDATE_FRAMEWORK:
 		return s.updateFrameworkCall(f, call.GetUpdateFramework())
 	default:
-		return callResult{status: http.StatusNotImplemented}
+		return failed(ErrUnimplemented, "")
 	}
 	return accepted()
 }
