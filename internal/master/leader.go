@@ -40,6 +40,11 @@ func (m *Master) leading() (self bool, leader string) {
 		return true, ""
 	}
 	if l := m.detected.Load(); l != nil {
+		if self := m.self.Load(); self != nil && *self == *l {
+			// The znode of this master's previous process (its session
+			// not expired yet): redirecting would loop back here.
+			return false, ""
+		}
 		return false, *l
 	}
 	return false, ""

@@ -170,6 +170,7 @@ type Master struct {
 	// Contender); detected is the leader a standby redirects to.
 	elected  atomic.Bool
 	detected atomic.Pointer[string]
+	self     atomic.Pointer[string] // this master's hostname:port, as detectors report it
 	// fatal is why the loop stopped on its own (lost leadership, a failed
 	// registry write); Serve returns it.
 	fatal error
@@ -274,6 +275,8 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 	m.ctx = ctx
 	st := m.st
 	st.start(addr)
+	self := (&detector.Leader{Host: st.info.GetHostname(), Port: int(st.info.GetPort())}).Address()
+	m.self.Store(&self)
 	m.log.Info("master started", "master_id", m.id, "pid", st.info.GetPid())
 
 	type election struct {
