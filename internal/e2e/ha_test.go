@@ -56,6 +56,9 @@ type proc struct {
 func newHARig(t *testing.T, masters, agents int, session time.Duration) *haRig {
 	t.Helper()
 	r := &haRig{t: t, bin: testutil.MesoBinary(t), session: session, dir: t.TempDir()}
+	if d := os.Getenv("MESO_E2E_LOGS"); d != "" { // keep the logs for a look
+		r.dir = d
+	}
 	r.zk = zkserver.Start(t)
 	r.zkURL = r.zk.URL("/mesos")
 	for i := 0; i < masters; i++ {
@@ -341,7 +344,6 @@ func (w *workload) offer(ctx context.Context, o *mesospb.Offer) {
 			Command: &mesospb.CommandInfo{Value: proto.String(
 				fmt.Sprintf("echo run >> %s/%s; sleep 0.2", w.marks, id))},
 		})
-		w.launched[id] = o.GetAgentId()
 		cpus -= 0.1
 		mem -= 32
 	}
@@ -351,8 +353,17 @@ func (w *workload) offer(ctx context.Context, o *mesospb.Offer) {
 		return
 	}
 	// A failed call (the leader died) is not retried: reconciliation finds
-	// out whether the master got it.
+	// out whether the master got it. The tasks are reconciled only once the
+	// ACCEPT has been answered (or failed): a RECONCILE that overtook it
+	// would hear "unknown" and launch the task a second time.
 	_ = w.client.Call(ctx, sched.LaunchTasks(o, tasks...))
+	w.mu.Lock()
+	for _, task := range tasks {
+		if w.finished[task.GetTaskId().GetValue()] == 0 {
+			w.launched[task.GetTaskId().GetValue()] = o.GetAgentId()
+		}
+	}
+	w.mu.Unlock()
 }
 
 func (w *workload) update(st *mesospb.TaskStatus) {
@@ -361,9 +372,7 @@ func (w *workload) update(st *mesospb.TaskStatus) {
 	id := st.GetTaskId().GetValue()
 	switch s := st.GetState(); {
 	case s == mesospb.TaskState_TASK_FINISHED:
-		if _, ok := w.launched[id]; ok || w.finished[id] == 0 {
-			w.finished[id]++
-		}
+		w.finished[id]++
 		delete(w.launched, id)
 		if len(w.finished) == w.n {
 			w.closeOnce.Do(func() { close(w.done) })
@@ -374,6 +383,7 @@ func (w *workload) update(st *mesospb.TaskStatus) {
 		if _, ok := w.launched[id]; ok {
 			delete(w.launched, id)
 			w.pending = append(w.pending, id)
+			w.t.Logf("relaunching %s after %v (%v: %s)", id, s, st.GetReason(), st.GetMessage())
 		}
 	case taskstate.IsTerminal(s):
 		if w.finished[id] == 0 {
