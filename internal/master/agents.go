@@ -354,7 +354,16 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 	a.conn = conn
 	a.registeredTime = s.now()
 	a.reregisteredTime = a.registeredTime
+	// Master::__reregisterSlave: an agent that is not one of the recovered
+	// agents of a failover — unreachable, or unknown altogether (e.g.
+	// pruned from the unreachable list) — brings its tasks back, and every
+	// connected framework hears of each.
 	wasUnreachable := !s.unreachable[id].IsZero()
+	notRecovered := s.recovered[id] == nil
+	backMessage := "Unknown agent reregistered"
+	if wasUnreachable {
+		backMessage = "Unreachable agent re-reregistered"
+	}
 	delete(s.unreachable, id)
 	delete(s.recovered, id)
 	s.agents[id] = a
@@ -403,16 +412,15 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 		if !taskstate.IsTerminal(t.GetState()) {
 			used[fid] = addRes(used[fid], t.GetResources())
 		}
-		if wasUnreachable {
+		if notRecovered {
 			// The task is reachable again: it leaves the unreachable (and,
 			// should the master have declared it terminal meanwhile,
-			// completed) books, and every connected framework hears of it
-			// (Master::_reregisterSlave).
+			// completed) books, and every connected framework hears of it.
 			s.forgetTaskHistory(f, t.GetTaskId().GetValue())
-			f.send(updateEvent(reregisteredStatus(t, s.now())))
+			f.send(updateEvent(reregisteredStatus(t, backMessage, s.now())))
 		}
 	}
-	if wasUnreachable {
+	if notRecovered {
 		// Tasks that went unreachable with this agent but that it no
 		// longer reports are dropped from the unreachable books too.
 		for _, f := range s.frameworks {
@@ -519,9 +527,8 @@ func (s *state) reregisterKnownAgent(a *agent, conn *agentConn, rr *agentapipb.C
 // reregisteredStatus is the update sent for each task of an unreachable
 // agent that re-registers: the task's reported state, with its latest
 // health, check and container status.
-func reregisteredStatus(t *mesospb.Task, now time.Time) *mesospb.TaskStatus {
-	return taskSnapshotStatus(t, t.GetState(), mesospb.TaskStatus_REASON_AGENT_REREGISTERED,
-		"Unreachable agent re-reregistered", now)
+func reregisteredStatus(t *mesospb.Task, message string, now time.Time) *mesospb.TaskStatus {
+	return taskSnapshotStatus(t, t.GetState(), mesospb.TaskStatus_REASON_AGENT_REREGISTERED, message, now)
 }
 
 // taskSnapshotStatus is a master-generated status (no uuid) for a task the

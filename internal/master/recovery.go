@@ -2,12 +2,14 @@ package master
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/quotapb"
+	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/pb/registrypb"
 	"github.com/meso-project/meso/internal/registry"
 )
@@ -142,6 +144,14 @@ func (s *state) markRecoveredUnreachable(id string) {
 			delete(s.recovered, id)
 			s.unreachable[id] = now
 			s.metrics.slaveUnreachableCompleted++
+			// Master::_markUnreachable → sendSlaveLost: every framework
+			// hears that the agent is lost.
+			for _, f := range s.sortedFrameworks() {
+				f.send(&schedulerpb.Event{
+					Type:    schedulerpb.Event_FAILURE.Enum(),
+					Failure: &schedulerpb.Event_Failure{AgentId: &mesospb.AgentID{Value: ptr(id)}},
+				})
+			}
 			s.log.Info("marked agent unreachable: did not re-register after master failover",
 				"agent_id", id, "timeout", s.cfg.AgentReregisterTimeout.String())
 		})
@@ -165,6 +175,12 @@ func (s *state) pruneRegistry() {
 		}
 		for _, id := range unreachable {
 			delete(s.unreachable, id.GetValue())
+			// Master::_doRegistryGc: the agent's unreachable tasks go too.
+			for _, f := range s.frameworks {
+				f.unreachableTasks = slices.DeleteFunc(f.unreachableTasks, func(t *mesospb.Task) bool {
+					return t.GetAgentId().GetValue() == id.GetValue()
+				})
+			}
 		}
 		for _, id := range gone {
 			delete(s.gone, id.GetValue())
