@@ -589,6 +589,26 @@ func TestLeaderSessionExpiry(t *testing.T) {
 	stop := make(chan struct{})
 	most := r.watchLeaders(stop)
 
+	// A standby frozen past the session timeout loses its candidacy; thawed,
+	// it contends again on a new session and stays up (Mesos's
+	// Master::lostCandidacy for a master that does not lead).
+	var standby *proc
+	for _, p := range r.masters {
+		if p != leader {
+			standby = p
+			break
+		}
+	}
+	_ = standby.cmd.Process.Signal(syscall.SIGSTOP)
+	time.Sleep(session + time.Second)
+	_ = standby.cmd.Process.Signal(syscall.SIGCONT)
+	if waitExit(standby, session+2*time.Second) {
+		t.Fatalf("%s, a standby, exited when its session expired:\n%s", standby.name, tail(standby.log, 2000))
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return strings.Contains(tail(standby.log, 20000), "contending again on a new ZooKeeper session")
+	}, "%s did not contend again", standby.name)
+
 	// Frozen past the session timeout: another master is elected; the old
 	// one, thawed, exits without serving as leader again.
 	_ = leader.cmd.Process.Signal(syscall.SIGSTOP)
