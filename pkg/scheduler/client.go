@@ -217,11 +217,45 @@ func (c *Client) Run(ctx context.Context, handler func(ctx context.Context, ev *
 				return herr
 			}
 		}
-		if err := sleep(ctx, c.backoff(failures)); err != nil {
+		moved, err := c.sleepOrLeaderChange(ctx, c.backoff(failures), leader)
+		if err != nil {
 			return err
+		}
+		if moved {
+			// A new leader: subscribe to it now, as Mesos's scheduler
+			// library connects as soon as it detects a new master, rather
+			// than wait out a backoff that grew against the old one.
+			failures = 0
 		}
 	}
 }
+
+// sleepOrLeaderChange waits d, or less when the detector reports a leader
+// other than leader (then it reports moved, after a short jitter so that
+// many schedulers do not all subscribe at the same instant).
+func (c *Client) sleepOrLeaderChange(ctx context.Context, d time.Duration, leader *detector.Leader) (moved bool, err error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changed := make(chan struct{})
+	go func() {
+		if l, err := c.det.Detect(wctx, leader); err == nil && l != nil {
+			close(changed)
+		}
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-t.C:
+		return false, nil
+	case <-changed:
+		return true, sleep(ctx, leaderJitter())
+	}
+}
+
+// leaderJitter is up to 100 ms.
+func leaderJitter() time.Duration { return time.Duration(rand.Int64N(int64(100 * time.Millisecond))) }
 
 // backoff is an exponential delay (1s, 2s, 4s ...) capped at MaxBackoff,
 // jittered uniformly into [d/2, d] so that many schedulers do not reconnect

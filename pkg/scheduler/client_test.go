@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -462,4 +463,34 @@ func TestGarbageRecordReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.WaitSubscriptions(t, wait, 2)
+}
+
+// After the leader dies, a client backing off against it subscribes to the
+// next leader as soon as the detector names it, not after the backoff
+// (MESO bench/failover: a 15 s backoff added up to 9 s to a failover).
+func TestNewLeaderCutsBackoffShort(t *testing.T) {
+	m2 := (&schedulertest.Master{}).Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens: every subscription attempt fails
+	l1, err := detector.Parse(dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := detector.NewStandalone(l1)
+	start(t, scheduler.Config{Detector: d, MaxBackoff: time.Minute}, nil)
+	time.Sleep(1500 * time.Millisecond) // two failures: the backoff now is 1–2 s and growing
+	l2, err := detector.Parse(m2.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appointed := time.Now()
+	d.Appoint(l2)
+	m2.WaitSubscriptions(t, wait, 1)
+	if took := time.Since(appointed); took > 500*time.Millisecond {
+		t.Errorf("subscribed to the new leader %v after it was detected; want < 500ms", took)
+	}
 }
