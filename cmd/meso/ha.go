@@ -140,8 +140,18 @@ type zkHA struct {
 
 var (
 	_ master.Contender = (*zkHA)(nil)
+	_ master.Lease     = (*zkHA)(nil)
 	_ master.Registrar = (*zkHA)(nil)
 )
+
+// LeaseValid implements master.Lease: the session has been heard from
+// within two thirds of its timeout (the ZooKeeper client pings every
+// third, and gives a connection up after two thirds of silence).
+// ZooKeeper cannot have expired it yet, so no other master can have been
+// elected.
+func (z *zkHA) LeaseValid() bool {
+	return time.Since(z.current().LastHeard()) < z.timeout*2/3
+}
 
 // connect opens a session, retrying every zookeeper.RetryInterval until
 // ctx ends (a master waits for ZooKeeper rather than give up).

@@ -31,12 +31,32 @@ type Contender interface {
 	Contend(ctx context.Context, info *mesospb.MasterInfo) (lost <-chan struct{}, err error)
 }
 
+// Lease is implemented by a Contender that can tell, at any instant,
+// whether its leadership is still certain: LeaseValid is false once the
+// contender has not heard from ZooKeeper for long enough that ZooKeeper
+// may have expired its session — after a long pause (a frozen process, a
+// partition), before the loss itself has been noticed and signalled.
+// While the lease has lapsed the master does not act as leader: it
+// answers 503, reports master/elected 0, and neither allocates nor pings.
+type Lease interface {
+	LeaseValid() bool
+}
+
+// leaseValid is true without a Lease.
+func (m *Master) leaseValid() bool {
+	l, ok := m.cfg.Contender.(Lease)
+	return !ok || l.LeaseValid()
+}
+
 // leading reports whether this master leads and, if not, the leader's
 // "host:port" as last detected ("" when no leader is known). It is the
 // single place that decides whether this master serves a request or
 // redirects it; it does not touch the loop, so a standby answers at once.
 func (m *Master) leading() (self bool, leader string) {
 	if m.elected.Load() {
+		if !m.leaseValid() {
+			return false, "" // perhaps no longer: answer as if no leader is known
+		}
 		return true, ""
 	}
 	if l := m.detected.Load(); l != nil {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,5 +80,41 @@ func TestStandbyRedirects(t *testing.T) {
 			t.Fatal("a standby that detects itself as the leader still redirects")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// leasedContender is elected at once; its lease is what the test says.
+type leasedContender struct{ valid atomic.Bool }
+
+func (c *leasedContender) Contend(ctx context.Context, _ *mesospb.MasterInfo) (<-chan struct{}, error) {
+	return ctx.Done(), nil
+}
+func (c *leasedContender) LeaseValid() bool { return c.valid.Load() }
+
+// A leader whose lease has lapsed (no word from ZooKeeper for too long:
+// perhaps no longer the leader) stops acting as one at once — 503 and
+// master/elected 0 — and acts again when the lease is renewed.
+func TestLapsedLeaseStopsLeading(t *testing.T) {
+	c := &leasedContender{}
+	c.valid.Store(true)
+	h := startMaster(t, func(cfg *Config) { cfg.Contender = c })
+	if e := h.getJSON("/metrics/snapshot")["master/elected"]; e != 1.0 {
+		t.Fatalf("master/elected = %v, want 1", e)
+	}
+	c.valid.Store(false)
+	resp, err := http.Get(h.url("/master/state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/master/state with a lapsed lease: %d, want 503", resp.StatusCode)
+	}
+	if e := h.getJSON("/metrics/snapshot")["master/elected"]; e != 0.0 {
+		t.Errorf("master/elected = %v with a lapsed lease, want 0", e)
+	}
+	c.valid.Store(true)
+	if st := h.getJSON("/master/state"); st["leader"] == nil {
+		t.Errorf("/master/state after the lease came back: %v", st)
 	}
 }

@@ -335,11 +335,11 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 			r.fn()
 			st.answer(r.reply)
 		case <-allocTick.C:
-			if st.serving {
+			if st.serving && m.leaseValid() {
 				st.allocate()
 			}
 		case <-pingTick.C:
-			if st.serving {
+			if st.serving && m.leaseValid() {
 				st.pingAgents()
 			}
 		}
@@ -348,7 +348,7 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 			st.shutdown()
 			return
 		}
-		if st.allocationPending && st.serving {
+		if st.allocationPending && st.serving && m.leaseValid() {
 			st.allocate()
 		}
 	}

@@ -527,11 +527,12 @@ func TestTeardown(t *testing.T) {
 
 func TestAgentRemovalAfterMissedPings(t *testing.T) {
 	h := startMaster(t, func(c *Config) {
-		c.AgentPingTimeout = 20 * time.Millisecond
+		// Long enough for the launch below to get through on a loaded
+		// machine before the agent, which stops answering, is removed.
+		c.AgentPingTimeout = 150 * time.Millisecond
 		c.MaxAgentPingTimeouts = 3
 	})
 	agent := h.registerAgent("cpus:1;mem:512")
-	agent.autoPong = false
 	sched := h.subscribe(fwInfo("pings", mesospb.FrameworkInfo_Capability_PARTITION_AWARE), codec.JSON)
 	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
 	sched.mustCall(&schedulerpb.Call{
@@ -544,6 +545,8 @@ func TestAgentRemovalAfterMissedPings(t *testing.T) {
 						AgentId: o.AgentId, Command: &mesospb.CommandInfo{Value: proto.String("true")}, Resources: cpuMem(0.5, 64)}}}}},
 		},
 	})
+	agent.next(agentapipb.Event_RUN_TASK) // answers pings until the task is there
+	agent.autoPong = false
 	var gotUpdate, gotFailure bool
 	timeout := time.After(5 * time.Second)
 	for !gotUpdate || !gotFailure {

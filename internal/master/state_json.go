@@ -588,7 +588,7 @@ func (s *state) tasksEndpoint(r *http.Request) any {
 // metricsSnapshot computes a subset of Mesos's master metrics (spec §3.5).
 func (s *state) metricsSnapshot(*http.Request) any {
 	elected := 0.0
-	if s.serving {
+	if s.serving && s.m.leaseValid() {
 		elected = 1
 	}
 	out := map[string]float64{
