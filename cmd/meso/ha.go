@@ -136,6 +136,8 @@ type zkHA struct {
 	session *zookeeper.Session
 	reg     atomic.Pointer[registry.Registrar]
 	store   registry.Store
+	// answered is when the last answered lease request was sent (Unix ns).
+	answered atomic.Int64
 }
 
 var (
@@ -144,13 +146,35 @@ var (
 	_ master.Registrar = (*zkHA)(nil)
 )
 
-// LeaseValid implements master.Lease: the session has been heard from
-// within two thirds of its timeout (the ZooKeeper client pings every
-// third, and gives a connection up after two thirds of silence).
-// ZooKeeper cannot have expired it yet, so no other master can have been
-// elected.
+// LeaseValid implements master.Lease: a request this master sent to
+// ZooKeeper within two thirds of the session timeout has been answered,
+// so ZooKeeper cannot have expired the session yet and no other master can
+// have been elected. It counts from when the request was sent, not from
+// when its answer was read: after a long pause (a frozen process) answers
+// and watch events buffered before the pause must not renew the lease.
 func (z *zkHA) LeaseValid() bool {
-	return time.Since(z.current().LastHeard()) < z.timeout*2/3
+	return time.Since(time.Unix(0, z.answered.Load())) < z.timeout*2/3
+}
+
+// keepLease sends a small request (an exists on the --zk path) every
+// quarter of the session timeout while this master leads, recording when
+// each answered one was sent.
+func (z *zkHA) keepLease(ctx context.Context, s *zookeeper.Session) {
+	t := time.NewTicker(z.timeout / 4)
+	defer t.Stop()
+	for {
+		sent := time.Now()
+		if _, _, err := s.Conn().Exists(z.url.Path); err == nil {
+			z.answered.Store(sent.UnixNano())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.Expired():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // connect opens a session, retrying every zookeeper.RetryInterval until
@@ -191,8 +215,13 @@ func (z *zkHA) current() *zookeeper.Session {
 // Contend implements master.Contender.
 func (z *zkHA) Contend(ctx context.Context, info *mesospb.MasterInfo) (<-chan struct{}, error) {
 	for {
-		lost, err := contender.NewZooKeeper(z.current(), z.url.Path, z.log).Contend(ctx, info)
+		s := z.current()
+		// The lease starts now: this request is about to be answered by
+		// the election itself.
+		z.answered.Store(time.Now().UnixNano())
+		lost, err := contender.NewZooKeeper(s, z.url.Path, z.log).Contend(ctx, info)
 		if err == nil {
+			go z.keepLease(ctx, s)
 			return lost, nil
 		}
 		if ctx.Err() != nil {

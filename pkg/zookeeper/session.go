@@ -189,12 +189,6 @@ func (s *Session) idString() string { return fmt.Sprintf("%#x", s.ID()) }
 // "world:read + creator:all" with them (Mesos's choice in both cases).
 func (s *Session) ACL() []zk.ACL { return s.acl }
 
-// LastHeard is when the client last read anything from ZooKeeper. A
-// leader uses it as a lease: ZooKeeper cannot expire the session (and let
-// another client take over its ephemeral znodes) sooner than a session
-// timeout after the client's last exchange with it.
-func (s *Session) LastHeard() time.Time { return time.Unix(0, s.lastRead.Load()) }
-
 // Expired is closed when the session expires (not when it is closed).
 func (s *Session) Expired() <-chan struct{} { return s.expired }
 
