@@ -260,7 +260,8 @@ type workload struct {
 
 	mu        sync.Mutex
 	pending   []string
-	launched  map[string]*mesospb.AgentID
+	launched  map[string]*mesospb.AgentID // by the current attempt's task ID
+	attempts  map[string]int              // by logical task: attempts launched so far
 	finished  map[string]int
 	failed    map[string]string
 	subs      int
@@ -269,7 +270,7 @@ type workload struct {
 }
 
 func newWorkload(t *testing.T, master string, n int) *workload {
-	w := &workload{t: t, n: n, marks: t.TempDir(), launched: map[string]*mesospb.AgentID{},
+	w := &workload{t: t, n: n, marks: t.TempDir(), launched: map[string]*mesospb.AgentID{}, attempts: map[string]int{},
 		finished: map[string]int{}, failed: map[string]string{}, done: make(chan struct{})}
 	for i := 0; i < n; i++ {
 		w.pending = append(w.pending, fmt.Sprintf("task-%04d", i))
@@ -338,8 +339,13 @@ func (w *workload) offer(ctx context.Context, o *mesospb.Offer) {
 	for len(w.pending) > 0 && len(tasks) < 40 && cpus >= 0.1 && mem >= 32 {
 		id := w.pending[0]
 		w.pending = w.pending[1:]
+		// Each attempt has its own task ID, as a real framework's would:
+		// a late answer about an earlier attempt must not be taken for one
+		// about this attempt.
+		w.attempts[id]++
+		tid := fmt.Sprintf("%s.%d", id, w.attempts[id])
 		tasks = append(tasks, &mesospb.TaskInfo{
-			Name: proto.String(id), TaskId: &mesospb.TaskID{Value: proto.String(id)},
+			Name: proto.String(tid), TaskId: &mesospb.TaskID{Value: proto.String(tid)},
 			AgentId: o.GetAgentId(), Resources: taskResources("*", 0.1, 32),
 			Command: &mesospb.CommandInfo{Value: proto.String(
 				fmt.Sprintf("echo run >> %s/%s; sleep 0.2", w.marks, id))},
@@ -359,8 +365,9 @@ func (w *workload) offer(ctx context.Context, o *mesospb.Offer) {
 	_ = w.client.Call(ctx, sched.LaunchTasks(o, tasks...))
 	w.mu.Lock()
 	for _, task := range tasks {
-		if w.finished[task.GetTaskId().GetValue()] == 0 {
-			w.launched[task.GetTaskId().GetValue()] = o.GetAgentId()
+		tid := task.GetTaskId().GetValue()
+		if w.finished[logicalTask(tid)] == 0 {
+			w.launched[tid] = o.GetAgentId()
 		}
 	}
 	w.mu.Unlock()
@@ -369,27 +376,36 @@ func (w *workload) offer(ctx context.Context, o *mesospb.Offer) {
 func (w *workload) update(st *mesospb.TaskStatus) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	id := st.GetTaskId().GetValue()
+	tid := st.GetTaskId().GetValue()
+	id := logicalTask(tid)
 	switch s := st.GetState(); {
 	case s == mesospb.TaskState_TASK_FINISHED:
 		w.finished[id]++
-		delete(w.launched, id)
+		delete(w.launched, tid)
 		if len(w.finished) == w.n {
 			w.closeOnce.Do(func() { close(w.done) })
 		}
 	case s == mesospb.TaskState_TASK_GONE || s == mesospb.TaskState_TASK_UNKNOWN || s == mesospb.TaskState_TASK_DROPPED:
-		// Unknown to the master once every agent is back: the launch never
-		// reached an agent. Launch it again.
-		if _, ok := w.launched[id]; ok {
-			delete(w.launched, id)
+		// Unknown to the master once every agent is back: this attempt
+		// never reached an agent. Launch the task again.
+		if _, ok := w.launched[tid]; ok && w.finished[id] == 0 {
+			delete(w.launched, tid)
 			w.pending = append(w.pending, id)
-			w.t.Logf("relaunching %s after %v (%v: %s)", id, s, st.GetReason(), st.GetMessage())
+			w.t.Logf("relaunching %s after %v of %s (%v: %s)", id, s, tid, st.GetReason(), st.GetMessage())
 		}
 	case taskstate.IsTerminal(s):
 		if w.finished[id] == 0 {
 			w.failed[id] = fmt.Sprintf("%v (%v: %s)", s, st.GetReason(), st.GetMessage())
 		}
 	}
+}
+
+// logicalTask is the task an attempt's ID ("task-0042.2") belongs to.
+func logicalTask(attempt string) string {
+	if i := strings.LastIndexByte(attempt, '.'); i > 0 {
+		return attempt[:i]
+	}
+	return attempt
 }
 
 // reconcile asks about every launched task without a terminal update.
