@@ -98,6 +98,7 @@ func TestLapsedLeaseStopsLeading(t *testing.T) {
 	c := &leasedContender{}
 	c.valid.Store(true)
 	h := startMaster(t, func(cfg *Config) { cfg.Contender = c })
+	h.getJSON("/master/state") // waits until the master has recovered
 	if e := h.getJSON("/metrics/snapshot")["master/elected"]; e != 1.0 {
 		t.Fatalf("master/elected = %v, want 1", e)
 	}
