@@ -98,7 +98,14 @@ func TestLapsedLeaseStopsLeading(t *testing.T) {
 	c := &leasedContender{}
 	c.valid.Store(true)
 	h := startMaster(t, func(cfg *Config) { cfg.Contender = c })
-	h.getJSON("/master/state") // waits until the master has recovered
+	waitFor(t, func() bool { // elected and recovered
+		resp, err := http.Get(h.url("/master/state"))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	if e := h.getJSON("/metrics/snapshot")["master/elected"]; e != 1.0 {
 		t.Fatalf("master/elected = %v, want 1", e)
 	}
