@@ -225,7 +225,10 @@ func TestAgentUnregisterRemovesTasksInOrder(t *testing.T) {
 // missed 20ms pings.
 func startPingMaster(t *testing.T) *harness {
 	return startMaster(t, func(c *Config) {
-		c.AgentPingTimeout = 20 * time.Millisecond
+		// 3 × 100 ms: the tests answer pings until their task is launched
+		// (a loaded machine may take longer than a few pings to get there),
+		// then stop.
+		c.AgentPingTimeout = 100 * time.Millisecond
 		c.MaxAgentPingTimeouts = 3
 	})
 }
@@ -233,12 +236,12 @@ func startPingMaster(t *testing.T) *harness {
 func TestUnreachableAgentNonPartitionAware(t *testing.T) {
 	h := startPingMaster(t)
 	agent := h.registerAgent("cpus:1;mem:512")
-	agent.autoPong = false
 	info := fwInfo("lost")
 	info.Checkpoint = proto.Bool(true)
 	sched := h.subscribe(info, codec.JSON)
 	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
 	launchOn(t, sched, agent, o, simpleTask("t", o.AgentId))
+	agent.autoPong = false
 	var st *mesospb.TaskStatus
 	for st == nil {
 		if ev := sched.nextAny(); ev.GetType() == schedulerpb.Event_UPDATE {
@@ -273,7 +276,6 @@ func reregisterCall(agentID string, fi *mesospb.FrameworkInfo, tasks ...*mesospb
 func TestUnreachableAgentReregisters(t *testing.T) {
 	h := startPingMaster(t)
 	agent := h.registerAgent("cpus:1;mem:512")
-	agent.autoPong = false
 	// Not partition-aware: it is told anyway (Mesos forwards the update
 	// to every connected framework).
 	info := fwInfo("back")
@@ -281,6 +283,7 @@ func TestUnreachableAgentReregisters(t *testing.T) {
 	sched := h.subscribe(info, codec.JSON)
 	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
 	launchOn(t, sched, agent, o, simpleTask("t", o.AgentId))
+	agent.autoPong = false
 	cs := &mesospb.ContainerStatus{ContainerId: &mesospb.ContainerID{Value: proto.String("c1")}}
 	agent.mustCall(&agentapipb.Call{Type: agentapipb.Call_STATUS_UPDATE.Enum(), StatusUpdate: &agentapipb.Call_StatusUpdate{
 		FrameworkId: &mesospb.FrameworkID{Value: proto.String(sched.id)},
@@ -324,10 +327,10 @@ func TestUnreachableAgentReregisters(t *testing.T) {
 func TestRemoveFrameworkKillsUnreachableTasks(t *testing.T) {
 	h := startPingMaster(t)
 	agent := h.registerAgent("cpus:1;mem:512")
-	agent.autoPong = false
 	sched := h.subscribe(fwInfo("gone", mesospb.FrameworkInfo_Capability_PARTITION_AWARE), codec.JSON)
 	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
 	launchOn(t, sched, agent, o, simpleTask("t", o.AgentId))
+	agent.autoPong = false
 	sched.waitEvent(schedulerpb.Event_FAILURE)
 	sched.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_TEARDOWN.Enum()})
 	sched.waitClosed()
