@@ -278,6 +278,47 @@ func TestRoutesAndResources(t *testing.T) {
 	}
 }
 
+// TestLibprocessRouting: the agent matches paths as libprocess does (see
+// httpapi.Router): the longest registered prefix, trailing '/' dropped.
+func TestLibprocessRouting(t *testing.T) {
+	m := newFakeMaster(t, 60)
+	ta := startAgent(t, m, "normal", nil)
+	for _, tt := range []struct {
+		path string
+		code int
+		key  string
+	}{
+		{"/state/", 200, "frameworks"},
+		{"/slave(1)/state/x/y", 200, "frameworks"},
+		{"/slave%281%29/state", 200, "frameworks"},
+		{"/state.json/", 200, "frameworks"},
+		{"/slave(1)/flags/", 200, "flags"},
+		{"/version/", 200, "version"},
+		{"/metrics/snapshot/", 200, "slave/cpus_total"},
+		{"/slave(1)/health/", 200, ""},
+		{"/nope", 404, ""},
+		{"/slave(2)/state", 404, ""},
+		{"/version/x", 404, ""},
+	} {
+		resp, err := http.Get("http://" + ta.addr + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("GET %s: %d %q, want %d", tt.path, resp.StatusCode, body, tt.code)
+			continue
+		}
+		if tt.code == 404 && string(body) != "404 Not Found." {
+			t.Errorf("GET %s: 404 body %q", tt.path, body)
+		}
+		if tt.key != "" && !strings.Contains(string(body), `"`+tt.key+`"`) {
+			t.Errorf("GET %s: no %q in %.80q", tt.path, tt.key, body)
+		}
+	}
+}
+
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		5 * time.Second: "5secs", time.Minute: "1mins", 90 * time.Second: "90secs",

@@ -15,29 +15,40 @@ import (
 	"github.com/meso-project/meso/pkg/resources"
 )
 
-// routes builds the agent's HTTP API; every route is also served under the
-// libprocess actor prefix /slave(1).
+// actorID is the agent's libprocess actor id: its routes are served under
+// /slave(1) and, through libprocess's delegation, at the root (spec §0.5).
+const actorID = "slave(1)"
+
+// routes builds the agent's HTTP API on a libprocess-style router (see
+// httpapi.Router): /state/ and /slave(1)/state/x reach /state.
 func (a *Agent) routes() http.Handler {
-	mux := http.NewServeMux()
-	prefixes := []string{"", "/slave(1)"}
-	httpapi.Routes(mux, prefixes, "/api/v1/executor", http.HandlerFunc(a.executorAPI))
-	httpapi.Routes(mux, prefixes, "/state", http.HandlerFunc(a.serveState))
-	httpapi.Routes(mux, prefixes, "/state.json", http.HandlerFunc(a.serveState))
-	httpapi.Routes(mux, prefixes, "/health", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	rt := httpapi.NewRouter(actorID)
+	route := func(path string, h http.HandlerFunc) { rt.Handle(actorID, path, h) }
+	route("/api/v1/executor", a.executorAPI)
+	route("/state", a.serveState)
+	// The name Mesos used before 1.7, which old tools still ask for.
+	route("/state.json", a.serveState)
+	route("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
-	}))
-	httpapi.Routes(mux, prefixes, "/flags", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})
+	route("/flags", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, r, http.StatusOK, map[string]any{"flags": a.flags()})
-	}))
-	httpapi.Routes(mux, prefixes, "/version", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})
+	version := func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, r, http.StatusOK, versionJSON())
-	}))
-	httpapi.Routes(mux, []string{"", "/slave(1)"}, "/metrics/snapshot", http.HandlerFunc(a.serveMetrics))
-	httpapi.Routes(mux, prefixes, "/monitor/statistics", http.HandlerFunc(a.serveStatistics))
+	}
+	// /version and /metrics/snapshot are process-wide in Mesos (their own
+	// libprocess processes, not under /slave(1)); meso also serves them
+	// under /slave(1), as it always has.
+	rt.HandleFunc("version", "/", version)
+	route("/version", version)
+	rt.HandleFunc("metrics", "/snapshot", a.serveMetrics)
+	route("/metrics/snapshot", a.serveMetrics)
+	route("/monitor/statistics", a.serveStatistics)
 	// The name Mesos used before 1.0, which old tools still ask for.
-	httpapi.Routes(mux, prefixes, "/monitor/statistics.json", http.HandlerFunc(a.serveStatistics))
-	httpapi.Routes(mux, prefixes, "/containers", http.HandlerFunc(a.serveContainers))
-	return mux
+	route("/monitor/statistics.json", a.serveStatistics)
+	route("/containers", a.serveContainers)
+	return rt
 }
 
 func capabilityNames() []string {

@@ -363,49 +363,6 @@ func (n noFlushWriter) Header() http.Header         { return n.w.Header() }
 func (n noFlushWriter) Write(p []byte) (int, error) { return n.w.Write(p) }
 func (n noFlushWriter) WriteHeader(code int)        { n.w.WriteHeader(code) }
 
-func TestRoutes(t *testing.T) {
-	mux := http.NewServeMux()
-	Routes(mux, []string{"", "/master"}, "/api/v1/scheduler", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "scheduler")
-	}))
-	Routes(mux, []string{"", "/slave(1)"}, "/api/v1/executor", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "executor")
-	}))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-
-	tests := []struct {
-		path       string
-		wantStatus int
-		wantBody   string
-	}{
-		{"/api/v1/scheduler", 200, "scheduler"},
-		{"/master/api/v1/scheduler", 200, "scheduler"},
-		{"/api/v1/executor", 200, "executor"},
-		{"/slave(1)/api/v1/executor", 200, "executor"},
-		{"/slave%281%29/api/v1/executor", 200, "executor"},
-		{"/slave(2)/api/v1/executor", 404, ""},
-		{"/master/api/v1/executor", 404, ""},
-		{"/api/v1/scheduler/extra", 404, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			resp, err := http.Post(srv.URL+tt.path, "application/json", strings.NewReader("{}"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.wantStatus {
-				t.Errorf("status = %d, want %d", resp.StatusCode, tt.wantStatus)
-			}
-			if tt.wantBody != "" && string(body) != tt.wantBody {
-				t.Errorf("body = %q, want %q", body, tt.wantBody)
-			}
-		})
-	}
-}
-
 func TestWriteJSON(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -416,7 +373,9 @@ func TestWriteJSON(t *testing.T) {
 		wantBody string
 	}{
 		{"map", "/flags", map[string]any{"flags": map[string]string{"port": "5050"}}, 200, "application/json", `{"flags":{"port":"5050"}}`},
-		{"jsonp", "/state?jsonp=angular.callbacks._0", map[string]int{"a": 1}, 200, "text/javascript", `angular.callbacks._0({"a":1});`},
+		{"jsonp", "/state?jsonp=angular.callbacks._0", map[string]int{"a": 1}, 200, "text/javascript", `angular.callbacks._0({"a":1})`},
+		{"empty jsonp", "/state?jsonp=", map[string]int{"a": 1}, 200, "text/javascript", `({"a":1})`},
+		{"last jsonp wins", "/state?jsonp=a&jsonp=b", map[string]int{"a": 1}, 200, "text/javascript", `b({"a":1})`},
 		{"proto message uses Mesos dialect", "/x", &mesospb.CommandInfo{Value: proto.String("ls")}, 200, "application/json", `{"shell":true,"value":"ls"}`},
 		{"status passed", "/x", []int{}, 202, "application/json", `[]`},
 		{"bad callback", "/state?jsonp=alert(1)//", map[string]int{}, 400, "text/plain; charset=utf-8", "Invalid 'jsonp' callback name"},

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -10,28 +11,14 @@ import (
 	"github.com/meso-project/meso/pkg/codec"
 )
 
-// Routes registers h for path under every prefix. Mesos serves each route
-// both at the root and under the libprocess actor id, so
-//
-//	Routes(mux, []string{"", "/master"}, "/api/v1/scheduler", h)
-//
-// registers "/api/v1/scheduler" and "/master/api/v1/scheduler". Patterns
-// have no method, so handlers answer wrong methods themselves with Mesos's
-// 405 (see [DecodeCall]). Prefixes such as "/slave(1)" work as is: in
-// net/http patterns only "{...}" is special, and the mux matches the
-// unescaped path, so "/slave%281%29/..." reaches the same handler.
-func Routes(mux *http.ServeMux, prefixes []string, path string, h http.Handler) {
-	for _, p := range prefixes {
-		mux.Handle(p+path, h)
-	}
-}
-
 // WriteJSON writes v as a JSON response for the legacy endpoints (/state,
 // /flags, ...). A proto.Message is encoded in the Mesos JSON dialect; other
 // values with encoding/json. With "?jsonp=<callback>" the JSON is wrapped as
-// "callback(...);" and sent as text/javascript, as Mesos does for the web UI;
-// a callback that is not a plain JavaScript identifier path is a 400.
-// r may be nil.
+// "callback(...)" and sent as text/javascript, as libprocess's
+// OK(json, jsonp) does for the web UI — also for an empty callback, which
+// gives "(...)". Unlike Mesos, a callback that is not a plain JavaScript
+// identifier path is a 400: Mesos echoes any text, which lets a page inject
+// script. r may be nil.
 func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	var (
 		body []byte
@@ -48,16 +35,16 @@ func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	}
 	contentType := "application/json"
 	if r != nil {
-		if cb := r.URL.Query().Get("jsonp"); cb != "" {
+		if cb, ok := QueryValue(r.URL.Query(), "jsonp"); ok {
 			if !validCallback(cb) {
 				WriteError(w, Errorf(http.StatusBadRequest, "Invalid 'jsonp' callback name"))
 				return
 			}
-			wrapped := make([]byte, 0, len(cb)+len(body)+3)
+			wrapped := make([]byte, 0, len(cb)+len(body)+2)
 			wrapped = append(wrapped, cb...)
 			wrapped = append(wrapped, '(')
 			wrapped = append(wrapped, body...)
-			body = append(wrapped, ')', ';')
+			body = append(wrapped, ')')
 			contentType = "text/javascript"
 		}
 	}
@@ -85,4 +72,15 @@ func validCallback(cb string) bool {
 		}
 	}
 	return true
+}
+
+// QueryValue is a query parameter as libprocess decodes a query into a map:
+// present even when empty ("?framework_id=" selects the framework whose ID
+// is empty, i.e. none), and the last of repeated keys wins.
+func QueryValue(q url.Values, key string) (string, bool) {
+	vs, ok := q[key]
+	if !ok || len(vs) == 0 {
+		return "", false
+	}
+	return vs[len(vs)-1], true
 }
