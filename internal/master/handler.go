@@ -1,10 +1,14 @@
 package master
 
-import "net/http"
+import (
+	"net/http"
 
-// prefixes are the path prefixes every master route is served under: the
-// root and the libprocess actor id (spec §0.5).
-var prefixes = []string{"", "/master"}
+	"github.com/meso-project/meso/internal/httpapi"
+)
+
+// actorID is the master's libprocess actor id: its routes are served under
+// /master and, through libprocess's delegation, at the root (spec §0.5).
+const actorID = "master"
 
 // Handler returns the master's HTTP routes. Requests that need the actor
 // wait until Serve has started it.
@@ -13,47 +17,45 @@ func (m *Master) Handler() http.Handler {
 	return m.handler
 }
 
+// routes registers the master's routes on a libprocess-style router (see
+// httpapi.Router): /master/slaves/, /slaves/x and /tasks/ reach /slaves and
+// /tasks, and handlers see delegated paths with /master in front.
 func (m *Master) routes() http.Handler {
-	mux := http.NewServeMux()
-	route := func(path string, h http.HandlerFunc, withPrefixes bool) {
-		if !withPrefixes {
-			mux.HandleFunc(path, h)
-			return
-		}
-		for _, p := range prefixes {
-			mux.HandleFunc(p+path, h)
-		}
-	}
+	rt := httpapi.NewRouter(actorID)
+	route := func(path string, h http.HandlerFunc) { rt.Handle(actorID, path, h) }
 	st := m.st
-	route("/api/v1/scheduler", m.serveScheduler, true)
-	route("/internal/agent", m.serveAgent, true)
-	route("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }, true)
-	route("/version", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, r, versionEndpoint())
-	}, false)
-	route("/redirect", m.serveRedirect, true)
+	route("/api/v1/scheduler", m.serveScheduler)
+	route("/internal/agent", m.serveAgent)
+	route("/health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	route("/redirect", m.serveRedirect)
+	// The *.json names were removed in Mesos 1.7; old tools still ask.
 	for _, p := range []string{"/state", "/state.json"} {
-		route(p, m.serveRead(st.stateJSON, true), true)
+		route(p, m.serveRead(st.stateJSON, true))
 	}
 	for _, p := range []string{"/frameworks", "/frameworks.json"} {
-		route(p, m.serveRead(st.frameworksEndpoint, true), true)
+		route(p, m.serveRead(st.frameworksEndpoint, true))
 	}
 	for _, p := range []string{"/slaves", "/slaves.json"} {
-		route(p, m.serveRead(st.slavesEndpoint, true), true)
+		route(p, m.serveRead(st.slavesEndpoint, true))
 	}
 	for _, p := range []string{"/tasks", "/tasks.json"} {
-		route(p, m.serveRead(st.tasksEndpoint, true), true)
+		route(p, m.serveRead(st.tasksEndpoint, true))
 	}
-	route("/state-summary", m.serveRead(st.stateSummary, true), true)
-	route("/api/v1", m.serveOperator, true)
-	route("/weights", m.serveWeights, true)
-	route("/quota", m.serveQuota, true)
-	route("/quota/", m.serveQuota, true)
-	route("/reserve", m.serveReserve, true)
-	route("/unreserve", m.serveUnreserve, true)
-	route("/roles", m.serveRead(st.rolesEndpoint, true), true)
-	route("/roles.json", m.serveRead(st.rolesEndpoint, true), true)
-	route("/flags", m.serveRead(func(*http.Request) any { return object{"flags": st.flags()} }, false), true)
-	route("/metrics/snapshot", m.serveRead(st.metricsSnapshot, false), false)
-	return mux
+	route("/state-summary", m.serveRead(st.stateSummary, true))
+	route("/api/v1", m.serveOperator)
+	route("/weights", m.serveWeights)
+	route("/quota", m.serveQuota) // and /quota/<role> for DELETE
+	route("/reserve", m.serveReserve)
+	route("/unreserve", m.serveUnreserve)
+	route("/teardown", m.serveTeardown)
+	route("/roles", m.serveRead(st.rolesEndpoint, true))
+	route("/roles.json", m.serveRead(st.rolesEndpoint, true))
+	route("/flags", m.serveRead(func(*http.Request) any { return object{"flags": st.flags()} }, false))
+	// Process-wide routes live in their own libprocess processes, at the
+	// root only: /version, /metrics/snapshot.
+	rt.HandleFunc("version", "/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, r, versionEndpoint())
+	})
+	rt.Handle("metrics", "/snapshot", m.serveRead(st.metricsSnapshot, false))
+	return rt
 }

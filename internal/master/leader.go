@@ -121,12 +121,12 @@ func (m *Master) gateLeader(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// serveRedirect is /redirect: 307 to the leader's base URL.
+// serveRedirect is /redirect (Master::Http::redirect): 307 to the leader's
+// base URL, 503 without one. The router sends /redirect/... here too (the
+// route of the longest prefix), and, as in Mesos, that is a 404 once a leader
+// is known, so that a redirect never loops; "/redirect/" is such a path, as
+// libprocess keeps the trailing slash in the request's path.
 func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
-	if strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/master"), "/") != "/redirect" {
-		http.NotFound(w, r)
-		return
-	}
 	self, leader := m.leading()
 	if self {
 		select {
@@ -145,6 +145,15 @@ func (m *Master) serveRedirect(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "No leader elected"))
 		return
 	}
-	w.Header().Set("Location", "//"+leader)
+	base := "//" + leader
+	switch p := r.URL.Path; {
+	case p == "/redirect" || p == "/"+actorID+"/redirect":
+		w.Header().Set("Location", base)
+	case strings.HasPrefix(p, "/redirect/") || strings.HasPrefix(p, "/"+actorID+"/redirect/"):
+		httpapi.NotFound(w)
+		return
+	default:
+		w.Header().Set("Location", base+r.URL.RequestURI())
+	}
 	w.WriteHeader(http.StatusTemporaryRedirect)
 }

@@ -60,8 +60,16 @@ func TestStandbyRedirects(t *testing.T) {
 	if loc := get("/master/state?x=1").Header.Get("Location"); loc != "//10.1.2.3:5050/master/state?x=1" {
 		t.Errorf("Location %q", loc)
 	}
+	// libprocess hands the master "/state" as "/master/state", and Mesos
+	// redirects to the path it was handed.
+	if loc := get("/state/?x=1").Header.Get("Location"); loc != "//10.1.2.3:5050/master/state/?x=1" {
+		t.Errorf("/state/ Location %q", loc)
+	}
 	if loc := get("/master/redirect").Header.Get("Location"); loc != "//10.1.2.3:5050" {
 		t.Errorf("/master/redirect Location %q", loc)
+	}
+	if resp := get("/redirect/x"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/redirect/x: %d", resp.StatusCode)
 	}
 	if code := get("/health").StatusCode; code != http.StatusOK {
 		t.Errorf("/health: %d", code)

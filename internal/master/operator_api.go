@@ -116,7 +116,8 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		}}
 	case masterpb.Call_GET_FLAGS, masterpb.Call_GET_MASTER, masterpb.Call_GET_WEIGHTS, masterpb.Call_GET_QUOTA,
 		masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_UPDATE_QUOTA, masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA,
-		masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES, masterpb.Call_GET_ROLES:
+		masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES, masterpb.Call_GET_ROLES,
+		masterpb.Call_TEARDOWN:
 		if err := m.do(r.Context(), func() { res = m.st.operatorCall(call) }); err != nil {
 			writeStopped(w, err)
 			return
@@ -187,6 +188,8 @@ func (s *state) operatorCall(call *masterpb.Call) opResult {
 		return s.operatorUnreserve(c.GetAgentId().GetValue(), c.GetResources())
 	case masterpb.Call_GET_ROLES:
 		return opResult{resp: s.getRoles()}
+	case masterpb.Call_TEARDOWN:
+		return s.teardown(call.GetTeardown().GetFrameworkId().GetValue())
 	}
 	return opFailed(ErrUnimplemented, "")
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -134,7 +135,7 @@ func (s *state) stateJSON(*http.Request) any {
 	}
 	o["slaves"] = slaves
 	o["recovered_slaves"] = s.recoveredSlavesJSON()
-	fws, completed := s.frameworksJSON("")
+	fws, completed := s.frameworksJSON("", false)
 	o["frameworks"] = fws
 	o["completed_frameworks"] = completed
 	o["orphan_tasks"] = []object{}
@@ -241,17 +242,17 @@ func resourcesJSON(rs []*mesospb.Resource) []json.RawMessage {
 	return out
 }
 
-// frameworksJSON models registered and completed frameworks, optionally
-// only the one with id.
-func (s *state) frameworksJSON(id string) ([]object, []object) {
+// frameworksJSON models registered and completed frameworks; with
+// selected set, only the one(s) whose ID is id (Mesos's IDAcceptor).
+func (s *state) frameworksJSON(id string, selected bool) ([]object, []object) {
 	fws, completed := []object{}, []object{}
 	for _, f := range s.sortedFrameworks() {
-		if id == "" || f.id == id {
+		if !selected || f.id == id {
 			fws = append(fws, s.frameworkJSON(f))
 		}
 	}
 	for _, f := range s.completedFrameworks {
-		if id == "" || f.id == id {
+		if !selected || f.id == id {
 			completed = append(completed, s.frameworkJSON(f))
 		}
 	}
@@ -521,36 +522,60 @@ func networkInfoJSON(n *mesospb.NetworkInfo) object {
 	return o
 }
 
+// frameworksEndpoint is /frameworks?framework_id= (ReadOnlyHandler::frameworks).
+// A framework_id parameter, even an empty one, selects by ID.
 func (s *state) frameworksEndpoint(r *http.Request) any {
-	fws, completed := s.frameworksJSON(r.URL.Query().Get("framework_id"))
+	fws, completed := s.frameworksJSON(httpapi.QueryValue(r.URL.Query(), "framework_id"))
 	return object{"frameworks": fws, "completed_frameworks": completed, "unregistered_frameworks": []object{}}
 }
 
+// slavesEndpoint is /slaves?slave_id= (ReadOnlyHandler::slaves).
 func (s *state) slavesEndpoint(r *http.Request) any {
-	id := r.URL.Query().Get("slave_id")
+	id, selected := httpapi.QueryValue(r.URL.Query(), "slave_id")
 	slaves := []object{}
 	for _, a := range s.sortedAgents() {
-		if id == "" || a.id == id {
+		if !selected || a.id == id {
 			slaves = append(slaves, s.agentJSON(a, true))
 		}
 	}
 	return object{"slaves": slaves, "recovered_slaves": s.recoveredSlavesJSON()}
 }
 
-// tasksEndpoint is /tasks?framework_id=&task_id=&limit=100&offset=0&order=desc.
+// taskLimit is /tasks's default limit (Mesos's TASK_LIMIT).
+const taskLimit = 100
+
+// tasksEndpoint is /tasks?framework_id=&task_id=&limit=100&offset=0&order=des
+// (ReadOnlyHandler::tasks): the tasks, unreachable and completed tasks of
+// registered and then completed frameworks, sorted by their first status's
+// timestamp — newest first unless order=asc; tasks without a status come
+// last, resp. first — and then the [offset, offset+limit) window.
+//
+// limit and offset are parsed as C ints (a value that does not parse is the
+// default) and used as size_t, as Mesos does: limit=-1 is no limit, a
+// negative offset selects nothing, and offset+limit wraps around
+// (offset=5&limit=-1 selects nothing either).
 func (s *state) tasksEndpoint(r *http.Request) any {
 	q := r.URL.Query()
-	limit, offset := 100, 0
-	if v, err := strconv.Atoi(q.Get("limit")); err == nil && v >= 0 {
-		limit = v
+	limit, offset := uint64(taskLimit), uint64(0)
+	if v, ok := httpapi.QueryValue(q, "limit"); ok {
+		if n, err := numifyInt(v); err == nil {
+			limit = uint64(int64(n))
+		}
 	}
-	if v, err := strconv.Atoi(q.Get("offset")); err == nil && v >= 0 {
-		offset = v
+	if v, ok := httpapi.QueryValue(q, "offset"); ok {
+		if n, err := numifyInt(v); err == nil {
+			offset = uint64(int64(n))
+		}
 	}
-	fid, tid := q.Get("framework_id"), q.Get("task_id")
+	asc := false
+	if v, _ := httpapi.QueryValue(q, "order"); v == "asc" {
+		asc = true
+	}
+	fid, byFramework := httpapi.QueryValue(q, "framework_id")
+	tid, byTask := httpapi.QueryValue(q, "task_id")
 	var all []*mesospb.Task
 	collect := func(f *framework) {
-		if fid != "" && f.id != fid {
+		if byFramework && f.id != fid {
 			return
 		}
 		for _, t := range f.tasks {
@@ -565,24 +590,53 @@ func (s *state) tasksEndpoint(r *http.Request) any {
 	for _, f := range s.completedFrameworks {
 		collect(f)
 	}
-	if tid != "" {
+	if byTask {
 		all = slices.DeleteFunc(all, func(t *mesospb.Task) bool { return t.GetTaskId().GetValue() != tid })
 	}
-	startTime := func(t *mesospb.Task) float64 {
-		if len(t.GetStatuses()) > 0 {
-			return t.GetStatuses()[0].GetTimestamp()
+	// TaskComparator::ascending and ::descending.
+	slices.SortStableFunc(all, func(a, b *mesospb.Task) int {
+		as, bs := a.GetStatuses(), b.GetStatuses()
+		switch {
+		case len(as) == 0 && len(bs) == 0:
+			return 0
+		case len(as) == 0:
+			if asc {
+				return -1
+			}
+			return 1
+		case len(bs) == 0:
+			if asc {
+				return 1
+			}
+			return -1
 		}
-		return 0
-	}
-	slices.SortStableFunc(all, func(a, b *mesospb.Task) int { return cmp.Compare(startTime(a), startTime(b)) })
-	if q.Get("order") != "asc" {
-		slices.Reverse(all)
-	}
+		c := cmp.Compare(as[0].GetTimestamp(), bs[0].GetTimestamp())
+		if asc {
+			return c
+		}
+		return -c
+	})
 	tasks := []object{}
-	for i := offset; i < len(all) && len(tasks) < limit; i++ {
+	end := min(offset+limit, uint64(len(all))) // wraps as size_t does
+	for i := offset; i < end; i++ {
 		tasks = append(tasks, taskJSON(all[i]))
 	}
 	return object{"tasks": tasks}
+}
+
+// numifyInt is stout's numify<int>: a decimal or 0x-prefixed hexadecimal
+// number, either with a '-', that fits a C int.
+func numifyInt(v string) (int32, error) {
+	digits, base := v, 10
+	neg := strings.HasPrefix(v, "-")
+	if h := strings.TrimPrefix(v, "-"); strings.HasPrefix(h, "0x") || strings.HasPrefix(h, "0X") {
+		digits, base = h[2:], 16
+		if neg {
+			digits = "-" + digits
+		}
+	}
+	n, err := strconv.ParseInt(digits, base, 32)
+	return int32(n), err
 }
 
 // metricsSnapshot computes a subset of Mesos's master metrics (spec §3.5).
