@@ -424,10 +424,14 @@ func buildMasterInfo(id, hostname string, addr *net.TCPAddr) *mesospb.MasterInfo
 			Ip:       ptr(ip.String()),
 			Port:     ptr(int32(addr.Port)),
 		},
+		// Mesos 1.11.0's MASTER_CAPABILITIES. QUOTA_V2 (3) is declared
+		// only in its v0 proto: the v1 protobuf carries the number, v1 JSON
+		// shows {}, and /state and the json.info_ znode, written from v0,
+		// show "QUOTA_V2" (see codec.EnumNameV0).
 		Capabilities: []*mesospb.MasterInfo_Capability{
 			{Type: mesospb.MasterInfo_Capability_AGENT_UPDATE.Enum()},
 			{Type: mesospb.MasterInfo_Capability_AGENT_DRAINING.Enum()},
-			{Type: mesospb.MasterInfo_Capability_QUOTA_V2.Enum()},
+			{Type: mesospb.MasterInfo_Capability_Type(3).Enum()}, // QUOTA_V2
 		},
 	}
 }

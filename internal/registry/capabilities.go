@@ -3,6 +3,7 @@ package registry
 import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/pb/registrypb"
+	"github.com/meso-project/meso/pkg/codec"
 )
 
 // MissingCapabilities returns the registry's minimum capabilities that the
@@ -12,7 +13,7 @@ import (
 func MissingCapabilities(info *mesospb.MasterInfo, reg *registrypb.Registry) []string {
 	has := map[string]bool{}
 	for _, c := range info.GetCapabilities() {
-		has[c.GetType().String()] = true
+		has[codec.EnumNameV0(c.GetType())] = true // v0's Type_Name, e.g. QUOTA_V2
 	}
 	var missing []string
 	for _, mc := range reg.GetMinimumCapabilities() {

@@ -1102,7 +1102,7 @@ func TestMissingCapabilities(t *testing.T) {
 	reg := &registrypb.Registry{MinimumCapabilities: []*registrypb.Registry_MinimumCapability{
 		{Capability: proto.String("QUOTA_V2")}, {Capability: proto.String("AGENT_DRAINING")}, {Capability: proto.String("FUTURE")}}}
 	info := masterInfo("m")
-	info.Capabilities = []*mesospb.MasterInfo_Capability{{Type: mesospb.MasterInfo_Capability_QUOTA_V2.Enum()}}
+	info.Capabilities = []*mesospb.MasterInfo_Capability{{Type: mesospb.MasterInfo_Capability_Type(3).Enum()}} // v0's QUOTA_V2
 	if diff := cmp.Diff([]string{"AGENT_DRAINING", "FUTURE"}, MissingCapabilities(info, reg)); diff != "" {
 		t.Errorf("missing (-want +got):\n%s", diff)
 	}

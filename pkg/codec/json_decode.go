@@ -37,7 +37,9 @@ var ErrInvalidJSON = errors.New("codec: invalid JSON")
 //   - keys are proto field names; unknown keys are ignored; null means unset;
 //   - enums are value names; an unknown name in an optional field or a
 //     repeated field or map value is dropped silently, in a required field it
-//     is an error; a JSON number is taken as the enum's numeric value;
+//     is an error; a JSON number is taken as the enum's numeric value, and
+//     a number a closed (proto2) enum does not declare is unknown, as an
+//     unknown name is;
 //   - integers may be JSON numbers (5, 5.0, 5e0 — integral values only) or
 //     numeric strings ("5"); 64-bit values are parsed exactly;
 //   - floating-point values may be numbers, numeric strings, or "Infinity",
@@ -53,6 +55,14 @@ var ErrInvalidJSON = errors.New("codec: invalid JSON")
 // error wrapping [ErrMissingRequired] that names its path. Every error text is
 // suitable for a client-facing 400 body.
 func UnmarshalJSON(data []byte, m proto.Message) error {
+	return decoder{}.unmarshal(data, m)
+}
+
+// decoder reads the Mesos JSON dialect; v0 accepts the names of v0-only
+// enum values (see UnmarshalJSONV0).
+type decoder struct{ v0 bool }
+
+func (d decoder) unmarshal(data []byte, m proto.Message) error {
 	proto.Reset(m)
 	if len(data) > MaxJSONSize {
 		return fmt.Errorf("%w: document of %d bytes exceeds limit %d", ErrInvalidJSON, len(data), MaxJSONSize)
@@ -72,7 +82,7 @@ func UnmarshalJSON(data []byte, m proto.Message) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: unexpected data after the top-level value", ErrInvalidJSON)
 	}
-	if err := decodeMessage(m.ProtoReflect(), v, ""); err != nil {
+	if err := d.decodeMessage(m.ProtoReflect(), v, ""); err != nil {
 		return err
 	}
 	return checkRequired(m.ProtoReflect())
@@ -109,7 +119,7 @@ func checkDepth(data []byte, limit int) error {
 }
 
 // decodeMessage fills m from the JSON value v (an object) found at path.
-func decodeMessage(m protoreflect.Message, v any, path string) error {
+func (d decoder) decodeMessage(m protoreflect.Message, v any, path string) error {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return typeError(path, "an object", v)
@@ -125,15 +135,15 @@ func decodeMessage(m protoreflect.Message, v any, path string) error {
 		var err error
 		switch {
 		case fd.IsList():
-			err = decodeList(m.Mutable(fd).List(), fd, jv, fpath)
+			err = d.decodeList(m.Mutable(fd).List(), fd, jv, fpath)
 		case fd.IsMap():
-			err = decodeMap(m.Mutable(fd).Map(), fd, jv, fpath)
+			err = d.decodeMap(m.Mutable(fd).Map(), fd, jv, fpath)
 		case isMessage(fd):
-			err = decodeMessage(m.Mutable(fd).Message(), jv, fpath)
+			err = d.decodeMessage(m.Mutable(fd).Message(), jv, fpath)
 		default:
 			var val protoreflect.Value
 			var known bool
-			val, known, err = decodeScalar(fd, jv, fpath)
+			val, known, err = d.decodeScalar(fd, jv, fpath)
 			switch {
 			case err != nil:
 			case known:
@@ -149,7 +159,7 @@ func decodeMessage(m protoreflect.Message, v any, path string) error {
 	return nil
 }
 
-func decodeList(l protoreflect.List, fd protoreflect.FieldDescriptor, v any, path string) error {
+func (d decoder) decodeList(l protoreflect.List, fd protoreflect.FieldDescriptor, v any, path string) error {
 	arr, ok := v.([]any)
 	if !ok {
 		return typeError(path, "an array", v)
@@ -161,13 +171,13 @@ func decodeList(l protoreflect.List, fd protoreflect.FieldDescriptor, v any, pat
 		}
 		if isMessage(fd) {
 			e := l.NewElement()
-			if err := decodeMessage(e.Message(), ev, epath); err != nil {
+			if err := d.decodeMessage(e.Message(), ev, epath); err != nil {
 				return err
 			}
 			l.Append(e)
 			continue
 		}
-		val, known, err := decodeScalar(fd, ev, epath)
+		val, known, err := d.decodeScalar(fd, ev, epath)
 		if err != nil {
 			return err
 		}
@@ -178,7 +188,7 @@ func decodeList(l protoreflect.List, fd protoreflect.FieldDescriptor, v any, pat
 	return nil
 }
 
-func decodeMap(mp protoreflect.Map, fd protoreflect.FieldDescriptor, v any, path string) error {
+func (d decoder) decodeMap(mp protoreflect.Map, fd protoreflect.FieldDescriptor, v any, path string) error {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return typeError(path, "an object", v)
@@ -197,7 +207,7 @@ func decodeMap(mp protoreflect.Map, fd protoreflect.FieldDescriptor, v any, path
 		if ev == nil {
 			continue // null: no entry
 		}
-		key, err := decodeMapKey(kd, k, epath)
+		key, err := d.decodeMapKey(kd, k, epath)
 		if err != nil {
 			return err
 		}
@@ -206,7 +216,7 @@ func decodeMap(mp protoreflect.Map, fd protoreflect.FieldDescriptor, v any, path
 			if sf := scalarValueField(vd.Message()); sf != nil {
 				if _, isObj := ev.(map[string]any); !isObj {
 					// Bare scalar, e.g. "limits": {"cpus": "Infinity"}.
-					val, _, err := decodeScalar(sf, ev, epath)
+					val, _, err := d.decodeScalar(sf, ev, epath)
 					if err != nil {
 						return err
 					}
@@ -215,13 +225,13 @@ func decodeMap(mp protoreflect.Map, fd protoreflect.FieldDescriptor, v any, path
 					continue
 				}
 			}
-			if err := decodeMessage(e.Message(), ev, epath); err != nil {
+			if err := d.decodeMessage(e.Message(), ev, epath); err != nil {
 				return err
 			}
 			mp.Set(key, e)
 			continue
 		}
-		val, known, err := decodeScalar(vd, ev, epath)
+		val, known, err := d.decodeScalar(vd, ev, epath)
 		if err != nil {
 			return err
 		}
@@ -246,7 +256,7 @@ func scalarValueField(md protoreflect.MessageDescriptor) protoreflect.FieldDescr
 	return fd
 }
 
-func decodeMapKey(fd protoreflect.FieldDescriptor, k, path string) (protoreflect.MapKey, error) {
+func (d decoder) decodeMapKey(fd protoreflect.FieldDescriptor, k, path string) (protoreflect.MapKey, error) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		return protoreflect.ValueOfString(k).MapKey(), nil
@@ -259,7 +269,7 @@ func decodeMapKey(fd protoreflect.FieldDescriptor, k, path string) (protoreflect
 		}
 		return protoreflect.MapKey{}, fmt.Errorf("%w: %s: invalid bool map key", ErrInvalidJSON, path)
 	}
-	v, _, err := decodeScalar(fd, k, path)
+	v, _, err := d.decodeScalar(fd, k, path)
 	if err != nil {
 		return protoreflect.MapKey{}, err
 	}
@@ -268,7 +278,7 @@ func decodeMapKey(fd protoreflect.FieldDescriptor, k, path string) (protoreflect
 
 // decodeScalar converts the JSON value v to a value of fd's (non-message)
 // kind. known is false for an enum name or number the enum does not define.
-func decodeScalar(fd protoreflect.FieldDescriptor, v any, path string) (val protoreflect.Value, known bool, err error) {
+func (d decoder) decodeScalar(fd protoreflect.FieldDescriptor, v any, path string) (val protoreflect.Value, known bool, err error) {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
 		switch v {
@@ -362,8 +372,8 @@ func decodeScalar(fd protoreflect.FieldDescriptor, v any, path string) (val prot
 	case protoreflect.EnumKind:
 		switch x := v.(type) {
 		case string:
-			if ev := fd.Enum().Values().ByName(protoreflect.Name(x)); ev != nil {
-				return protoreflect.ValueOfEnum(ev.Number()), true, nil
+			if n, ok := enumValueNumber(fd.Enum(), protoreflect.Name(x), d.v0); ok {
+				return protoreflect.ValueOfEnum(n), true, nil
 			}
 			return val, false, nil
 		case json.Number:
@@ -371,10 +381,15 @@ func decodeScalar(fd protoreflect.FieldDescriptor, v any, path string) (val prot
 			if err != nil {
 				return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
 			}
-			// Numbers are kept even when undeclared: binary decoding does the
-			// same (Go keeps unknown proto2 enum numbers in the field), and
-			// MarshalJSON writes such values as numbers.
-			return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), true, nil
+			// A number a closed (proto2) enum does not declare is unknown,
+			// like an unknown name: Mesos's protobuf would keep it in the
+			// unknown fields, and MarshalJSON treats it as unset. Open enums
+			// keep any number.
+			num := protoreflect.EnumNumber(n)
+			if _, ok := enumValueName(fd.Enum(), num, d.v0); !ok && fd.Enum().IsClosed() {
+				return val, false, nil
+			}
+			return protoreflect.ValueOfEnum(num), true, nil
 		}
 		return val, false, typeError(path, "an enum name", v)
 	}

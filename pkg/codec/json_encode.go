@@ -21,7 +21,11 @@ import (
 //   - every set field is written, every non-empty repeated or map field, and
 //     every unset singular field that declares an explicit default
 //     (e.g. CommandInfo.shell: true) unless the field is deprecated;
-//   - enums are written as their value names;
+//   - enums are written as their value names; a number a closed (proto2)
+//     enum does not declare is treated as unset, as Mesos's C++ protobuf
+//     keeps it in the unknown fields: a singular field is skipped (or written
+//     with its default), a repeated element or map entry is left out — so a
+//     MasterInfo capability holding v0's QUOTA_V2 (3) is written {};
 //   - 64-bit integers are exact JSON numbers;
 //   - bytes are standard, padded base64;
 //   - infinite and NaN floating-point values are the strings "Infinity",
@@ -34,10 +38,24 @@ func MarshalJSON(m proto.Message) ([]byte, error) {
 	if err := checkRequired(rm); err != nil {
 		return nil, err
 	}
-	return appendMessage(nil, rm), nil
+	return encoder{}.appendMessage(nil, rm), nil
 }
 
-func appendMessage(b []byte, m protoreflect.Message) []byte {
+// encoder writes the Mesos JSON dialect; v0 selects the names of v0-only
+// enum values (see MarshalJSONV0).
+type encoder struct{ v0 bool }
+
+// known reports whether JSON shows v, a value of fd's kind: false for a
+// number a closed enum does not declare.
+func (e encoder) known(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	if fd.Kind() != protoreflect.EnumKind || !fd.Enum().IsClosed() {
+		return true
+	}
+	_, ok := enumValueName(fd.Enum(), v.Enum(), e.v0)
+	return ok
+}
+
+func (e encoder) appendMessage(b []byte, m protoreflect.Message) []byte {
 	b = append(b, '{')
 	first := true
 	fields := m.Descriptor().Fields()
@@ -46,19 +64,22 @@ func appendMessage(b []byte, m protoreflect.Message) []byte {
 		var v protoreflect.Value
 		switch {
 		case fd.IsList():
-			if !m.Has(fd) {
+			if !m.Has(fd) || !e.anyKnown(fd, m.Get(fd).List()) {
 				continue
 			}
 		case fd.IsMap():
-			if !m.Has(fd) {
+			if !m.Has(fd) || !e.anyKnownValue(fd, m.Get(fd).Map()) {
 				continue
 			}
-		case m.Has(fd):
+		case m.Has(fd) && e.known(fd, m.Get(fd)):
 		case emitsDefault(fd):
+			v = fd.Default() // unset, or an undeclared enum number
 		default:
 			continue
 		}
-		v = m.Get(fd) // the default for an unset scalar field
+		if !v.IsValid() {
+			v = m.Get(fd) // the default for an unset scalar field
+		}
 		if !first {
 			b = append(b, ',')
 		}
@@ -67,14 +88,34 @@ func appendMessage(b []byte, m protoreflect.Message) []byte {
 		b = append(b, ':')
 		switch {
 		case fd.IsList():
-			b = appendList(b, fd, v.List())
+			b = e.appendList(b, fd, v.List())
 		case fd.IsMap():
-			b = appendMap(b, fd, v.Map())
+			b = e.appendMap(b, fd, v.Map())
 		default:
-			b = appendValue(b, fd, v)
+			b = e.appendValue(b, fd, v)
 		}
 	}
 	return append(b, '}')
+}
+
+// anyKnown reports whether l holds an element JSON shows.
+func (e encoder) anyKnown(fd protoreflect.FieldDescriptor, l protoreflect.List) bool {
+	for i := range l.Len() {
+		if e.known(fd, l.Get(i)) {
+			return true
+		}
+	}
+	return false
+}
+
+// anyKnownValue reports whether m holds an entry JSON shows.
+func (e encoder) anyKnownValue(fd protoreflect.FieldDescriptor, m protoreflect.Map) bool {
+	found := false
+	m.Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
+		found = e.known(fd.MapValue(), v)
+		return !found
+	})
+	return found
 }
 
 // emitsDefault reports whether an unset singular field is written with its
@@ -89,42 +130,49 @@ func emitsDefault(fd protoreflect.FieldDescriptor) bool {
 	return !opts.GetDeprecated()
 }
 
-func appendList(b []byte, fd protoreflect.FieldDescriptor, l protoreflect.List) []byte {
+func (e encoder) appendList(b []byte, fd protoreflect.FieldDescriptor, l protoreflect.List) []byte {
 	b = append(b, '[')
+	first := true
 	for i := range l.Len() {
-		if i > 0 {
+		if !e.known(fd, l.Get(i)) {
+			continue
+		}
+		if !first {
 			b = append(b, ',')
 		}
-		b = appendValue(b, fd, l.Get(i))
+		first = false
+		b = e.appendValue(b, fd, l.Get(i))
 	}
 	return append(b, ']')
 }
 
-func appendMap(b []byte, fd protoreflect.FieldDescriptor, m protoreflect.Map) []byte {
+func (e encoder) appendMap(b []byte, fd protoreflect.FieldDescriptor, m protoreflect.Map) []byte {
 	type entry struct {
 		key string
 		val protoreflect.Value
 	}
 	entries := make([]entry, 0, m.Len())
 	m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-		entries = append(entries, entry{k.String(), v})
+		if e.known(fd.MapValue(), v) {
+			entries = append(entries, entry{k.String(), v})
+		}
 		return true
 	})
 	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 	b = append(b, '{')
-	for i, e := range entries {
+	for i, x := range entries {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, e.key)
+		b = appendString(b, x.key)
 		b = append(b, ':')
-		b = appendValue(b, fd.MapValue(), e.val)
+		b = e.appendValue(b, fd.MapValue(), x.val)
 	}
 	return append(b, '}')
 }
 
 // appendValue writes one singular value of fd's kind.
-func appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value) []byte {
+func (e encoder) appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value) []byte {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
 		return strconv.AppendBool(b, v.Bool())
@@ -145,13 +193,14 @@ func appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value
 		b = base64.StdEncoding.AppendEncode(b, v.Bytes())
 		return append(b, '"')
 	case protoreflect.EnumKind:
-		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
-			return appendString(b, string(ev.Name()))
+		if name, ok := enumValueName(fd.Enum(), v.Enum(), e.v0); ok {
+			return appendString(b, string(name))
 		}
-		// An open (proto3) enum may hold an undeclared number.
+		// An open (proto3) enum may hold an undeclared number; closed ones
+		// never get here (see known).
 		return strconv.AppendInt(b, int64(v.Enum()), 10)
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return appendMessage(b, v.Message())
+		return e.appendMessage(b, v.Message())
 	}
 	panic(fmt.Sprintf("codec: unknown field kind %v", fd.Kind()))
 }

@@ -171,7 +171,7 @@ func TestUnmarshalJSONScalars(t *testing.T) {
 		{`{"task_id":{"value":"t"},"state":"TASK_RUNNING","uuid":""}`, &mesospb.TaskStatus{
 			TaskId: &mesospb.TaskID{Value: proto.String("t")}, State: mesospb.TaskState_TASK_RUNNING.Enum(), Uuid: []byte{},
 		}},
-		{`{"name":"x","type":48}`, &mesospb.Resource{Name: proto.String("x"), Type: mesospb.Value_Type(48).Enum()}},
+		{`{"name":"x","type":2}`, &mesospb.Resource{Name: proto.String("x"), Type: mesospb.Value_SET.Enum()}},
 		{`{"value":"h\u00e9\n\"\u2028"}`, &mesospb.TaskID{Value: proto.String("hé\n\"\u2028")}},
 	}
 	for _, tt := range tests {
@@ -225,6 +225,7 @@ func TestUnmarshalJSONErrors(t *testing.T) {
 		{"null element", `{"user":"u","name":"n","roles":["a",null]}`, &mesospb.FrameworkInfo{}, ErrInvalidJSON, "roles[1]: null array element"},
 		{"nested path", `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n","capabilities":[{"type":7}, {"type":[]}]}}}`, &schedulerpb.Call{}, ErrInvalidJSON, "subscribe.framework_info.capabilities[1].type: expected an enum name, got an array"},
 		{"unknown enum in required field", `{"name":"cpus","type":"SCALARS"}`, &mesospb.Resource{}, ErrInvalidJSON, `type: unknown mesos.v1.Value.Type value string "SCALARS"`},
+		{"undeclared enum number in required field", `{"name":"cpus","type":48}`, &mesospb.Resource{}, ErrInvalidJSON, `type: unknown mesos.v1.Value.Type value number "48"`},
 		{"map value type", `{"role":"r","limits":{"cpus":true}}`, &quotapb.QuotaConfig{}, ErrInvalidJSON, `limits["cpus"]: expected a number, got true`},
 		{"map not object", `{"role":"r","limits":[]}`, &quotapb.QuotaConfig{}, ErrInvalidJSON, `limits: expected an object, got an array`},
 		{"missing required", `{"type":"SCALAR"}`, &mesospb.Resource{}, ErrMissingRequired, "missing required fields: name"},

@@ -39,7 +39,10 @@ func walkRequired(m protoreflect.Message, path string, missing *[]string) {
 	fields := m.Descriptor().Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
-		if !m.Has(fd) {
+		// A required enum holding a number its closed enum does not
+		// declare is missing for Mesos, whose protobuf keeps that number in
+		// the unknown fields.
+		if !m.Has(fd) || (!fd.IsList() && !fd.IsMap() && undeclared(fd, m.Get(fd))) {
 			if fd.Cardinality() == protoreflect.Required {
 				*missing = append(*missing, joinPath(path, string(fd.Name())))
 			}

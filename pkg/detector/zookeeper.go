@@ -228,7 +228,8 @@ func (f *follower) appoint(l *Leader, znode string) {
 // DecodeLeader reads a master group member's data according to its label
 // (Mesos's ZooKeeperMasterDetectorProcess::fetched):
 //
-//   - "json.info": MasterInfo in the Mesos JSON dialect;
+//   - "json.info": MasterInfo in the Mesos JSON dialect, written by Mesos
+//     from its v0 MasterInfo (capability "QUOTA_V2" is kept as its number);
 //   - "info": binary protobuf MasterInfo;
 //   - no label: a libprocess PID, "master@10.0.0.1:5050" (Mesos before
 //     0.20); Leader.Info then holds what the PID tells.
@@ -240,7 +241,7 @@ func DecodeLeader(label string, data []byte) (*Leader, error) {
 	info := &mesospb.MasterInfo{}
 	switch label {
 	case LabelJSON:
-		if err := codec.UnmarshalJSON(data, info); err != nil {
+		if err := codec.UnmarshalJSONV0(data, info); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrMasterData, label, err)
 		}
 	case LabelProtobuf:

@@ -647,7 +647,6 @@ const (
 	MasterInfo_Capability_UNKNOWN        MasterInfo_Capability_Type = 0
 	MasterInfo_Capability_AGENT_UPDATE   MasterInfo_Capability_Type = 1
 	MasterInfo_Capability_AGENT_DRAINING MasterInfo_Capability_Type = 2
-	MasterInfo_Capability_QUOTA_V2       MasterInfo_Capability_Type = 3
 )
 
 // Enum value maps for MasterInfo_Capability_Type.
@@ -656,13 +655,11 @@ var (
 		0: "UNKNOWN",
 		1: "AGENT_UPDATE",
 		2: "AGENT_DRAINING",
-		3: "QUOTA_V2",
 	}
 	MasterInfo_Capability_Type_value = map[string]int32{
 		"UNKNOWN":        0,
 		"AGENT_UPDATE":   1,
 		"AGENT_DRAINING": 2,
-		"QUOTA_V2":       3,
 	}
 )
 
@@ -1865,48 +1862,45 @@ func (NetworkInfo_Protocol) EnumDescriptor() ([]byte, []int) {
 type CapabilityInfo_Capability int32
 
 const (
-	CapabilityInfo_UNKNOWN            CapabilityInfo_Capability = 0
-	CapabilityInfo_CHOWN              CapabilityInfo_Capability = 1000
-	CapabilityInfo_DAC_OVERRIDE       CapabilityInfo_Capability = 1001
-	CapabilityInfo_DAC_READ_SEARCH    CapabilityInfo_Capability = 1002
-	CapabilityInfo_FOWNER             CapabilityInfo_Capability = 1003
-	CapabilityInfo_FSETID             CapabilityInfo_Capability = 1004
-	CapabilityInfo_KILL               CapabilityInfo_Capability = 1005
-	CapabilityInfo_SETGID             CapabilityInfo_Capability = 1006
-	CapabilityInfo_SETUID             CapabilityInfo_Capability = 1007
-	CapabilityInfo_SETPCAP            CapabilityInfo_Capability = 1008
-	CapabilityInfo_LINUX_IMMUTABLE    CapabilityInfo_Capability = 1009
-	CapabilityInfo_NET_BIND_SERVICE   CapabilityInfo_Capability = 1010
-	CapabilityInfo_NET_BROADCAST      CapabilityInfo_Capability = 1011
-	CapabilityInfo_NET_ADMIN          CapabilityInfo_Capability = 1012
-	CapabilityInfo_NET_RAW            CapabilityInfo_Capability = 1013
-	CapabilityInfo_IPC_LOCK           CapabilityInfo_Capability = 1014
-	CapabilityInfo_IPC_OWNER          CapabilityInfo_Capability = 1015
-	CapabilityInfo_SYS_MODULE         CapabilityInfo_Capability = 1016
-	CapabilityInfo_SYS_RAWIO          CapabilityInfo_Capability = 1017
-	CapabilityInfo_SYS_CHROOT         CapabilityInfo_Capability = 1018
-	CapabilityInfo_SYS_PTRACE         CapabilityInfo_Capability = 1019
-	CapabilityInfo_SYS_PACCT          CapabilityInfo_Capability = 1020
-	CapabilityInfo_SYS_ADMIN          CapabilityInfo_Capability = 1021
-	CapabilityInfo_SYS_BOOT           CapabilityInfo_Capability = 1022
-	CapabilityInfo_SYS_NICE           CapabilityInfo_Capability = 1023
-	CapabilityInfo_SYS_RESOURCE       CapabilityInfo_Capability = 1024
-	CapabilityInfo_SYS_TIME           CapabilityInfo_Capability = 1025
-	CapabilityInfo_SYS_TTY_CONFIG     CapabilityInfo_Capability = 1026
-	CapabilityInfo_MKNOD              CapabilityInfo_Capability = 1027
-	CapabilityInfo_LEASE              CapabilityInfo_Capability = 1028
-	CapabilityInfo_AUDIT_WRITE        CapabilityInfo_Capability = 1029
-	CapabilityInfo_AUDIT_CONTROL      CapabilityInfo_Capability = 1030
-	CapabilityInfo_SETFCAP            CapabilityInfo_Capability = 1031
-	CapabilityInfo_MAC_OVERRIDE       CapabilityInfo_Capability = 1032
-	CapabilityInfo_MAC_ADMIN          CapabilityInfo_Capability = 1033
-	CapabilityInfo_SYSLOG             CapabilityInfo_Capability = 1034
-	CapabilityInfo_WAKE_ALARM         CapabilityInfo_Capability = 1035
-	CapabilityInfo_BLOCK_SUSPEND      CapabilityInfo_Capability = 1036
-	CapabilityInfo_AUDIT_READ         CapabilityInfo_Capability = 1037
-	CapabilityInfo_PERFMON            CapabilityInfo_Capability = 1038
-	CapabilityInfo_BPF                CapabilityInfo_Capability = 1039
-	CapabilityInfo_CHECKPOINT_RESTORE CapabilityInfo_Capability = 1040
+	CapabilityInfo_UNKNOWN          CapabilityInfo_Capability = 0
+	CapabilityInfo_CHOWN            CapabilityInfo_Capability = 1000
+	CapabilityInfo_DAC_OVERRIDE     CapabilityInfo_Capability = 1001
+	CapabilityInfo_DAC_READ_SEARCH  CapabilityInfo_Capability = 1002
+	CapabilityInfo_FOWNER           CapabilityInfo_Capability = 1003
+	CapabilityInfo_FSETID           CapabilityInfo_Capability = 1004
+	CapabilityInfo_KILL             CapabilityInfo_Capability = 1005
+	CapabilityInfo_SETGID           CapabilityInfo_Capability = 1006
+	CapabilityInfo_SETUID           CapabilityInfo_Capability = 1007
+	CapabilityInfo_SETPCAP          CapabilityInfo_Capability = 1008
+	CapabilityInfo_LINUX_IMMUTABLE  CapabilityInfo_Capability = 1009
+	CapabilityInfo_NET_BIND_SERVICE CapabilityInfo_Capability = 1010
+	CapabilityInfo_NET_BROADCAST    CapabilityInfo_Capability = 1011
+	CapabilityInfo_NET_ADMIN        CapabilityInfo_Capability = 1012
+	CapabilityInfo_NET_RAW          CapabilityInfo_Capability = 1013
+	CapabilityInfo_IPC_LOCK         CapabilityInfo_Capability = 1014
+	CapabilityInfo_IPC_OWNER        CapabilityInfo_Capability = 1015
+	CapabilityInfo_SYS_MODULE       CapabilityInfo_Capability = 1016
+	CapabilityInfo_SYS_RAWIO        CapabilityInfo_Capability = 1017
+	CapabilityInfo_SYS_CHROOT       CapabilityInfo_Capability = 1018
+	CapabilityInfo_SYS_PTRACE       CapabilityInfo_Capability = 1019
+	CapabilityInfo_SYS_PACCT        CapabilityInfo_Capability = 1020
+	CapabilityInfo_SYS_ADMIN        CapabilityInfo_Capability = 1021
+	CapabilityInfo_SYS_BOOT         CapabilityInfo_Capability = 1022
+	CapabilityInfo_SYS_NICE         CapabilityInfo_Capability = 1023
+	CapabilityInfo_SYS_RESOURCE     CapabilityInfo_Capability = 1024
+	CapabilityInfo_SYS_TIME         CapabilityInfo_Capability = 1025
+	CapabilityInfo_SYS_TTY_CONFIG   CapabilityInfo_Capability = 1026
+	CapabilityInfo_MKNOD            CapabilityInfo_Capability = 1027
+	CapabilityInfo_LEASE            CapabilityInfo_Capability = 1028
+	CapabilityInfo_AUDIT_WRITE      CapabilityInfo_Capability = 1029
+	CapabilityInfo_AUDIT_CONTROL    CapabilityInfo_Capability = 1030
+	CapabilityInfo_SETFCAP          CapabilityInfo_Capability = 1031
+	CapabilityInfo_MAC_OVERRIDE     CapabilityInfo_Capability = 1032
+	CapabilityInfo_MAC_ADMIN        CapabilityInfo_Capability = 1033
+	CapabilityInfo_SYSLOG           CapabilityInfo_Capability = 1034
+	CapabilityInfo_WAKE_ALARM       CapabilityInfo_Capability = 1035
+	CapabilityInfo_BLOCK_SUSPEND    CapabilityInfo_Capability = 1036
+	CapabilityInfo_AUDIT_READ       CapabilityInfo_Capability = 1037
 )
 
 // Enum value maps for CapabilityInfo_Capability.
@@ -1951,53 +1945,47 @@ var (
 		1035: "WAKE_ALARM",
 		1036: "BLOCK_SUSPEND",
 		1037: "AUDIT_READ",
-		1038: "PERFMON",
-		1039: "BPF",
-		1040: "CHECKPOINT_RESTORE",
 	}
 	CapabilityInfo_Capability_value = map[string]int32{
-		"UNKNOWN":            0,
-		"CHOWN":              1000,
-		"DAC_OVERRIDE":       1001,
-		"DAC_READ_SEARCH":    1002,
-		"FOWNER":             1003,
-		"FSETID":             1004,
-		"KILL":               1005,
-		"SETGID":             1006,
-		"SETUID":             1007,
-		"SETPCAP":            1008,
-		"LINUX_IMMUTABLE":    1009,
-		"NET_BIND_SERVICE":   1010,
-		"NET_BROADCAST":      1011,
-		"NET_ADMIN":          1012,
-		"NET_RAW":            1013,
-		"IPC_LOCK":           1014,
-		"IPC_OWNER":          1015,
-		"SYS_MODULE":         1016,
-		"SYS_RAWIO":          1017,
-		"SYS_CHROOT":         1018,
-		"SYS_PTRACE":         1019,
-		"SYS_PACCT":          1020,
-		"SYS_ADMIN":          1021,
-		"SYS_BOOT":           1022,
-		"SYS_NICE":           1023,
-		"SYS_RESOURCE":       1024,
-		"SYS_TIME":           1025,
-		"SYS_TTY_CONFIG":     1026,
-		"MKNOD":              1027,
-		"LEASE":              1028,
-		"AUDIT_WRITE":        1029,
-		"AUDIT_CONTROL":      1030,
-		"SETFCAP":            1031,
-		"MAC_OVERRIDE":       1032,
-		"MAC_ADMIN":          1033,
-		"SYSLOG":             1034,
-		"WAKE_ALARM":         1035,
-		"BLOCK_SUSPEND":      1036,
-		"AUDIT_READ":         1037,
-		"PERFMON":            1038,
-		"BPF":                1039,
-		"CHECKPOINT_RESTORE": 1040,
+		"UNKNOWN":          0,
+		"CHOWN":            1000,
+		"DAC_OVERRIDE":     1001,
+		"DAC_READ_SEARCH":  1002,
+		"FOWNER":           1003,
+		"FSETID":           1004,
+		"KILL":             1005,
+		"SETGID":           1006,
+		"SETUID":           1007,
+		"SETPCAP":          1008,
+		"LINUX_IMMUTABLE":  1009,
+		"NET_BIND_SERVICE": 1010,
+		"NET_BROADCAST":    1011,
+		"NET_ADMIN":        1012,
+		"NET_RAW":          1013,
+		"IPC_LOCK":         1014,
+		"IPC_OWNER":        1015,
+		"SYS_MODULE":       1016,
+		"SYS_RAWIO":        1017,
+		"SYS_CHROOT":       1018,
+		"SYS_PTRACE":       1019,
+		"SYS_PACCT":        1020,
+		"SYS_ADMIN":        1021,
+		"SYS_BOOT":         1022,
+		"SYS_NICE":         1023,
+		"SYS_RESOURCE":     1024,
+		"SYS_TIME":         1025,
+		"SYS_TTY_CONFIG":   1026,
+		"MKNOD":            1027,
+		"LEASE":            1028,
+		"AUDIT_WRITE":      1029,
+		"AUDIT_CONTROL":    1030,
+		"SETFCAP":          1031,
+		"MAC_OVERRIDE":     1032,
+		"MAC_ADMIN":        1033,
+		"SYSLOG":           1034,
+		"WAKE_ALARM":       1035,
+		"BLOCK_SUSPEND":    1036,
+		"AUDIT_READ":       1037,
 	}
 )
 
@@ -5660,62 +5648,52 @@ func (x *DiskStatistics) GetUsedBytes() uint64 {
 
 // Usage snapshot of a container.
 type ResourceStatistics struct {
-	state                       protoimpl.MessageState             `protogen:"open.v1"`
-	Timestamp                   *float64                           `protobuf:"fixed64,1,req,name=timestamp" json:"timestamp,omitempty"`
-	Processes                   *uint32                            `protobuf:"varint,30,opt,name=processes" json:"processes,omitempty"`
-	Threads                     *uint32                            `protobuf:"varint,31,opt,name=threads" json:"threads,omitempty"`
-	CpusUserTimeSecs            *float64                           `protobuf:"fixed64,2,opt,name=cpus_user_time_secs,json=cpusUserTimeSecs" json:"cpus_user_time_secs,omitempty"`
-	CpusSystemTimeSecs          *float64                           `protobuf:"fixed64,3,opt,name=cpus_system_time_secs,json=cpusSystemTimeSecs" json:"cpus_system_time_secs,omitempty"`
-	CpusLimit                   *float64                           `protobuf:"fixed64,4,opt,name=cpus_limit,json=cpusLimit" json:"cpus_limit,omitempty"`
-	CpusSoftLimit               *float64                           `protobuf:"fixed64,45,opt,name=cpus_soft_limit,json=cpusSoftLimit" json:"cpus_soft_limit,omitempty"`
-	CpusNrPeriods               *uint32                            `protobuf:"varint,7,opt,name=cpus_nr_periods,json=cpusNrPeriods" json:"cpus_nr_periods,omitempty"`
-	CpusNrThrottled             *uint32                            `protobuf:"varint,8,opt,name=cpus_nr_throttled,json=cpusNrThrottled" json:"cpus_nr_throttled,omitempty"`
-	CpusThrottledTimeSecs       *float64                           `protobuf:"fixed64,9,opt,name=cpus_throttled_time_secs,json=cpusThrottledTimeSecs" json:"cpus_throttled_time_secs,omitempty"`
-	MemTotalBytes               *uint64                            `protobuf:"varint,36,opt,name=mem_total_bytes,json=memTotalBytes" json:"mem_total_bytes,omitempty"`
-	MemTotalMemswBytes          *uint64                            `protobuf:"varint,37,opt,name=mem_total_memsw_bytes,json=memTotalMemswBytes" json:"mem_total_memsw_bytes,omitempty"`
-	MemKmemUsageBytes           *uint64                            `protobuf:"varint,52,opt,name=mem_kmem_usage_bytes,json=memKmemUsageBytes" json:"mem_kmem_usage_bytes,omitempty"`
-	MemKmemTcpUsageBytes        *uint64                            `protobuf:"varint,53,opt,name=mem_kmem_tcp_usage_bytes,json=memKmemTcpUsageBytes" json:"mem_kmem_tcp_usage_bytes,omitempty"`
-	MemLimitBytes               *uint64                            `protobuf:"varint,6,opt,name=mem_limit_bytes,json=memLimitBytes" json:"mem_limit_bytes,omitempty"`
-	MemSoftLimitBytes           *uint64                            `protobuf:"varint,38,opt,name=mem_soft_limit_bytes,json=memSoftLimitBytes" json:"mem_soft_limit_bytes,omitempty"`
-	MemFileBytes                *uint64                            `protobuf:"varint,10,opt,name=mem_file_bytes,json=memFileBytes" json:"mem_file_bytes,omitempty"`
-	MemAnonBytes                *uint64                            `protobuf:"varint,11,opt,name=mem_anon_bytes,json=memAnonBytes" json:"mem_anon_bytes,omitempty"`
-	MemCacheBytes               *uint64                            `protobuf:"varint,39,opt,name=mem_cache_bytes,json=memCacheBytes" json:"mem_cache_bytes,omitempty"`
-	MemRssBytes                 *uint64                            `protobuf:"varint,5,opt,name=mem_rss_bytes,json=memRssBytes" json:"mem_rss_bytes,omitempty"`
-	MemMappedFileBytes          *uint64                            `protobuf:"varint,12,opt,name=mem_mapped_file_bytes,json=memMappedFileBytes" json:"mem_mapped_file_bytes,omitempty"`
-	MemSwapBytes                *uint64                            `protobuf:"varint,40,opt,name=mem_swap_bytes,json=memSwapBytes" json:"mem_swap_bytes,omitempty"`
-	MemUnevictableBytes         *uint64                            `protobuf:"varint,41,opt,name=mem_unevictable_bytes,json=memUnevictableBytes" json:"mem_unevictable_bytes,omitempty"`
-	MemLowPressureCounter       *uint64                            `protobuf:"varint,32,opt,name=mem_low_pressure_counter,json=memLowPressureCounter" json:"mem_low_pressure_counter,omitempty"`
-	MemMediumPressureCounter    *uint64                            `protobuf:"varint,33,opt,name=mem_medium_pressure_counter,json=memMediumPressureCounter" json:"mem_medium_pressure_counter,omitempty"`
-	MemCriticalPressureCounter  *uint64                            `protobuf:"varint,34,opt,name=mem_critical_pressure_counter,json=memCriticalPressureCounter" json:"mem_critical_pressure_counter,omitempty"`
-	DiskLimitBytes              *uint64                            `protobuf:"varint,26,opt,name=disk_limit_bytes,json=diskLimitBytes" json:"disk_limit_bytes,omitempty"`
-	DiskUsedBytes               *uint64                            `protobuf:"varint,27,opt,name=disk_used_bytes,json=diskUsedBytes" json:"disk_used_bytes,omitempty"`
-	DiskStatistics              []*DiskStatistics                  `protobuf:"bytes,43,rep,name=disk_statistics,json=diskStatistics" json:"disk_statistics,omitempty"`
-	BlkioStatistics             *CgroupInfo_Blkio_Statistics       `protobuf:"bytes,44,opt,name=blkio_statistics,json=blkioStatistics" json:"blkio_statistics,omitempty"`
-	Perf                        *PerfStatistics                    `protobuf:"bytes,13,opt,name=perf" json:"perf,omitempty"`
-	NetRxPackets                *uint64                            `protobuf:"varint,14,opt,name=net_rx_packets,json=netRxPackets" json:"net_rx_packets,omitempty"`
-	NetRxBytes                  *uint64                            `protobuf:"varint,15,opt,name=net_rx_bytes,json=netRxBytes" json:"net_rx_bytes,omitempty"`
-	NetRxErrors                 *uint64                            `protobuf:"varint,16,opt,name=net_rx_errors,json=netRxErrors" json:"net_rx_errors,omitempty"`
-	NetRxDropped                *uint64                            `protobuf:"varint,17,opt,name=net_rx_dropped,json=netRxDropped" json:"net_rx_dropped,omitempty"`
-	NetTxPackets                *uint64                            `protobuf:"varint,18,opt,name=net_tx_packets,json=netTxPackets" json:"net_tx_packets,omitempty"`
-	NetTxBytes                  *uint64                            `protobuf:"varint,19,opt,name=net_tx_bytes,json=netTxBytes" json:"net_tx_bytes,omitempty"`
-	NetTxErrors                 *uint64                            `protobuf:"varint,20,opt,name=net_tx_errors,json=netTxErrors" json:"net_tx_errors,omitempty"`
-	NetTxDropped                *uint64                            `protobuf:"varint,21,opt,name=net_tx_dropped,json=netTxDropped" json:"net_tx_dropped,omitempty"`
-	NetTxRateLimit              *uint64                            `protobuf:"varint,46,opt,name=net_tx_rate_limit,json=netTxRateLimit" json:"net_tx_rate_limit,omitempty"`
-	NetTxBurstRateLimit         *uint64                            `protobuf:"varint,47,opt,name=net_tx_burst_rate_limit,json=netTxBurstRateLimit" json:"net_tx_burst_rate_limit,omitempty"`
-	NetTxBurstSize              *uint64                            `protobuf:"varint,48,opt,name=net_tx_burst_size,json=netTxBurstSize" json:"net_tx_burst_size,omitempty"`
-	NetRxRateLimit              *uint64                            `protobuf:"varint,49,opt,name=net_rx_rate_limit,json=netRxRateLimit" json:"net_rx_rate_limit,omitempty"`
-	NetRxBurstRateLimit         *uint64                            `protobuf:"varint,50,opt,name=net_rx_burst_rate_limit,json=netRxBurstRateLimit" json:"net_rx_burst_rate_limit,omitempty"`
-	NetRxBurstSize              *uint64                            `protobuf:"varint,51,opt,name=net_rx_burst_size,json=netRxBurstSize" json:"net_rx_burst_size,omitempty"`
-	NetRateStatistics           *ResourceStatistics_RateStatistics `protobuf:"bytes,54,opt,name=net_rate_statistics,json=netRateStatistics" json:"net_rate_statistics,omitempty"`
-	NetEphemeralPorts           *Value_Range                       `protobuf:"bytes,55,opt,name=net_ephemeral_ports,json=netEphemeralPorts" json:"net_ephemeral_ports,omitempty"`
-	NetTcpRttMicrosecsP50       *float64                           `protobuf:"fixed64,22,opt,name=net_tcp_rtt_microsecs_p50,json=netTcpRttMicrosecsP50" json:"net_tcp_rtt_microsecs_p50,omitempty"`
-	NetTcpRttMicrosecsP90       *float64                           `protobuf:"fixed64,23,opt,name=net_tcp_rtt_microsecs_p90,json=netTcpRttMicrosecsP90" json:"net_tcp_rtt_microsecs_p90,omitempty"`
-	NetTcpRttMicrosecsP95       *float64                           `protobuf:"fixed64,24,opt,name=net_tcp_rtt_microsecs_p95,json=netTcpRttMicrosecsP95" json:"net_tcp_rtt_microsecs_p95,omitempty"`
-	NetTcpRttMicrosecsP99       *float64                           `protobuf:"fixed64,25,opt,name=net_tcp_rtt_microsecs_p99,json=netTcpRttMicrosecsP99" json:"net_tcp_rtt_microsecs_p99,omitempty"`
-	NetTcpActiveConnections     *float64                           `protobuf:"fixed64,28,opt,name=net_tcp_active_connections,json=netTcpActiveConnections" json:"net_tcp_active_connections,omitempty"`
-	NetTcpTimeWaitConnections   *float64                           `protobuf:"fixed64,29,opt,name=net_tcp_time_wait_connections,json=netTcpTimeWaitConnections" json:"net_tcp_time_wait_connections,omitempty"`
-	NetTrafficControlStatistics []*TrafficControlStatistics        `protobuf:"bytes,35,rep,name=net_traffic_control_statistics,json=netTrafficControlStatistics" json:"net_traffic_control_statistics,omitempty"`
-	NetSnmpStatistics           *SNMPStatistics                    `protobuf:"bytes,42,opt,name=net_snmp_statistics,json=netSnmpStatistics" json:"net_snmp_statistics,omitempty"`
+	state                       protoimpl.MessageState       `protogen:"open.v1"`
+	Timestamp                   *float64                     `protobuf:"fixed64,1,req,name=timestamp" json:"timestamp,omitempty"`
+	Processes                   *uint32                      `protobuf:"varint,30,opt,name=processes" json:"processes,omitempty"`
+	Threads                     *uint32                      `protobuf:"varint,31,opt,name=threads" json:"threads,omitempty"`
+	CpusUserTimeSecs            *float64                     `protobuf:"fixed64,2,opt,name=cpus_user_time_secs,json=cpusUserTimeSecs" json:"cpus_user_time_secs,omitempty"`
+	CpusSystemTimeSecs          *float64                     `protobuf:"fixed64,3,opt,name=cpus_system_time_secs,json=cpusSystemTimeSecs" json:"cpus_system_time_secs,omitempty"`
+	CpusLimit                   *float64                     `protobuf:"fixed64,4,opt,name=cpus_limit,json=cpusLimit" json:"cpus_limit,omitempty"`
+	CpusSoftLimit               *float64                     `protobuf:"fixed64,45,opt,name=cpus_soft_limit,json=cpusSoftLimit" json:"cpus_soft_limit,omitempty"`
+	CpusNrPeriods               *uint32                      `protobuf:"varint,7,opt,name=cpus_nr_periods,json=cpusNrPeriods" json:"cpus_nr_periods,omitempty"`
+	CpusNrThrottled             *uint32                      `protobuf:"varint,8,opt,name=cpus_nr_throttled,json=cpusNrThrottled" json:"cpus_nr_throttled,omitempty"`
+	CpusThrottledTimeSecs       *float64                     `protobuf:"fixed64,9,opt,name=cpus_throttled_time_secs,json=cpusThrottledTimeSecs" json:"cpus_throttled_time_secs,omitempty"`
+	MemTotalBytes               *uint64                      `protobuf:"varint,36,opt,name=mem_total_bytes,json=memTotalBytes" json:"mem_total_bytes,omitempty"`
+	MemTotalMemswBytes          *uint64                      `protobuf:"varint,37,opt,name=mem_total_memsw_bytes,json=memTotalMemswBytes" json:"mem_total_memsw_bytes,omitempty"`
+	MemLimitBytes               *uint64                      `protobuf:"varint,6,opt,name=mem_limit_bytes,json=memLimitBytes" json:"mem_limit_bytes,omitempty"`
+	MemSoftLimitBytes           *uint64                      `protobuf:"varint,38,opt,name=mem_soft_limit_bytes,json=memSoftLimitBytes" json:"mem_soft_limit_bytes,omitempty"`
+	MemFileBytes                *uint64                      `protobuf:"varint,10,opt,name=mem_file_bytes,json=memFileBytes" json:"mem_file_bytes,omitempty"`
+	MemAnonBytes                *uint64                      `protobuf:"varint,11,opt,name=mem_anon_bytes,json=memAnonBytes" json:"mem_anon_bytes,omitempty"`
+	MemCacheBytes               *uint64                      `protobuf:"varint,39,opt,name=mem_cache_bytes,json=memCacheBytes" json:"mem_cache_bytes,omitempty"`
+	MemRssBytes                 *uint64                      `protobuf:"varint,5,opt,name=mem_rss_bytes,json=memRssBytes" json:"mem_rss_bytes,omitempty"`
+	MemMappedFileBytes          *uint64                      `protobuf:"varint,12,opt,name=mem_mapped_file_bytes,json=memMappedFileBytes" json:"mem_mapped_file_bytes,omitempty"`
+	MemSwapBytes                *uint64                      `protobuf:"varint,40,opt,name=mem_swap_bytes,json=memSwapBytes" json:"mem_swap_bytes,omitempty"`
+	MemUnevictableBytes         *uint64                      `protobuf:"varint,41,opt,name=mem_unevictable_bytes,json=memUnevictableBytes" json:"mem_unevictable_bytes,omitempty"`
+	MemLowPressureCounter       *uint64                      `protobuf:"varint,32,opt,name=mem_low_pressure_counter,json=memLowPressureCounter" json:"mem_low_pressure_counter,omitempty"`
+	MemMediumPressureCounter    *uint64                      `protobuf:"varint,33,opt,name=mem_medium_pressure_counter,json=memMediumPressureCounter" json:"mem_medium_pressure_counter,omitempty"`
+	MemCriticalPressureCounter  *uint64                      `protobuf:"varint,34,opt,name=mem_critical_pressure_counter,json=memCriticalPressureCounter" json:"mem_critical_pressure_counter,omitempty"`
+	DiskLimitBytes              *uint64                      `protobuf:"varint,26,opt,name=disk_limit_bytes,json=diskLimitBytes" json:"disk_limit_bytes,omitempty"`
+	DiskUsedBytes               *uint64                      `protobuf:"varint,27,opt,name=disk_used_bytes,json=diskUsedBytes" json:"disk_used_bytes,omitempty"`
+	DiskStatistics              []*DiskStatistics            `protobuf:"bytes,43,rep,name=disk_statistics,json=diskStatistics" json:"disk_statistics,omitempty"`
+	BlkioStatistics             *CgroupInfo_Blkio_Statistics `protobuf:"bytes,44,opt,name=blkio_statistics,json=blkioStatistics" json:"blkio_statistics,omitempty"`
+	Perf                        *PerfStatistics              `protobuf:"bytes,13,opt,name=perf" json:"perf,omitempty"`
+	NetRxPackets                *uint64                      `protobuf:"varint,14,opt,name=net_rx_packets,json=netRxPackets" json:"net_rx_packets,omitempty"`
+	NetRxBytes                  *uint64                      `protobuf:"varint,15,opt,name=net_rx_bytes,json=netRxBytes" json:"net_rx_bytes,omitempty"`
+	NetRxErrors                 *uint64                      `protobuf:"varint,16,opt,name=net_rx_errors,json=netRxErrors" json:"net_rx_errors,omitempty"`
+	NetRxDropped                *uint64                      `protobuf:"varint,17,opt,name=net_rx_dropped,json=netRxDropped" json:"net_rx_dropped,omitempty"`
+	NetTxPackets                *uint64                      `protobuf:"varint,18,opt,name=net_tx_packets,json=netTxPackets" json:"net_tx_packets,omitempty"`
+	NetTxBytes                  *uint64                      `protobuf:"varint,19,opt,name=net_tx_bytes,json=netTxBytes" json:"net_tx_bytes,omitempty"`
+	NetTxErrors                 *uint64                      `protobuf:"varint,20,opt,name=net_tx_errors,json=netTxErrors" json:"net_tx_errors,omitempty"`
+	NetTxDropped                *uint64                      `protobuf:"varint,21,opt,name=net_tx_dropped,json=netTxDropped" json:"net_tx_dropped,omitempty"`
+	NetTcpRttMicrosecsP50       *float64                     `protobuf:"fixed64,22,opt,name=net_tcp_rtt_microsecs_p50,json=netTcpRttMicrosecsP50" json:"net_tcp_rtt_microsecs_p50,omitempty"`
+	NetTcpRttMicrosecsP90       *float64                     `protobuf:"fixed64,23,opt,name=net_tcp_rtt_microsecs_p90,json=netTcpRttMicrosecsP90" json:"net_tcp_rtt_microsecs_p90,omitempty"`
+	NetTcpRttMicrosecsP95       *float64                     `protobuf:"fixed64,24,opt,name=net_tcp_rtt_microsecs_p95,json=netTcpRttMicrosecsP95" json:"net_tcp_rtt_microsecs_p95,omitempty"`
+	NetTcpRttMicrosecsP99       *float64                     `protobuf:"fixed64,25,opt,name=net_tcp_rtt_microsecs_p99,json=netTcpRttMicrosecsP99" json:"net_tcp_rtt_microsecs_p99,omitempty"`
+	NetTcpActiveConnections     *float64                     `protobuf:"fixed64,28,opt,name=net_tcp_active_connections,json=netTcpActiveConnections" json:"net_tcp_active_connections,omitempty"`
+	NetTcpTimeWaitConnections   *float64                     `protobuf:"fixed64,29,opt,name=net_tcp_time_wait_connections,json=netTcpTimeWaitConnections" json:"net_tcp_time_wait_connections,omitempty"`
+	NetTrafficControlStatistics []*TrafficControlStatistics  `protobuf:"bytes,35,rep,name=net_traffic_control_statistics,json=netTrafficControlStatistics" json:"net_traffic_control_statistics,omitempty"`
+	NetSnmpStatistics           *SNMPStatistics              `protobuf:"bytes,42,opt,name=net_snmp_statistics,json=netSnmpStatistics" json:"net_snmp_statistics,omitempty"`
 	unknownFields               protoimpl.UnknownFields
 	sizeCache                   protoimpl.SizeCache
 }
@@ -5830,20 +5808,6 @@ func (x *ResourceStatistics) GetMemTotalBytes() uint64 {
 func (x *ResourceStatistics) GetMemTotalMemswBytes() uint64 {
 	if x != nil && x.MemTotalMemswBytes != nil {
 		return *x.MemTotalMemswBytes
-	}
-	return 0
-}
-
-func (x *ResourceStatistics) GetMemKmemUsageBytes() uint64 {
-	if x != nil && x.MemKmemUsageBytes != nil {
-		return *x.MemKmemUsageBytes
-	}
-	return 0
-}
-
-func (x *ResourceStatistics) GetMemKmemTcpUsageBytes() uint64 {
-	if x != nil && x.MemKmemTcpUsageBytes != nil {
-		return *x.MemKmemTcpUsageBytes
 	}
 	return 0
 }
@@ -6021,62 +5985,6 @@ func (x *ResourceStatistics) GetNetTxDropped() uint64 {
 		return *x.NetTxDropped
 	}
 	return 0
-}
-
-func (x *ResourceStatistics) GetNetTxRateLimit() uint64 {
-	if x != nil && x.NetTxRateLimit != nil {
-		return *x.NetTxRateLimit
-	}
-	return 0
-}
-
-func (x *ResourceStatistics) GetNetTxBurstRateLimit() uint64 {
-	if x != nil && x.NetTxBurstRateLimit != nil {
-		return *x.NetTxBurstRateLimit
-	}
-	return 0
-}
-
-func (x *ResourceStatistics) GetNetTxBurstSize() uint64 {
-	if x != nil && x.NetTxBurstSize != nil {
-		return *x.NetTxBurstSize
-	}
-	return 0
-}
-
-func (x *ResourceStatistics) GetNetRxRateLimit() uint64 {
-	if x != nil && x.NetRxRateLimit != nil {
-		return *x.NetRxRateLimit
-	}
-	return 0
-}
-
-func (x *ResourceStatistics) GetNetRxBurstRateLimit() uint64 {
-	if x != nil && x.NetRxBurstRateLimit != nil {
-		return *x.NetRxBurstRateLimit
-	}
-	return 0
-}
-
-func (x *ResourceStatistics) GetNetRxBurstSize() uint64 {
-	if x != nil && x.NetRxBurstSize != nil {
-		return *x.NetRxBurstSize
-	}
-	return 0
-}
-
-func (x *ResourceStatistics) GetNetRateStatistics() *ResourceStatistics_RateStatistics {
-	if x != nil {
-		return x.NetRateStatistics
-	}
-	return nil
-}
-
-func (x *ResourceStatistics) GetNetEphemeralPorts() *Value_Range {
-	if x != nil {
-		return x.NetEphemeralPorts
-	}
-	return nil
 }
 
 func (x *ResourceStatistics) GetNetTcpRttMicrosecsP50() float64 {
@@ -11476,230 +11384,6 @@ func (x *Resource_DiskInfo_Source_Mount) GetRoot() string {
 	return ""
 }
 
-type ResourceStatistics_RatePercentiles struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Min           *uint64                `protobuf:"varint,1,opt,name=min" json:"min,omitempty"`
-	Max           *uint64                `protobuf:"varint,2,opt,name=max" json:"max,omitempty"`
-	P50           *uint64                `protobuf:"varint,3,opt,name=p50" json:"p50,omitempty"`
-	P90           *uint64                `protobuf:"varint,4,opt,name=p90" json:"p90,omitempty"`
-	P95           *uint64                `protobuf:"varint,5,opt,name=p95" json:"p95,omitempty"`
-	P99           *uint64                `protobuf:"varint,6,opt,name=p99" json:"p99,omitempty"`
-	P999          *uint64                `protobuf:"varint,7,opt,name=p999" json:"p999,omitempty"`
-	P9999         *uint64                `protobuf:"varint,8,opt,name=p9999" json:"p9999,omitempty"`
-	Samples       *uint64                `protobuf:"varint,9,opt,name=samples" json:"samples,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ResourceStatistics_RatePercentiles) Reset() {
-	*x = ResourceStatistics_RatePercentiles{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[119]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ResourceStatistics_RatePercentiles) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ResourceStatistics_RatePercentiles) ProtoMessage() {}
-
-func (x *ResourceStatistics_RatePercentiles) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[119]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ResourceStatistics_RatePercentiles.ProtoReflect.Descriptor instead.
-func (*ResourceStatistics_RatePercentiles) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_mesos_proto_rawDescGZIP(), []int{38, 0}
-}
-
-func (x *ResourceStatistics_RatePercentiles) GetMin() uint64 {
-	if x != nil && x.Min != nil {
-		return *x.Min
-	}
-	return 0
-}
-
-func (x *ResourceStatistics_RatePercentiles) GetMax() uint64 {
-	if x != nil && x.Max != nil {
-		return *x.Max
-	}
-	return 0
-}
-
-func (x *ResourceStatistics_RatePercentiles) GetP50() uint64 {
-	if x != nil && x.P50 != nil {
-		return *x.P50
-	}
-	return 0
-}
-
-func (x *ResourceStatistics_RatePercentiles) GetP90() uint64 {
-	if x != nil && x.P90 != nil {
-		return *x.P90
-	}
-	return 0
-}
-
-func (x *ResourceStatistics_RatePercentiles) GetP95() uint64 {
-	if x != nil && x.P95 != nil {
-		return *x.P95
-	}
-	return 0
-}
-
-func (x *ResourceStatistics_RatePercentiles) GetP99() uint64 {
-	if x != nil && x.P99 != nil {
-		return *x.P99
-	}
-	return 0
-}
-
-func (x *ResourceStatistics_RatePercentiles) GetP999() uint64 {
-	if x != nil && x.P999 != nil {
-		return *x.P999
-	}
-	return 0
-}
-
-func (x *ResourceStatistics_RatePercentiles) GetP9999() uint64 {
-	if x != nil && x.P9999 != nil {
-		return *x.P9999
-	}
-	return 0
-}
-
-func (x *ResourceStatistics_RatePercentiles) GetSamples() uint64 {
-	if x != nil && x.Samples != nil {
-		return *x.Samples
-	}
-	return 0
-}
-
-type ResourceStatistics_RateStatistics struct {
-	state                protoimpl.MessageState              `protogen:"open.v1"`
-	RxRate               *ResourceStatistics_RatePercentiles `protobuf:"bytes,1,opt,name=rx_rate,json=rxRate" json:"rx_rate,omitempty"`
-	RxPacketRate         *ResourceStatistics_RatePercentiles `protobuf:"bytes,2,opt,name=rx_packet_rate,json=rxPacketRate" json:"rx_packet_rate,omitempty"`
-	RxDropRate           *ResourceStatistics_RatePercentiles `protobuf:"bytes,3,opt,name=rx_drop_rate,json=rxDropRate" json:"rx_drop_rate,omitempty"`
-	RxErrorRate          *ResourceStatistics_RatePercentiles `protobuf:"bytes,4,opt,name=rx_error_rate,json=rxErrorRate" json:"rx_error_rate,omitempty"`
-	TxRate               *ResourceStatistics_RatePercentiles `protobuf:"bytes,5,opt,name=tx_rate,json=txRate" json:"tx_rate,omitempty"`
-	TxPacketRate         *ResourceStatistics_RatePercentiles `protobuf:"bytes,6,opt,name=tx_packet_rate,json=txPacketRate" json:"tx_packet_rate,omitempty"`
-	TxDropRate           *ResourceStatistics_RatePercentiles `protobuf:"bytes,7,opt,name=tx_drop_rate,json=txDropRate" json:"tx_drop_rate,omitempty"`
-	TxErrorRate          *ResourceStatistics_RatePercentiles `protobuf:"bytes,8,opt,name=tx_error_rate,json=txErrorRate" json:"tx_error_rate,omitempty"`
-	SamplingWindowSecs   *float64                            `protobuf:"fixed64,9,opt,name=sampling_window_secs,json=samplingWindowSecs" json:"sampling_window_secs,omitempty"`
-	SamplingIntervalSecs *float64                            `protobuf:"fixed64,10,opt,name=sampling_interval_secs,json=samplingIntervalSecs" json:"sampling_interval_secs,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
-}
-
-func (x *ResourceStatistics_RateStatistics) Reset() {
-	*x = ResourceStatistics_RateStatistics{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[120]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ResourceStatistics_RateStatistics) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ResourceStatistics_RateStatistics) ProtoMessage() {}
-
-func (x *ResourceStatistics_RateStatistics) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[120]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ResourceStatistics_RateStatistics.ProtoReflect.Descriptor instead.
-func (*ResourceStatistics_RateStatistics) Descriptor() ([]byte, []int) {
-	return file_mesos_v1_mesos_proto_rawDescGZIP(), []int{38, 1}
-}
-
-func (x *ResourceStatistics_RateStatistics) GetRxRate() *ResourceStatistics_RatePercentiles {
-	if x != nil {
-		return x.RxRate
-	}
-	return nil
-}
-
-func (x *ResourceStatistics_RateStatistics) GetRxPacketRate() *ResourceStatistics_RatePercentiles {
-	if x != nil {
-		return x.RxPacketRate
-	}
-	return nil
-}
-
-func (x *ResourceStatistics_RateStatistics) GetRxDropRate() *ResourceStatistics_RatePercentiles {
-	if x != nil {
-		return x.RxDropRate
-	}
-	return nil
-}
-
-func (x *ResourceStatistics_RateStatistics) GetRxErrorRate() *ResourceStatistics_RatePercentiles {
-	if x != nil {
-		return x.RxErrorRate
-	}
-	return nil
-}
-
-func (x *ResourceStatistics_RateStatistics) GetTxRate() *ResourceStatistics_RatePercentiles {
-	if x != nil {
-		return x.TxRate
-	}
-	return nil
-}
-
-func (x *ResourceStatistics_RateStatistics) GetTxPacketRate() *ResourceStatistics_RatePercentiles {
-	if x != nil {
-		return x.TxPacketRate
-	}
-	return nil
-}
-
-func (x *ResourceStatistics_RateStatistics) GetTxDropRate() *ResourceStatistics_RatePercentiles {
-	if x != nil {
-		return x.TxDropRate
-	}
-	return nil
-}
-
-func (x *ResourceStatistics_RateStatistics) GetTxErrorRate() *ResourceStatistics_RatePercentiles {
-	if x != nil {
-		return x.TxErrorRate
-	}
-	return nil
-}
-
-func (x *ResourceStatistics_RateStatistics) GetSamplingWindowSecs() float64 {
-	if x != nil && x.SamplingWindowSecs != nil {
-		return *x.SamplingWindowSecs
-	}
-	return 0
-}
-
-func (x *ResourceStatistics_RateStatistics) GetSamplingIntervalSecs() float64 {
-	if x != nil && x.SamplingIntervalSecs != nil {
-		return *x.SamplingIntervalSecs
-	}
-	return 0
-}
-
 type ResourceUsage_Executor struct {
 	state         protoimpl.MessageState         `protogen:"open.v1"`
 	ExecutorInfo  *ExecutorInfo                  `protobuf:"bytes,1,req,name=executor_info,json=executorInfo" json:"executor_info,omitempty"`
@@ -11713,7 +11397,7 @@ type ResourceUsage_Executor struct {
 
 func (x *ResourceUsage_Executor) Reset() {
 	*x = ResourceUsage_Executor{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[121]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11725,7 +11409,7 @@ func (x *ResourceUsage_Executor) String() string {
 func (*ResourceUsage_Executor) ProtoMessage() {}
 
 func (x *ResourceUsage_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[121]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11788,7 +11472,7 @@ type ResourceUsage_Executor_Task struct {
 
 func (x *ResourceUsage_Executor_Task) Reset() {
 	*x = ResourceUsage_Executor_Task{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[122]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11800,7 +11484,7 @@ func (x *ResourceUsage_Executor_Task) String() string {
 func (*ResourceUsage_Executor_Task) ProtoMessage() {}
 
 func (x *ResourceUsage_Executor_Task) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[122]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11853,7 +11537,7 @@ type OfferFilters_ResourceQuantities struct {
 
 func (x *OfferFilters_ResourceQuantities) Reset() {
 	*x = OfferFilters_ResourceQuantities{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[123]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11865,7 +11549,7 @@ func (x *OfferFilters_ResourceQuantities) String() string {
 func (*OfferFilters_ResourceQuantities) ProtoMessage() {}
 
 func (x *OfferFilters_ResourceQuantities) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[123]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11897,7 +11581,7 @@ type OfferFilters_MinAllocatableResources struct {
 
 func (x *OfferFilters_MinAllocatableResources) Reset() {
 	*x = OfferFilters_MinAllocatableResources{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[124]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11909,7 +11593,7 @@ func (x *OfferFilters_MinAllocatableResources) String() string {
 func (*OfferFilters_MinAllocatableResources) ProtoMessage() {}
 
 func (x *OfferFilters_MinAllocatableResources) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[124]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11952,7 +11636,7 @@ type Offer_Operation struct {
 
 func (x *Offer_Operation) Reset() {
 	*x = Offer_Operation{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[126]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11964,7 +11648,7 @@ func (x *Offer_Operation) String() string {
 func (*Offer_Operation) ProtoMessage() {}
 
 func (x *Offer_Operation) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[126]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12073,7 +11757,7 @@ type Offer_Operation_Launch struct {
 
 func (x *Offer_Operation_Launch) Reset() {
 	*x = Offer_Operation_Launch{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[127]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12085,7 +11769,7 @@ func (x *Offer_Operation_Launch) String() string {
 func (*Offer_Operation_Launch) ProtoMessage() {}
 
 func (x *Offer_Operation_Launch) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[127]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12118,7 +11802,7 @@ type Offer_Operation_LaunchGroup struct {
 
 func (x *Offer_Operation_LaunchGroup) Reset() {
 	*x = Offer_Operation_LaunchGroup{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[128]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12130,7 +11814,7 @@ func (x *Offer_Operation_LaunchGroup) String() string {
 func (*Offer_Operation_LaunchGroup) ProtoMessage() {}
 
 func (x *Offer_Operation_LaunchGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[128]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12170,7 +11854,7 @@ type Offer_Operation_Reserve struct {
 
 func (x *Offer_Operation_Reserve) Reset() {
 	*x = Offer_Operation_Reserve{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[129]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12182,7 +11866,7 @@ func (x *Offer_Operation_Reserve) String() string {
 func (*Offer_Operation_Reserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Reserve) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[129]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12221,7 +11905,7 @@ type Offer_Operation_Unreserve struct {
 
 func (x *Offer_Operation_Unreserve) Reset() {
 	*x = Offer_Operation_Unreserve{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[130]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12233,7 +11917,7 @@ func (x *Offer_Operation_Unreserve) String() string {
 func (*Offer_Operation_Unreserve) ProtoMessage() {}
 
 func (x *Offer_Operation_Unreserve) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[130]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12265,7 +11949,7 @@ type Offer_Operation_Create struct {
 
 func (x *Offer_Operation_Create) Reset() {
 	*x = Offer_Operation_Create{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[131]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12277,7 +11961,7 @@ func (x *Offer_Operation_Create) String() string {
 func (*Offer_Operation_Create) ProtoMessage() {}
 
 func (x *Offer_Operation_Create) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[131]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12309,7 +11993,7 @@ type Offer_Operation_Destroy struct {
 
 func (x *Offer_Operation_Destroy) Reset() {
 	*x = Offer_Operation_Destroy{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[132]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12321,7 +12005,7 @@ func (x *Offer_Operation_Destroy) String() string {
 func (*Offer_Operation_Destroy) ProtoMessage() {}
 
 func (x *Offer_Operation_Destroy) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[132]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12354,7 +12038,7 @@ type Offer_Operation_GrowVolume struct {
 
 func (x *Offer_Operation_GrowVolume) Reset() {
 	*x = Offer_Operation_GrowVolume{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[133]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12366,7 +12050,7 @@ func (x *Offer_Operation_GrowVolume) String() string {
 func (*Offer_Operation_GrowVolume) ProtoMessage() {}
 
 func (x *Offer_Operation_GrowVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[133]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12406,7 +12090,7 @@ type Offer_Operation_ShrinkVolume struct {
 
 func (x *Offer_Operation_ShrinkVolume) Reset() {
 	*x = Offer_Operation_ShrinkVolume{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[134]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12418,7 +12102,7 @@ func (x *Offer_Operation_ShrinkVolume) String() string {
 func (*Offer_Operation_ShrinkVolume) ProtoMessage() {}
 
 func (x *Offer_Operation_ShrinkVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[134]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12459,7 +12143,7 @@ type Offer_Operation_CreateDisk struct {
 
 func (x *Offer_Operation_CreateDisk) Reset() {
 	*x = Offer_Operation_CreateDisk{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[135]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12471,7 +12155,7 @@ func (x *Offer_Operation_CreateDisk) String() string {
 func (*Offer_Operation_CreateDisk) ProtoMessage() {}
 
 func (x *Offer_Operation_CreateDisk) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[135]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12517,7 +12201,7 @@ type Offer_Operation_DestroyDisk struct {
 
 func (x *Offer_Operation_DestroyDisk) Reset() {
 	*x = Offer_Operation_DestroyDisk{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[136]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12529,7 +12213,7 @@ func (x *Offer_Operation_DestroyDisk) String() string {
 func (*Offer_Operation_DestroyDisk) ProtoMessage() {}
 
 func (x *Offer_Operation_DestroyDisk) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[136]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12561,7 +12245,7 @@ type CheckStatusInfo_Command struct {
 
 func (x *CheckStatusInfo_Command) Reset() {
 	*x = CheckStatusInfo_Command{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[139]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12573,7 +12257,7 @@ func (x *CheckStatusInfo_Command) String() string {
 func (*CheckStatusInfo_Command) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Command) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[139]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12605,7 +12289,7 @@ type CheckStatusInfo_Http struct {
 
 func (x *CheckStatusInfo_Http) Reset() {
 	*x = CheckStatusInfo_Http{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[140]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12617,7 +12301,7 @@ func (x *CheckStatusInfo_Http) String() string {
 func (*CheckStatusInfo_Http) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Http) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[140]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12649,7 +12333,7 @@ type CheckStatusInfo_Tcp struct {
 
 func (x *CheckStatusInfo_Tcp) Reset() {
 	*x = CheckStatusInfo_Tcp{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[141]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12661,7 +12345,7 @@ func (x *CheckStatusInfo_Tcp) String() string {
 func (*CheckStatusInfo_Tcp) ProtoMessage() {}
 
 func (x *CheckStatusInfo_Tcp) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[141]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12701,7 +12385,7 @@ const (
 
 func (x *Environment_Variable) Reset() {
 	*x = Environment_Variable{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[142]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12713,7 +12397,7 @@ func (x *Environment_Variable) String() string {
 func (*Environment_Variable) ProtoMessage() {}
 
 func (x *Environment_Variable) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[142]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12767,7 +12451,7 @@ type Secret_Reference struct {
 
 func (x *Secret_Reference) Reset() {
 	*x = Secret_Reference{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[143]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12779,7 +12463,7 @@ func (x *Secret_Reference) String() string {
 func (*Secret_Reference) ProtoMessage() {}
 
 func (x *Secret_Reference) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[143]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12818,7 +12502,7 @@ type Secret_Value struct {
 
 func (x *Secret_Value) Reset() {
 	*x = Secret_Value{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[144]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12830,7 +12514,7 @@ func (x *Secret_Value) String() string {
 func (*Secret_Value) ProtoMessage() {}
 
 func (x *Secret_Value) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[144]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12864,7 +12548,7 @@ type Image_Appc struct {
 
 func (x *Image_Appc) Reset() {
 	*x = Image_Appc{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[145]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12876,7 +12560,7 @@ func (x *Image_Appc) String() string {
 func (*Image_Appc) ProtoMessage() {}
 
 func (x *Image_Appc) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[145]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12925,7 +12609,7 @@ type Image_Docker struct {
 
 func (x *Image_Docker) Reset() {
 	*x = Image_Docker{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[146]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -12937,7 +12621,7 @@ func (x *Image_Docker) String() string {
 func (*Image_Docker) ProtoMessage() {}
 
 func (x *Image_Docker) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[146]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -12989,7 +12673,7 @@ type Volume_Source struct {
 
 func (x *Volume_Source) Reset() {
 	*x = Volume_Source{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[147]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13001,7 +12685,7 @@ func (x *Volume_Source) String() string {
 func (*Volume_Source) ProtoMessage() {}
 
 func (x *Volume_Source) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[147]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13070,7 +12754,7 @@ type Volume_Source_DockerVolume struct {
 
 func (x *Volume_Source_DockerVolume) Reset() {
 	*x = Volume_Source_DockerVolume{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[148]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13082,7 +12766,7 @@ func (x *Volume_Source_DockerVolume) String() string {
 func (*Volume_Source_DockerVolume) ProtoMessage() {}
 
 func (x *Volume_Source_DockerVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[148]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13129,7 +12813,7 @@ type Volume_Source_HostPath struct {
 
 func (x *Volume_Source_HostPath) Reset() {
 	*x = Volume_Source_HostPath{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[149]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13141,7 +12825,7 @@ func (x *Volume_Source_HostPath) String() string {
 func (*Volume_Source_HostPath) ProtoMessage() {}
 
 func (x *Volume_Source_HostPath) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[149]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13181,7 +12865,7 @@ type Volume_Source_SandboxPath struct {
 
 func (x *Volume_Source_SandboxPath) Reset() {
 	*x = Volume_Source_SandboxPath{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[150]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13193,7 +12877,7 @@ func (x *Volume_Source_SandboxPath) String() string {
 func (*Volume_Source_SandboxPath) ProtoMessage() {}
 
 func (x *Volume_Source_SandboxPath) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[150]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13233,7 +12917,7 @@ type Volume_Source_CSIVolume struct {
 
 func (x *Volume_Source_CSIVolume) Reset() {
 	*x = Volume_Source_CSIVolume{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[151]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13245,7 +12929,7 @@ func (x *Volume_Source_CSIVolume) String() string {
 func (*Volume_Source_CSIVolume) ProtoMessage() {}
 
 func (x *Volume_Source_CSIVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[151]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13289,7 +12973,7 @@ type Volume_Source_CSIVolume_VolumeCapability struct {
 
 func (x *Volume_Source_CSIVolume_VolumeCapability) Reset() {
 	*x = Volume_Source_CSIVolume_VolumeCapability{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[152]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13301,7 +12985,7 @@ func (x *Volume_Source_CSIVolume_VolumeCapability) String() string {
 func (*Volume_Source_CSIVolume_VolumeCapability) ProtoMessage() {}
 
 func (x *Volume_Source_CSIVolume_VolumeCapability) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[152]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13380,7 +13064,7 @@ type Volume_Source_CSIVolume_StaticProvisioning struct {
 
 func (x *Volume_Source_CSIVolume_StaticProvisioning) Reset() {
 	*x = Volume_Source_CSIVolume_StaticProvisioning{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[153]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13392,7 +13076,7 @@ func (x *Volume_Source_CSIVolume_StaticProvisioning) String() string {
 func (*Volume_Source_CSIVolume_StaticProvisioning) ProtoMessage() {}
 
 func (x *Volume_Source_CSIVolume_StaticProvisioning) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[153]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13451,7 +13135,7 @@ type Volume_Source_CSIVolume_VolumeCapability_BlockVolume struct {
 
 func (x *Volume_Source_CSIVolume_VolumeCapability_BlockVolume) Reset() {
 	*x = Volume_Source_CSIVolume_VolumeCapability_BlockVolume{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[154]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13463,7 +13147,7 @@ func (x *Volume_Source_CSIVolume_VolumeCapability_BlockVolume) String() string {
 func (*Volume_Source_CSIVolume_VolumeCapability_BlockVolume) ProtoMessage() {}
 
 func (x *Volume_Source_CSIVolume_VolumeCapability_BlockVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[154]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13489,7 +13173,7 @@ type Volume_Source_CSIVolume_VolumeCapability_MountVolume struct {
 
 func (x *Volume_Source_CSIVolume_VolumeCapability_MountVolume) Reset() {
 	*x = Volume_Source_CSIVolume_VolumeCapability_MountVolume{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[155]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13501,7 +13185,7 @@ func (x *Volume_Source_CSIVolume_VolumeCapability_MountVolume) String() string {
 func (*Volume_Source_CSIVolume_VolumeCapability_MountVolume) ProtoMessage() {}
 
 func (x *Volume_Source_CSIVolume_VolumeCapability_MountVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[155]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13540,7 +13224,7 @@ type Volume_Source_CSIVolume_VolumeCapability_AccessMode struct {
 
 func (x *Volume_Source_CSIVolume_VolumeCapability_AccessMode) Reset() {
 	*x = Volume_Source_CSIVolume_VolumeCapability_AccessMode{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[156]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13552,7 +13236,7 @@ func (x *Volume_Source_CSIVolume_VolumeCapability_AccessMode) String() string {
 func (*Volume_Source_CSIVolume_VolumeCapability_AccessMode) ProtoMessage() {}
 
 func (x *Volume_Source_CSIVolume_VolumeCapability_AccessMode) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[156]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13590,7 +13274,7 @@ const (
 
 func (x *NetworkInfo_IPAddress) Reset() {
 	*x = NetworkInfo_IPAddress{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[160]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[158]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13602,7 +13286,7 @@ func (x *NetworkInfo_IPAddress) String() string {
 func (*NetworkInfo_IPAddress) ProtoMessage() {}
 
 func (x *NetworkInfo_IPAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[160]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[158]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13643,7 +13327,7 @@ type NetworkInfo_PortMapping struct {
 
 func (x *NetworkInfo_PortMapping) Reset() {
 	*x = NetworkInfo_PortMapping{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[161]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[159]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13655,7 +13339,7 @@ func (x *NetworkInfo_PortMapping) String() string {
 func (*NetworkInfo_PortMapping) ProtoMessage() {}
 
 func (x *NetworkInfo_PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[161]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[159]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13703,7 +13387,7 @@ type RLimitInfo_RLimit struct {
 
 func (x *RLimitInfo_RLimit) Reset() {
 	*x = RLimitInfo_RLimit{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[162]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[160]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13715,7 +13399,7 @@ func (x *RLimitInfo_RLimit) String() string {
 func (*RLimitInfo_RLimit) ProtoMessage() {}
 
 func (x *RLimitInfo_RLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[162]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[160]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13762,7 +13446,7 @@ type TTYInfo_WindowSize struct {
 
 func (x *TTYInfo_WindowSize) Reset() {
 	*x = TTYInfo_WindowSize{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[163]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[161]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13774,7 +13458,7 @@ func (x *TTYInfo_WindowSize) String() string {
 func (*TTYInfo_WindowSize) ProtoMessage() {}
 
 func (x *TTYInfo_WindowSize) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[163]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[161]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13826,7 +13510,7 @@ const (
 
 func (x *ContainerInfo_DockerInfo) Reset() {
 	*x = ContainerInfo_DockerInfo{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[164]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[162]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13838,7 +13522,7 @@ func (x *ContainerInfo_DockerInfo) String() string {
 func (*ContainerInfo_DockerInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[164]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[162]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13913,7 +13597,7 @@ type ContainerInfo_MesosInfo struct {
 
 func (x *ContainerInfo_MesosInfo) Reset() {
 	*x = ContainerInfo_MesosInfo{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[165]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[163]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13925,7 +13609,7 @@ func (x *ContainerInfo_MesosInfo) String() string {
 func (*ContainerInfo_MesosInfo) ProtoMessage() {}
 
 func (x *ContainerInfo_MesosInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[165]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[163]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -13959,7 +13643,7 @@ type ContainerInfo_DockerInfo_PortMapping struct {
 
 func (x *ContainerInfo_DockerInfo_PortMapping) Reset() {
 	*x = ContainerInfo_DockerInfo_PortMapping{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[166]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[164]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -13971,7 +13655,7 @@ func (x *ContainerInfo_DockerInfo_PortMapping) String() string {
 func (*ContainerInfo_DockerInfo_PortMapping) ProtoMessage() {}
 
 func (x *ContainerInfo_DockerInfo_PortMapping) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[166]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[164]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14016,7 +13700,7 @@ type CgroupInfo_Blkio struct {
 
 func (x *CgroupInfo_Blkio) Reset() {
 	*x = CgroupInfo_Blkio{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[167]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[165]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14028,7 +13712,7 @@ func (x *CgroupInfo_Blkio) String() string {
 func (*CgroupInfo_Blkio) ProtoMessage() {}
 
 func (x *CgroupInfo_Blkio) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[167]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[165]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14053,7 +13737,7 @@ type CgroupInfo_NetCls struct {
 
 func (x *CgroupInfo_NetCls) Reset() {
 	*x = CgroupInfo_NetCls{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[168]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[166]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14065,7 +13749,7 @@ func (x *CgroupInfo_NetCls) String() string {
 func (*CgroupInfo_NetCls) ProtoMessage() {}
 
 func (x *CgroupInfo_NetCls) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[168]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[166]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14098,7 +13782,7 @@ type CgroupInfo_Blkio_Value struct {
 
 func (x *CgroupInfo_Blkio_Value) Reset() {
 	*x = CgroupInfo_Blkio_Value{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[169]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[167]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14110,7 +13794,7 @@ func (x *CgroupInfo_Blkio_Value) String() string {
 func (*CgroupInfo_Blkio_Value) ProtoMessage() {}
 
 func (x *CgroupInfo_Blkio_Value) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[169]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[167]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14148,7 +13832,7 @@ type CgroupInfo_Blkio_CFQ struct {
 
 func (x *CgroupInfo_Blkio_CFQ) Reset() {
 	*x = CgroupInfo_Blkio_CFQ{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[170]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[168]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14160,7 +13844,7 @@ func (x *CgroupInfo_Blkio_CFQ) String() string {
 func (*CgroupInfo_Blkio_CFQ) ProtoMessage() {}
 
 func (x *CgroupInfo_Blkio_CFQ) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[170]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[168]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14184,7 +13868,7 @@ type CgroupInfo_Blkio_Throttling struct {
 
 func (x *CgroupInfo_Blkio_Throttling) Reset() {
 	*x = CgroupInfo_Blkio_Throttling{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[171]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[169]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14196,7 +13880,7 @@ func (x *CgroupInfo_Blkio_Throttling) String() string {
 func (*CgroupInfo_Blkio_Throttling) ProtoMessage() {}
 
 func (x *CgroupInfo_Blkio_Throttling) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[171]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[169]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14223,7 +13907,7 @@ type CgroupInfo_Blkio_Statistics struct {
 
 func (x *CgroupInfo_Blkio_Statistics) Reset() {
 	*x = CgroupInfo_Blkio_Statistics{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[172]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[170]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14235,7 +13919,7 @@ func (x *CgroupInfo_Blkio_Statistics) String() string {
 func (*CgroupInfo_Blkio_Statistics) ProtoMessage() {}
 
 func (x *CgroupInfo_Blkio_Statistics) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[172]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[170]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14289,7 +13973,7 @@ type CgroupInfo_Blkio_CFQ_Statistics struct {
 
 func (x *CgroupInfo_Blkio_CFQ_Statistics) Reset() {
 	*x = CgroupInfo_Blkio_CFQ_Statistics{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[173]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[171]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14301,7 +13985,7 @@ func (x *CgroupInfo_Blkio_CFQ_Statistics) String() string {
 func (*CgroupInfo_Blkio_CFQ_Statistics) ProtoMessage() {}
 
 func (x *CgroupInfo_Blkio_CFQ_Statistics) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[173]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[171]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14391,7 +14075,7 @@ type CgroupInfo_Blkio_Throttling_Statistics struct {
 
 func (x *CgroupInfo_Blkio_Throttling_Statistics) Reset() {
 	*x = CgroupInfo_Blkio_Throttling_Statistics{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[174]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[172]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14403,7 +14087,7 @@ func (x *CgroupInfo_Blkio_Throttling_Statistics) String() string {
 func (*CgroupInfo_Blkio_Throttling_Statistics) ProtoMessage() {}
 
 func (x *CgroupInfo_Blkio_Throttling_Statistics) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[174]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[172]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14450,7 +14134,7 @@ type Device_Number struct {
 
 func (x *Device_Number) Reset() {
 	*x = Device_Number{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[175]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[173]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14462,7 +14146,7 @@ func (x *Device_Number) String() string {
 func (*Device_Number) ProtoMessage() {}
 
 func (x *Device_Number) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[175]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[173]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14503,7 +14187,7 @@ type DeviceAccess_Access struct {
 
 func (x *DeviceAccess_Access) Reset() {
 	*x = DeviceAccess_Access{}
-	mi := &file_mesos_v1_mesos_proto_msgTypes[176]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[174]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -14515,7 +14199,7 @@ func (x *DeviceAccess_Access) String() string {
 func (*DeviceAccess_Access) ProtoMessage() {}
 
 func (x *DeviceAccess_Access) ProtoReflect() protoreflect.Message {
-	mi := &file_mesos_v1_mesos_proto_msgTypes[176]
+	mi := &file_mesos_v1_mesos_proto_msgTypes[174]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -14730,7 +14414,7 @@ const file_mesos_v1_mesos_proto_rawDesc = "" +
 	"RegionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x02(\tR\x04name\x1a\x1e\n" +
 	"\bZoneInfo\x12\x12\n" +
-	"\x04name\x18\x01 \x02(\tR\x04name\"\xc0\x03\n" +
+	"\x04name\x18\x01 \x02(\tR\x04name\"\xc2\x03\n" +
 	"\n" +
 	"MasterInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x02(\tR\x02id\x12\x0e\n" +
@@ -14741,15 +14425,14 @@ const file_mesos_v1_mesos_proto_rawDesc = "" +
 	"\aversion\x18\x06 \x01(\tR\aversion\x12+\n" +
 	"\aaddress\x18\a \x01(\v2\x11.mesos.v1.AddressR\aaddress\x12,\n" +
 	"\x06domain\x18\b \x01(\v2\x14.mesos.v1.DomainInfoR\x06domain\x12C\n" +
-	"\fcapabilities\x18\t \x03(\v2\x1f.mesos.v1.MasterInfo.CapabilityR\fcapabilities\x1a\x8f\x01\n" +
+	"\fcapabilities\x18\t \x03(\v2\x1f.mesos.v1.MasterInfo.CapabilityR\fcapabilities\x1a\x91\x01\n" +
 	"\n" +
 	"Capability\x128\n" +
-	"\x04type\x18\x01 \x01(\x0e2$.mesos.v1.MasterInfo.Capability.TypeR\x04type\"G\n" +
+	"\x04type\x18\x01 \x01(\x0e2$.mesos.v1.MasterInfo.Capability.TypeR\x04type\"I\n" +
 	"\x04Type\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\x10\n" +
 	"\fAGENT_UPDATE\x10\x01\x12\x12\n" +
-	"\x0eAGENT_DRAINING\x10\x02\x12\f\n" +
-	"\bQUOTA_V2\x10\x03\"\x90\x04\n" +
+	"\x0eAGENT_DRAINING\x10\x02\"\x04\b\x03\x10\x03*\bQUOTA_V2\"\x90\x04\n" +
 	"\tAgentInfo\x12\x1a\n" +
 	"\bhostname\x18\x01 \x02(\tR\bhostname\x12\x18\n" +
 	"\x04port\x18\b \x01(\x05:\x045051R\x04port\x120\n" +
@@ -15013,7 +14696,7 @@ const file_mesos_v1_mesos_proto_rawDesc = "" +
 	"\vlimit_bytes\x18\x03 \x01(\x04R\n" +
 	"limitBytes\x12\x1d\n" +
 	"\n" +
-	"used_bytes\x18\x04 \x01(\x04R\tusedBytes\"\xe5\x1c\n" +
+	"used_bytes\x18\x04 \x01(\x04R\tusedBytes\"\xe5\x12\n" +
 	"\x12ResourceStatistics\x12\x1c\n" +
 	"\ttimestamp\x18\x01 \x02(\x01R\ttimestamp\x12\x1c\n" +
 	"\tprocesses\x18\x1e \x01(\rR\tprocesses\x12\x18\n" +
@@ -15027,9 +14710,7 @@ const file_mesos_v1_mesos_proto_rawDesc = "" +
 	"\x11cpus_nr_throttled\x18\b \x01(\rR\x0fcpusNrThrottled\x127\n" +
 	"\x18cpus_throttled_time_secs\x18\t \x01(\x01R\x15cpusThrottledTimeSecs\x12&\n" +
 	"\x0fmem_total_bytes\x18$ \x01(\x04R\rmemTotalBytes\x121\n" +
-	"\x15mem_total_memsw_bytes\x18% \x01(\x04R\x12memTotalMemswBytes\x12/\n" +
-	"\x14mem_kmem_usage_bytes\x184 \x01(\x04R\x11memKmemUsageBytes\x126\n" +
-	"\x18mem_kmem_tcp_usage_bytes\x185 \x01(\x04R\x14memKmemTcpUsageBytes\x12&\n" +
+	"\x15mem_total_memsw_bytes\x18% \x01(\x04R\x12memTotalMemswBytes\x12&\n" +
 	"\x0fmem_limit_bytes\x18\x06 \x01(\x04R\rmemLimitBytes\x12/\n" +
 	"\x14mem_soft_limit_bytes\x18& \x01(\x04R\x11memSoftLimitBytes\x12$\n" +
 	"\x0emem_file_bytes\x18\n" +
@@ -15057,15 +14738,7 @@ const file_mesos_v1_mesos_proto_rawDesc = "" +
 	"\fnet_tx_bytes\x18\x13 \x01(\x04R\n" +
 	"netTxBytes\x12\"\n" +
 	"\rnet_tx_errors\x18\x14 \x01(\x04R\vnetTxErrors\x12$\n" +
-	"\x0enet_tx_dropped\x18\x15 \x01(\x04R\fnetTxDropped\x12)\n" +
-	"\x11net_tx_rate_limit\x18. \x01(\x04R\x0enetTxRateLimit\x124\n" +
-	"\x17net_tx_burst_rate_limit\x18/ \x01(\x04R\x13netTxBurstRateLimit\x12)\n" +
-	"\x11net_tx_burst_size\x180 \x01(\x04R\x0enetTxBurstSize\x12)\n" +
-	"\x11net_rx_rate_limit\x181 \x01(\x04R\x0enetRxRateLimit\x124\n" +
-	"\x17net_rx_burst_rate_limit\x182 \x01(\x04R\x13netRxBurstRateLimit\x12)\n" +
-	"\x11net_rx_burst_size\x183 \x01(\x04R\x0enetRxBurstSize\x12[\n" +
-	"\x13net_rate_statistics\x186 \x01(\v2+.mesos.v1.ResourceStatistics.RateStatisticsR\x11netRateStatistics\x12E\n" +
-	"\x13net_ephemeral_ports\x187 \x01(\v2\x15.mesos.v1.Value.RangeR\x11netEphemeralPorts\x128\n" +
+	"\x0enet_tx_dropped\x18\x15 \x01(\x04R\fnetTxDropped\x128\n" +
 	"\x19net_tcp_rtt_microsecs_p50\x18\x16 \x01(\x01R\x15netTcpRttMicrosecsP50\x128\n" +
 	"\x19net_tcp_rtt_microsecs_p90\x18\x17 \x01(\x01R\x15netTcpRttMicrosecsP90\x128\n" +
 	"\x19net_tcp_rtt_microsecs_p95\x18\x18 \x01(\x01R\x15netTcpRttMicrosecsP95\x128\n" +
@@ -15073,31 +14746,7 @@ const file_mesos_v1_mesos_proto_rawDesc = "" +
 	"\x1anet_tcp_active_connections\x18\x1c \x01(\x01R\x17netTcpActiveConnections\x12@\n" +
 	"\x1dnet_tcp_time_wait_connections\x18\x1d \x01(\x01R\x19netTcpTimeWaitConnections\x12g\n" +
 	"\x1enet_traffic_control_statistics\x18# \x03(\v2\".mesos.v1.TrafficControlStatisticsR\x1bnetTrafficControlStatistics\x12H\n" +
-	"\x13net_snmp_statistics\x18* \x01(\v2\x18.mesos.v1.SNMPStatisticsR\x11netSnmpStatistics\x1a\xc1\x01\n" +
-	"\x0fRatePercentiles\x12\x10\n" +
-	"\x03min\x18\x01 \x01(\x04R\x03min\x12\x10\n" +
-	"\x03max\x18\x02 \x01(\x04R\x03max\x12\x10\n" +
-	"\x03p50\x18\x03 \x01(\x04R\x03p50\x12\x10\n" +
-	"\x03p90\x18\x04 \x01(\x04R\x03p90\x12\x10\n" +
-	"\x03p95\x18\x05 \x01(\x04R\x03p95\x12\x10\n" +
-	"\x03p99\x18\x06 \x01(\x04R\x03p99\x12\x12\n" +
-	"\x04p999\x18\a \x01(\x04R\x04p999\x12\x14\n" +
-	"\x05p9999\x18\b \x01(\x04R\x05p9999\x12\x18\n" +
-	"\asamples\x18\t \x01(\x04R\asamples\x1a\xf2\x05\n" +
-	"\x0eRateStatistics\x12E\n" +
-	"\arx_rate\x18\x01 \x01(\v2,.mesos.v1.ResourceStatistics.RatePercentilesR\x06rxRate\x12R\n" +
-	"\x0erx_packet_rate\x18\x02 \x01(\v2,.mesos.v1.ResourceStatistics.RatePercentilesR\frxPacketRate\x12N\n" +
-	"\frx_drop_rate\x18\x03 \x01(\v2,.mesos.v1.ResourceStatistics.RatePercentilesR\n" +
-	"rxDropRate\x12P\n" +
-	"\rrx_error_rate\x18\x04 \x01(\v2,.mesos.v1.ResourceStatistics.RatePercentilesR\vrxErrorRate\x12E\n" +
-	"\atx_rate\x18\x05 \x01(\v2,.mesos.v1.ResourceStatistics.RatePercentilesR\x06txRate\x12R\n" +
-	"\x0etx_packet_rate\x18\x06 \x01(\v2,.mesos.v1.ResourceStatistics.RatePercentilesR\ftxPacketRate\x12N\n" +
-	"\ftx_drop_rate\x18\a \x01(\v2,.mesos.v1.ResourceStatistics.RatePercentilesR\n" +
-	"txDropRate\x12P\n" +
-	"\rtx_error_rate\x18\b \x01(\v2,.mesos.v1.ResourceStatistics.RatePercentilesR\vtxErrorRate\x120\n" +
-	"\x14sampling_window_secs\x18\t \x01(\x01R\x12samplingWindowSecs\x124\n" +
-	"\x16sampling_interval_secs\x18\n" +
-	" \x01(\x01R\x14samplingIntervalSecs\"\xc5\x04\n" +
+	"\x13net_snmp_statistics\x18* \x01(\v2\x18.mesos.v1.SNMPStatisticsR\x11netSnmpStatisticsJ\x04\b.\x108R\x11net_tx_rate_limitR\x17net_tx_burst_rate_limitR\x11net_tx_burst_sizeR\x11net_rx_rate_limitR\x17net_rx_burst_rate_limitR\x11net_rx_burst_sizeR\x14mem_kmem_usage_bytesR\x18mem_kmem_tcp_usage_bytesR\x13net_rate_statisticsR\x13net_ephemeral_ports\"\xc5\x04\n" +
 	"\rResourceUsage\x12>\n" +
 	"\texecutors\x18\x01 \x03(\v2 .mesos.v1.ResourceUsage.ExecutorR\texecutors\x12(\n" +
 	"\x05total\x18\x02 \x03(\v2\x12.mesos.v1.ResourceR\x05total\x1a\xc9\x03\n" +
@@ -15588,9 +15237,9 @@ const file_mesos_v1_mesos_proto_rawDesc = "" +
 	"\bprotocol\x18\x03 \x01(\tR\bprotocol\"\x1e\n" +
 	"\bProtocol\x12\b\n" +
 	"\x04IPv4\x10\x01\x12\b\n" +
-	"\x04IPv6\x10\x02\"\x90\x06\n" +
+	"\x04IPv6\x10\x02\"\x89\x06\n" +
 	"\x0eCapabilityInfo\x12G\n" +
-	"\fcapabilities\x18\x01 \x03(\x0e2#.mesos.v1.CapabilityInfo.CapabilityR\fcapabilities\"\xb4\x05\n" +
+	"\fcapabilities\x18\x01 \x03(\x0e2#.mesos.v1.CapabilityInfo.CapabilityR\fcapabilities\"\xad\x05\n" +
 	"\n" +
 	"Capability\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\n" +
@@ -15639,10 +15288,7 @@ const file_mesos_v1_mesos_proto_rawDesc = "" +
 	"WAKE_ALARM\x10\x8b\b\x12\x12\n" +
 	"\rBLOCK_SUSPEND\x10\x8c\b\x12\x0f\n" +
 	"\n" +
-	"AUDIT_READ\x10\x8d\b\x12\f\n" +
-	"\aPERFMON\x10\x8e\b\x12\b\n" +
-	"\x03BPF\x10\x8f\b\x12\x17\n" +
-	"\x12CHECKPOINT_RESTORE\x10\x90\b\"P\n" +
+	"AUDIT_READ\x10\x8d\b\"\x06\b\x8e\b\x10\x90\b*\aPERFMON*\x03BPF*\x12CHECKPOINT_RESTORE\"P\n" +
 	"\vSeccompInfo\x12!\n" +
 	"\fprofile_name\x18\x01 \x01(\tR\vprofileName\x12\x1e\n" +
 	"\n" +
@@ -15932,7 +15578,7 @@ func file_mesos_v1_mesos_proto_rawDescGZIP() []byte {
 }
 
 var file_mesos_v1_mesos_proto_enumTypes = make([]protoimpl.EnumInfo, 34)
-var file_mesos_v1_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 177)
+var file_mesos_v1_mesos_proto_msgTypes = make([]protoimpl.MessageInfo, 175)
 var file_mesos_v1_mesos_proto_goTypes = []any{
 	(Status)(0),                         // 0: mesos.v1.Status
 	(TaskState)(0),                      // 1: mesos.v1.TaskState
@@ -16087,64 +15733,62 @@ var file_mesos_v1_mesos_proto_goTypes = []any{
 	(*Resource_DiskInfo_Source)(nil),                              // 150: mesos.v1.Resource.DiskInfo.Source
 	(*Resource_DiskInfo_Source_Path)(nil),                         // 151: mesos.v1.Resource.DiskInfo.Source.Path
 	(*Resource_DiskInfo_Source_Mount)(nil),                        // 152: mesos.v1.Resource.DiskInfo.Source.Mount
-	(*ResourceStatistics_RatePercentiles)(nil),                    // 153: mesos.v1.ResourceStatistics.RatePercentiles
-	(*ResourceStatistics_RateStatistics)(nil),                     // 154: mesos.v1.ResourceStatistics.RateStatistics
-	(*ResourceUsage_Executor)(nil),                                // 155: mesos.v1.ResourceUsage.Executor
-	(*ResourceUsage_Executor_Task)(nil),                           // 156: mesos.v1.ResourceUsage.Executor.Task
-	(*OfferFilters_ResourceQuantities)(nil),                       // 157: mesos.v1.OfferFilters.ResourceQuantities
-	(*OfferFilters_MinAllocatableResources)(nil),                  // 158: mesos.v1.OfferFilters.MinAllocatableResources
-	nil,                                                // 159: mesos.v1.OfferFilters.ResourceQuantities.QuantitiesEntry
-	(*Offer_Operation)(nil),                            // 160: mesos.v1.Offer.Operation
-	(*Offer_Operation_Launch)(nil),                     // 161: mesos.v1.Offer.Operation.Launch
-	(*Offer_Operation_LaunchGroup)(nil),                // 162: mesos.v1.Offer.Operation.LaunchGroup
-	(*Offer_Operation_Reserve)(nil),                    // 163: mesos.v1.Offer.Operation.Reserve
-	(*Offer_Operation_Unreserve)(nil),                  // 164: mesos.v1.Offer.Operation.Unreserve
-	(*Offer_Operation_Create)(nil),                     // 165: mesos.v1.Offer.Operation.Create
-	(*Offer_Operation_Destroy)(nil),                    // 166: mesos.v1.Offer.Operation.Destroy
-	(*Offer_Operation_GrowVolume)(nil),                 // 167: mesos.v1.Offer.Operation.GrowVolume
-	(*Offer_Operation_ShrinkVolume)(nil),               // 168: mesos.v1.Offer.Operation.ShrinkVolume
-	(*Offer_Operation_CreateDisk)(nil),                 // 169: mesos.v1.Offer.Operation.CreateDisk
-	(*Offer_Operation_DestroyDisk)(nil),                // 170: mesos.v1.Offer.Operation.DestroyDisk
-	nil,                                                // 171: mesos.v1.TaskInfo.LimitsEntry
-	nil,                                                // 172: mesos.v1.Task.LimitsEntry
-	(*CheckStatusInfo_Command)(nil),                    // 173: mesos.v1.CheckStatusInfo.Command
-	(*CheckStatusInfo_Http)(nil),                       // 174: mesos.v1.CheckStatusInfo.Http
-	(*CheckStatusInfo_Tcp)(nil),                        // 175: mesos.v1.CheckStatusInfo.Tcp
-	(*Environment_Variable)(nil),                       // 176: mesos.v1.Environment.Variable
-	(*Secret_Reference)(nil),                           // 177: mesos.v1.Secret.Reference
-	(*Secret_Value)(nil),                               // 178: mesos.v1.Secret.Value
-	(*Image_Appc)(nil),                                 // 179: mesos.v1.Image.Appc
-	(*Image_Docker)(nil),                               // 180: mesos.v1.Image.Docker
-	(*Volume_Source)(nil),                              // 181: mesos.v1.Volume.Source
-	(*Volume_Source_DockerVolume)(nil),                 // 182: mesos.v1.Volume.Source.DockerVolume
-	(*Volume_Source_HostPath)(nil),                     // 183: mesos.v1.Volume.Source.HostPath
-	(*Volume_Source_SandboxPath)(nil),                  // 184: mesos.v1.Volume.Source.SandboxPath
-	(*Volume_Source_CSIVolume)(nil),                    // 185: mesos.v1.Volume.Source.CSIVolume
-	(*Volume_Source_CSIVolume_VolumeCapability)(nil),   // 186: mesos.v1.Volume.Source.CSIVolume.VolumeCapability
-	(*Volume_Source_CSIVolume_StaticProvisioning)(nil), // 187: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning
-	(*Volume_Source_CSIVolume_VolumeCapability_BlockVolume)(nil), // 188: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.BlockVolume
-	(*Volume_Source_CSIVolume_VolumeCapability_MountVolume)(nil), // 189: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.MountVolume
-	(*Volume_Source_CSIVolume_VolumeCapability_AccessMode)(nil),  // 190: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode
-	nil,                              // 191: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry
-	nil,                              // 192: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry
-	nil,                              // 193: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.VolumeContextEntry
-	(*NetworkInfo_IPAddress)(nil),    // 194: mesos.v1.NetworkInfo.IPAddress
-	(*NetworkInfo_PortMapping)(nil),  // 195: mesos.v1.NetworkInfo.PortMapping
-	(*RLimitInfo_RLimit)(nil),        // 196: mesos.v1.RLimitInfo.RLimit
-	(*TTYInfo_WindowSize)(nil),       // 197: mesos.v1.TTYInfo.WindowSize
-	(*ContainerInfo_DockerInfo)(nil), // 198: mesos.v1.ContainerInfo.DockerInfo
-	(*ContainerInfo_MesosInfo)(nil),  // 199: mesos.v1.ContainerInfo.MesosInfo
-	(*ContainerInfo_DockerInfo_PortMapping)(nil),   // 200: mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	(*CgroupInfo_Blkio)(nil),                       // 201: mesos.v1.CgroupInfo.Blkio
-	(*CgroupInfo_NetCls)(nil),                      // 202: mesos.v1.CgroupInfo.NetCls
-	(*CgroupInfo_Blkio_Value)(nil),                 // 203: mesos.v1.CgroupInfo.Blkio.Value
-	(*CgroupInfo_Blkio_CFQ)(nil),                   // 204: mesos.v1.CgroupInfo.Blkio.CFQ
-	(*CgroupInfo_Blkio_Throttling)(nil),            // 205: mesos.v1.CgroupInfo.Blkio.Throttling
-	(*CgroupInfo_Blkio_Statistics)(nil),            // 206: mesos.v1.CgroupInfo.Blkio.Statistics
-	(*CgroupInfo_Blkio_CFQ_Statistics)(nil),        // 207: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics
-	(*CgroupInfo_Blkio_Throttling_Statistics)(nil), // 208: mesos.v1.CgroupInfo.Blkio.Throttling.Statistics
-	(*Device_Number)(nil),                          // 209: mesos.v1.Device.Number
-	(*DeviceAccess_Access)(nil),                    // 210: mesos.v1.DeviceAccess.Access
+	(*ResourceUsage_Executor)(nil),                                // 153: mesos.v1.ResourceUsage.Executor
+	(*ResourceUsage_Executor_Task)(nil),                           // 154: mesos.v1.ResourceUsage.Executor.Task
+	(*OfferFilters_ResourceQuantities)(nil),                       // 155: mesos.v1.OfferFilters.ResourceQuantities
+	(*OfferFilters_MinAllocatableResources)(nil),                  // 156: mesos.v1.OfferFilters.MinAllocatableResources
+	nil,                                                // 157: mesos.v1.OfferFilters.ResourceQuantities.QuantitiesEntry
+	(*Offer_Operation)(nil),                            // 158: mesos.v1.Offer.Operation
+	(*Offer_Operation_Launch)(nil),                     // 159: mesos.v1.Offer.Operation.Launch
+	(*Offer_Operation_LaunchGroup)(nil),                // 160: mesos.v1.Offer.Operation.LaunchGroup
+	(*Offer_Operation_Reserve)(nil),                    // 161: mesos.v1.Offer.Operation.Reserve
+	(*Offer_Operation_Unreserve)(nil),                  // 162: mesos.v1.Offer.Operation.Unreserve
+	(*Offer_Operation_Create)(nil),                     // 163: mesos.v1.Offer.Operation.Create
+	(*Offer_Operation_Destroy)(nil),                    // 164: mesos.v1.Offer.Operation.Destroy
+	(*Offer_Operation_GrowVolume)(nil),                 // 165: mesos.v1.Offer.Operation.GrowVolume
+	(*Offer_Operation_ShrinkVolume)(nil),               // 166: mesos.v1.Offer.Operation.ShrinkVolume
+	(*Offer_Operation_CreateDisk)(nil),                 // 167: mesos.v1.Offer.Operation.CreateDisk
+	(*Offer_Operation_DestroyDisk)(nil),                // 168: mesos.v1.Offer.Operation.DestroyDisk
+	nil,                                                // 169: mesos.v1.TaskInfo.LimitsEntry
+	nil,                                                // 170: mesos.v1.Task.LimitsEntry
+	(*CheckStatusInfo_Command)(nil),                    // 171: mesos.v1.CheckStatusInfo.Command
+	(*CheckStatusInfo_Http)(nil),                       // 172: mesos.v1.CheckStatusInfo.Http
+	(*CheckStatusInfo_Tcp)(nil),                        // 173: mesos.v1.CheckStatusInfo.Tcp
+	(*Environment_Variable)(nil),                       // 174: mesos.v1.Environment.Variable
+	(*Secret_Reference)(nil),                           // 175: mesos.v1.Secret.Reference
+	(*Secret_Value)(nil),                               // 176: mesos.v1.Secret.Value
+	(*Image_Appc)(nil),                                 // 177: mesos.v1.Image.Appc
+	(*Image_Docker)(nil),                               // 178: mesos.v1.Image.Docker
+	(*Volume_Source)(nil),                              // 179: mesos.v1.Volume.Source
+	(*Volume_Source_DockerVolume)(nil),                 // 180: mesos.v1.Volume.Source.DockerVolume
+	(*Volume_Source_HostPath)(nil),                     // 181: mesos.v1.Volume.Source.HostPath
+	(*Volume_Source_SandboxPath)(nil),                  // 182: mesos.v1.Volume.Source.SandboxPath
+	(*Volume_Source_CSIVolume)(nil),                    // 183: mesos.v1.Volume.Source.CSIVolume
+	(*Volume_Source_CSIVolume_VolumeCapability)(nil),   // 184: mesos.v1.Volume.Source.CSIVolume.VolumeCapability
+	(*Volume_Source_CSIVolume_StaticProvisioning)(nil), // 185: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning
+	(*Volume_Source_CSIVolume_VolumeCapability_BlockVolume)(nil), // 186: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.BlockVolume
+	(*Volume_Source_CSIVolume_VolumeCapability_MountVolume)(nil), // 187: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.MountVolume
+	(*Volume_Source_CSIVolume_VolumeCapability_AccessMode)(nil),  // 188: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode
+	nil,                              // 189: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry
+	nil,                              // 190: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry
+	nil,                              // 191: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.VolumeContextEntry
+	(*NetworkInfo_IPAddress)(nil),    // 192: mesos.v1.NetworkInfo.IPAddress
+	(*NetworkInfo_PortMapping)(nil),  // 193: mesos.v1.NetworkInfo.PortMapping
+	(*RLimitInfo_RLimit)(nil),        // 194: mesos.v1.RLimitInfo.RLimit
+	(*TTYInfo_WindowSize)(nil),       // 195: mesos.v1.TTYInfo.WindowSize
+	(*ContainerInfo_DockerInfo)(nil), // 196: mesos.v1.ContainerInfo.DockerInfo
+	(*ContainerInfo_MesosInfo)(nil),  // 197: mesos.v1.ContainerInfo.MesosInfo
+	(*ContainerInfo_DockerInfo_PortMapping)(nil),   // 198: mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	(*CgroupInfo_Blkio)(nil),                       // 199: mesos.v1.CgroupInfo.Blkio
+	(*CgroupInfo_NetCls)(nil),                      // 200: mesos.v1.CgroupInfo.NetCls
+	(*CgroupInfo_Blkio_Value)(nil),                 // 201: mesos.v1.CgroupInfo.Blkio.Value
+	(*CgroupInfo_Blkio_CFQ)(nil),                   // 202: mesos.v1.CgroupInfo.Blkio.CFQ
+	(*CgroupInfo_Blkio_Throttling)(nil),            // 203: mesos.v1.CgroupInfo.Blkio.Throttling
+	(*CgroupInfo_Blkio_Statistics)(nil),            // 204: mesos.v1.CgroupInfo.Blkio.Statistics
+	(*CgroupInfo_Blkio_CFQ_Statistics)(nil),        // 205: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics
+	(*CgroupInfo_Blkio_Throttling_Statistics)(nil), // 206: mesos.v1.CgroupInfo.Blkio.Throttling.Statistics
+	(*Device_Number)(nil),                          // 207: mesos.v1.Device.Number
+	(*DeviceAccess_Access)(nil),                    // 208: mesos.v1.DeviceAccess.Access
 }
 var file_mesos_v1_mesos_proto_depIdxs = []int32{
 	39,  // 0: mesos.v1.ContainerID.parent:type_name -> mesos.v1.ContainerID
@@ -16226,261 +15870,251 @@ var file_mesos_v1_mesos_proto_depIdxs = []int32{
 	150, // 76: mesos.v1.DiskStatistics.source:type_name -> mesos.v1.Resource.DiskInfo.Source
 	149, // 77: mesos.v1.DiskStatistics.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
 	71,  // 78: mesos.v1.ResourceStatistics.disk_statistics:type_name -> mesos.v1.DiskStatistics
-	206, // 79: mesos.v1.ResourceStatistics.blkio_statistics:type_name -> mesos.v1.CgroupInfo.Blkio.Statistics
+	204, // 79: mesos.v1.ResourceStatistics.blkio_statistics:type_name -> mesos.v1.CgroupInfo.Blkio.Statistics
 	74,  // 80: mesos.v1.ResourceStatistics.perf:type_name -> mesos.v1.PerfStatistics
-	154, // 81: mesos.v1.ResourceStatistics.net_rate_statistics:type_name -> mesos.v1.ResourceStatistics.RateStatistics
-	140, // 82: mesos.v1.ResourceStatistics.net_ephemeral_ports:type_name -> mesos.v1.Value.Range
-	65,  // 83: mesos.v1.ResourceStatistics.net_traffic_control_statistics:type_name -> mesos.v1.TrafficControlStatistics
-	70,  // 84: mesos.v1.ResourceStatistics.net_snmp_statistics:type_name -> mesos.v1.SNMPStatistics
-	155, // 85: mesos.v1.ResourceUsage.executors:type_name -> mesos.v1.ResourceUsage.Executor
-	64,  // 86: mesos.v1.ResourceUsage.total:type_name -> mesos.v1.Resource
-	158, // 87: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
-	36,  // 88: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
-	64,  // 89: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
-	35,  // 90: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
-	34,  // 91: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
-	36,  // 92: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
-	45,  // 93: mesos.v1.Offer.url:type_name -> mesos.v1.URL
-	55,  // 94: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
-	64,  // 95: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
-	63,  // 96: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
-	38,  // 97: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
-	46,  // 98: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
-	144, // 99: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
-	35,  // 100: mesos.v1.InverseOffer.id:type_name -> mesos.v1.OfferID
-	45,  // 101: mesos.v1.InverseOffer.url:type_name -> mesos.v1.URL
-	34,  // 102: mesos.v1.InverseOffer.framework_id:type_name -> mesos.v1.FrameworkID
-	36,  // 103: mesos.v1.InverseOffer.agent_id:type_name -> mesos.v1.AgentID
-	46,  // 104: mesos.v1.InverseOffer.unavailability:type_name -> mesos.v1.Unavailability
-	64,  // 105: mesos.v1.InverseOffer.resources:type_name -> mesos.v1.Resource
-	37,  // 106: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
-	36,  // 107: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
-	64,  // 108: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
-	54,  // 109: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
-	53,  // 110: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
-	106, // 111: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
-	51,  // 112: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
-	50,  // 113: mesos.v1.TaskInfo.check:type_name -> mesos.v1.CheckInfo
-	52,  // 114: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
-	109, // 115: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
-	113, // 116: mesos.v1.TaskInfo.discovery:type_name -> mesos.v1.DiscoveryInfo
-	43,  // 117: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
-	171, // 118: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
-	79,  // 119: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
-	37,  // 120: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
-	34,  // 121: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
-	38,  // 122: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
-	36,  // 123: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
-	1,   // 124: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
-	64,  // 125: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
-	87,  // 126: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
-	1,   // 127: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
-	109, // 128: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
-	113, // 129: mesos.v1.Task.discovery:type_name -> mesos.v1.DiscoveryInfo
-	106, // 130: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
-	51,  // 131: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
-	52,  // 132: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
-	172, // 133: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
-	64,  // 134: mesos.v1.TaskResourceLimitation.resources:type_name -> mesos.v1.Resource
-	34,  // 135: mesos.v1.Operation.framework_id:type_name -> mesos.v1.FrameworkID
-	36,  // 136: mesos.v1.Operation.agent_id:type_name -> mesos.v1.AgentID
-	160, // 137: mesos.v1.Operation.info:type_name -> mesos.v1.Offer.Operation
-	85,  // 138: mesos.v1.Operation.latest_status:type_name -> mesos.v1.OperationStatus
-	85,  // 139: mesos.v1.Operation.statuses:type_name -> mesos.v1.OperationStatus
-	83,  // 140: mesos.v1.Operation.uuid:type_name -> mesos.v1.UUID
-	41,  // 141: mesos.v1.OperationStatus.operation_id:type_name -> mesos.v1.OperationID
-	2,   // 142: mesos.v1.OperationStatus.state:type_name -> mesos.v1.OperationState
-	64,  // 143: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
-	83,  // 144: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
-	36,  // 145: mesos.v1.OperationStatus.agent_id:type_name -> mesos.v1.AgentID
-	40,  // 146: mesos.v1.OperationStatus.resource_provider_id:type_name -> mesos.v1.ResourceProviderID
-	6,   // 147: mesos.v1.CheckStatusInfo.type:type_name -> mesos.v1.CheckInfo.Type
-	173, // 148: mesos.v1.CheckStatusInfo.command:type_name -> mesos.v1.CheckStatusInfo.Command
-	174, // 149: mesos.v1.CheckStatusInfo.http:type_name -> mesos.v1.CheckStatusInfo.Http
-	175, // 150: mesos.v1.CheckStatusInfo.tcp:type_name -> mesos.v1.CheckStatusInfo.Tcp
-	37,  // 151: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
-	1,   // 152: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
-	16,  // 153: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
-	17,  // 154: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
-	36,  // 155: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
-	38,  // 156: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
-	86,  // 157: mesos.v1.TaskStatus.check_status:type_name -> mesos.v1.CheckStatusInfo
-	109, // 158: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
-	107, // 159: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
-	42,  // 160: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
-	82,  // 161: mesos.v1.TaskStatus.limitation:type_name -> mesos.v1.TaskResourceLimitation
-	176, // 162: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
-	90,  // 163: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
-	92,  // 164: mesos.v1.Credentials.credentials:type_name -> mesos.v1.Credential
-	19,  // 165: mesos.v1.Secret.type:type_name -> mesos.v1.Secret.Type
-	177, // 166: mesos.v1.Secret.reference:type_name -> mesos.v1.Secret.Reference
-	178, // 167: mesos.v1.Secret.value:type_name -> mesos.v1.Secret.Value
-	95,  // 168: mesos.v1.RateLimits.limits:type_name -> mesos.v1.RateLimit
-	20,  // 169: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
-	179, // 170: mesos.v1.Image.appc:type_name -> mesos.v1.Image.Appc
-	180, // 171: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
-	21,  // 172: mesos.v1.MountPropagation.mode:type_name -> mesos.v1.MountPropagation.Mode
-	22,  // 173: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
-	97,  // 174: mesos.v1.Volume.image:type_name -> mesos.v1.Image
-	181, // 175: mesos.v1.Volume.source:type_name -> mesos.v1.Volume.Source
-	194, // 176: mesos.v1.NetworkInfo.ip_addresses:type_name -> mesos.v1.NetworkInfo.IPAddress
-	109, // 177: mesos.v1.NetworkInfo.labels:type_name -> mesos.v1.Labels
-	195, // 178: mesos.v1.NetworkInfo.port_mappings:type_name -> mesos.v1.NetworkInfo.PortMapping
-	27,  // 179: mesos.v1.CapabilityInfo.capabilities:type_name -> mesos.v1.CapabilityInfo.Capability
-	101, // 180: mesos.v1.LinuxInfo.capability_info:type_name -> mesos.v1.CapabilityInfo
-	101, // 181: mesos.v1.LinuxInfo.bounding_capabilities:type_name -> mesos.v1.CapabilityInfo
-	101, // 182: mesos.v1.LinuxInfo.effective_capabilities:type_name -> mesos.v1.CapabilityInfo
-	102, // 183: mesos.v1.LinuxInfo.seccomp:type_name -> mesos.v1.SeccompInfo
-	28,  // 184: mesos.v1.LinuxInfo.ipc_mode:type_name -> mesos.v1.LinuxInfo.IpcMode
-	196, // 185: mesos.v1.RLimitInfo.rlimits:type_name -> mesos.v1.RLimitInfo.RLimit
-	197, // 186: mesos.v1.TTYInfo.window_size:type_name -> mesos.v1.TTYInfo.WindowSize
-	30,  // 187: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
-	99,  // 188: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
-	198, // 189: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
-	199, // 190: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
-	100, // 191: mesos.v1.ContainerInfo.network_infos:type_name -> mesos.v1.NetworkInfo
-	103, // 192: mesos.v1.ContainerInfo.linux_info:type_name -> mesos.v1.LinuxInfo
-	104, // 193: mesos.v1.ContainerInfo.rlimit_info:type_name -> mesos.v1.RLimitInfo
-	105, // 194: mesos.v1.ContainerInfo.tty_info:type_name -> mesos.v1.TTYInfo
-	39,  // 195: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
-	100, // 196: mesos.v1.ContainerStatus.network_infos:type_name -> mesos.v1.NetworkInfo
-	108, // 197: mesos.v1.ContainerStatus.cgroup_info:type_name -> mesos.v1.CgroupInfo
-	202, // 198: mesos.v1.CgroupInfo.net_cls:type_name -> mesos.v1.CgroupInfo.NetCls
-	110, // 199: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
-	33,  // 200: mesos.v1.Port.visibility:type_name -> mesos.v1.DiscoveryInfo.Visibility
-	109, // 201: mesos.v1.Port.labels:type_name -> mesos.v1.Labels
-	111, // 202: mesos.v1.Ports.ports:type_name -> mesos.v1.Port
-	33,  // 203: mesos.v1.DiscoveryInfo.visibility:type_name -> mesos.v1.DiscoveryInfo.Visibility
-	112, // 204: mesos.v1.DiscoveryInfo.ports:type_name -> mesos.v1.Ports
-	109, // 205: mesos.v1.DiscoveryInfo.labels:type_name -> mesos.v1.Labels
-	34,  // 206: mesos.v1.Role.frameworks:type_name -> mesos.v1.FrameworkID
-	64,  // 207: mesos.v1.Role.resources:type_name -> mesos.v1.Resource
-	42,  // 208: mesos.v1.FileInfo.mtime:type_name -> mesos.v1.TimeInfo
-	209, // 209: mesos.v1.Device.number:type_name -> mesos.v1.Device.Number
-	120, // 210: mesos.v1.DeviceAccess.device:type_name -> mesos.v1.Device
-	210, // 211: mesos.v1.DeviceAccess.access:type_name -> mesos.v1.DeviceAccess.Access
-	121, // 212: mesos.v1.DeviceWhitelist.allowed_devices:type_name -> mesos.v1.DeviceAccess
-	43,  // 213: mesos.v1.DrainConfig.max_grace_period:type_name -> mesos.v1.DurationInfo
-	3,   // 214: mesos.v1.DrainInfo.state:type_name -> mesos.v1.DrainState
-	123, // 215: mesos.v1.DrainInfo.config:type_name -> mesos.v1.DrainConfig
-	5,   // 216: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
-	75,  // 217: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
-	53,  // 218: mesos.v1.CheckInfo.Command.command:type_name -> mesos.v1.CommandInfo
-	26,  // 219: mesos.v1.HealthCheck.HTTPCheckInfo.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
-	26,  // 220: mesos.v1.HealthCheck.TCPCheckInfo.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
-	134, // 221: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
-	135, // 222: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
-	9,   // 223: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
-	10,  // 224: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
-	60,  // 225: mesos.v1.ResourceProviderInfo.Storage.plugin:type_name -> mesos.v1.CSIPluginInfo
-	140, // 226: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
-	13,  // 227: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
-	109, // 228: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
-	149, // 229: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
-	99,  // 230: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
-	150, // 231: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
-	14,  // 232: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
-	151, // 233: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
-	152, // 234: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
-	109, // 235: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
-	153, // 236: mesos.v1.ResourceStatistics.RateStatistics.rx_rate:type_name -> mesos.v1.ResourceStatistics.RatePercentiles
-	153, // 237: mesos.v1.ResourceStatistics.RateStatistics.rx_packet_rate:type_name -> mesos.v1.ResourceStatistics.RatePercentiles
-	153, // 238: mesos.v1.ResourceStatistics.RateStatistics.rx_drop_rate:type_name -> mesos.v1.ResourceStatistics.RatePercentiles
-	153, // 239: mesos.v1.ResourceStatistics.RateStatistics.rx_error_rate:type_name -> mesos.v1.ResourceStatistics.RatePercentiles
-	153, // 240: mesos.v1.ResourceStatistics.RateStatistics.tx_rate:type_name -> mesos.v1.ResourceStatistics.RatePercentiles
-	153, // 241: mesos.v1.ResourceStatistics.RateStatistics.tx_packet_rate:type_name -> mesos.v1.ResourceStatistics.RatePercentiles
-	153, // 242: mesos.v1.ResourceStatistics.RateStatistics.tx_drop_rate:type_name -> mesos.v1.ResourceStatistics.RatePercentiles
-	153, // 243: mesos.v1.ResourceStatistics.RateStatistics.tx_error_rate:type_name -> mesos.v1.ResourceStatistics.RatePercentiles
-	54,  // 244: mesos.v1.ResourceUsage.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
-	64,  // 245: mesos.v1.ResourceUsage.Executor.allocated:type_name -> mesos.v1.Resource
-	72,  // 246: mesos.v1.ResourceUsage.Executor.statistics:type_name -> mesos.v1.ResourceStatistics
-	39,  // 247: mesos.v1.ResourceUsage.Executor.container_id:type_name -> mesos.v1.ContainerID
-	156, // 248: mesos.v1.ResourceUsage.Executor.tasks:type_name -> mesos.v1.ResourceUsage.Executor.Task
-	37,  // 249: mesos.v1.ResourceUsage.Executor.Task.id:type_name -> mesos.v1.TaskID
-	64,  // 250: mesos.v1.ResourceUsage.Executor.Task.resources:type_name -> mesos.v1.Resource
-	109, // 251: mesos.v1.ResourceUsage.Executor.Task.labels:type_name -> mesos.v1.Labels
-	159, // 252: mesos.v1.OfferFilters.ResourceQuantities.quantities:type_name -> mesos.v1.OfferFilters.ResourceQuantities.QuantitiesEntry
-	157, // 253: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.OfferFilters.ResourceQuantities
-	139, // 254: mesos.v1.OfferFilters.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
-	15,  // 255: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
-	41,  // 256: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
-	161, // 257: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
-	162, // 258: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
-	163, // 259: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
-	164, // 260: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
-	165, // 261: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
-	166, // 262: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
-	167, // 263: mesos.v1.Offer.Operation.grow_volume:type_name -> mesos.v1.Offer.Operation.GrowVolume
-	168, // 264: mesos.v1.Offer.Operation.shrink_volume:type_name -> mesos.v1.Offer.Operation.ShrinkVolume
-	169, // 265: mesos.v1.Offer.Operation.create_disk:type_name -> mesos.v1.Offer.Operation.CreateDisk
-	170, // 266: mesos.v1.Offer.Operation.destroy_disk:type_name -> mesos.v1.Offer.Operation.DestroyDisk
-	79,  // 267: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
-	54,  // 268: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
-	80,  // 269: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
-	64,  // 270: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
-	64,  // 271: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
-	64,  // 272: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
-	64,  // 273: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
-	64,  // 274: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
-	64,  // 275: mesos.v1.Offer.Operation.GrowVolume.volume:type_name -> mesos.v1.Resource
-	64,  // 276: mesos.v1.Offer.Operation.GrowVolume.addition:type_name -> mesos.v1.Resource
-	64,  // 277: mesos.v1.Offer.Operation.ShrinkVolume.volume:type_name -> mesos.v1.Resource
-	139, // 278: mesos.v1.Offer.Operation.ShrinkVolume.subtract:type_name -> mesos.v1.Value.Scalar
-	64,  // 279: mesos.v1.Offer.Operation.CreateDisk.source:type_name -> mesos.v1.Resource
-	14,  // 280: mesos.v1.Offer.Operation.CreateDisk.target_type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
-	64,  // 281: mesos.v1.Offer.Operation.DestroyDisk.source:type_name -> mesos.v1.Resource
-	139, // 282: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	139, // 283: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
-	18,  // 284: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
-	94,  // 285: mesos.v1.Environment.Variable.secret:type_name -> mesos.v1.Secret
-	109, // 286: mesos.v1.Image.Appc.labels:type_name -> mesos.v1.Labels
-	92,  // 287: mesos.v1.Image.Docker.credential:type_name -> mesos.v1.Credential
-	94,  // 288: mesos.v1.Image.Docker.config:type_name -> mesos.v1.Secret
-	23,  // 289: mesos.v1.Volume.Source.type:type_name -> mesos.v1.Volume.Source.Type
-	182, // 290: mesos.v1.Volume.Source.docker_volume:type_name -> mesos.v1.Volume.Source.DockerVolume
-	183, // 291: mesos.v1.Volume.Source.host_path:type_name -> mesos.v1.Volume.Source.HostPath
-	184, // 292: mesos.v1.Volume.Source.sandbox_path:type_name -> mesos.v1.Volume.Source.SandboxPath
-	94,  // 293: mesos.v1.Volume.Source.secret:type_name -> mesos.v1.Secret
-	185, // 294: mesos.v1.Volume.Source.csi_volume:type_name -> mesos.v1.Volume.Source.CSIVolume
-	91,  // 295: mesos.v1.Volume.Source.DockerVolume.driver_options:type_name -> mesos.v1.Parameters
-	98,  // 296: mesos.v1.Volume.Source.HostPath.mount_propagation:type_name -> mesos.v1.MountPropagation
-	24,  // 297: mesos.v1.Volume.Source.SandboxPath.type:type_name -> mesos.v1.Volume.Source.SandboxPath.Type
-	187, // 298: mesos.v1.Volume.Source.CSIVolume.static_provisioning:type_name -> mesos.v1.Volume.Source.CSIVolume.StaticProvisioning
-	188, // 299: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.block:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability.BlockVolume
-	189, // 300: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.mount:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability.MountVolume
-	190, // 301: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.access_mode:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode
-	186, // 302: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.volume_capability:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability
-	191, // 303: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.node_stage_secrets:type_name -> mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry
-	192, // 304: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.node_publish_secrets:type_name -> mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry
-	193, // 305: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.volume_context:type_name -> mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.VolumeContextEntry
-	25,  // 306: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode.mode:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode.Mode
-	94,  // 307: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry.value:type_name -> mesos.v1.Secret
-	94,  // 308: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry.value:type_name -> mesos.v1.Secret
-	26,  // 309: mesos.v1.NetworkInfo.IPAddress.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
-	29,  // 310: mesos.v1.RLimitInfo.RLimit.type:type_name -> mesos.v1.RLimitInfo.RLimit.Type
-	31,  // 311: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
-	200, // 312: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
-	90,  // 313: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
-	97,  // 314: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
-	32,  // 315: mesos.v1.CgroupInfo.Blkio.Value.op:type_name -> mesos.v1.CgroupInfo.Blkio.Operation
-	207, // 316: mesos.v1.CgroupInfo.Blkio.Statistics.cfq:type_name -> mesos.v1.CgroupInfo.Blkio.CFQ.Statistics
-	207, // 317: mesos.v1.CgroupInfo.Blkio.Statistics.cfq_recursive:type_name -> mesos.v1.CgroupInfo.Blkio.CFQ.Statistics
-	208, // 318: mesos.v1.CgroupInfo.Blkio.Statistics.throttling:type_name -> mesos.v1.CgroupInfo.Blkio.Throttling.Statistics
-	209, // 319: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.device:type_name -> mesos.v1.Device.Number
-	203, // 320: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_serviced:type_name -> mesos.v1.CgroupInfo.Blkio.Value
-	203, // 321: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_service_bytes:type_name -> mesos.v1.CgroupInfo.Blkio.Value
-	203, // 322: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_service_time:type_name -> mesos.v1.CgroupInfo.Blkio.Value
-	203, // 323: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_wait_time:type_name -> mesos.v1.CgroupInfo.Blkio.Value
-	203, // 324: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_merged:type_name -> mesos.v1.CgroupInfo.Blkio.Value
-	203, // 325: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_queued:type_name -> mesos.v1.CgroupInfo.Blkio.Value
-	209, // 326: mesos.v1.CgroupInfo.Blkio.Throttling.Statistics.device:type_name -> mesos.v1.Device.Number
-	203, // 327: mesos.v1.CgroupInfo.Blkio.Throttling.Statistics.io_serviced:type_name -> mesos.v1.CgroupInfo.Blkio.Value
-	203, // 328: mesos.v1.CgroupInfo.Blkio.Throttling.Statistics.io_service_bytes:type_name -> mesos.v1.CgroupInfo.Blkio.Value
-	329, // [329:329] is the sub-list for method output_type
-	329, // [329:329] is the sub-list for method input_type
-	329, // [329:329] is the sub-list for extension type_name
-	329, // [329:329] is the sub-list for extension extendee
-	0,   // [0:329] is the sub-list for field type_name
+	65,  // 81: mesos.v1.ResourceStatistics.net_traffic_control_statistics:type_name -> mesos.v1.TrafficControlStatistics
+	70,  // 82: mesos.v1.ResourceStatistics.net_snmp_statistics:type_name -> mesos.v1.SNMPStatistics
+	153, // 83: mesos.v1.ResourceUsage.executors:type_name -> mesos.v1.ResourceUsage.Executor
+	64,  // 84: mesos.v1.ResourceUsage.total:type_name -> mesos.v1.Resource
+	156, // 85: mesos.v1.OfferFilters.min_allocatable_resources:type_name -> mesos.v1.OfferFilters.MinAllocatableResources
+	36,  // 86: mesos.v1.Request.agent_id:type_name -> mesos.v1.AgentID
+	64,  // 87: mesos.v1.Request.resources:type_name -> mesos.v1.Resource
+	35,  // 88: mesos.v1.Offer.id:type_name -> mesos.v1.OfferID
+	34,  // 89: mesos.v1.Offer.framework_id:type_name -> mesos.v1.FrameworkID
+	36,  // 90: mesos.v1.Offer.agent_id:type_name -> mesos.v1.AgentID
+	45,  // 91: mesos.v1.Offer.url:type_name -> mesos.v1.URL
+	55,  // 92: mesos.v1.Offer.domain:type_name -> mesos.v1.DomainInfo
+	64,  // 93: mesos.v1.Offer.resources:type_name -> mesos.v1.Resource
+	63,  // 94: mesos.v1.Offer.attributes:type_name -> mesos.v1.Attribute
+	38,  // 95: mesos.v1.Offer.executor_ids:type_name -> mesos.v1.ExecutorID
+	46,  // 96: mesos.v1.Offer.unavailability:type_name -> mesos.v1.Unavailability
+	144, // 97: mesos.v1.Offer.allocation_info:type_name -> mesos.v1.Resource.AllocationInfo
+	35,  // 98: mesos.v1.InverseOffer.id:type_name -> mesos.v1.OfferID
+	45,  // 99: mesos.v1.InverseOffer.url:type_name -> mesos.v1.URL
+	34,  // 100: mesos.v1.InverseOffer.framework_id:type_name -> mesos.v1.FrameworkID
+	36,  // 101: mesos.v1.InverseOffer.agent_id:type_name -> mesos.v1.AgentID
+	46,  // 102: mesos.v1.InverseOffer.unavailability:type_name -> mesos.v1.Unavailability
+	64,  // 103: mesos.v1.InverseOffer.resources:type_name -> mesos.v1.Resource
+	37,  // 104: mesos.v1.TaskInfo.task_id:type_name -> mesos.v1.TaskID
+	36,  // 105: mesos.v1.TaskInfo.agent_id:type_name -> mesos.v1.AgentID
+	64,  // 106: mesos.v1.TaskInfo.resources:type_name -> mesos.v1.Resource
+	54,  // 107: mesos.v1.TaskInfo.executor:type_name -> mesos.v1.ExecutorInfo
+	53,  // 108: mesos.v1.TaskInfo.command:type_name -> mesos.v1.CommandInfo
+	106, // 109: mesos.v1.TaskInfo.container:type_name -> mesos.v1.ContainerInfo
+	51,  // 110: mesos.v1.TaskInfo.health_check:type_name -> mesos.v1.HealthCheck
+	50,  // 111: mesos.v1.TaskInfo.check:type_name -> mesos.v1.CheckInfo
+	52,  // 112: mesos.v1.TaskInfo.kill_policy:type_name -> mesos.v1.KillPolicy
+	109, // 113: mesos.v1.TaskInfo.labels:type_name -> mesos.v1.Labels
+	113, // 114: mesos.v1.TaskInfo.discovery:type_name -> mesos.v1.DiscoveryInfo
+	43,  // 115: mesos.v1.TaskInfo.max_completion_time:type_name -> mesos.v1.DurationInfo
+	169, // 116: mesos.v1.TaskInfo.limits:type_name -> mesos.v1.TaskInfo.LimitsEntry
+	79,  // 117: mesos.v1.TaskGroupInfo.tasks:type_name -> mesos.v1.TaskInfo
+	37,  // 118: mesos.v1.Task.task_id:type_name -> mesos.v1.TaskID
+	34,  // 119: mesos.v1.Task.framework_id:type_name -> mesos.v1.FrameworkID
+	38,  // 120: mesos.v1.Task.executor_id:type_name -> mesos.v1.ExecutorID
+	36,  // 121: mesos.v1.Task.agent_id:type_name -> mesos.v1.AgentID
+	1,   // 122: mesos.v1.Task.state:type_name -> mesos.v1.TaskState
+	64,  // 123: mesos.v1.Task.resources:type_name -> mesos.v1.Resource
+	87,  // 124: mesos.v1.Task.statuses:type_name -> mesos.v1.TaskStatus
+	1,   // 125: mesos.v1.Task.status_update_state:type_name -> mesos.v1.TaskState
+	109, // 126: mesos.v1.Task.labels:type_name -> mesos.v1.Labels
+	113, // 127: mesos.v1.Task.discovery:type_name -> mesos.v1.DiscoveryInfo
+	106, // 128: mesos.v1.Task.container:type_name -> mesos.v1.ContainerInfo
+	51,  // 129: mesos.v1.Task.health_check:type_name -> mesos.v1.HealthCheck
+	52,  // 130: mesos.v1.Task.kill_policy:type_name -> mesos.v1.KillPolicy
+	170, // 131: mesos.v1.Task.limits:type_name -> mesos.v1.Task.LimitsEntry
+	64,  // 132: mesos.v1.TaskResourceLimitation.resources:type_name -> mesos.v1.Resource
+	34,  // 133: mesos.v1.Operation.framework_id:type_name -> mesos.v1.FrameworkID
+	36,  // 134: mesos.v1.Operation.agent_id:type_name -> mesos.v1.AgentID
+	158, // 135: mesos.v1.Operation.info:type_name -> mesos.v1.Offer.Operation
+	85,  // 136: mesos.v1.Operation.latest_status:type_name -> mesos.v1.OperationStatus
+	85,  // 137: mesos.v1.Operation.statuses:type_name -> mesos.v1.OperationStatus
+	83,  // 138: mesos.v1.Operation.uuid:type_name -> mesos.v1.UUID
+	41,  // 139: mesos.v1.OperationStatus.operation_id:type_name -> mesos.v1.OperationID
+	2,   // 140: mesos.v1.OperationStatus.state:type_name -> mesos.v1.OperationState
+	64,  // 141: mesos.v1.OperationStatus.converted_resources:type_name -> mesos.v1.Resource
+	83,  // 142: mesos.v1.OperationStatus.uuid:type_name -> mesos.v1.UUID
+	36,  // 143: mesos.v1.OperationStatus.agent_id:type_name -> mesos.v1.AgentID
+	40,  // 144: mesos.v1.OperationStatus.resource_provider_id:type_name -> mesos.v1.ResourceProviderID
+	6,   // 145: mesos.v1.CheckStatusInfo.type:type_name -> mesos.v1.CheckInfo.Type
+	171, // 146: mesos.v1.CheckStatusInfo.command:type_name -> mesos.v1.CheckStatusInfo.Command
+	172, // 147: mesos.v1.CheckStatusInfo.http:type_name -> mesos.v1.CheckStatusInfo.Http
+	173, // 148: mesos.v1.CheckStatusInfo.tcp:type_name -> mesos.v1.CheckStatusInfo.Tcp
+	37,  // 149: mesos.v1.TaskStatus.task_id:type_name -> mesos.v1.TaskID
+	1,   // 150: mesos.v1.TaskStatus.state:type_name -> mesos.v1.TaskState
+	16,  // 151: mesos.v1.TaskStatus.source:type_name -> mesos.v1.TaskStatus.Source
+	17,  // 152: mesos.v1.TaskStatus.reason:type_name -> mesos.v1.TaskStatus.Reason
+	36,  // 153: mesos.v1.TaskStatus.agent_id:type_name -> mesos.v1.AgentID
+	38,  // 154: mesos.v1.TaskStatus.executor_id:type_name -> mesos.v1.ExecutorID
+	86,  // 155: mesos.v1.TaskStatus.check_status:type_name -> mesos.v1.CheckStatusInfo
+	109, // 156: mesos.v1.TaskStatus.labels:type_name -> mesos.v1.Labels
+	107, // 157: mesos.v1.TaskStatus.container_status:type_name -> mesos.v1.ContainerStatus
+	42,  // 158: mesos.v1.TaskStatus.unreachable_time:type_name -> mesos.v1.TimeInfo
+	82,  // 159: mesos.v1.TaskStatus.limitation:type_name -> mesos.v1.TaskResourceLimitation
+	174, // 160: mesos.v1.Environment.variables:type_name -> mesos.v1.Environment.Variable
+	90,  // 161: mesos.v1.Parameters.parameter:type_name -> mesos.v1.Parameter
+	92,  // 162: mesos.v1.Credentials.credentials:type_name -> mesos.v1.Credential
+	19,  // 163: mesos.v1.Secret.type:type_name -> mesos.v1.Secret.Type
+	175, // 164: mesos.v1.Secret.reference:type_name -> mesos.v1.Secret.Reference
+	176, // 165: mesos.v1.Secret.value:type_name -> mesos.v1.Secret.Value
+	95,  // 166: mesos.v1.RateLimits.limits:type_name -> mesos.v1.RateLimit
+	20,  // 167: mesos.v1.Image.type:type_name -> mesos.v1.Image.Type
+	177, // 168: mesos.v1.Image.appc:type_name -> mesos.v1.Image.Appc
+	178, // 169: mesos.v1.Image.docker:type_name -> mesos.v1.Image.Docker
+	21,  // 170: mesos.v1.MountPropagation.mode:type_name -> mesos.v1.MountPropagation.Mode
+	22,  // 171: mesos.v1.Volume.mode:type_name -> mesos.v1.Volume.Mode
+	97,  // 172: mesos.v1.Volume.image:type_name -> mesos.v1.Image
+	179, // 173: mesos.v1.Volume.source:type_name -> mesos.v1.Volume.Source
+	192, // 174: mesos.v1.NetworkInfo.ip_addresses:type_name -> mesos.v1.NetworkInfo.IPAddress
+	109, // 175: mesos.v1.NetworkInfo.labels:type_name -> mesos.v1.Labels
+	193, // 176: mesos.v1.NetworkInfo.port_mappings:type_name -> mesos.v1.NetworkInfo.PortMapping
+	27,  // 177: mesos.v1.CapabilityInfo.capabilities:type_name -> mesos.v1.CapabilityInfo.Capability
+	101, // 178: mesos.v1.LinuxInfo.capability_info:type_name -> mesos.v1.CapabilityInfo
+	101, // 179: mesos.v1.LinuxInfo.bounding_capabilities:type_name -> mesos.v1.CapabilityInfo
+	101, // 180: mesos.v1.LinuxInfo.effective_capabilities:type_name -> mesos.v1.CapabilityInfo
+	102, // 181: mesos.v1.LinuxInfo.seccomp:type_name -> mesos.v1.SeccompInfo
+	28,  // 182: mesos.v1.LinuxInfo.ipc_mode:type_name -> mesos.v1.LinuxInfo.IpcMode
+	194, // 183: mesos.v1.RLimitInfo.rlimits:type_name -> mesos.v1.RLimitInfo.RLimit
+	195, // 184: mesos.v1.TTYInfo.window_size:type_name -> mesos.v1.TTYInfo.WindowSize
+	30,  // 185: mesos.v1.ContainerInfo.type:type_name -> mesos.v1.ContainerInfo.Type
+	99,  // 186: mesos.v1.ContainerInfo.volumes:type_name -> mesos.v1.Volume
+	196, // 187: mesos.v1.ContainerInfo.docker:type_name -> mesos.v1.ContainerInfo.DockerInfo
+	197, // 188: mesos.v1.ContainerInfo.mesos:type_name -> mesos.v1.ContainerInfo.MesosInfo
+	100, // 189: mesos.v1.ContainerInfo.network_infos:type_name -> mesos.v1.NetworkInfo
+	103, // 190: mesos.v1.ContainerInfo.linux_info:type_name -> mesos.v1.LinuxInfo
+	104, // 191: mesos.v1.ContainerInfo.rlimit_info:type_name -> mesos.v1.RLimitInfo
+	105, // 192: mesos.v1.ContainerInfo.tty_info:type_name -> mesos.v1.TTYInfo
+	39,  // 193: mesos.v1.ContainerStatus.container_id:type_name -> mesos.v1.ContainerID
+	100, // 194: mesos.v1.ContainerStatus.network_infos:type_name -> mesos.v1.NetworkInfo
+	108, // 195: mesos.v1.ContainerStatus.cgroup_info:type_name -> mesos.v1.CgroupInfo
+	200, // 196: mesos.v1.CgroupInfo.net_cls:type_name -> mesos.v1.CgroupInfo.NetCls
+	110, // 197: mesos.v1.Labels.labels:type_name -> mesos.v1.Label
+	33,  // 198: mesos.v1.Port.visibility:type_name -> mesos.v1.DiscoveryInfo.Visibility
+	109, // 199: mesos.v1.Port.labels:type_name -> mesos.v1.Labels
+	111, // 200: mesos.v1.Ports.ports:type_name -> mesos.v1.Port
+	33,  // 201: mesos.v1.DiscoveryInfo.visibility:type_name -> mesos.v1.DiscoveryInfo.Visibility
+	112, // 202: mesos.v1.DiscoveryInfo.ports:type_name -> mesos.v1.Ports
+	109, // 203: mesos.v1.DiscoveryInfo.labels:type_name -> mesos.v1.Labels
+	34,  // 204: mesos.v1.Role.frameworks:type_name -> mesos.v1.FrameworkID
+	64,  // 205: mesos.v1.Role.resources:type_name -> mesos.v1.Resource
+	42,  // 206: mesos.v1.FileInfo.mtime:type_name -> mesos.v1.TimeInfo
+	207, // 207: mesos.v1.Device.number:type_name -> mesos.v1.Device.Number
+	120, // 208: mesos.v1.DeviceAccess.device:type_name -> mesos.v1.Device
+	208, // 209: mesos.v1.DeviceAccess.access:type_name -> mesos.v1.DeviceAccess.Access
+	121, // 210: mesos.v1.DeviceWhitelist.allowed_devices:type_name -> mesos.v1.DeviceAccess
+	43,  // 211: mesos.v1.DrainConfig.max_grace_period:type_name -> mesos.v1.DurationInfo
+	3,   // 212: mesos.v1.DrainInfo.state:type_name -> mesos.v1.DrainState
+	123, // 213: mesos.v1.DrainInfo.config:type_name -> mesos.v1.DrainConfig
+	5,   // 214: mesos.v1.FrameworkInfo.Capability.type:type_name -> mesos.v1.FrameworkInfo.Capability.Type
+	75,  // 215: mesos.v1.FrameworkInfo.OfferFiltersEntry.value:type_name -> mesos.v1.OfferFilters
+	53,  // 216: mesos.v1.CheckInfo.Command.command:type_name -> mesos.v1.CommandInfo
+	26,  // 217: mesos.v1.HealthCheck.HTTPCheckInfo.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
+	26,  // 218: mesos.v1.HealthCheck.TCPCheckInfo.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
+	134, // 219: mesos.v1.DomainInfo.FaultDomain.region:type_name -> mesos.v1.DomainInfo.FaultDomain.RegionInfo
+	135, // 220: mesos.v1.DomainInfo.FaultDomain.zone:type_name -> mesos.v1.DomainInfo.FaultDomain.ZoneInfo
+	9,   // 221: mesos.v1.MasterInfo.Capability.type:type_name -> mesos.v1.MasterInfo.Capability.Type
+	10,  // 222: mesos.v1.AgentInfo.Capability.type:type_name -> mesos.v1.AgentInfo.Capability.Type
+	60,  // 223: mesos.v1.ResourceProviderInfo.Storage.plugin:type_name -> mesos.v1.CSIPluginInfo
+	140, // 224: mesos.v1.Value.Ranges.range:type_name -> mesos.v1.Value.Range
+	13,  // 225: mesos.v1.Resource.ReservationInfo.type:type_name -> mesos.v1.Resource.ReservationInfo.Type
+	109, // 226: mesos.v1.Resource.ReservationInfo.labels:type_name -> mesos.v1.Labels
+	149, // 227: mesos.v1.Resource.DiskInfo.persistence:type_name -> mesos.v1.Resource.DiskInfo.Persistence
+	99,  // 228: mesos.v1.Resource.DiskInfo.volume:type_name -> mesos.v1.Volume
+	150, // 229: mesos.v1.Resource.DiskInfo.source:type_name -> mesos.v1.Resource.DiskInfo.Source
+	14,  // 230: mesos.v1.Resource.DiskInfo.Source.type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
+	151, // 231: mesos.v1.Resource.DiskInfo.Source.path:type_name -> mesos.v1.Resource.DiskInfo.Source.Path
+	152, // 232: mesos.v1.Resource.DiskInfo.Source.mount:type_name -> mesos.v1.Resource.DiskInfo.Source.Mount
+	109, // 233: mesos.v1.Resource.DiskInfo.Source.metadata:type_name -> mesos.v1.Labels
+	54,  // 234: mesos.v1.ResourceUsage.Executor.executor_info:type_name -> mesos.v1.ExecutorInfo
+	64,  // 235: mesos.v1.ResourceUsage.Executor.allocated:type_name -> mesos.v1.Resource
+	72,  // 236: mesos.v1.ResourceUsage.Executor.statistics:type_name -> mesos.v1.ResourceStatistics
+	39,  // 237: mesos.v1.ResourceUsage.Executor.container_id:type_name -> mesos.v1.ContainerID
+	154, // 238: mesos.v1.ResourceUsage.Executor.tasks:type_name -> mesos.v1.ResourceUsage.Executor.Task
+	37,  // 239: mesos.v1.ResourceUsage.Executor.Task.id:type_name -> mesos.v1.TaskID
+	64,  // 240: mesos.v1.ResourceUsage.Executor.Task.resources:type_name -> mesos.v1.Resource
+	109, // 241: mesos.v1.ResourceUsage.Executor.Task.labels:type_name -> mesos.v1.Labels
+	157, // 242: mesos.v1.OfferFilters.ResourceQuantities.quantities:type_name -> mesos.v1.OfferFilters.ResourceQuantities.QuantitiesEntry
+	155, // 243: mesos.v1.OfferFilters.MinAllocatableResources.quantities:type_name -> mesos.v1.OfferFilters.ResourceQuantities
+	139, // 244: mesos.v1.OfferFilters.ResourceQuantities.QuantitiesEntry.value:type_name -> mesos.v1.Value.Scalar
+	15,  // 245: mesos.v1.Offer.Operation.type:type_name -> mesos.v1.Offer.Operation.Type
+	41,  // 246: mesos.v1.Offer.Operation.id:type_name -> mesos.v1.OperationID
+	159, // 247: mesos.v1.Offer.Operation.launch:type_name -> mesos.v1.Offer.Operation.Launch
+	160, // 248: mesos.v1.Offer.Operation.launch_group:type_name -> mesos.v1.Offer.Operation.LaunchGroup
+	161, // 249: mesos.v1.Offer.Operation.reserve:type_name -> mesos.v1.Offer.Operation.Reserve
+	162, // 250: mesos.v1.Offer.Operation.unreserve:type_name -> mesos.v1.Offer.Operation.Unreserve
+	163, // 251: mesos.v1.Offer.Operation.create:type_name -> mesos.v1.Offer.Operation.Create
+	164, // 252: mesos.v1.Offer.Operation.destroy:type_name -> mesos.v1.Offer.Operation.Destroy
+	165, // 253: mesos.v1.Offer.Operation.grow_volume:type_name -> mesos.v1.Offer.Operation.GrowVolume
+	166, // 254: mesos.v1.Offer.Operation.shrink_volume:type_name -> mesos.v1.Offer.Operation.ShrinkVolume
+	167, // 255: mesos.v1.Offer.Operation.create_disk:type_name -> mesos.v1.Offer.Operation.CreateDisk
+	168, // 256: mesos.v1.Offer.Operation.destroy_disk:type_name -> mesos.v1.Offer.Operation.DestroyDisk
+	79,  // 257: mesos.v1.Offer.Operation.Launch.task_infos:type_name -> mesos.v1.TaskInfo
+	54,  // 258: mesos.v1.Offer.Operation.LaunchGroup.executor:type_name -> mesos.v1.ExecutorInfo
+	80,  // 259: mesos.v1.Offer.Operation.LaunchGroup.task_group:type_name -> mesos.v1.TaskGroupInfo
+	64,  // 260: mesos.v1.Offer.Operation.Reserve.source:type_name -> mesos.v1.Resource
+	64,  // 261: mesos.v1.Offer.Operation.Reserve.resources:type_name -> mesos.v1.Resource
+	64,  // 262: mesos.v1.Offer.Operation.Unreserve.resources:type_name -> mesos.v1.Resource
+	64,  // 263: mesos.v1.Offer.Operation.Create.volumes:type_name -> mesos.v1.Resource
+	64,  // 264: mesos.v1.Offer.Operation.Destroy.volumes:type_name -> mesos.v1.Resource
+	64,  // 265: mesos.v1.Offer.Operation.GrowVolume.volume:type_name -> mesos.v1.Resource
+	64,  // 266: mesos.v1.Offer.Operation.GrowVolume.addition:type_name -> mesos.v1.Resource
+	64,  // 267: mesos.v1.Offer.Operation.ShrinkVolume.volume:type_name -> mesos.v1.Resource
+	139, // 268: mesos.v1.Offer.Operation.ShrinkVolume.subtract:type_name -> mesos.v1.Value.Scalar
+	64,  // 269: mesos.v1.Offer.Operation.CreateDisk.source:type_name -> mesos.v1.Resource
+	14,  // 270: mesos.v1.Offer.Operation.CreateDisk.target_type:type_name -> mesos.v1.Resource.DiskInfo.Source.Type
+	64,  // 271: mesos.v1.Offer.Operation.DestroyDisk.source:type_name -> mesos.v1.Resource
+	139, // 272: mesos.v1.TaskInfo.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	139, // 273: mesos.v1.Task.LimitsEntry.value:type_name -> mesos.v1.Value.Scalar
+	18,  // 274: mesos.v1.Environment.Variable.type:type_name -> mesos.v1.Environment.Variable.Type
+	94,  // 275: mesos.v1.Environment.Variable.secret:type_name -> mesos.v1.Secret
+	109, // 276: mesos.v1.Image.Appc.labels:type_name -> mesos.v1.Labels
+	92,  // 277: mesos.v1.Image.Docker.credential:type_name -> mesos.v1.Credential
+	94,  // 278: mesos.v1.Image.Docker.config:type_name -> mesos.v1.Secret
+	23,  // 279: mesos.v1.Volume.Source.type:type_name -> mesos.v1.Volume.Source.Type
+	180, // 280: mesos.v1.Volume.Source.docker_volume:type_name -> mesos.v1.Volume.Source.DockerVolume
+	181, // 281: mesos.v1.Volume.Source.host_path:type_name -> mesos.v1.Volume.Source.HostPath
+	182, // 282: mesos.v1.Volume.Source.sandbox_path:type_name -> mesos.v1.Volume.Source.SandboxPath
+	94,  // 283: mesos.v1.Volume.Source.secret:type_name -> mesos.v1.Secret
+	183, // 284: mesos.v1.Volume.Source.csi_volume:type_name -> mesos.v1.Volume.Source.CSIVolume
+	91,  // 285: mesos.v1.Volume.Source.DockerVolume.driver_options:type_name -> mesos.v1.Parameters
+	98,  // 286: mesos.v1.Volume.Source.HostPath.mount_propagation:type_name -> mesos.v1.MountPropagation
+	24,  // 287: mesos.v1.Volume.Source.SandboxPath.type:type_name -> mesos.v1.Volume.Source.SandboxPath.Type
+	185, // 288: mesos.v1.Volume.Source.CSIVolume.static_provisioning:type_name -> mesos.v1.Volume.Source.CSIVolume.StaticProvisioning
+	186, // 289: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.block:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability.BlockVolume
+	187, // 290: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.mount:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability.MountVolume
+	188, // 291: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.access_mode:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode
+	184, // 292: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.volume_capability:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability
+	189, // 293: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.node_stage_secrets:type_name -> mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry
+	190, // 294: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.node_publish_secrets:type_name -> mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry
+	191, // 295: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.volume_context:type_name -> mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.VolumeContextEntry
+	25,  // 296: mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode.mode:type_name -> mesos.v1.Volume.Source.CSIVolume.VolumeCapability.AccessMode.Mode
+	94,  // 297: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodeStageSecretsEntry.value:type_name -> mesos.v1.Secret
+	94,  // 298: mesos.v1.Volume.Source.CSIVolume.StaticProvisioning.NodePublishSecretsEntry.value:type_name -> mesos.v1.Secret
+	26,  // 299: mesos.v1.NetworkInfo.IPAddress.protocol:type_name -> mesos.v1.NetworkInfo.Protocol
+	29,  // 300: mesos.v1.RLimitInfo.RLimit.type:type_name -> mesos.v1.RLimitInfo.RLimit.Type
+	31,  // 301: mesos.v1.ContainerInfo.DockerInfo.network:type_name -> mesos.v1.ContainerInfo.DockerInfo.Network
+	198, // 302: mesos.v1.ContainerInfo.DockerInfo.port_mappings:type_name -> mesos.v1.ContainerInfo.DockerInfo.PortMapping
+	90,  // 303: mesos.v1.ContainerInfo.DockerInfo.parameters:type_name -> mesos.v1.Parameter
+	97,  // 304: mesos.v1.ContainerInfo.MesosInfo.image:type_name -> mesos.v1.Image
+	32,  // 305: mesos.v1.CgroupInfo.Blkio.Value.op:type_name -> mesos.v1.CgroupInfo.Blkio.Operation
+	205, // 306: mesos.v1.CgroupInfo.Blkio.Statistics.cfq:type_name -> mesos.v1.CgroupInfo.Blkio.CFQ.Statistics
+	205, // 307: mesos.v1.CgroupInfo.Blkio.Statistics.cfq_recursive:type_name -> mesos.v1.CgroupInfo.Blkio.CFQ.Statistics
+	206, // 308: mesos.v1.CgroupInfo.Blkio.Statistics.throttling:type_name -> mesos.v1.CgroupInfo.Blkio.Throttling.Statistics
+	207, // 309: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.device:type_name -> mesos.v1.Device.Number
+	201, // 310: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_serviced:type_name -> mesos.v1.CgroupInfo.Blkio.Value
+	201, // 311: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_service_bytes:type_name -> mesos.v1.CgroupInfo.Blkio.Value
+	201, // 312: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_service_time:type_name -> mesos.v1.CgroupInfo.Blkio.Value
+	201, // 313: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_wait_time:type_name -> mesos.v1.CgroupInfo.Blkio.Value
+	201, // 314: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_merged:type_name -> mesos.v1.CgroupInfo.Blkio.Value
+	201, // 315: mesos.v1.CgroupInfo.Blkio.CFQ.Statistics.io_queued:type_name -> mesos.v1.CgroupInfo.Blkio.Value
+	207, // 316: mesos.v1.CgroupInfo.Blkio.Throttling.Statistics.device:type_name -> mesos.v1.Device.Number
+	201, // 317: mesos.v1.CgroupInfo.Blkio.Throttling.Statistics.io_serviced:type_name -> mesos.v1.CgroupInfo.Blkio.Value
+	201, // 318: mesos.v1.CgroupInfo.Blkio.Throttling.Statistics.io_service_bytes:type_name -> mesos.v1.CgroupInfo.Blkio.Value
+	319, // [319:319] is the sub-list for method output_type
+	319, // [319:319] is the sub-list for method input_type
+	319, // [319:319] is the sub-list for extension type_name
+	319, // [319:319] is the sub-list for extension extendee
+	0,   // [0:319] is the sub-list for field type_name
 }
 
 func init() { file_mesos_v1_mesos_proto_init() }
@@ -16488,7 +16122,7 @@ func file_mesos_v1_mesos_proto_init() {
 	if File_mesos_v1_mesos_proto != nil {
 		return
 	}
-	file_mesos_v1_mesos_proto_msgTypes[152].OneofWrappers = []any{
+	file_mesos_v1_mesos_proto_msgTypes[150].OneofWrappers = []any{
 		(*Volume_Source_CSIVolume_VolumeCapability_Block)(nil),
 		(*Volume_Source_CSIVolume_VolumeCapability_Mount)(nil),
 	}
@@ -16498,7 +16132,7 @@ func file_mesos_v1_mesos_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mesos_v1_mesos_proto_rawDesc), len(file_mesos_v1_mesos_proto_rawDesc)),
 			NumEnums:      34,
-			NumMessages:   177,
+			NumMessages:   175,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

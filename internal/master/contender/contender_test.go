@@ -69,7 +69,7 @@ func masterInfo(id string, port uint32) *mesospb.MasterInfo {
 		Capabilities: []*mesospb.MasterInfo_Capability{
 			{Type: mesospb.MasterInfo_Capability_AGENT_UPDATE.Enum()},
 			{Type: mesospb.MasterInfo_Capability_AGENT_DRAINING.Enum()},
-			{Type: mesospb.MasterInfo_Capability_QUOTA_V2.Enum()},
+			{Type: mesospb.MasterInfo_Capability_Type(3).Enum()}, // v0's QUOTA_V2
 		},
 	}
 }
@@ -199,6 +199,16 @@ func TestZooKeeper(t *testing.T) {
 			wantKeys := []string{"address", "capabilities", "hostname", "id", "ip", "pid", "port", "version"}
 			if !slices.Equal(got, wantKeys) {
 				t.Errorf("znode JSON keys %v, want %v", got, wantKeys)
+			}
+			// Mesos writes the znode from its v0 MasterInfo, which names
+			// capability 3 (v1 JSON shows it as {}).
+			var caps []map[string]string
+			if err := json.Unmarshal(keys["capabilities"], &caps); err != nil {
+				t.Fatal(err)
+			}
+			wantCaps := []map[string]string{{"type": "AGENT_UPDATE"}, {"type": "AGENT_DRAINING"}, {"type": "QUOTA_V2"}}
+			if diff := cmp.Diff(wantCaps, caps); diff != "" {
+				t.Errorf("znode capabilities (-want +got):\n%s", diff)
 			}
 			l, err := detector.DecodeLeader(m.Label, data)
 			if err != nil {

@@ -12,7 +12,8 @@ import (
 )
 
 // Label is the label of masters' znodes, "json.info" (the data is
-// MasterInfo in the Mesos JSON dialect). Detectors know it as
+// MasterInfo in the Mesos JSON dialect, as Mesos writes it from its v0
+// MasterInfo: capability 3 is "QUOTA_V2"). Detectors know it as
 // detector.LabelJSON.
 const Label = "json.info"
 
@@ -54,7 +55,7 @@ func NewZooKeeper(session *zookeeper.Session, path string, logger *slog.Logger) 
 
 // Contend implements [Contender]. info must have its required fields.
 func (z *ZooKeeper) Contend(ctx context.Context, info *mesospb.MasterInfo) (<-chan struct{}, error) {
-	data, err := codec.MarshalJSON(info)
+	data, err := codec.MarshalJSONV0(info)
 	if err != nil {
 		return nil, fmt.Errorf("contender: MasterInfo: %w", err)
 	}
