@@ -385,3 +385,23 @@ func FuzzDecodeLeader(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeLeaderQuotaV2: a Mesos 1.11 master writes its znode from the v0
+// MasterInfo, naming capability 3 "QUOTA_V2", which the v1 proto does not
+// declare; the detector keeps it as its number, as Mesos's v1 libraries
+// keep it in the unknown fields.
+func TestDecodeLeaderQuotaV2(t *testing.T) {
+	data := `{"id":"x","ip":16777343,"port":5050,"hostname":"h",` +
+		`"capabilities":[{"type":"AGENT_UPDATE"},{"type":"QUOTA_V2"}]}`
+	l, err := DecodeLeader(LabelJSON, []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*mesospb.MasterInfo_Capability{
+		{Type: mesospb.MasterInfo_Capability_AGENT_UPDATE.Enum()},
+		{Type: mesospb.MasterInfo_Capability_Type(3).Enum()},
+	}
+	if diff := cmp.Diff(want, l.Info.GetCapabilities(), protocmp.Transform()); diff != "" {
+		t.Errorf("capabilities (-want +got):\n%s", diff)
+	}
+}
