@@ -106,9 +106,11 @@ func (s *state) stateJSON(*http.Request) any {
 			inactive++
 		}
 	}
+	// Mesos writes these from its v0 MasterInfo, whose Type_Name knows
+	// QUOTA_V2.
 	caps := []string{}
 	for _, c := range s.info.GetCapabilities() {
-		caps = append(caps, c.GetType().String())
+		caps = append(caps, codec.EnumNameV0(c.GetType()))
 	}
 	o := versionObject()
 	o["start_time"] = secs(s.startTime)
