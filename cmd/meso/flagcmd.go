@@ -84,20 +84,27 @@ func printUsage(w io.Writer, c *cobra.Command, fs *flag.FlagSet) {
 // newLogger builds the process logger from --logging_level (Mesos's names:
 // INFO, WARNING, ERROR; plus DEBUG).
 func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
+	l, _, err := newLevelLogger(level)
+	return l, err
+}
+
+// newLevelLogger is newLogger that also returns the level variable of the
+// logger's handler, for a master whose SET_LOGGING_LEVEL changes it.
+func newLevelLogger(level string) (*slog.Logger, *slog.LevelVar, error) {
+	lv := &slog.LevelVar{}
 	switch strings.ToUpper(level) {
 	case "DEBUG", "VERBOSE":
-		l = slog.LevelDebug
+		lv.Set(slog.LevelDebug)
 	case "", "INFO":
-		l = slog.LevelInfo
+		lv.Set(slog.LevelInfo)
 	case "WARNING", "WARN":
-		l = slog.LevelWarn
+		lv.Set(slog.LevelWarn)
 	case "ERROR":
-		l = slog.LevelError
+		lv.Set(slog.LevelError)
 	default:
-		return nil, fmt.Errorf("unknown --logging_level %q (use INFO, WARNING, ERROR or DEBUG)", level)
+		return nil, nil, fmt.Errorf("unknown --logging_level %q (use INFO, WARNING, ERROR or DEBUG)", level)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), lv, nil
 }
 
 // ignoreCanceled maps a clean shutdown (the context was cancelled by a

@@ -234,7 +234,7 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 		false, func(fs *flag.FlagSet) runFunc {
 			f.register(fs, true)
 			return func(ctx context.Context, _ []string) error {
-				logger, err := newLogger(f.loggingLevel)
+				logger, level, err := newLevelLogger(f.loggingLevel)
 				if err != nil {
 					return err
 				}
@@ -251,6 +251,7 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				}
 				defer ha.close()
 				cfg := f.config(logger, alloc, flags.Dump(fs))
+				cfg.LogLevel = level
 				cfg.Registrar, cfg.Contender, cfg.Detector = ha.registrar, ha.contender, ha.detector
 				m, err := master.New(cfg)
 				if err != nil {

@@ -85,7 +85,8 @@
 //  7. operator_api.go: the v1 operator API on /api/v1 (GET_HEALTH,
 //     GET_FLAGS, GET_VERSION, GET_MASTER, GET_ROLES, GET_WEIGHTS,
 //     UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA, SET_QUOTA, REMOVE_QUOTA,
-//     RESERVE_RESOURCES, UNRESERVE_RESOURCES; 501 for the rest) and the
+//     RESERVE_RESOURCES, UNRESERVE_RESOURCES, TEARDOWN; 501 for the rest,
+//     SUBSCRIBE, maintenance and volumes among them) and the
 //     legacy /weights, /quota, /reserve and /unreserve endpoints. Weights
 //     and quota changes are answered once the registry holds them.
 //     operator_reserve.go: an operator (UN)RESERVE is validated without a
@@ -93,6 +94,12 @@
 //     until they cover it, and it is applied to what the agent has
 //     available — 202, or 409 when it does not fit — changing the agent's
 //     total (UpdateAgentTotal, CHECKPOINT_RESOURCES).
+//     operator_read.go: GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
+//     GET_EXECUTORS, GET_TASKS, GET_OPERATIONS (always empty: no operation
+//     feedback) and GET_METRICS (the /metrics/snapshot values), built on
+//     the loop from the same books as /state, as Mesos's ReadOnlyHandler
+//     builds them; GET/SET_LOGGING_LEVEL keep glog's verbosity and move
+//     Config.LogLevel, reverting after the given duration.
 //
 // Leadership and the registry (leader.go, recovery.go, registry.go):
 // Serve starts the loop at once (a standby answers /metrics/snapshot with

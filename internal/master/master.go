@@ -40,6 +40,10 @@ var (
 // default (spec §7.12).
 type Config struct {
 	Logger *slog.Logger
+	// LogLevel, when set, is the level of Logger's handler:
+	// SET_LOGGING_LEVEL lowers it for a while (operator_read.go). Without
+	// it the call is answered but changes nothing. Added field.
+	LogLevel *slog.LevelVar
 	// Hostname advertised in MasterInfo, offers' URLs and /state; default:
 	// the listener's IP (Mesos's --hostname falls back to a reverse lookup;
 	// we prefer the IP so that every client can reach it).

@@ -27,9 +27,12 @@ import (
 // Master::Http::api: leadership, method, content type, body, call
 // validation, Accept, then the call. Implemented: GET_HEALTH, GET_FLAGS,
 // GET_VERSION, GET_MASTER, GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS,
-// GET_QUOTA, UPDATE_QUOTA, the deprecated SET_QUOTA/REMOVE_QUOTA, and
-// RESERVE_RESOURCES/UNRESERVE_RESOURCES (operator_reserve.go); every other
-// type is answered 501. The legacy /weights, /quota, /reserve and
+// GET_QUOTA, UPDATE_QUOTA, the deprecated SET_QUOTA/REMOVE_QUOTA,
+// RESERVE_RESOURCES/UNRESERVE_RESOURCES (operator_reserve.go), TEARDOWN
+// (teardown.go), and the reads GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
+// GET_EXECUTORS, GET_TASKS, GET_OPERATIONS, GET_METRICS and
+// GET_LOGGING_LEVEL/SET_LOGGING_LEVEL (operator_read.go); every other
+// type (SUBSCRIBE, maintenance, volumes, ...) is answered 501. The legacy /weights, /quota, /reserve and
 // /unreserve endpoints share the same code.
 
 // opResult is the actor's answer to an operator call: a Response to
@@ -117,7 +120,9 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 	case masterpb.Call_GET_FLAGS, masterpb.Call_GET_MASTER, masterpb.Call_GET_WEIGHTS, masterpb.Call_GET_QUOTA,
 		masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_UPDATE_QUOTA, masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA,
 		masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES, masterpb.Call_GET_ROLES,
-		masterpb.Call_TEARDOWN:
+		masterpb.Call_TEARDOWN, masterpb.Call_GET_STATE, masterpb.Call_GET_AGENTS, masterpb.Call_GET_FRAMEWORKS,
+		masterpb.Call_GET_EXECUTORS, masterpb.Call_GET_TASKS, masterpb.Call_GET_OPERATIONS, masterpb.Call_GET_METRICS,
+		masterpb.Call_GET_LOGGING_LEVEL, masterpb.Call_SET_LOGGING_LEVEL:
 		if err := m.do(r.Context(), func() { res = m.st.operatorCall(call) }); err != nil {
 			writeStopped(w, err)
 			return
@@ -141,6 +146,9 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 
 // operatorCall runs the stateful operator calls on the actor.
 func (s *state) operatorCall(call *masterpb.Call) opResult {
+	if res, ok := s.readCall(call); ok {
+		return res
+	}
 	switch call.GetType() {
 	case masterpb.Call_GET_FLAGS:
 		resp := &masterpb.Response{Type: masterpb.Response_GET_FLAGS.Enum(), GetFlags: &masterpb.Response_GetFlags{}}

@@ -71,6 +71,9 @@ type state struct {
 	registryAgents int
 
 	metrics counters
+
+	// logLevel is the verbosity of GET/SET_LOGGING_LEVEL (operator_read.go).
+	logLevel logLevel
 }
 
 // counters are the monotonic metrics of /metrics/snapshot.
@@ -245,7 +248,16 @@ func newState(m *Master) *state {
 		offers:             map[string]*offer{},
 		weights:            maps.Clone(m.cfg.Weights),
 		quotas:             map[string]*quotapb.QuotaConfig{},
+		logLevel:           logLevel{base: baseLevel(m.cfg.LogLevel)},
 	}
+}
+
+// baseLevel is the level Config.LogLevel starts at (INFO without one).
+func baseLevel(lv *slog.LevelVar) slog.Level {
+	if lv == nil {
+		return slog.LevelInfo
+	}
+	return lv.Level()
 }
 
 func (s *state) start(addr *net.TCPAddr) {
@@ -277,6 +289,9 @@ func (s *state) shutdown() {
 		if o.timer != nil {
 			o.timer.Stop()
 		}
+	}
+	if s.logLevel.timer != nil {
+		s.logLevel.timer.Stop()
 	}
 }
 

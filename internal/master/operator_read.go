@@ -1,0 +1,320 @@
+package master
+
+import (
+	"log/slog"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/masterpb"
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/pkg/resources"
+	"github.com/meso-project/meso/pkg/taskstate"
+)
+
+// The read calls of the v1 operator API — GET_STATE, GET_AGENTS,
+// GET_FRAMEWORKS, GET_EXECUTORS, GET_TASKS, GET_OPERATIONS, GET_METRICS —
+// and GET_LOGGING_LEVEL/SET_LOGGING_LEVEL, built on the loop from the
+// master's books as Mesos's ReadOnlyHandler builds them
+// (readonly_handler.cpp, protobuf::master::event::createAgentResponse and
+// model(Framework) in http.cpp). Mesos walks hashmaps; we walk by ID so
+// that answers are stable.
+
+// timeInfo is a TimeInfo of t's nanoseconds.
+func timeInfo(t time.Time) *mesospb.TimeInfo {
+	return &mesospb.TimeInfo{Nanoseconds: ptr(t.UnixNano())}
+}
+
+// getAgents is _getAgents: every registered agent
+// (createAgentResponse), then the recovered agents' AgentInfo.
+func (s *state) getAgents() *masterpb.Response_GetAgents {
+	out := &masterpb.Response_GetAgents{}
+	for _, a := range s.sortedAgents() {
+		out.Agents = append(out.Agents, s.agentModel(a))
+	}
+	for _, id := range sortedKeys(s.recovered) {
+		out.RecoveredAgents = append(out.RecoveredAgents, proto.Clone(s.recovered[id]).(*mesospb.AgentInfo))
+	}
+	return out
+}
+
+// agentModel is createAgentResponse: total, allocated (what non-terminal,
+// reachable tasks and executors use, with allocation_info) and offered
+// resources in the endpoint format, registered_time always,
+// reregistered_time once the agent re-registered.
+func (s *state) agentModel(a *agent) *masterpb.Response_GetAgents_Agent {
+	var used, offered resources.Resources
+	for _, fid := range sortedKeys(a.tasks) {
+		for _, t := range sortedTasks(a.tasks[fid]) {
+			if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+				used = addRes(used, t.GetResources())
+			}
+		}
+	}
+	for _, fid := range sortedKeys(a.executors) {
+		for _, eid := range sortedKeys(a.executors[fid]) {
+			used = addRes(used, a.executors[fid][eid].GetResources())
+		}
+	}
+	for _, o := range sortedOffers(a.offers) {
+		offered = addRes(offered, o.resources)
+	}
+	m := &masterpb.Response_GetAgents_Agent{
+		AgentInfo:          proto.Clone(a.info).(*mesospb.AgentInfo),
+		Active:             ptr(a.active),
+		Deactivated:        ptr(a.deactivated),
+		Version:            ptr(a.version),
+		Pid:                ptr(a.pid),
+		RegisteredTime:     timeInfo(a.registeredTime),
+		TotalResources:     endpointFormat(cloneRes(a.total)),
+		AllocatedResources: endpointFormat(cloneRes(used)),
+		OfferedResources:   endpointFormat(cloneRes(offered)),
+	}
+	if m.AgentInfo.Id == nil {
+		m.AgentInfo.Id = &mesospb.AgentID{Value: ptr(a.id)}
+	}
+	if !a.reregisteredTime.IsZero() {
+		m.ReregisteredTime = timeInfo(a.reregisteredTime)
+	}
+	for _, c := range a.capabilities {
+		m.Capabilities = append(m.Capabilities, &mesospb.AgentInfo_Capability{Type: c.Enum()})
+	}
+	return m
+}
+
+func cloneRes(rs []*mesospb.Resource) []*mesospb.Resource {
+	out := make([]*mesospb.Resource, len(rs))
+	for i, r := range rs {
+		out[i] = proto.Clone(r).(*mesospb.Resource)
+	}
+	return out
+}
+
+// getFrameworks is _getFrameworks: registered, then completed frameworks.
+func (s *state) getFrameworks() *masterpb.Response_GetFrameworks {
+	out := &masterpb.Response_GetFrameworks{}
+	for _, f := range s.sortedFrameworks() {
+		out.Frameworks = append(out.Frameworks, frameworkModel(f))
+	}
+	for _, f := range s.completedFrameworks {
+		out.CompletedFrameworks = append(out.CompletedFrameworks, frameworkModel(f))
+	}
+	return out
+}
+
+// frameworkModel is model(Framework) of http.cpp: the times only when
+// set, the outstanding offers as the master holds them, allocated and
+// offered resources with allocation_info in the endpoint format, and an
+// empty offer_constraints (meso keeps none).
+func frameworkModel(f *framework) *masterpb.Response_GetFrameworks_Framework {
+	var used, offered resources.Resources
+	for _, t := range sortedTasks(f.tasks) {
+		if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+			used = addRes(used, t.GetResources())
+		}
+	}
+	for _, agentID := range sortedKeys(f.executors) {
+		for _, eid := range sortedKeys(f.executors[agentID]) {
+			used = addRes(used, f.executors[agentID][eid].GetResources())
+		}
+	}
+	m := &masterpb.Response_GetFrameworks_Framework{
+		FrameworkInfo:    proto.Clone(f.info).(*mesospb.FrameworkInfo),
+		Active:           ptr(f.active),
+		Connected:        ptr(f.connected()),
+		Recovered:        ptr(f.recovered),
+		OfferConstraints: &schedulerpb.OfferConstraints{},
+	}
+	for _, o := range sortedOffers(f.offers) {
+		m.Offers = append(m.Offers, proto.Clone(o.msg).(*mesospb.Offer))
+		offered = addRes(offered, o.resources)
+	}
+	m.AllocatedResources = endpointFormat(cloneRes(used))
+	m.OfferedResources = endpointFormat(cloneRes(offered))
+	if !f.registeredTime.IsZero() {
+		m.RegisteredTime = timeInfo(f.registeredTime)
+	}
+	if !f.unregisteredTime.IsZero() {
+		m.UnregisteredTime = timeInfo(f.unregisteredTime)
+	}
+	// Mesos's Framework starts with reregisteredTime = registeredTime.
+	if re := cmpOr(f.reregisteredTime, f.registeredTime); !re.IsZero() {
+		m.ReregisteredTime = timeInfo(re)
+	}
+	return m
+}
+
+func cmpOr(a, b time.Time) time.Time {
+	if a.IsZero() {
+		return b
+	}
+	return a
+}
+
+// allFrameworks are the registered frameworks then the completed ones, the
+// order in which Mesos's GET_TASKS and GET_EXECUTORS walk them.
+func (s *state) allFrameworks() []*framework {
+	return append(s.sortedFrameworks(), s.completedFrameworks...)
+}
+
+// getExecutors is _getExecutors: each framework's executors, with the
+// agent they run on.
+func (s *state) getExecutors() *masterpb.Response_GetExecutors {
+	out := &masterpb.Response_GetExecutors{}
+	for _, f := range s.allFrameworks() {
+		for _, agentID := range sortedKeys(f.executors) {
+			for _, eid := range sortedKeys(f.executors[agentID]) {
+				out.Executors = append(out.Executors, &masterpb.Response_GetExecutors_Executor{
+					ExecutorInfo: proto.Clone(f.executors[agentID][eid]).(*mesospb.ExecutorInfo),
+					AgentId:      &mesospb.AgentID{Value: ptr(agentID)},
+				})
+			}
+		}
+	}
+	return out
+}
+
+// getTasks is _getTasks: the tasks (non-terminal, and terminal ones not yet
+// acknowledged), unreachable and completed tasks of every framework. meso
+// authorizes nothing, so no task is ever pending and pending_tasks stays
+// empty, as do the deprecated orphan_tasks.
+func (s *state) getTasks() *masterpb.Response_GetTasks {
+	out := &masterpb.Response_GetTasks{}
+	clone := func(t *mesospb.Task) *mesospb.Task { return proto.Clone(t).(*mesospb.Task) }
+	for _, f := range s.allFrameworks() {
+		for _, t := range sortedTasks(f.tasks) {
+			out.Tasks = append(out.Tasks, clone(t))
+		}
+	}
+	for _, f := range s.allFrameworks() {
+		for _, t := range f.unreachableTasks {
+			out.UnreachableTasks = append(out.UnreachableTasks, clone(t))
+		}
+	}
+	for _, f := range s.allFrameworks() {
+		for _, t := range f.completedTasks {
+			out.CompletedTasks = append(out.CompletedTasks, clone(t))
+		}
+	}
+	return out
+}
+
+// getState is _getState: tasks, executors, frameworks and agents.
+func (s *state) getState() *masterpb.Response_GetState {
+	return &masterpb.Response_GetState{
+		GetTasks:      s.getTasks(),
+		GetExecutors:  s.getExecutors(),
+		GetFrameworks: s.getFrameworks(),
+		GetAgents:     s.getAgents(),
+	}
+}
+
+// getMetrics answers GET_METRICS from the same metrics as
+// /metrics/snapshot, by name. Mesos passes get_metrics.timeout to
+// process::metrics::snapshot, where it bounds how long slow gauges may
+// take; meso's metrics are all read at once on the loop, so the timeout
+// never cuts one off.
+func (s *state) getMetrics() *masterpb.Response_GetMetrics {
+	snap, _ := s.metricsSnapshot(nil).(map[string]float64)
+	out := &masterpb.Response_GetMetrics{}
+	for _, name := range sortedKeys(snap) {
+		out.Metrics = append(out.Metrics, &mesospb.Metric{Name: ptr(name), Value: ptr(snap[name])})
+	}
+	return out
+}
+
+// The logging level of GET_LOGGING_LEVEL and SET_LOGGING_LEVEL is glog's
+// verbosity (FLAGS_v): 0 logs at the configured level, each step above
+// it one level of detail more (slog: --logging_level's level for 0,
+// DEBUG for 1, then one slog level below per step). SET_LOGGING_LEVEL
+// changes it for `duration`, after which it reverts to the level the
+// master started with (libprocess's Logging::set_level and revert: only
+// the latest change's timer reverts).
+type logLevel struct {
+	v uint32
+	// gen identifies the latest change; an older revert timer is stale.
+	gen   int
+	timer *time.Timer
+	// base is Config.LogLevel's level when the master started.
+	base slog.Level
+}
+
+// verbosityLevel is the slog level for glog verbosity v.
+func verbosityLevel(base slog.Level, v uint32) slog.Level {
+	if v == 0 {
+		return base
+	}
+	return min(base, slog.LevelDebug) - slog.Level(min(v-1, 16))
+}
+
+func (s *state) setLoggingLevel(v uint32, d time.Duration) opResult {
+	s.applyVerbosity(v)
+	s.logLevel.gen++
+	if s.logLevel.timer != nil {
+		s.logLevel.timer.Stop()
+		s.logLevel.timer = nil
+	}
+	if v != 0 {
+		gen := s.logLevel.gen
+		s.logLevel.timer = s.m.after(d, func() {
+			if s.logLevel.gen == gen {
+				s.applyVerbosity(0)
+				s.logLevel.timer = nil
+			}
+		})
+	}
+	return opOK()
+}
+
+func (s *state) applyVerbosity(v uint32) {
+	s.logLevel.v = v
+	if s.cfg.LogLevel != nil {
+		s.cfg.LogLevel.Set(verbosityLevel(s.logLevel.base, v))
+	}
+	s.log.Info("logging level set", "verbosity", v)
+}
+
+// readCall answers the read-only calls of this file; ok is false for any
+// other call.
+func (s *state) readCall(call *masterpb.Call) (opResult, bool) {
+	resp := &masterpb.Response{}
+	switch call.GetType() {
+	case masterpb.Call_GET_STATE:
+		resp.Type, resp.GetState = masterpb.Response_GET_STATE.Enum(), s.getState()
+	case masterpb.Call_GET_AGENTS:
+		resp.Type, resp.GetAgents = masterpb.Response_GET_AGENTS.Enum(), s.getAgents()
+	case masterpb.Call_GET_FRAMEWORKS:
+		resp.Type, resp.GetFrameworks = masterpb.Response_GET_FRAMEWORKS.Enum(), s.getFrameworks()
+	case masterpb.Call_GET_EXECUTORS:
+		resp.Type, resp.GetExecutors = masterpb.Response_GET_EXECUTORS.Enum(), s.getExecutors()
+	case masterpb.Call_GET_TASKS:
+		resp.Type, resp.GetTasks = masterpb.Response_GET_TASKS.Enum(), s.getTasks()
+	case masterpb.Call_GET_OPERATIONS:
+		// meso keeps no operations (no operation feedback): Mesos answers
+		// an empty get_operations then.
+		resp.Type = masterpb.Response_GET_OPERATIONS.Enum()
+		resp.GetOperations = &masterpb.Response_GetOperations{}
+	case masterpb.Call_GET_METRICS:
+		resp.Type, resp.GetMetrics = masterpb.Response_GET_METRICS.Enum(), s.getMetrics()
+	case masterpb.Call_GET_LOGGING_LEVEL:
+		resp.Type = masterpb.Response_GET_LOGGING_LEVEL.Enum()
+		resp.GetLoggingLevel = &masterpb.Response_GetLoggingLevel{Level: ptr(s.logLevel.v)}
+	case masterpb.Call_SET_LOGGING_LEVEL:
+		c := call.GetSetLoggingLevel()
+		return s.setLoggingLevel(c.GetLevel(), time.Duration(c.GetDuration().GetNanoseconds())), true
+	default:
+		return opResult{}, false
+	}
+	return opResult{resp: resp}, true
+}
+
+// readCalls are the calls readCall answers.
+var readCalls = []masterpb.Call_Type{
+	masterpb.Call_GET_STATE, masterpb.Call_GET_AGENTS, masterpb.Call_GET_FRAMEWORKS,
+	masterpb.Call_GET_EXECUTORS, masterpb.Call_GET_TASKS, masterpb.Call_GET_OPERATIONS,
+	masterpb.Call_GET_METRICS, masterpb.Call_GET_LOGGING_LEVEL, masterpb.Call_SET_LOGGING_LEVEL,
+}
+
+func isReadCall(t masterpb.Call_Type) bool { return slices.Contains(readCalls, t) }
