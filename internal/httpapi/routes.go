@@ -33,6 +33,12 @@ func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 		WriteError(w, err)
 		return
 	}
+	WriteRawJSON(w, r, status, body)
+}
+
+// WriteRawJSON is WriteJSON for a body already encoded as JSON, e.g. by a
+// writer that reproduces Mesos's byte-exact encoding.
+func WriteRawJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	contentType := "application/json"
 	if r != nil {
 		if cb, ok := QueryValue(r.URL.Query(), "jsonp"); ok {
