@@ -17,6 +17,7 @@ import (
 	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/agent/statusupdate"
 	"github.com/meso-project/meso/internal/containerizer"
+	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/resources"
 )
@@ -92,6 +93,9 @@ type Config struct {
 	// ExecutorEnvironmentVariables are added to (and override) the
 	// environment every executor inherits from the agent.
 	ExecutorEnvironmentVariables map[string]string
+	// LogFile, if set, is the agent's log file, served by /files at
+	// /slave/log (Mesos's --log_dir or --external_log_file).
+	LogFile string
 	// Flags are shown in /flags and /state "flags".
 	Flags map[string]string
 
@@ -129,6 +133,7 @@ type Agent struct {
 	log        *slog.Logger
 	cz         containerizer.Containerizer
 	gc         *gc.GC // set by Serve
+	files      *files.Files
 	det        detector.Detector
 	ownDet     bool // det was made by New from Config.Master
 	resources  resources.Resources
@@ -237,6 +242,13 @@ func New(cfg Config) (*Agent, error) {
 		shutdown:   make(chan struct{}),
 	}
 	a.info = &mesospb.AgentInfo{Resources: res, Attributes: attrs}
+	a.files = files.New()
+	if cfg.LogFile != "" {
+		// As Mesos with --log_dir or --external_log_file.
+		if err := a.files.Attach(cfg.LogFile, files.AgentLogVirtualPath); err != nil {
+			log.Error("cannot attach the agent's log file", "path", cfg.LogFile, "err", err)
+		}
+	}
 	a.handler = a.routes()
 	// Last, so that no other error leaves a detector (a ZooKeeper session)
 	// behind.

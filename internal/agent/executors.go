@@ -251,6 +251,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 		return
 	}
 	ex.directory = dir
+	a.attachSandbox(ex)
 	for _, name := range []string{"stdout", "stderr"} {
 		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {

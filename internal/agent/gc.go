@@ -2,10 +2,13 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"os"
 	"time"
 
+	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/agent/paths"
+	"github.com/meso-project/meso/internal/files"
 )
 
 // This file decides what the garbage collector (package gc) removes, as
@@ -17,8 +20,11 @@ import (
 // its directories off the schedule first.
 
 // collect schedules path for removal --gc_delay from now (Mesos touches it
-// and collects it by its age).
-func (a *Agent) collect(path string) {
+// and collects it by its age). Once it is removed (or its removal failed),
+// the virtual paths of detach are detached from /files, as Mesos's
+// garbageCollect(path).onAny(detachFile) does; not when the removal is
+// cancelled because the directory is used again.
+func (a *Agent) collect(path string, detach ...string) {
 	if a.gc == nil {
 		return
 	}
@@ -26,8 +32,38 @@ func (a *Agent) collect(path string) {
 	if err := os.Chtimes(path, now, now); err != nil {
 		return // gone already, or never made
 	}
-	if _, err := a.gc.Collect(path); err != nil {
+	done, err := a.gc.Collect(path)
+	if err != nil {
 		a.log.Warn("cannot schedule a directory for garbage collection", "path", path, "err", err)
+		return
+	}
+	if len(detach) == 0 {
+		return
+	}
+	go func() {
+		if err := <-done; errors.Is(err, gc.ErrUnscheduled) || errors.Is(err, gc.ErrClosed) {
+			return
+		}
+		for _, p := range detach {
+			a.files.Detach(p)
+		}
+	}()
+}
+
+// attachSandbox exposes the executor's run directory through /files at
+// the paths Mesos 1.11 attaches it to (Framework::addExecutor): the
+// virtual /frameworks/<fid>/executors/<eid>/runs/latest, and, for
+// compatibility, the real .../runs/latest and the real run directory.
+func (a *Agent) attachSandbox(ex *executor) {
+	w, id, fw := a.cfg.WorkDir, a.agentID(), ex.fw.id
+	for _, virtual := range []string{
+		paths.ExecutorLatestRunDir(w, id, fw, ex.id),
+		files.ExecutorVirtualPath(fw, ex.id),
+		ex.directory,
+	} {
+		if err := a.files.Attach(ex.directory, virtual); err != nil {
+			a.log.Error("cannot attach the executor's sandbox to /files", "virtual_path", virtual, "err", err)
+		}
 	}
 }
 
@@ -38,8 +74,10 @@ func (a *Agent) collectExecutor(ex *executor) {
 		return
 	}
 	w, id, fw := a.cfg.WorkDir, a.agentID(), ex.fw.id
-	a.collect(paths.ExecutorRunDir(w, id, fw, ex.id, ex.containerID))
-	a.collect(paths.ExecutorDir(w, id, fw, ex.id))
+	run := paths.ExecutorRunDir(w, id, fw, ex.id, ex.containerID)
+	a.collect(run, run)
+	a.collect(paths.ExecutorDir(w, id, fw, ex.id),
+		paths.ExecutorLatestRunDir(w, id, fw, ex.id), files.ExecutorVirtualPath(fw, ex.id))
 	if ex.fw.info.GetCheckpoint() {
 		a.collect(paths.MetaRunDir(w, id, fw, ex.id, ex.containerID))
 		a.collect(paths.MetaExecutorDir(w, id, fw, ex.id))

@@ -24,6 +24,7 @@ const actorID = "slave(1)"
 func (a *Agent) routes() http.Handler {
 	rt := httpapi.NewRouter(actorID)
 	route := func(path string, h http.HandlerFunc) { rt.Handle(actorID, path, h) }
+	a.files.Register(rt)
 	route("/api/v1/executor", a.executorAPI)
 	route("/state", a.serveState)
 	// The name Mesos used before 1.7, which old tools still ask for.

@@ -166,6 +166,7 @@ func (a *Agent) recoverFramework(fs *checkpoint.FrameworkState) []*executor {
 			}
 		}
 		fw.executors[ex.id] = ex
+		a.attachSandbox(ex)
 		out = append(out, ex)
 	}
 	if len(fw.executors) > 0 {
