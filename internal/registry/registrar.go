@@ -390,6 +390,9 @@ func (r *Registrar) call(what string, timeout time.Duration, gen uint64, f func(
 			if !settled.CompareAndSwap(false, true) || gen != r.gen {
 				return
 			}
+			if err != nil && r.ctx.Err() != nil {
+				return // Close cancelled the call: shutdown answers ErrClosed
+			}
 			if err != nil {
 				onErr(err)
 				return
