@@ -115,7 +115,7 @@ func parseServer(h string) (string, error) {
 		}
 		port = strconv.Itoa(DefaultPort)
 	}
-	if host == "" || strings.ContainsAny(host, " \t@") {
+	if host == "" || strings.ContainsAny(host, " \t@[]") {
 		return "", fmt.Errorf("bad server %q", h)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
