@@ -40,7 +40,7 @@ Then, in another shell:
 				if numSlaves > 0 {
 					numAgents = numSlaves
 				}
-				logger, err := newLogger(logLevel)
+				logger, level, err := newLevelLogger(logLevel)
 				if err != nil {
 					return err
 				}
@@ -67,6 +67,7 @@ Then, in another shell:
 				defer ha.close()
 				mcfg := mf.config(logger, nil, dump)
 				mcfg.Registrar = ha.registrar
+				mcfg.LogLevel = level // SET_LOGGING_LEVEL changes what the cluster logs
 				c, err := local.Start(ctx, local.Config{
 					Logger:        logger,
 					IP:            ip,
