@@ -45,6 +45,7 @@ type masterFlags struct {
 	parsedWeights                           map[string]float64 // set by allocator()
 	removalLimit                            float64            // set by validateHA()
 	loggingLevel                            string
+	maxOperatorSubscribers                  int
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -94,6 +95,8 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 		"after a failover, agents of the registry that have not re-registered within this are marked unreachable (at least 10mins)")
 	fs.StringVar(&f.recoveryAgentRemovalLimit, "recovery_agent_removal_limit", "100%",
 		"after a failover, the largest share of the registry's agents that may be marked unreachable;\nabove it the master exits instead")
+	fs.IntVar(&f.maxOperatorSubscribers, "max_operator_event_stream_subscribers", 1000,
+		"most operator SUBSCRIBE streams at once; a new one past it closes the oldest")
 	fs.StringVar(&f.cluster, "cluster", "", "human-readable name for the cluster, shown in /master/state")
 	if withAddress {
 		fs.StringVar(&f.zk, "zk", "",
@@ -143,23 +146,24 @@ func (f *masterFlags) allocator() (allocator.Allocator, error) {
 
 func (f *masterFlags) config(logger *slog.Logger, alloc allocator.Allocator, dump map[string]string) master.Config {
 	return master.Config{
-		Logger:                        logger,
-		Hostname:                      f.hostname,
-		Allocator:                     alloc,
-		AllocationInterval:            f.allocationInterval.Duration,
-		OfferTimeout:                  f.offerTimeout.Duration,
-		AgentPingTimeout:              f.agentPingTimeout.Duration,
-		MaxAgentPingTimeouts:          f.maxAgentPingTimeouts,
-		MaxCompletedFrameworks:        f.maxCompletedFrameworks,
-		MaxCompletedTasksPerFramework: f.maxCompletedTPF,
-		Weights:                       f.parsedWeights,
-		Cluster:                       f.cluster,
-		Flags:                         dump,
-		AgentReregisterTimeout:        f.agentReregisterTimeout.Duration,
-		RegistryGCInterval:            f.registryGCInterval.Duration,
-		RegistryMaxAgentAge:           f.registryMaxAgentAge.Duration,
-		RegistryMaxAgentCount:         f.registryMaxAgentCount,
-		RecoveryAgentRemovalLimit:     &f.removalLimit,
+		Logger:                            logger,
+		Hostname:                          f.hostname,
+		Allocator:                         alloc,
+		AllocationInterval:                f.allocationInterval.Duration,
+		OfferTimeout:                      f.offerTimeout.Duration,
+		AgentPingTimeout:                  f.agentPingTimeout.Duration,
+		MaxAgentPingTimeouts:              f.maxAgentPingTimeouts,
+		MaxCompletedFrameworks:            f.maxCompletedFrameworks,
+		MaxOperatorEventStreamSubscribers: f.maxOperatorSubscribers,
+		MaxCompletedTasksPerFramework:     f.maxCompletedTPF,
+		Weights:                           f.parsedWeights,
+		Cluster:                           f.cluster,
+		Flags:                             dump,
+		AgentReregisterTimeout:            f.agentReregisterTimeout.Duration,
+		RegistryGCInterval:                f.registryGCInterval.Duration,
+		RegistryMaxAgentAge:               f.registryMaxAgentAge.Duration,
+		RegistryMaxAgentCount:             f.registryMaxAgentCount,
+		RecoveryAgentRemovalLimit:         &f.removalLimit,
 	}
 }
 

@@ -245,6 +245,7 @@ func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (s
 		s.agents[id] = a
 		s.metrics.slaveRegistrations++
 		s.alloc().AddAgent(id, s.allocAgent(a), nil)
+		s.publishAgentAdded(a)
 		s.log.Info("agent registered", "agent_id", id, "pid", a.pid, "resources", resString(a.total))
 		if !conn.out.push(s.registeredEvent(a, agentapipb.Event_REGISTERED)) {
 			s.agentDisconnected(id, conn) // the agent went away while being admitted
@@ -378,6 +379,7 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 		f := s.newFramework(proto.Clone(fi).(*mesospb.FrameworkInfo))
 		f.recovered = true
 		s.alloc().AddFramework(fid, s.allocFramework(f), nil)
+		s.publishFrameworkAdded(f)
 		s.log.Info("recovered framework from agent", "framework_id", fid, "agent_id", id)
 	}
 	for _, e := range rr.GetExecutors() {
@@ -435,6 +437,7 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 		}
 	}
 	s.alloc().AddAgent(id, s.allocAgent(a), used)
+	s.publishAgentAdded(a)
 	pushed := conn.out.push(s.registeredEvent(a, agentapipb.Event_REREGISTERED))
 	for _, fid := range uniq(completedFrameworkTasks) {
 		a.send(shutdownFrameworkEvent(fid))
@@ -876,6 +879,9 @@ func (s *state) removeAgent(a *agent, unreachable bool, cause string) {
 		s.unreachable[a.id] = now
 	}
 	s.metrics.slaveRemovals++
+	if !unreachable {
+		s.publishAgentRemoved(a.id)
+	}
 	for _, f := range s.sortedFrameworks() {
 		f.send(&schedulerpb.Event{
 			Type:    schedulerpb.Event_FAILURE.Enum(),

@@ -85,8 +85,8 @@
 //  7. operator_api.go: the v1 operator API on /api/v1 (GET_HEALTH,
 //     GET_FLAGS, GET_VERSION, GET_MASTER, GET_ROLES, GET_WEIGHTS,
 //     UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA, SET_QUOTA, REMOVE_QUOTA,
-//     RESERVE_RESOURCES, UNRESERVE_RESOURCES, TEARDOWN; 501 for the rest,
-//     SUBSCRIBE, maintenance and volumes among them) and the
+//     RESERVE_RESOURCES, UNRESERVE_RESOURCES, TEARDOWN; 501 for the
+//     maintenance and volume calls) and the
 //     legacy /weights, /quota, /reserve and /unreserve endpoints. Weights
 //     and quota changes are answered once the registry holds them.
 //     operator_reserve.go: an operator (UN)RESERVE is validated without a
@@ -100,6 +100,11 @@
 //     the loop from the same books as /state, as Mesos's ReadOnlyHandler
 //     builds them; GET/SET_LOGGING_LEVEL keep glog's verbosity and move
 //     Config.LogLevel, reverting after the given duration.
+//     operator_stream.go: SUBSCRIBE, the operator event stream — SUBSCRIBED
+//     with the whole state, then TASK_*, FRAMEWORK_* and AGENT_* events
+//     published from the places the books change (publish*), through
+//     per-stream outboxes, so durable before visible like every other
+//     stream.
 //
 // Leadership and the registry (leader.go, recovery.go, registry.go):
 // Serve starts the loop at once (a standby answers /metrics/snapshot with

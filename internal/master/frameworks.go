@@ -48,6 +48,7 @@ func (s *state) subscribe(conn *schedConn, sub *schedulerpb.Call_Subscribe) stri
 		s.alloc().AddFramework(f.id, s.allocFramework(f), nil)
 		s.log.Info("framework subscribed", "framework_id", f.id, "name", info.GetName())
 		s.sendSubscribed(f)
+		s.publishFrameworkAdded(f)
 		s.triggerAllocation()
 		return f.id
 	}
@@ -60,6 +61,7 @@ func (s *state) subscribe(conn *schedConn, sub *schedulerpb.Call_Subscribe) stri
 		f = s.newFramework(info)
 		f.recovered = true
 		s.alloc().AddFramework(f.id, s.allocFramework(f), nil)
+		s.publishFrameworkAdded(f)
 	}
 	// user and checkpoint changes are silently ignored on re-subscription;
 	// a principal change is refused.
@@ -162,8 +164,10 @@ func (s *state) sendSubscribed(f *framework) {
 	f.send(&schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()})
 }
 
-// sendFrameworkUpdates tells the agents running the framework its new info.
+// sendFrameworkUpdates tells operator subscribers (FRAMEWORK_UPDATED) and
+// the agents running the framework its new info.
 func (s *state) sendFrameworkUpdates(f *framework) {
+	s.publishFrameworkUpdated(f)
 	for _, a := range s.sortedAgents() {
 		if len(a.tasks[f.id]) == 0 && len(a.executors[f.id]) == 0 {
 			continue
@@ -283,6 +287,7 @@ func (s *state) removeFramework(f *framework) {
 	f.unregisteredTime = now
 	s.metrics.frameworkRemovals++
 	s.completedFrameworks = appendBounded(s.completedFrameworks, f, s.cfg.MaxCompletedFrameworks)
+	s.publishFrameworkRemoved(f)
 }
 
 // updateFrameworkCall handles UPDATE_FRAMEWORK (200 on success).

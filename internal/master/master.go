@@ -111,6 +111,10 @@ type Config struct {
 	// AgentReregisterTimeout expires; above it the master exits instead
 	// (--recovery_agent_removal_limit; nil means Mesos's default, 100%).
 	RecoveryAgentRemovalLimit *float64
+	// MaxOperatorEventStreamSubscribers bounds the operator SUBSCRIBE
+	// streams; a new one past it closes the oldest
+	// (--max_operator_event_stream_subscribers, default 1000).
+	MaxOperatorEventStreamSubscribers int
 }
 
 func (c *Config) setDefaults() {
@@ -152,6 +156,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RegistryMaxAgentCount <= 0 {
 		c.RegistryMaxAgentCount = 102400
+	}
+	if c.MaxOperatorEventStreamSubscribers <= 0 {
+		c.MaxOperatorEventStreamSubscribers = 1000
 	}
 	if c.RecoveryAgentRemovalLimit == nil {
 		c.RecoveryAgentRemovalLimit = ptr(1.0)

@@ -31,8 +31,9 @@ import (
 // RESERVE_RESOURCES/UNRESERVE_RESOURCES (operator_reserve.go), TEARDOWN
 // (teardown.go), and the reads GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
 // GET_EXECUTORS, GET_TASKS, GET_OPERATIONS, GET_METRICS and
-// GET_LOGGING_LEVEL/SET_LOGGING_LEVEL (operator_read.go); every other
-// type (SUBSCRIBE, maintenance, volumes, ...) is answered 501. The legacy /weights, /quota, /reserve and
+// GET_LOGGING_LEVEL/SET_LOGGING_LEVEL (operator_read.go), SUBSCRIBE
+// (operator_stream.go); every other type (maintenance, volumes, ...) is
+// answered 501. The legacy /weights, /quota, /reserve and
 // /unreserve endpoints share the same code.
 
 // opResult is the actor's answer to an operator call: a Response to
@@ -105,6 +106,9 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 	switch call.GetType() {
 	case masterpb.Call_UNKNOWN:
 		res = opFailed(ErrUnimplemented, "")
+	case masterpb.Call_SUBSCRIBE:
+		m.serveOperatorSubscribe(w, r, mt)
+		return
 	case masterpb.Call_GET_HEALTH:
 		res = opResult{resp: &masterpb.Response{
 			Type:      masterpb.Response_GET_HEALTH.Enum(),

@@ -474,7 +474,6 @@ func TestOperatorAPIBasics(t *testing.T) {
 		{`{"type":"GET_FLAGS"}`, "application/json", 200, `{"name":"port","value":"5050"}`},
 		{`{"type":"GET_MASTER"}`, "application/json", 200, `"master_info"`},
 		{`{"type":"GET_HEALTH"}`, "text/html", 406, "Expecting 'Accept' to allow"},
-		{`{"type":"SUBSCRIBE"}`, "", 501, "SUBSCRIBE is not implemented"},
 		{`{"type":"GET_MAINTENANCE_STATUS"}`, "", 501, "GET_MAINTENANCE_STATUS is not implemented"},
 		{`{"type":"CREATE_VOLUMES","create_volumes":{"agent_id":{"value":"x"},"volumes":[]}}`, "", 501, "CREATE_VOLUMES is not implemented"},
 		{`{"type":"UNKNOWN"}`, "", 501, ""},

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"google.golang.org/protobuf/proto"
 	"errors"
 	"net/http"
 	"time"
@@ -107,22 +108,22 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec
 		m.streamClosed(frameworkID, conn)
 		return
 	}
-	m.writeSchedulerEvents(r, stream, conn)
+	writeEvents(m, r, stream, conn.out, &schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()})
 	m.streamClosed(frameworkID, conn)
 }
 
-// writeSchedulerEvents drains conn's outbox onto the stream and adds
-// HEARTBEATs every HeartbeatInterval. It returns when the outbox is closed
-// and drained, on a write error, or when the client goes away.
-func (m *Master) writeSchedulerEvents(r *http.Request, stream *httpapi.Stream, conn *schedConn) {
+// writeEvents drains an outbox onto a stream and sends hb every
+// HeartbeatInterval (scheduler and operator streams alike). It returns
+// when the outbox is closed and drained, on a write error, or when the
+// client goes away.
+func writeEvents[T proto.Message](m *Master, r *http.Request, stream *httpapi.Stream, out *outbox[T], hb T) {
 	heartbeat := time.NewTicker(m.cfg.HeartbeatInterval)
 	defer heartbeat.Stop()
-	hb := &schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()}
 	for {
-		events, closed := conn.out.take()
+		events, closed := out.take()
 		for _, ev := range events {
 			if err := stream.Send(ev); err != nil {
-				conn.out.close()
+				out.close()
 				return
 			}
 		}
@@ -130,14 +131,14 @@ func (m *Master) writeSchedulerEvents(r *http.Request, stream *httpapi.Stream, c
 			return
 		}
 		select {
-		case <-conn.out.signal:
+		case <-out.signal:
 		case <-heartbeat.C:
 			if err := stream.Send(hb); err != nil {
-				conn.out.close()
+				out.close()
 				return
 			}
 		case <-r.Context().Done():
-			conn.out.close()
+			out.close()
 			return
 		case <-m.done:
 			return

@@ -72,6 +72,10 @@ type state struct {
 
 	metrics counters
 
+	// subscribers are the operator event streams, oldest first
+	// (operator_stream.go).
+	subscribers []*opSubscriber
+
 	// logLevel is the verbosity of GET/SET_LOGGING_LEVEL (operator_read.go).
 	logLevel logLevel
 }

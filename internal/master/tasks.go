@@ -341,6 +341,7 @@ func (s *state) trackTask(f *framework, a *agent, task *mesospb.Task) {
 	id := task.GetTaskId().GetValue()
 	if f != nil {
 		f.tasks[id] = task
+		s.publishTaskAdded(task)
 	}
 	if a != nil {
 		if a.tasks[task.GetFrameworkId().GetValue()] == nil {
@@ -403,10 +404,21 @@ func (s *state) updateTask(t *mesospb.Task, st *mesospb.TaskStatus, latest *meso
 	}
 	saved := proto.Clone(st).(*mesospb.TaskStatus)
 	saved.Data = nil
+	// Master::updateTask: subscribers hear of every new state, and of
+	// every health or check update.
+	notify := false
+	switch st.GetReason() {
+	case mesospb.TaskStatus_REASON_TASK_CHECK_STATUS_UPDATED, mesospb.TaskStatus_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED:
+		notify = true
+	}
 	if n := len(t.Statuses); n > 0 && t.Statuses[n-1].GetState() == st.GetState() {
 		t.Statuses[n-1] = saved
 	} else {
 		t.Statuses = append(t.Statuses, saved)
+		notify = true
+	}
+	if notify && s.frameworks[t.GetFrameworkId().GetValue()] != nil {
+		s.publishTaskUpdated(t, st)
 	}
 	if transitioned {
 		s.alloc().RecoverResources(t.GetFrameworkId().GetValue(), t.GetAgentId().GetValue(), t.GetResources(), nil, s.now())
