@@ -1,8 +1,8 @@
 package master
 
 import (
-	"google.golang.org/protobuf/proto"
 	"errors"
+	"google.golang.org/protobuf/proto"
 	"net/http"
 	"time"
 
