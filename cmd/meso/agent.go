@@ -34,6 +34,7 @@ type agentFlags struct {
 	executorEnv                            string
 	isolation, containerizers, launcherDir string
 	loggingLevel                           string
+	log                                    logFlags
 
 	// The containerizer's flags.
 	launcher, cgroupsHierarchy, cgroupsRoot                       string
@@ -64,6 +65,7 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 		fs.IntVar(&f.port, "port", 5051, "port to listen on")
 		fs.StringVar(&f.hostname, "hostname", "", "hostname the agent advertises (default: the machine's hostname)")
 		fs.StringVar(&f.loggingLevel, "logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
+		f.log.register(fs)
 	}
 	fs.StringVar(&f.resources, "resources", "",
 		"total resources, e.g. 'cpus:4;mem:4096;ports:[31000-32000]' or a JSON array;\nnames left out are detected")
@@ -226,14 +228,16 @@ Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
 				if f.master == "" || f.workDir == "" {
 					return errors.New("--master and --work_dir are required, e.g. meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso")
 				}
-				logger, err := newLogger(f.loggingLevel)
+				logger, _, logFile, closeLog, err := f.log.logger(f.loggingLevel, "mesos-slave")
 				if err != nil {
 					return err
 				}
+				defer closeLog()
 				cfg, err := f.config(logger, flags.Dump(fs))
 				if err != nil {
 					return err
 				}
+				cfg.LogFile = logFile
 				if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 					return fmt.Errorf("cannot create --work_dir: %w", err)
 				}

@@ -91,6 +91,12 @@ func newLogger(level string) (*slog.Logger, error) {
 // newLevelLogger is newLogger that also returns the level variable of the
 // logger's handler, for a master whose SET_LOGGING_LEVEL changes it.
 func newLevelLogger(level string) (*slog.Logger, *slog.LevelVar, error) {
+	return newLevelLoggerTo(level, os.Stderr)
+}
+
+// newLevelLoggerTo is newLevelLogger writing to w (logfile.go: stderr and
+// --log_dir's file).
+func newLevelLoggerTo(level string, w io.Writer) (*slog.Logger, *slog.LevelVar, error) {
 	lv := &slog.LevelVar{}
 	switch strings.ToUpper(level) {
 	case "DEBUG", "VERBOSE":
@@ -104,7 +110,7 @@ func newLevelLogger(level string) (*slog.Logger, *slog.LevelVar, error) {
 	default:
 		return nil, nil, fmt.Errorf("unknown --logging_level %q (use INFO, WARNING, ERROR or DEBUG)", level)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), lv, nil
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv})), lv, nil
 }
 
 // ignoreCanceled maps a clean shutdown (the context was cancelled by a

@@ -20,6 +20,7 @@ func localCommand() *cobra.Command {
 		ip, workDir, logLevel string
 		port, numAgents       int
 		numSlaves             int
+		lf                    logFlags
 	)
 	return flagCommand("local", "Run a master and agents in one process (like mesos-local)",
 		`Runs a whole cluster in one process on this machine: a master and --num_agents agents,
@@ -34,16 +35,20 @@ Then, in another shell:
 			fs.IntVar(&numAgents, "num_agents", 1, "number of agents")
 			fs.IntVar(&numSlaves, "num_slaves", 0, "old name of --num_agents")
 			fs.StringVar(&logLevel, "logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
+			lf.register(fs)
 			mf.register(fs, false)
 			af.register(fs, false)
 			return func(ctx context.Context, _ []string) error {
 				if numSlaves > 0 {
 					numAgents = numSlaves
 				}
-				logger, level, err := newLevelLogger(logLevel)
+				// One process, one log: the master and every agent show it,
+				// as mesos-local's do (glog names it after the binary).
+				logger, level, logFile, closeLog, err := lf.logger(logLevel, "mesos-local")
 				if err != nil {
 					return err
 				}
+				defer closeLog()
 				alloc, err := mf.allocator()
 				if err != nil {
 					return err
@@ -53,6 +58,7 @@ Then, in another shell:
 				if err != nil {
 					return err
 				}
+				acfg.LogFile = logFile
 				if err := os.MkdirAll(workDir, 0o755); err != nil {
 					return fmt.Errorf("cannot create --work_dir: %w", err)
 				}
@@ -68,6 +74,7 @@ Then, in another shell:
 				mcfg := mf.config(logger, nil, dump)
 				mcfg.Registrar = ha.registrar
 				mcfg.LogLevel = level // SET_LOGGING_LEVEL changes what the cluster logs
+				mcfg.LogFile = logFile
 				c, err := local.Start(ctx, local.Config{
 					Logger:        logger,
 					IP:            ip,

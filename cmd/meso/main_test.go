@@ -1,9 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meso-project/meso/internal/testutil"
 )
@@ -36,6 +42,8 @@ func TestCommandLine(t *testing.T) {
 		{"local passes --isolation to its agents", []string{"local", "--work_dir=" + t.TempDir(), "--port=0",
 			"--isolation=process,bogus/thing"}, nil, 1, "Unknown or unsupported isolator 'bogus/thing'"},
 		{"agent help explains isolation", []string{"agent", "--help"}, nil, 0, "cgroups/cpu,cgroups/mem"},
+		{"master help has Mesos's log flags", []string{"master", "--help"}, nil, 0, "--external_log_file"},
+		{"agent help has Mesos's log flags", []string{"agent", "--help"}, nil, 0, "--log_dir"},
 		{"registry needs a work_dir", []string{"master"}, nil, 1, "--work_dir needed for replicated log based registry"},
 		{"zk needs a quorum", []string{"master", "--zk=zk://127.0.0.1:2181/mesos"}, nil, 1,
 			"Need to specify --quorum for replicated log based registry when using ZooKeeper"},
@@ -60,5 +68,51 @@ func TestCommandLine(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", tc.wantOut, out)
 			}
 		})
+	}
+}
+
+// TestLogDir runs a real master with --log_dir: it writes its log to
+// <log_dir>/mesos-master.INFO besides stderr, and shows that file in the
+// file browser at /master/log, as Mesos's master does.
+func TestLogDir(t *testing.T) {
+	bin := testutil.MesoBinary(t)
+	dir := filepath.Join(t.TempDir(), "logs") // created by the master, as glog's is
+	cmd := exec.CommandContext(t.Context(), bin, "master", "--registry=in_memory", "--ip=127.0.0.1", "--port=0",
+		"--log_dir="+dir)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	logFile := filepath.Join(dir, "mesos-master.INFO")
+	addr := regexp.MustCompile(`msg="master listening" address=(\S+)`)
+	var m []string
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		b, _ := os.ReadFile(logFile)
+		m = addr.FindStringSubmatch(string(b))
+		return m != nil
+	}, "the master logs its address to %s", logFile)
+	if !strings.Contains(stderr.String(), "master listening") {
+		t.Errorf("stderr lacks the log: %q", stderr.String())
+	}
+	resp, err := http.Get("http://" + m[1] + "/files/read?path=/master/log&offset=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var read struct {
+		Data   string `json:"data"`
+		Offset int    `json:"offset"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&read); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/files/read: %d %v", resp.StatusCode, err)
+	}
+	if !strings.Contains(read.Data, "master listening") {
+		t.Errorf("/master/log does not show the log: %q", read.Data)
 	}
 }

@@ -46,6 +46,7 @@ type masterFlags struct {
 	removalLimit                            float64            // set by validateHA()
 	loggingLevel                            string
 	maxOperatorSubscribers                  int
+	log                                     logFlags
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -58,6 +59,7 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 		fs.StringVar(&f.workDir, "work_dir", "",
 			"directory for the registry; required with --registry=replicated_log (the default) unless --zk is given")
 		fs.StringVar(&f.loggingLevel, "logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
+		f.log.register(fs)
 	}
 	fs.StringVar(&f.allocatorName, "allocator", "HierarchicalDRF", "allocator to use (HierarchicalDRF)")
 	fs.StringVar(&f.roleSorter, "role_sorter", "drf", "how roles are ordered for offers: drf or random")
@@ -238,10 +240,11 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 		false, func(fs *flag.FlagSet) runFunc {
 			f.register(fs, true)
 			return func(ctx context.Context, _ []string) error {
-				logger, level, err := newLevelLogger(f.loggingLevel)
+				logger, level, logFile, closeLog, err := f.log.logger(f.loggingLevel, "mesos-master")
 				if err != nil {
 					return err
 				}
+				defer closeLog()
 				if err := f.validateHA(); err != nil {
 					return err
 				}
@@ -256,6 +259,7 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				defer ha.close()
 				cfg := f.config(logger, alloc, flags.Dump(fs))
 				cfg.LogLevel = level
+				cfg.LogFile = logFile
 				cfg.Registrar, cfg.Contender, cfg.Detector = ha.registrar, ha.contender, ha.detector
 				m, err := master.New(cfg)
 				if err != nil {

@@ -437,6 +437,11 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 		}
 	}
 	s.alloc().AddAgent(id, s.allocAgent(a), used)
+	if s.deactivated[id] {
+		// Master::__reregisterSlave: an agent an operator deactivated
+		// stays deactivated across re-registration.
+		s.deactivate(a)
+	}
 	s.publishAgentAdded(a)
 	pushed := conn.out.push(s.registeredEvent(a, agentapipb.Event_REREGISTERED))
 	for _, fid := range uniq(completedFrameworkTasks) {
@@ -519,7 +524,7 @@ func (s *state) reregisterKnownAgent(a *agent, conn *agentConn, rr *agentapipb.C
 			a.send(shutdownFrameworkEvent(fid))
 		}
 	}
-	if !a.active {
+	if !a.active && !s.deactivated[a.id] {
 		a.active = true
 		s.alloc().ActivateAgent(a.id)
 	}
@@ -835,26 +840,40 @@ func (s *state) markUnreachable(a *agent, cause string) {
 // for partition-aware frameworks, REASON_AGENT_REMOVED, "Agent <hostname>
 // removed: <cause>", to completed_tasks. Callers count the removal's
 // reason (master/slave_removals/reason_*).
+//
+// An agent already in s.gone (markGone) is removed as __removeSlave does
+// without an unreachable time: its tasks become TASK_GONE_BY_OPERATOR with
+// REASON_AGENT_REMOVED_BY_OPERATOR for partition-aware frameworks and go to
+// completed_tasks; for the others TASK_LOST with REASON_AGENT_REMOVED, and
+// — as in Mesos, which keeps "unreachable" set for them — to
+// unreachable_tasks. The cause is the message, and master/slave_removals
+// does not count it.
 func (s *state) removeAgent(a *agent, unreachable bool, cause string) {
 	now := s.now()
+	gone := !s.gone[a.id].IsZero()
 	s.alloc().RemoveAgent(a.id)
 	for _, fid := range sortedKeys(a.tasks) {
 		f := s.frameworks[fid]
 		for _, t := range sortedTasks(a.tasks[fid]) {
 			state, msg := mesospb.TaskState_TASK_LOST, "Agent "+a.info.GetHostname()+" removed: "+cause
+			reason, toUnreachable := mesospb.TaskStatus_REASON_AGENT_REMOVED, unreachable
 			if unreachable {
 				msg = cause
 				if f != nil && f.partitionAware() {
 					state = mesospb.TaskState_TASK_UNREACHABLE
 				}
 			}
-			st := masterStatus(t.TaskId, t.AgentId, state, mesospb.TaskStatus_REASON_AGENT_REMOVED, msg, now)
+			if gone {
+				state, reason = goneTaskState(f)
+				msg, toUnreachable = cause, state == mesospb.TaskState_TASK_LOST
+			}
+			st := masterStatus(t.TaskId, t.AgentId, state, reason, msg, now)
 			st.ExecutorId = t.ExecutorId
 			if unreachable {
 				st.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: ptr(now.UnixNano())}
 			}
 			s.updateTask(t, st, nil)
-			s.removeTask(t, unreachable)
+			s.removeTask(t, toUnreachable)
 			if f != nil {
 				f.send(updateEvent(st))
 			}
@@ -877,9 +896,17 @@ func (s *state) removeAgent(a *agent, unreachable bool, cause string) {
 	delete(s.agents, a.id)
 	if unreachable {
 		s.unreachable[a.id] = now
+	} else {
+		// Master::_removeSlave forgets an operator's deactivation of a
+		// removed agent; an unreachable one keeps it.
+		delete(s.deactivated, a.id)
 	}
-	s.metrics.slaveRemovals++
-	if !unreachable {
+	if !gone {
+		s.metrics.slaveRemovals++
+	}
+	if !unreachable && !gone {
+		// 1.11 publishes AGENT_REMOVED in _removeSlave only: not for an
+		// agent marked unreachable or gone (__removeSlave).
 		s.publishAgentRemoved(a.id)
 	}
 	for _, f := range s.sortedFrameworks() {

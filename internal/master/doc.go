@@ -85,10 +85,20 @@
 //  7. operator_api.go: the v1 operator API on /api/v1 (GET_HEALTH,
 //     GET_FLAGS, GET_VERSION, GET_MASTER, GET_ROLES, GET_WEIGHTS,
 //     UPDATE_WEIGHTS, GET_QUOTA, UPDATE_QUOTA, SET_QUOTA, REMOVE_QUOTA,
-//     RESERVE_RESOURCES, UNRESERVE_RESOURCES, TEARDOWN; 501 for the
-//     maintenance and volume calls) and the
+//     RESERVE_RESOURCES, UNRESERVE_RESOURCES, TEARDOWN, SUBSCRIBE; 501 naming
+//     the call for DRAIN_AGENT, maintenance and volumes) and the
 //     legacy /weights, /quota, /reserve and /unreserve endpoints. Weights
 //     and quota changes are answered once the registry holds them.
+//     operator_agents.go: DEACTIVATE_AGENT (registered, recovered or
+//     unreachable agents; durable, kept across re-registration and
+//     failover; offers rescinded, none made), REACTIVATE_AGENT, and
+//     MARK_AGENT_GONE: written to the registry, then the agent is told to
+//     SHUTDOWN and removed through removeAgent (TASK_GONE_BY_OPERATOR for
+//     partition-aware frameworks, TASK_LOST otherwise), an unreachable
+//     agent's tasks end the same way, and a gone agent that re-registers
+//     is told to shut down.
+//     files.go: LIST_FILES, READ_FILE and /files/{browse,read,download,
+//     debug} over Config.LogFile, attached at /master/log.
 //     operator_reserve.go: an operator (UN)RESERVE is validated without a
 //     framework, the agent's offers are rescinded (5 s filter) one by one
 //     until they cover it, and it is applied to what the agent has
@@ -114,13 +124,13 @@
 // registry's agents become "recovered" — expected back within
 // AgentReregisterTimeout, after which they are marked unreachable unless
 // more than RecoveryAgentRemovalLimit of them are missing (then the
-// master stops) — and its unreachable and gone agents, weights and quota
-// are restored. Only then does it serve (ready). A master that loses its
+// master stops) — and its unreachable and gone agents, the operator's
+// agent deactivations, weights and quota are restored. Only then does it serve (ready). A master that loses its
 // leadership stops (ErrLostLeadership), as Mesos's exits.
 //
 // Durable before visible: every change the registry holds — admitting an
 // agent, re-admitting one that was unreachable or unknown, marking one
-// unreachable, removing one, weights, quota — is queued with persist and
+// unreachable or gone, (de)activating or removing one, weights, quota — is queued with persist and
 // takes effect in its continuation, once the registry writer reports it
 // durable. On top of that, every stream event and every HTTP answer the
 // loop produces is stamped with the registry operations queued so far and

@@ -15,6 +15,7 @@ import (
 var (
 	ErrInvalid       = errors.New("master: invalid call")              // 400
 	ErrForbidden     = errors.New("master: call not permitted")        // 403
+	ErrNotFound      = errors.New("master: call names nothing known")  // 404
 	ErrConflict      = errors.New("master: call conflicts")            // 409
 	ErrUnavailable   = errors.New("master: call cannot be served")     // 503
 	ErrUnimplemented = errors.New("master: call not implemented")      // 501
@@ -66,6 +67,8 @@ func toHTTP(err error) error {
 		status = http.StatusBadRequest
 	case errors.Is(err, ErrForbidden):
 		status = http.StatusForbidden
+	case errors.Is(err, ErrNotFound):
+		status = http.StatusNotFound
 	case errors.Is(err, ErrConflict):
 		status = http.StatusConflict
 	case errors.Is(err, ErrUnavailable):

@@ -57,5 +57,7 @@ func (m *Master) routes() http.Handler {
 		writeJSON(w, r, versionEndpoint())
 	})
 	rt.Handle("metrics", "/snapshot", m.serveRead(st.metricsSnapshot, false))
+	// /files/{browse,read,download,debug}: the master log (files.go).
+	m.files.Register(rt)
 	return rt
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/pkg/detector"
 )
 
@@ -44,6 +45,11 @@ type Config struct {
 	// SET_LOGGING_LEVEL lowers it for a while (operator_read.go). Without
 	// it the call is answered but changes nothing. Added field.
 	LogLevel *slog.LevelVar
+	// LogFile, if set, is the master's log file, served by /files and
+	// LIST_FILES/READ_FILE at files.MasterLogVirtualPath ("/master/log"),
+	// as Mesos attaches --external_log_file or <log_dir>/mesos-master.INFO.
+	// Added field.
+	LogFile string
 	// Hostname advertised in MasterInfo, offers' URLs and /state; default:
 	// the listener's IP (Mesos's --hostname falls back to a reverse lookup;
 	// we prefer the IP so that every client can reach it).
@@ -193,6 +199,10 @@ type Master struct {
 
 	handlerOnce sync.Once
 	handler     http.Handler
+	// files serves /files and LIST_FILES/READ_FILE (files.go); it is safe
+	// for concurrent use and lives outside the loop, as Mesos's files
+	// process does.
+	files *files.Files
 
 	// Everything below is owned by the loop goroutine.
 	st *state
@@ -227,6 +237,7 @@ func New(cfg Config) (*Master, error) {
 		m.elected.Store(true)
 	}
 	m.st = newState(m)
+	m.files = newFiles(cfg.LogFile, m.log)
 	return m, nil
 }
 

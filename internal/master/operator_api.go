@@ -29,12 +29,15 @@ import (
 // GET_VERSION, GET_MASTER, GET_ROLES, GET_WEIGHTS, UPDATE_WEIGHTS,
 // GET_QUOTA, UPDATE_QUOTA, the deprecated SET_QUOTA/REMOVE_QUOTA,
 // RESERVE_RESOURCES/UNRESERVE_RESOURCES (operator_reserve.go), TEARDOWN
-// (teardown.go), and the reads GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
+// (teardown.go), the reads GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
 // GET_EXECUTORS, GET_TASKS, GET_OPERATIONS, GET_METRICS and
-// GET_LOGGING_LEVEL/SET_LOGGING_LEVEL (operator_read.go), SUBSCRIBE
-// (operator_stream.go); every other type (maintenance, volumes, ...) is
-// answered 501. The legacy /weights, /quota, /reserve and
-// /unreserve endpoints share the same code.
+// GET_LOGGING_LEVEL/SET_LOGGING_LEVEL (operator_read.go),
+// DEACTIVATE_AGENT/REACTIVATE_AGENT and MARK_AGENT_GONE
+// (operator_agents.go), LIST_FILES/READ_FILE (files.go), SUBSCRIBE
+// (operator_stream.go). DRAIN_AGENT, the maintenance and the volume calls
+// are answered 501 with a message naming the call (unimplementedMessage).
+// The legacy /weights, /quota, /reserve and /unreserve endpoints share the
+// same code.
 
 // opResult is the actor's answer to an operator call: a Response to
 // write (200), an empty status, or an error.
@@ -126,7 +129,8 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES, masterpb.Call_GET_ROLES,
 		masterpb.Call_TEARDOWN, masterpb.Call_GET_STATE, masterpb.Call_GET_AGENTS, masterpb.Call_GET_FRAMEWORKS,
 		masterpb.Call_GET_EXECUTORS, masterpb.Call_GET_TASKS, masterpb.Call_GET_OPERATIONS, masterpb.Call_GET_METRICS,
-		masterpb.Call_GET_LOGGING_LEVEL, masterpb.Call_SET_LOGGING_LEVEL:
+		masterpb.Call_GET_LOGGING_LEVEL, masterpb.Call_SET_LOGGING_LEVEL,
+		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_MARK_AGENT_GONE:
 		if err := m.do(r.Context(), func() { res = m.st.operatorCall(call) }); err != nil {
 			writeStopped(w, err)
 			return
@@ -135,8 +139,11 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 			writeStopped(w, err)
 			return
 		}
+	case masterpb.Call_LIST_FILES, masterpb.Call_READ_FILE:
+		// Mesos serves these from its files process, not the master actor.
+		res = m.fileCall(call)
 	default:
-		res = opFailed(ErrUnimplemented, "Operator call %s is not implemented by this master", call.GetType())
+		res = opFailed(ErrUnimplemented, "%s", unimplementedMessage(call.GetType()))
 	}
 	switch {
 	case res.err != nil:
@@ -151,6 +158,9 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 // operatorCall runs the stateful operator calls on the actor.
 func (s *state) operatorCall(call *masterpb.Call) opResult {
 	if res, ok := s.readCall(call); ok {
+		return res
+	}
+	if res, ok := s.agentOperatorCall(call); ok {
 		return res
 	}
 	switch call.GetType() {

@@ -64,7 +64,7 @@ func (s *state) agentModel(a *agent) *masterpb.Response_GetAgents_Agent {
 	m := &masterpb.Response_GetAgents_Agent{
 		AgentInfo:          proto.Clone(a.info).(*mesospb.AgentInfo),
 		Active:             ptr(a.active),
-		Deactivated:        ptr(a.deactivated),
+		Deactivated:        ptr(s.deactivated[a.id]),
 		Version:            ptr(a.version),
 		Pid:                ptr(a.pid),
 		RegisteredTime:     timeInfo(a.registeredTime),

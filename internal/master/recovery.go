@@ -58,10 +58,17 @@ func (s *state) finishRecovery(r *registrypb.Registry) {
 			if s.agents[id] == nil {
 				s.recovered[id] = proto.Clone(sl.GetInfo()).(*mesospb.AgentInfo)
 			}
+			// An operator's deactivation is durable (Master::_recover).
+			if sl.GetDeactivated() {
+				s.deactivated[id] = true
+			}
 		}
 		s.registryAgents = len(r.GetSlaves().GetSlaves())
 		for _, u := range r.GetUnreachable().GetSlaves() {
 			s.unreachable[u.GetId().GetValue()] = time.Unix(0, u.GetTimestamp().GetNanoseconds())
+			if u.GetDeactivated() {
+				s.deactivated[u.GetId().GetValue()] = true
+			}
 		}
 		for _, g := range r.GetGone().GetSlaves() {
 			s.gone[g.GetId().GetValue()] = time.Unix(0, g.GetTimestamp().GetNanoseconds())
@@ -132,6 +139,13 @@ func (s *state) recoveredAgentsTimeout() {
 // duringMasterFailover). The master knows no tasks of it, so nobody else
 // hears of it; if the agent comes back later it is admitted again.
 func (s *state) markRecoveredUnreachable(id string) {
+	s.metrics.slaveUnreachableScheduled++
+	if s.markingGone[id] || !s.gone[id].IsZero() {
+		// Master::markUnreachable skips an agent that is (being) marked
+		// gone; like Mesos, it stays among the recovered agents.
+		s.log.Warn("not marking agent unreachable: it is marked gone", "agent_id", id)
+		return
+	}
 	now := s.now()
 	s.markingUnreachable[id] = true
 	s.persist(&registry.MarkAgentUnreachable{ID: &mesospb.AgentID{Value: ptr(id)}, Time: now},
@@ -155,7 +169,6 @@ func (s *state) markRecoveredUnreachable(id string) {
 			s.log.Info("marked agent unreachable: did not re-register after master failover",
 				"agent_id", id, "timeout", s.cfg.AgentReregisterTimeout.String())
 		})
-	s.metrics.slaveUnreachableScheduled++
 }
 
 // pruneRegistry drops unreachable and gone agents older than

@@ -30,7 +30,12 @@ type state struct {
 
 	agents      map[string]*agent    // registered agents (connected or not)
 	unreachable map[string]time.Time // agents marked unreachable, by ID
-	gone        map[string]time.Time // agents marked gone (none yet: no operator API)
+	gone        map[string]time.Time // agents marked gone (MARK_AGENT_GONE; operator_agents.go)
+	// deactivated are the agents an operator deactivated (DEACTIVATE_AGENT),
+	// registered, recovered or unreachable: Mesos's slaves.deactivated.
+	// Durable in the registry; a deactivated agent stays inactive across
+	// re-registration until REACTIVATE_AGENT.
+	deactivated map[string]bool
 	// recovered holds the agents of the registry that have not
 	// re-registered since this master recovered it (recovery.go);
 	// reconciliation stays silent about their tasks (spec §1.12).
@@ -38,6 +43,7 @@ type state struct {
 	// markingUnreachable and admitting are agents whose registry write is
 	// in flight (Mesos's slaves.markingUnreachable, slaves.registering).
 	markingUnreachable map[string]bool
+	markingGone        map[string]bool // MARK_AGENT_GONE in flight (slaves.markingGone)
 	admitting          map[string]bool // by pid
 	reregistering      map[string]bool // by agent ID
 
@@ -182,11 +188,10 @@ type agent struct {
 	capabilities []mesospb.AgentInfo_Capability_Type
 	total        resources.Resources
 
-	conn   *agentConn // nil when the stream is lost
+	conn *agentConn // nil when the stream is lost
+	// active agents get offers: connected and not deactivated by an
+	// operator (state.deactivated, which /state shows as "deactivated").
 	active bool
-	// deactivated is set only by an operator (DEACTIVATE_AGENT, DRAIN_AGENT;
-	// not implemented yet) — not by a disconnection; /state shows it.
-	deactivated bool
 
 	registeredTime, reregisteredTime time.Time
 	missedPings                      int
@@ -245,8 +250,10 @@ func newState(m *Master) *state {
 		agents:             map[string]*agent{},
 		unreachable:        map[string]time.Time{},
 		gone:               map[string]time.Time{},
+		deactivated:        map[string]bool{},
 		recovered:          map[string]*mesospb.AgentInfo{},
 		markingUnreachable: map[string]bool{},
+		markingGone:        map[string]bool{},
 		admitting:          map[string]bool{},
 		reregistering:      map[string]bool{},
 		offers:             map[string]*offer{},

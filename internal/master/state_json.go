@@ -213,7 +213,7 @@ func (s *state) agentJSON(a *agent, full bool) object {
 		"reserved_resources":   reserved,
 		"unreserved_resources": legacyMap(unreserved(a.total)),
 		"active":               a.active,
-		"deactivated":          a.deactivated,
+		"deactivated":          s.deactivated[a.id],
 		"version":              a.version,
 		"capabilities":         caps,
 	}
