@@ -226,7 +226,7 @@ Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
 				if f.master == "" || f.workDir == "" {
 					return errors.New("--master and --work_dir are required, e.g. meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso")
 				}
-				logger, err := newLogger(f.loggingLevel)
+				logger, level, err := newLevelLogger(f.loggingLevel)
 				if err != nil {
 					return err
 				}
@@ -234,6 +234,7 @@ Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
 				if err != nil {
 					return err
 				}
+				cfg.LogLevel = level // SET_LOGGING_LEVEL changes what the agent logs
 				if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 					return fmt.Errorf("cannot create --work_dir: %w", err)
 				}

@@ -53,6 +53,9 @@ Then, in another shell:
 				if err != nil {
 					return err
 				}
+				// One process, one level, as in mesos-local: SET_LOGGING_LEVEL on
+				// the master or an agent changes what the whole cluster logs.
+				acfg.LogLevel = level
 				if err := os.MkdirAll(workDir, 0o755); err != nil {
 					return fmt.Errorf("cannot create --work_dir: %w", err)
 				}
