@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/meso-project/meso/api/v1/agentpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
@@ -38,7 +39,9 @@ func Call(call *agentpb.Call) error {
 	if err := proto.CheckInitialized(call); err != nil {
 		return fmt.Errorf("Not initialized: %v", err)
 	}
-	if call.Type == nil {
+	// An enum value this agent does not know is, in Mesos's proto2 C++,
+	// an unknown field, and the enum field is unset.
+	if !known(call.Type) {
 		return errors.New("Expecting 'type' to be present")
 	}
 	present := func(ok bool, field string) error {
@@ -133,6 +136,14 @@ func Call(call *agentpb.Call) error {
 	return nil
 }
 
+// known reports whether an enum field is set to a value of its enum.
+func known[E interface {
+	protoreflect.Enum
+	comparable
+}](e *E) bool {
+	return e != nil && (*e).Descriptor().Values().ByNumber((*e).Number()) != nil
+}
+
 // ID checks an ID as common::validation::validateID: non-empty, at most
 // 255 characters, not "." or "..", no control characters and no path
 // separators.
@@ -218,7 +229,7 @@ func launchNested(field string, id *mesospb.ContainerID, cmd *mesospb.CommandInf
 	switch {
 	case session && li != nil && !li.GetShareCgroups():
 		return fmt.Errorf("'%s.container.linux_info' is invalid: 'share_cgroups' cannot be set to 'false' for nested container sessions", field)
-	case !session && li != nil && li.ShareCgroups != nil && !li.GetShareCgroups() && id.GetParent().Parent != nil:
+	case !session && li != nil && li.ShareCgroups != nil && !li.GetShareCgroups() && id.GetParent().GetParent() != nil:
 		return fmt.Errorf("'%s' is invalid: containers nested at the second level or greater cannot set 'share_cgroups' to 'false'", field)
 	}
 	return nil
@@ -229,7 +240,7 @@ func attachInput(call *agentpb.Call) error {
 		return errors.New("Expecting 'attach_container_input' to be present")
 	}
 	in := call.GetAttachContainerInput()
-	if in.Type == nil {
+	if !known(in.Type) {
 		return errors.New("Expecting 'attach_container_input.type' to be present")
 	}
 	switch in.GetType() {
@@ -262,7 +273,7 @@ func launchContainer(l *agentpb.Call_LaunchContainer) error {
 			switch {
 			case resources.IsReserved(r):
 				return errors.New("'launch_container.resources' must be unreserved")
-			case r.GetDisk().Persistence != nil:
+			case r.GetDisk().GetPersistence() != nil:
 				return errors.New("'launch_container.resources' may not use persistent volumes")
 			case r.Revocable != nil:
 				return errors.New("'launch_container.resources' must be non-revocable")
@@ -280,9 +291,10 @@ func launchContainer(l *agentpb.Call_LaunchContainer) error {
 			return fmt.Errorf("'launch_container.container' is invalid: %v", err)
 		}
 	}
-	shareSet := ci.GetLinuxInfo().ShareCgroups != nil
-	share := !shareSet || ci.GetLinuxInfo().GetShareCgroups()
-	twiceNested := id.GetParent().Parent != nil
+	li := ci.GetLinuxInfo()
+	shareSet := li != nil && li.ShareCgroups != nil
+	share := !shareSet || li.GetShareCgroups()
+	twiceNested := id.GetParent().GetParent() != nil
 	switch {
 	case twiceNested && len(l.GetResources()) > 0:
 		return errors.New("'launch_container' is invalid: containers nested at the second level or greater cannot specify resources")
