@@ -228,7 +228,7 @@ Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
 				if f.master == "" || f.workDir == "" {
 					return errors.New("--master and --work_dir are required, e.g. meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso")
 				}
-				logger, _, logFile, closeLog, err := f.log.logger(f.loggingLevel, "mesos-slave")
+				logger, level, logFile, closeLog, err := f.log.logger(f.loggingLevel, "mesos-slave")
 				if err != nil {
 					return err
 				}
@@ -238,6 +238,7 @@ Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
 					return err
 				}
 				cfg.LogFile = logFile
+				cfg.LogLevel = level // SET_LOGGING_LEVEL changes what the agent logs
 				if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 					return fmt.Errorf("cannot create --work_dir: %w", err)
 				}

@@ -81,21 +81,10 @@ func printUsage(w io.Writer, c *cobra.Command, fs *flag.FlagSet) {
 	}
 }
 
-// newLogger builds the process logger from --logging_level (Mesos's names:
-// INFO, WARNING, ERROR; plus DEBUG).
-func newLogger(level string) (*slog.Logger, error) {
-	l, _, err := newLevelLogger(level)
-	return l, err
-}
-
-// newLevelLogger is newLogger that also returns the level variable of the
-// logger's handler, for a master whose SET_LOGGING_LEVEL changes it.
-func newLevelLogger(level string) (*slog.Logger, *slog.LevelVar, error) {
-	return newLevelLoggerTo(level, os.Stderr)
-}
-
-// newLevelLoggerTo is newLevelLogger writing to w (logfile.go: stderr and
-// --log_dir's file).
+// newLevelLoggerTo builds the process logger from --logging_level
+// (Mesos's names: INFO, WARNING, ERROR; plus DEBUG), writing to w
+// (logfile.go: stderr and --log_dir's file), and returns the level
+// variable of its handler, which SET_LOGGING_LEVEL changes.
 func newLevelLoggerTo(level string, w io.Writer) (*slog.Logger, *slog.LevelVar, error) {
 	lv := &slog.LevelVar{}
 	switch strings.ToUpper(level) {

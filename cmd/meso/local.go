@@ -59,6 +59,9 @@ Then, in another shell:
 					return err
 				}
 				acfg.LogFile = logFile
+				// One process, one level, as in mesos-local: SET_LOGGING_LEVEL on
+				// the master or an agent changes what the whole cluster logs.
+				acfg.LogLevel = level
 				if err := os.MkdirAll(workDir, 0o755); err != nil {
 					return fmt.Errorf("cannot create --work_dir: %w", err)
 				}

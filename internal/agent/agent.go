@@ -62,6 +62,10 @@ var (
 // Config configures an Agent. Zero durations take Mesos's defaults.
 type Config struct {
 	Logger *slog.Logger
+	// LogLevel, when set, is the level of Logger's handler: the operator
+	// API's SET_LOGGING_LEVEL lowers it for a while (operator_api.go).
+	// Without it the call is answered but changes nothing.
+	LogLevel *slog.LevelVar
 	// Master is the --master value: every form [detector.New] accepts
 	// ("host:port", "master@host:port", "http://host:port",
 	// "zk://host1:port1,.../path", "file:///path"). The agent follows the
@@ -180,6 +184,8 @@ type Agent struct {
 	cleaningUp   bool
 	shutdown     chan struct{} // closed when terminating and every framework is gone
 	out          *sender
+	// logLevel is the verbosity of GET/SET_LOGGING_LEVEL (operator_api.go).
+	logLevel logLevel
 }
 
 // New validates cfg, detects the resources and returns an Agent.
@@ -242,6 +248,9 @@ func New(cfg Config) (*Agent, error) {
 		shutdown:   make(chan struct{}),
 	}
 	a.info = &mesospb.AgentInfo{Resources: res, Attributes: attrs}
+	if cfg.LogLevel != nil {
+		a.logLevel.base = cfg.LogLevel.Level()
+	}
 	a.files = files.New()
 	if cfg.LogFile != "" {
 		// As Mesos with --log_dir or --external_log_file.

@@ -24,6 +24,11 @@
 //	                  completed with the container's status, in order
 //	monitor.go        /monitor/statistics and /containers
 //	executor_api.go   the v1 executor HTTP API (/api/v1/executor)
+//	operator_api.go   the v1 agent operator API (/api/v1): Mesos's request
+//	                  checks (calls validated by package validation), the
+//	                  reads (state, tasks, executors, frameworks, containers,
+//	                  flags, version, metrics), LIST_FILES/READ_FILE, the
+//	                  logging level; nested/standalone container calls 501
 //	status_updates.go status updates: agent-generated, from executors, acks,
 //	                  retries (the pure core is package statusupdate)
 //	checkpoints.go    what is checkpointed and when (formats: package checkpoint)

@@ -26,6 +26,7 @@ func (a *Agent) routes() http.Handler {
 	route := func(path string, h http.HandlerFunc) { rt.Handle(actorID, path, h) }
 	a.files.Register(rt)
 	route("/api/v1/executor", a.executorAPI)
+	route("/api/v1", a.serveOperatorAPI)
 	route("/state", a.serveState)
 	// The name Mesos used before 1.7, which old tools still ask for.
 	route("/state.json", a.serveState)

@@ -10,6 +10,7 @@ import (
 	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/verbosity"
 	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/taskstate"
 )
@@ -241,14 +242,6 @@ type logLevel struct {
 	base slog.Level
 }
 
-// verbosityLevel is the slog level for glog verbosity v.
-func verbosityLevel(base slog.Level, v uint32) slog.Level {
-	if v == 0 {
-		return base
-	}
-	return min(base, slog.LevelDebug) - slog.Level(min(v-1, 16))
-}
-
 func (s *state) setLoggingLevel(v uint32, d time.Duration) opResult {
 	s.applyVerbosity(v)
 	s.logLevel.gen++
@@ -271,7 +264,7 @@ func (s *state) setLoggingLevel(v uint32, d time.Duration) opResult {
 func (s *state) applyVerbosity(v uint32) {
 	s.logLevel.v = v
 	if s.cfg.LogLevel != nil {
-		s.cfg.LogLevel.Set(verbosityLevel(s.logLevel.base, v))
+		s.cfg.LogLevel.Set(verbosity.Level(s.logLevel.base, v))
 	}
 	s.log.Info("logging level set", "verbosity", v)
 }

@@ -80,6 +80,29 @@ func TestNegotiate(t *testing.T) {
 	}
 }
 
+func TestAccepts(t *testing.T) {
+	tests := []struct {
+		accept string
+		mt     MediaType
+		want   bool
+	}{
+		{"", RecordIO, true},
+		{"application/recordio", RecordIO, true},
+		{"application/*", RecordIO, true},
+		{"*/*", RecordIO, true},
+		{"application/json", RecordIO, false},
+		{"application/recordio;q=0", RecordIO, false},
+		{"application/recordio;q=0, */*", RecordIO, false},
+		{"text/html", JSON, false},
+		{"application/x-protobuf", Protobuf, true},
+	}
+	for _, tt := range tests {
+		if got := Accepts(tt.accept, tt.mt); got != tt.want {
+			t.Errorf("Accepts(%q, %q) = %v, want %v", tt.accept, tt.mt, got, tt.want)
+		}
+	}
+}
+
 func subscribeCall() *schedulerpb.Call {
 	return &schedulerpb.Call{
 		Type: schedulerpb.Call_SUBSCRIBE.Enum(),

@@ -30,6 +30,18 @@ func Negotiate(accept string) (MediaType, bool) {
 	return "", false
 }
 
+// Accepts reports whether an Accept header value admits mt (an empty
+// header admits everything), by the rule [Negotiate] uses. The agent's
+// operator API asks it of application/recordio, which it accepts after
+// JSON and protobuf, and of the Message-Accept header of streaming
+// responses (Mesos's Request::acceptsMediaType).
+func Accepts(accept string, mt MediaType) bool {
+	if strings.TrimSpace(accept) == "" {
+		return true
+	}
+	return match(accept, mt).q > 0
+}
+
 // quality is how well an Accept header admits one media type.
 type quality struct {
 	q           float64
