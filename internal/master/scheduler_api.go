@@ -30,7 +30,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := validation.SchedulerCall(call); err != nil {
-		_ = m.do(r.Context(), func() { m.st.metrics.invalidSchedulerCalls++ })
+		_ = m.do(r.Context(), func() { m.st.countInvalidSchedulerCall(call) })
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "Failed to validate scheduler::Call: %v", err))
 		return
 	}
@@ -98,7 +98,11 @@ func writeStopped(w http.ResponseWriter, err error) {
 func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec.MediaType, sub *schedulerpb.Call_Subscribe) {
 	conn := &schedConn{streamID: uuid.NewString(), out: newOutbox[*schedulerpb.Event](&m.gate)}
 	var frameworkID string
-	if err := m.do(r.Context(), func() { frameworkID = m.st.subscribe(conn, sub) }); err != nil {
+	if err := m.do(r.Context(), func() {
+		m.st.countSubscribe(sub)
+		frameworkID = m.st.subscribe(conn, sub)
+		m.st.subscribed(frameworkID, conn)
+	}); err != nil {
 		writeStopped(w, err)
 		return
 	}
@@ -136,6 +140,9 @@ func (m *Master) writeSchedulerEvents(r *http.Request, stream *httpapi.Stream, c
 				conn.out.close()
 				return
 			}
+			if conn.heartbeats != nil {
+				conn.heartbeats.Add(1)
+			}
 		case <-r.Context().Done():
 			conn.out.close()
 			return
@@ -170,6 +177,7 @@ func (s *state) schedulerCall(call *schedulerpb.Call, streamID string, hasStream
 			"The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s",
 			streamID, f.id)
 	}
+	s.countSchedulerCall(f, call)
 	switch call.GetType() {
 	case schedulerpb.Call_TEARDOWN:
 		s.log.Info("processing TEARDOWN call", "framework_id", f.id)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
@@ -71,6 +72,8 @@ type state struct {
 	registryAgents int
 
 	metrics counters
+	// mx is the rest of the metrics bookkeeping (metrics.go).
+	mx metricsState
 
 	// logLevel is the verbosity of GET/SET_LOGGING_LEVEL (operator_read.go).
 	logLevel logLevel
@@ -95,6 +98,11 @@ type counters struct {
 	// Agents marked unreachable after a failover: scheduled and completed
 	// (master/slave_unreachable_{scheduled,completed}).
 	slaveUnreachableScheduled, slaveUnreachableCompleted int
+
+	// operatorSubscribers is how many operator API SUBSCRIBE streams are
+	// open (master/operator_event_stream_subscribers); the operator event
+	// stream keeps it.
+	operatorSubscribers int
 }
 
 // framework is a framework known to the master.
@@ -123,6 +131,9 @@ type framework struct {
 	offers           map[string]*offer
 	// executors by agent ID then executor ID.
 	executors map[string]map[string]*mesospb.ExecutorInfo
+
+	// fm are the framework's own metrics (master/frameworks/...).
+	fm *frameworkMetrics
 }
 
 func (f *framework) connected() bool { return f.conn != nil }
@@ -156,6 +167,7 @@ func frameworkRoles(fi *mesospb.FrameworkInfo) []string {
 // send queues an event on the framework's stream; dropped when disconnected
 // (Mesos drops events for disconnected frameworks too).
 func (f *framework) send(ev *schedulerpb.Event) {
+	f.fm.countEvent(ev.GetType()) // counted even when disconnected, as Mesos's Framework::send does
 	if f.conn != nil {
 		f.conn.out.push(ev)
 	}
@@ -165,6 +177,9 @@ func (f *framework) send(ev *schedulerpb.Event) {
 type schedConn struct {
 	streamID string
 	out      *outbox[*schedulerpb.Event]
+	// heartbeats counts the writer's HEARTBEATs for the framework's
+	// metrics; set on the loop before the writer starts (metrics.go).
+	heartbeats *atomic.Uint64
 }
 
 // agent is a registered agent.
@@ -315,7 +330,10 @@ func (s *state) newOfferID() string {
 	return id
 }
 
-func (s *state) triggerAllocation() { s.allocationPending = true }
+func (s *state) triggerAllocation() {
+	s.allocationTriggered()
+	s.allocationPending = true
+}
 
 func (s *state) isCompletedFramework(id string) bool {
 	for _, f := range s.completedFrameworks {
@@ -337,6 +355,7 @@ func (s *state) newFramework(info *mesospb.FrameworkInfo) *framework {
 		tasks:          map[string]*mesospb.Task{},
 		offers:         map[string]*offer{},
 		executors:      map[string]map[string]*mesospb.ExecutorInfo{},
+		fm:             &frameworkMetrics{},
 	}
 	s.frameworks[f.id] = f
 	return f
