@@ -395,8 +395,8 @@ func (s *state) sampleMetrics() *masterSample {
 }
 
 // addMasterMetrics adds every master-wide metric: the existing subset
-// (state_json.go), the counters of this file, the allocator's, the
-// registrar's and system/*.
+// (state_json.go), the counters of this file, the allocator's and the
+// registrar's (system/* is added off the loop, in snapshot).
 func (s *state) addMasterMetrics(snap *metrics.Snapshot) {
 	base, _ := s.metricsSnapshot(nil).(map[string]float64)
 	for name, v := range base {
@@ -441,7 +441,6 @@ func (s *state) addMasterMetrics(snap *metrics.Snapshot) {
 	if r, ok := s.alloc().(allocator.MetricsReporter); ok {
 		snap.Gauges(r.Metrics(s.now()))
 	}
-	metrics.AddSystem(snap)
 }
 
 func addOperationStates(snap *metrics.Snapshot, prefix string) {
@@ -474,6 +473,7 @@ func isMasterCounter(name string) bool {
 // snapshot names the sampled numbers; it runs off the loop.
 func (ms *masterSample) snapshot() *metrics.Snapshot {
 	snap := ms.snap
+	metrics.AddSystem(snap) // reads /proc: off the loop
 	for i := range ms.frameworks {
 		ms.frameworks[i].addTo(snap)
 	}
