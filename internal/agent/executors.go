@@ -703,6 +703,7 @@ func (a *Agent) frameworkMessage(fwID, exID string, data []byte) {
 		Message: &executorpb.Event_Message{Data: data}}) {
 		a.log.Warn("dropping framework message for an unknown or unsubscribed executor",
 			"framework_id", fwID, "executor_id", exID)
+		a.metrics.invalidFrameworkMessages++
 		return
 	}
 	a.metrics.frameworkMessages++

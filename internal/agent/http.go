@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
-	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
@@ -45,6 +44,8 @@ func (a *Agent) routes() http.Handler {
 	rt.HandleFunc("version", "/", version)
 	route("/version", version)
 	rt.HandleFunc("metrics", "/snapshot", a.serveMetrics)
+	// /metrics itself is the Prometheus scrape (metrics.go).
+	rt.HandleFunc("metrics", "/", a.servePrometheus)
 	route("/metrics/snapshot", a.serveMetrics)
 	route("/monitor/statistics", a.serveStatistics)
 	// The name Mesos used before 1.0, which old tools still ask for.
@@ -367,6 +368,7 @@ type metrics struct {
 	registrations, reregistrations  uint64
 	validUpdates, invalidUpdates    uint64
 	frameworkMessages               uint64
+	invalidFrameworkMessages        uint64
 	executorMessages                uint64
 	tasksFinished, tasksFailed      uint64
 	tasksKilled, tasksLost          uint64
@@ -399,20 +401,6 @@ func (m *metrics) countTerminal(s mesospb.TaskState) {
 	}
 }
 
-func (a *Agent) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	var snap map[string]float64
-	if err := a.call(r.Context(), func() { snap = a.metricsSnapshot() }); err != nil {
-		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running"))
-		return
-	}
-	if mr, ok := a.cz.(containerizer.MetricsReporter); ok {
-		if cm, err := mr.Metrics(r.Context()); err == nil {
-			maps.Copy(snap, cm)
-		}
-	}
-	httpapi.WriteJSON(w, r, http.StatusOK, snap)
-}
-
 // metricsSnapshot uses Mesos's agent metric names.
 func (a *Agent) metricsSnapshot() map[string]float64 {
 	m := a.metrics
@@ -435,27 +423,30 @@ func (a *Agent) metricsSnapshot() map[string]float64 {
 	}
 	used := a.usedResources()
 	snap := map[string]float64{
-		"slave/registered":                              b(a.link.connected),
-		"slave/uptime_secs":                             time.Since(a.startTime).Seconds(),
-		"slave/frameworks_active":                       float64(len(a.frameworks)),
-		"slave/tasks_staging":                           states[mesospb.TaskState_TASK_STAGING],
-		"slave/tasks_starting":                          states[mesospb.TaskState_TASK_STARTING],
-		"slave/tasks_running":                           states[mesospb.TaskState_TASK_RUNNING],
-		"slave/tasks_killing":                           states[mesospb.TaskState_TASK_KILLING],
-		"slave/tasks_finished":                          float64(m.tasksFinished),
-		"slave/tasks_failed":                            float64(m.tasksFailed),
-		"slave/tasks_killed":                            float64(m.tasksKilled),
-		"slave/tasks_lost":                              float64(m.tasksLost),
-		"slave/tasks_gone":                              float64(m.tasksGone),
-		"slave/tasks_dropped":                           float64(m.tasksDropped),
-		"slave/tasks_error":                             float64(m.tasksError),
-		"slave/executors_registering":                   execs[executorRegistering],
-		"slave/executors_running":                       execs[executorRunning],
-		"slave/executors_terminating":                   execs[executorTerminating],
-		"slave/executors_terminated":                    float64(m.executorsTerminated),
-		"slave/valid_status_updates":                    float64(m.validUpdates),
-		"slave/invalid_status_updates":                  float64(m.invalidUpdates),
-		"slave/valid_framework_messages":                float64(m.frameworkMessages),
+		"slave/registered":                 b(a.link.connected),
+		"slave/uptime_secs":                time.Since(a.startTime).Seconds(),
+		"slave/frameworks_active":          float64(len(a.frameworks)),
+		"slave/tasks_staging":              states[mesospb.TaskState_TASK_STAGING],
+		"slave/tasks_starting":             states[mesospb.TaskState_TASK_STARTING],
+		"slave/tasks_running":              states[mesospb.TaskState_TASK_RUNNING],
+		"slave/tasks_killing":              states[mesospb.TaskState_TASK_KILLING],
+		"slave/tasks_finished":             float64(m.tasksFinished),
+		"slave/tasks_failed":               float64(m.tasksFailed),
+		"slave/tasks_killed":               float64(m.tasksKilled),
+		"slave/tasks_lost":                 float64(m.tasksLost),
+		"slave/tasks_gone":                 float64(m.tasksGone),
+		"slave/tasks_dropped":              float64(m.tasksDropped),
+		"slave/tasks_error":                float64(m.tasksError),
+		"slave/executors_registering":      execs[executorRegistering],
+		"slave/executors_running":          execs[executorRunning],
+		"slave/executors_terminating":      execs[executorTerminating],
+		"slave/executors_terminated":       float64(m.executorsTerminated),
+		"slave/valid_status_updates":       float64(m.validUpdates),
+		"slave/invalid_status_updates":     float64(m.invalidUpdates),
+		"slave/valid_framework_messages":   float64(m.frameworkMessages),
+		"slave/invalid_framework_messages": float64(m.invalidFrameworkMessages),
+		// meso has no QoS controller to preempt executors.
+		"slave/executors_preempted":                     0,
 		"slave/executor_messages":                       float64(m.executorMessages),
 		"slave/registrations":                           float64(m.registrations),
 		"slave/reregistrations":                         float64(m.reregistrations),
@@ -480,6 +471,10 @@ func (a *Agent) metricsSnapshot() map[string]float64 {
 			pct = use / total
 		}
 		snap["slave/"+name+"_percent"] = pct
+		// No resource estimator: an agent has no revocable resources.
+		snap["slave/"+name+"_revocable_total"] = 0
+		snap["slave/"+name+"_revocable_used"] = 0
+		snap["slave/"+name+"_revocable_percent"] = 0
 	}
 	return snap
 }

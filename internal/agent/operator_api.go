@@ -19,7 +19,6 @@ import (
 	"github.com/meso-project/meso/api/v1/agentpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/validation"
-	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/verbosity"
@@ -444,24 +443,14 @@ func (a *Agent) getTasks() *agentpb.Response_GetTasks {
 // metrics not read in time are left out; the agent's own are read at once
 // on the actor, so the timeout bounds the containerizer's.
 func (a *Agent) getMetrics(ctx context.Context, c *agentpb.Call_GetMetrics) (*agentpb.Response, error) {
-	var snap map[string]float64
-	if err := a.call(ctx, func() { snap = a.metricsSnapshot() }); err != nil {
+	snap, err := a.takeSnapshot(ctx, time.Duration(c.GetTimeout().GetNanoseconds()), c.GetTimeout() != nil)
+	if err != nil {
 		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running")
 	}
-	if mr, ok := a.cz.(containerizer.MetricsReporter); ok {
-		mctx := ctx
-		if c.GetTimeout() != nil {
-			var cancel context.CancelFunc
-			mctx, cancel = context.WithTimeout(ctx, time.Duration(c.GetTimeout().GetNanoseconds()))
-			defer cancel()
-		}
-		if cm, err := mr.Metrics(mctx); err == nil {
-			maps.Copy(snap, cm)
-		}
-	}
+	values := snap.Values()
 	out := &agentpb.Response_GetMetrics{}
-	for _, name := range slices.Sorted(maps.Keys(snap)) {
-		out.Metrics = append(out.Metrics, &mesospb.Metric{Name: proto.String(name), Value: proto.Float64(snap[name])})
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		out.Metrics = append(out.Metrics, &mesospb.Metric{Name: proto.String(name), Value: proto.Float64(values[name])})
 	}
 	return &agentpb.Response{Type: agentpb.Response_GET_METRICS.Enum(), GetMetrics: out}, nil
 }

@@ -133,6 +133,25 @@ type Allocator interface {
 	Allocate(now time.Time) []Allocation
 }
 
+// MetricsReporter is an optional capability of an Allocator: the numbers
+// behind Mesos's allocator/mesos/* metrics that only the allocator knows
+// (src/master/allocator/mesos/metrics.cpp and the DRF sorter's metrics).
+// The master adds what it measures itself around Allocate (allocation
+// runs and their timers).
+//
+// Metrics is called on the master's loop like every other method, with
+// the current time (filters that expired by then are not counted). It may
+// walk the allocator's state, as Mesos's pull gauges do, but must not
+// change it.
+type MetricsReporter interface {
+	// Metrics returns values by Mesos metric name:
+	// allocator/mesos/resources/<cpus|mem|disk>/{total,offered_or_allocated},
+	// allocator/mesos/roles/<role>/shares/dominant,
+	// allocator/mesos/offer_filters/roles/<role>/active and
+	// allocator/mesos/quota/roles/<role>/resources/<name>/{guarantee,limit,consumed,offered_or_allocated}.
+	Metrics(now time.Time) map[string]float64
+}
+
 // Quota is a role's quota: scalar quantities by resource name (cpus, mem,
 // disk, gpus, custom scalars). Guarantees are held back for the role when
 // the resources exist; Limits cap what the role is offered plus what it

@@ -196,6 +196,7 @@ const removedRegisteredCause = "a new agent registered at the same address"
 //
 // An invalid registration is refused before any of this.
 func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (string, callResult) {
+	s.mx.count(msgRegisterSlave)
 	a, err := newAgentRecord("", reg.GetAgentInfo(), reg.GetPid(), reg.GetVersion(), capTypes(reg.GetCapabilities()))
 	if err != nil {
 		return "", callResult{err: err}
@@ -284,6 +285,7 @@ func (s *state) allocAgent(a *agent) allocator.Agent {
 // unknown to this master reports what it runs, from which the master
 // rebuilds frameworks (marked recovered), executors and tasks.
 func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister) (string, callResult) {
+	s.mx.count(msgReregisterSlave)
 	id := rr.GetAgentInfo().GetId().GetValue()
 	if id == "" {
 		return "", failed(ErrInvalid, "Expecting 'agent_info.id' to be present")
@@ -636,6 +638,7 @@ func (s *state) agentDisconnected(agentID string, conn *agentConn) {
 
 // agentCall handles the non-stream agent calls.
 func (s *state) agentCall(call *agentapipb.Call, streamID string) callResult {
+	s.countAgentCall(call)
 	a := s.agents[call.GetAgentId().GetValue()]
 	if a == nil {
 		return failed(ErrForbidden, "Agent %s is not registered", call.GetAgentId().GetValue())

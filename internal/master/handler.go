@@ -52,11 +52,14 @@ func (m *Master) routes() http.Handler {
 	route("/roles.json", m.serveRead(st.rolesEndpoint, true))
 	route("/flags", m.serveRead(func(*http.Request) any { return object{"flags": st.flags()} }, false))
 	// Process-wide routes live in their own libprocess processes, at the
-	// root only: /version, /metrics/snapshot.
+	// root only: /version, /metrics/snapshot and /metrics.
 	rt.HandleFunc("version", "/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, r, versionEndpoint())
 	})
-	rt.Handle("metrics", "/snapshot", m.serveRead(st.metricsSnapshot, false))
+	// /metrics itself is the Prometheus scrape (an addition), the
+	// "metrics" process's route "/", which no longer path reaches.
+	rt.HandleFunc("metrics", "/snapshot", m.serveMetricsSnapshot)
+	rt.HandleFunc("metrics", "/", m.servePrometheus)
 	// /files/{browse,read,download,debug}: the master log (files.go).
 	m.files.Register(rt)
 	return rt

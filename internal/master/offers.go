@@ -15,7 +15,7 @@ import (
 // Offer; each framework gets one OFFERS event (Master::offer).
 func (s *state) allocate() {
 	s.allocationPending = false
-	allocs := s.alloc().Allocate(s.now())
+	allocs := s.timeAllocate(s.now())
 	if len(allocs) == 0 {
 		return
 	}
@@ -73,6 +73,7 @@ func (s *state) newOffer(f *framework, a *agent, role string, res []*mesospb.Res
 		msg.ExecutorIds = append(msg.ExecutorIds, &mesospb.ExecutorID{Value: ptr(execID)})
 	}
 	o := &offer{id: id, frameworkID: f.id, agentID: a.id, role: role, resources: cloneResources(res), msg: msg}
+	f.fm.offersSent++
 	s.offers[id] = o
 	f.offers[id] = o
 	a.offers[id] = o
@@ -113,6 +114,7 @@ func (s *state) removeOffer(o *offer, rescind bool) {
 	s.triggerAllocation()
 	if rescind {
 		if f := s.frameworks[o.frameworkID]; f != nil {
+			f.fm.offersRescinded++
 			f.send(rescindEvent(o.id))
 		}
 	}
@@ -161,6 +163,7 @@ func (s *state) decline(f *framework, d *schedulerpb.Call_Decline) {
 			s.log.Warn("ignoring decline of unknown offer", "offer_id", id.GetValue(), "framework_id", f.id)
 			continue
 		}
+		f.fm.offersDeclined++
 		s.dropOffer(o)
 		s.recoverWithFilters(o.frameworkID, o.agentID, o.resources, filters)
 	}

@@ -218,7 +218,7 @@ func (s *state) getState() *masterpb.Response_GetState {
 // take; meso's metrics are all read at once on the loop, so the timeout
 // never cuts one off.
 func (s *state) getMetrics() *masterpb.Response_GetMetrics {
-	snap, _ := s.metricsSnapshot(nil).(map[string]float64)
+	snap := s.sampleMetrics().snapshot().Values()
 	out := &masterpb.Response_GetMetrics{}
 	for _, name := range sortedKeys(snap) {
 		out.Metrics = append(out.Metrics, &mesospb.Metric{Name: ptr(name), Value: ptr(snap[name])})

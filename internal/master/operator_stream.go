@@ -60,7 +60,7 @@ func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return
 	}
-	writeEvents(m, r, stream, sub.out, &masterpb.Event{Type: masterpb.Event_HEARTBEAT.Enum()})
+	writeEvents(m, r, stream, sub.out, &masterpb.Event{Type: masterpb.Event_HEARTBEAT.Enum()}, nil)
 }
 
 // addSubscriber queues SUBSCRIBED with the whole state and a first

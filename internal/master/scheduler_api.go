@@ -4,6 +4,7 @@ import (
 	"errors"
 	"google.golang.org/protobuf/proto"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,7 +32,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := validation.SchedulerCall(call); err != nil {
-		_ = m.do(r.Context(), func() { m.st.metrics.invalidSchedulerCalls++ })
+		_ = m.do(r.Context(), func() { m.st.countInvalidSchedulerCall(call) })
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "Failed to validate scheduler::Call: %v", err))
 		return
 	}
@@ -99,7 +100,11 @@ func writeStopped(w http.ResponseWriter, err error) {
 func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec.MediaType, sub *schedulerpb.Call_Subscribe) {
 	conn := &schedConn{streamID: uuid.NewString(), out: newOutbox[*schedulerpb.Event](&m.gate)}
 	var frameworkID string
-	if err := m.do(r.Context(), func() { frameworkID = m.st.subscribe(conn, sub) }); err != nil {
+	if err := m.do(r.Context(), func() {
+		m.st.countSubscribe(sub)
+		frameworkID = m.st.subscribe(conn, sub)
+		m.st.subscribed(frameworkID, conn)
+	}); err != nil {
 		writeStopped(w, err)
 		return
 	}
@@ -108,15 +113,15 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec
 		m.streamClosed(frameworkID, conn)
 		return
 	}
-	writeEvents(m, r, stream, conn.out, &schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()})
+	writeEvents(m, r, stream, conn.out, &schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()}, conn.heartbeats)
 	m.streamClosed(frameworkID, conn)
 }
 
 // writeEvents drains an outbox onto a stream and sends hb every
-// HeartbeatInterval (scheduler and operator streams alike). It returns
-// when the outbox is closed and drained, on a write error, or when the
-// client goes away.
-func writeEvents[T proto.Message](m *Master, r *http.Request, stream *httpapi.Stream, out *outbox[T], hb T) {
+// HeartbeatInterval (scheduler and operator streams alike), counting them
+// in heartbeats when it is not nil. It returns when the outbox is closed
+// and drained, on a write error, or when the client goes away.
+func writeEvents[T proto.Message](m *Master, r *http.Request, stream *httpapi.Stream, out *outbox[T], hb T, heartbeats *atomic.Uint64) {
 	heartbeat := time.NewTicker(m.cfg.HeartbeatInterval)
 	defer heartbeat.Stop()
 	for {
@@ -136,6 +141,9 @@ func writeEvents[T proto.Message](m *Master, r *http.Request, stream *httpapi.St
 			if err := stream.Send(hb); err != nil {
 				out.close()
 				return
+			}
+			if heartbeats != nil {
+				heartbeats.Add(1)
 			}
 		case <-r.Context().Done():
 			out.close()
@@ -171,6 +179,7 @@ func (s *state) schedulerCall(call *schedulerpb.Call, streamID string, hasStream
 			"The stream ID '%s' included in this request didn't match the stream ID currently associated with framework ID %s",
 			streamID, f.id)
 	}
+	s.countSchedulerCall(f, call)
 	switch call.GetType() {
 	case schedulerpb.Call_TEARDOWN:
 		s.log.Info("processing TEARDOWN call", "framework_id", f.id)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
@@ -77,6 +78,8 @@ type state struct {
 	registryAgents int
 
 	metrics counters
+	// mx is the rest of the metrics bookkeeping (metrics.go).
+	mx metricsState
 
 	// subscribers are the operator event streams, oldest first
 	// (operator_stream.go).
@@ -133,6 +136,9 @@ type framework struct {
 	offers           map[string]*offer
 	// executors by agent ID then executor ID.
 	executors map[string]map[string]*mesospb.ExecutorInfo
+
+	// fm are the framework's own metrics (master/frameworks/...).
+	fm *frameworkMetrics
 }
 
 func (f *framework) connected() bool { return f.conn != nil }
@@ -166,6 +172,7 @@ func frameworkRoles(fi *mesospb.FrameworkInfo) []string {
 // send queues an event on the framework's stream; dropped when disconnected
 // (Mesos drops events for disconnected frameworks too).
 func (f *framework) send(ev *schedulerpb.Event) {
+	f.fm.countEvent(ev.GetType()) // counted even when disconnected, as Mesos's Framework::send does
 	if f.conn != nil {
 		f.conn.out.push(ev)
 	}
@@ -175,6 +182,9 @@ func (f *framework) send(ev *schedulerpb.Event) {
 type schedConn struct {
 	streamID string
 	out      *outbox[*schedulerpb.Event]
+	// heartbeats counts the writer's HEARTBEATs for the framework's
+	// metrics; set on the loop before the writer starts (metrics.go).
+	heartbeats *atomic.Uint64
 }
 
 // agent is a registered agent.
@@ -326,7 +336,10 @@ func (s *state) newOfferID() string {
 	return id
 }
 
-func (s *state) triggerAllocation() { s.allocationPending = true }
+func (s *state) triggerAllocation() {
+	s.allocationTriggered()
+	s.allocationPending = true
+}
 
 func (s *state) isCompletedFramework(id string) bool {
 	for _, f := range s.completedFrameworks {
@@ -348,6 +361,7 @@ func (s *state) newFramework(info *mesospb.FrameworkInfo) *framework {
 		tasks:          map[string]*mesospb.Task{},
 		offers:         map[string]*offer{},
 		executors:      map[string]map[string]*mesospb.ExecutorInfo{},
+		fm:             &frameworkMetrics{},
 	}
 	s.frameworks[f.id] = f
 	return f

@@ -18,6 +18,7 @@ import (
 // accept handles ACCEPT (Master::accept and _accept).
 func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 	ops := acc.GetOperations()
+	f.countAccept(acc)
 	for _, op := range ops {
 		if op.GetType() == mesospb.Offer_Operation_LAUNCH {
 			if len(op.GetLaunch().GetTaskInfos()) > 0 {
@@ -424,6 +425,7 @@ func (s *state) updateTask(t *mesospb.Task, st *mesospb.TaskStatus, latest *meso
 		s.alloc().RecoverResources(t.GetFrameworkId().GetValue(), t.GetAgentId().GetValue(), t.GetResources(), nil, s.now())
 		s.triggerAllocation()
 		s.countTerminal(st.GetState())
+		s.countTaskTransition(t, st)
 	}
 }
 
@@ -498,6 +500,7 @@ func masterStatus(taskID *mesospb.TaskID, agentID *mesospb.AgentID, state mesosp
 }
 
 func (s *state) sendMasterUpdate(f *framework, st *mesospb.TaskStatus) {
+	s.countTaskStatus(st)
 	f.send(updateEvent(st))
 }
 
