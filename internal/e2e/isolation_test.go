@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,35 +61,8 @@ func TestMemoryLimitWithMesoLocalAndExecute(t *testing.T) {
 	root := cgroupstest.Root(t, h)
 	bin := testutil.MesoBinary(t)
 	ctx := withTimeout(t, 90*time.Second)
-	local := exec.CommandContext(ctx, bin, "local", "--port=0", "--work_dir="+t.TempDir(),
+	master := startMesoLocal(t, ctx, "--work_dir="+t.TempDir(),
 		"--isolation=cgroups/cpu,cgroups/mem", "--cgroups_root="+root, "--logging_level=WARNING")
-	out, err := local.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	local.Stderr = os.Stderr
-	if err := local.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = local.Process.Signal(syscall.SIGTERM)
-		_ = local.Wait()
-	})
-	master := ""
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		if m := regexp.MustCompile(`master at http://(\S+)`).FindStringSubmatch(lines.Text()); m != nil {
-			master = m[1]
-			break
-		}
-	}
-	if master == "" {
-		t.Fatal("meso local did not print its master's address")
-	}
-	go func() { // keep draining meso local's stdout
-		for lines.Scan() {
-		}
-	}()
 
 	execute := exec.CommandContext(ctx, bin, "execute", "--master="+master, "--name=hog",
 		"--resources=cpus:0.1;mem:32", "--command=dd if=/dev/zero of=/dev/null bs=600M count=1")
