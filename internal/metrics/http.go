@@ -62,7 +62,8 @@ func ParseDuration(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("Unknown duration unit '%s'; supported units are 'ns', 'us', 'ms', 'secs', 'mins', 'hrs', 'days', and 'weeks'", unit)
 		}
 		ns := v * float64(factor)
-		if ns > math.MaxInt64 || ns < math.MinInt64 {
+		// float64(MaxInt64) is 2^63, itself out of range.
+		if ns >= math.MaxInt64 || ns < math.MinInt64 {
 			return 0, fmt.Errorf("Argument out of the range that a Duration can represent due to int64_t's size limit")
 		}
 		return time.Duration(ns), nil
