@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,8 +81,8 @@ func TestLogDir(t *testing.T) {
 	cmd := exec.CommandContext(t.Context(), bin, "master", "--registry=in_memory", "--ip=127.0.0.1", "--port=0",
 		"--log_dir="+dir)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +98,9 @@ func TestLogDir(t *testing.T) {
 		m = addr.FindStringSubmatch(string(b))
 		return m != nil
 	}, "the master logs its address to %s", logFile)
-	if !strings.Contains(stderr.String(), "master listening") {
-		t.Errorf("stderr lacks the log: %q", stderr.String())
-	}
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return strings.Contains(stderr.String(), "master listening")
+	}, "stderr lacks the log: %q", stderr)
 	resp, err := http.Get("http://" + m[1] + "/files/read?path=/master/log&offset=0")
 	if err != nil {
 		t.Fatal(err)
@@ -115,4 +116,22 @@ func TestLogDir(t *testing.T) {
 	if !strings.Contains(read.Data, "master listening") {
 		t.Errorf("/master/log does not show the log: %q", read.Data)
 	}
+}
+
+// lockedBuffer collects a child's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

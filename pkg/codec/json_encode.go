@@ -30,7 +30,9 @@ import (
 //   - bytes are standard, padded base64;
 //   - infinite and NaN floating-point values are the strings "Infinity",
 //     "-Infinity" and "NaN" (Mesos writes unlimited quota this way);
-//   - maps are objects keyed by the map key, in sorted key order.
+//   - maps are objects keyed by the map key, in sorted key order;
+//   - the lists of the operator API's state reads (alwaysArrays) are
+//     written even when empty, as [].
 //
 // Required fields must be set; a missing one is an error naming its path.
 func MarshalJSON(m proto.Message) ([]byte, error) {
@@ -39,6 +41,32 @@ func MarshalJSON(m proto.Message) ([]byte, error) {
 		return nil, err
 	}
 	return encoder{}.appendMessage(nil, rm), nil
+}
+
+// alwaysArrays are the repeated fields Mesos writes as [] when empty: the
+// master's and the agent's GET_STATE, GET_AGENTS, GET_FRAMEWORKS,
+// GET_EXECUTORS and GET_TASKS answers (and SUBSCRIBED's get_state) are
+// written field by field (master/readonly_handler.cpp jsonifyGet*,
+// slave/http.cpp), not by stout's JSON::protobuf, which leaves empty
+// lists out.
+var alwaysArrays = map[protoreflect.FullName]bool{
+	"mesos.v1.master.Response.GetAgents.agents":                   true,
+	"mesos.v1.master.Response.GetAgents.recovered_agents":         true,
+	"mesos.v1.master.Response.GetFrameworks.frameworks":           true,
+	"mesos.v1.master.Response.GetFrameworks.completed_frameworks": true,
+	"mesos.v1.master.Response.GetExecutors.executors":             true,
+	"mesos.v1.master.Response.GetTasks.tasks":                     true,
+	"mesos.v1.master.Response.GetTasks.unreachable_tasks":         true,
+	"mesos.v1.master.Response.GetTasks.completed_tasks":           true,
+	"mesos.v1.agent.Response.GetFrameworks.frameworks":            true,
+	"mesos.v1.agent.Response.GetFrameworks.completed_frameworks":  true,
+	"mesos.v1.agent.Response.GetExecutors.executors":              true,
+	"mesos.v1.agent.Response.GetExecutors.completed_executors":    true,
+	"mesos.v1.agent.Response.GetTasks.pending_tasks":              true,
+	"mesos.v1.agent.Response.GetTasks.queued_tasks":               true,
+	"mesos.v1.agent.Response.GetTasks.launched_tasks":             true,
+	"mesos.v1.agent.Response.GetTasks.terminated_tasks":           true,
+	"mesos.v1.agent.Response.GetTasks.completed_tasks":            true,
 }
 
 // encoder writes the Mesos JSON dialect; v0 selects the names of v0-only
@@ -64,7 +92,7 @@ func (e encoder) appendMessage(b []byte, m protoreflect.Message) []byte {
 		var v protoreflect.Value
 		switch {
 		case fd.IsList():
-			if !m.Has(fd) || !e.anyKnown(fd, m.Get(fd).List()) {
+			if (!m.Has(fd) || !e.anyKnown(fd, m.Get(fd).List())) && !alwaysArrays[fd.FullName()] {
 				continue
 			}
 		case fd.IsMap():

@@ -11,9 +11,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	_ "github.com/meso-project/meso/api/v1/agentpb" // its field names are in alwaysArrays
+	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/quotapb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
@@ -484,4 +488,38 @@ var fuzzMessages = []func() proto.Message{
 	func() proto.Message { return &descriptorpb.FileDescriptorProto{} },
 	func() proto.Message { return &mesospb.Value_Scalar{} },
 	func() proto.Message { return &mesospb.TaskInfo{} },
+}
+
+// TestAlwaysArrays: the state reads' lists are [] when empty, as Mesos
+// writes them field by field, and every name in alwaysArrays is a real
+// repeated field (a rename in the protos would otherwise go unnoticed).
+func TestAlwaysArrays(t *testing.T) {
+	got, err := MarshalJSON(&masterpb.Response{
+		Type:     masterpb.Response_GET_STATE.Enum(),
+		GetState: &masterpb.Response_GetState{GetTasks: &masterpb.Response_GetTasks{}, GetAgents: &masterpb.Response_GetAgents{}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"type": "GET_STATE", "get_state": map[string]any{
+		"get_tasks":  map[string]any{"tasks": []any{}, "unreachable_tasks": []any{}, "completed_tasks": []any{}},
+		"get_agents": map[string]any{"agents": []any{}, "recovered_agents": []any{}},
+	}}
+	var gotMap map[string]any
+	if err := json.Unmarshal(got, &gotMap); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, gotMap); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", got, diff)
+	}
+	for name := range alwaysArrays {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if fd, ok := d.(protoreflect.FieldDescriptor); !ok || !fd.IsList() {
+			t.Errorf("%s is not a repeated field", name)
+		}
+	}
 }
