@@ -16,6 +16,7 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/agent/statusupdate"
+	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/pkg/detector"
@@ -24,7 +25,7 @@ import (
 
 // Version is the Mesos version the agent reports (/version, /state, the
 // registration call): tools parse it, so it follows Mesos's numbering.
-const Version = "1.11.0"
+const Version = buildinfo.MesosVersion
 
 // Defaults (Mesos's flag defaults, src/slave/constants.hpp).
 const (

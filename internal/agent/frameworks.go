@@ -227,10 +227,12 @@ func (ex *executor) newTask(ti *mesospb.TaskInfo, state mesospb.TaskState) *meso
 	if !ex.command {
 		t.ExecutorId = ex.info.GetExecutorId()
 	}
-	if u := ti.GetCommand().GetUser(); u != "" {
-		t.User = proto.String(u)
-	} else if u := ex.fw.info.GetUser(); u != "" {
-		t.User = proto.String(u)
+	// protobuf::createTask: the command's user, else the executor's; not
+	// the framework's (the task runs as it, but Task.user stays unset).
+	if c := ti.GetCommand(); c != nil && c.User != nil {
+		t.User = proto.String(c.GetUser())
+	} else if c := ti.GetExecutor().GetCommand(); c != nil && c.User != nil {
+		t.User = proto.String(c.GetUser())
 	}
 	return t
 }

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
@@ -63,7 +64,8 @@ func capabilityNames() []string {
 }
 
 func versionJSON() map[string]any {
-	return map[string]any{"version": Version, "build_date": "", "build_time": 0, "build_user": ""}
+	return map[string]any{"version": Version, "build_date": buildinfo.BuildDate,
+		"build_time": buildinfo.BuildTime, "build_user": buildinfo.BuildUser}
 }
 
 func (a *Agent) flags() map[string]string {

@@ -19,6 +19,7 @@ import (
 	"github.com/meso-project/meso/api/v1/agentpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/validation"
+	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/verbosity"
@@ -270,8 +271,8 @@ func (a *Agent) operatorCall(ctx context.Context, call *agentpb.Call) (*agentpb.
 		return &agentpb.Response{
 			Type: agentpb.Response_GET_VERSION.Enum(),
 			GetVersion: &agentpb.Response_GetVersion{VersionInfo: &mesospb.VersionInfo{
-				Version: proto.String(Version), BuildDate: proto.String(""),
-				BuildTime: proto.Float64(0), BuildUser: proto.String(""),
+				Version: proto.String(Version), BuildDate: proto.String(buildinfo.BuildDate),
+				BuildTime: proto.Float64(buildinfo.BuildTime), BuildUser: proto.String(buildinfo.BuildUser),
 			}},
 		}, nil
 	case agentpb.Call_GET_METRICS:

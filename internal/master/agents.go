@@ -298,7 +298,7 @@ func (s *state) reregisterAgent(conn *agentConn, rr *agentapipb.Call_Reregister)
 		conn.out.close()
 		return "", accepted()
 	}
-	if s.markingUnreachable[id] || s.reregistering[id] {
+	if s.markingUnreachable[id] || s.markingGone[id] || s.reregistering[id] {
 		// Mesos ignores the message while a registry write about the agent
 		// is in flight; the agent tries again.
 		return "", failed(ErrUnavailable, "A registry operation on agent %s is in progress", id)
@@ -373,15 +373,17 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 
 	// Frameworks the master does not know yet are recovered from the
 	// agent's report; they stay inactive until their scheduler subscribes.
+	recoveredHere := map[string]bool{}
+	var recoveredOrder []*framework
 	for _, fi := range rr.GetFrameworks() {
 		fid := fi.GetId().GetValue()
 		if fid == "" || s.frameworks[fid] != nil || s.isCompletedFramework(fid) {
 			continue
 		}
-		f := s.newFramework(proto.Clone(fi).(*mesospb.FrameworkInfo))
-		f.recovered = true
+		f := s.newRecoveredFramework(proto.Clone(fi).(*mesospb.FrameworkInfo))
 		s.alloc().AddFramework(fid, s.allocFramework(f), nil)
-		s.publishFrameworkAdded(f)
+		recoveredHere[fid] = true
+		recoveredOrder = append(recoveredOrder, f)
 		s.log.Info("recovered framework from agent", "framework_id", fid, "agent_id", id)
 	}
 	for _, e := range rr.GetExecutors() {
@@ -392,6 +394,7 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 	}
 	used := map[string]resources.Resources{}
 	var completedFrameworkTasks []string
+	var added []*mesospb.Task // TASK_ADDED once the books are done
 	for _, t := range rr.GetTasks() {
 		t = proto.Clone(t).(*mesospb.Task)
 		fid := t.GetFrameworkId().GetValue()
@@ -412,7 +415,8 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 		if rs, err := upgradeResources(t.GetResources(), role); err == nil {
 			t.Resources = rs
 		}
-		s.trackTask(f, a, t)
+		s.indexTask(f, a, t)
+		added = append(added, t)
 		if !taskstate.IsTerminal(t.GetState()) {
 			used[fid] = addRes(used[fid], t.GetResources())
 		}
@@ -439,12 +443,30 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 		}
 	}
 	s.alloc().AddAgent(id, s.allocAgent(a), used)
+	// Operator subscribers hear it in Mesos's order: addSlave publishes
+	// TASK_ADDED for the tasks of known frameworks, then AGENT_ADDED (still
+	// active); deactivation follows; then updateSlaveFrameworks recovers
+	// the frameworks first seen here, each FRAMEWORK_ADDED before its
+	// tasks' TASK_ADDED.
+	for _, t := range added {
+		if !recoveredHere[t.GetFrameworkId().GetValue()] {
+			s.publishTaskAdded(t)
+		}
+	}
+	s.publishAgentAdded(a)
 	if s.deactivated[id] {
 		// Master::__reregisterSlave: an agent an operator deactivated
 		// stays deactivated across re-registration.
 		s.deactivate(a)
 	}
-	s.publishAgentAdded(a)
+	for _, f := range recoveredOrder {
+		s.publishFrameworkAdded(f)
+		for _, t := range added {
+			if t.GetFrameworkId().GetValue() == f.id {
+				s.publishTaskAdded(t)
+			}
+		}
+	}
 	pushed := conn.out.push(s.registeredEvent(a, agentapipb.Event_REREGISTERED))
 	for _, fid := range uniq(completedFrameworkTasks) {
 		a.send(shutdownFrameworkEvent(fid))
@@ -745,7 +767,9 @@ func (s *state) pingAgents() {
 		if a.pongPending || !a.connected() {
 			a.missedPings++
 		}
-		if s.markingUnreachable[a.id] {
+		if s.markingUnreachable[a.id] || s.markingGone[a.id] {
+			// Master::markUnreachable skips an agent whose unreachable or
+			// gone transition is already in flight.
 			continue
 		}
 		if a.missedPings >= s.cfg.MaxAgentPingTimeouts {
@@ -899,9 +923,10 @@ func (s *state) removeAgent(a *agent, unreachable bool, cause string) {
 	delete(s.agents, a.id)
 	if unreachable {
 		s.unreachable[a.id] = now
-	} else {
+	} else if !gone {
 		// Master::_removeSlave forgets an operator's deactivation of a
-		// removed agent; an unreachable one keeps it.
+		// removed agent; an unreachable or gone one (__removeSlave) keeps
+		// it.
 		delete(s.deactivated, a.id)
 	}
 	if !gone {

@@ -58,8 +58,7 @@ func (s *state) subscribe(conn *schedConn, sub *schedulerpb.Call_Subscribe) stri
 	if f == nil {
 		// Unknown to this master (e.g. after a failover before any agent
 		// reported it): accept the ID, as Mesos's recoverFramework does.
-		f = s.newFramework(info)
-		f.recovered = true
+		f = s.newRecoveredFramework(info)
 		s.alloc().AddFramework(f.id, s.allocFramework(f), nil)
 		s.publishFrameworkAdded(f)
 	}

@@ -18,13 +18,14 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/pkg/detector"
 )
 
 // MesosVersion is the Apache Mesos release whose wire behaviour meso
 // reproduces; it is what /version, /state and MasterInfo.version report.
-const MesosVersion = "1.11.0"
+const MesosVersion = buildinfo.MesosVersion
 
 // Version is meso's own version, reported beside MesosVersion.
 var Version = "0.1.0-dev"

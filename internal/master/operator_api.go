@@ -108,7 +108,8 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 	var res opResult
 	switch call.GetType() {
 	case masterpb.Call_UNKNOWN:
-		res = opFailed(ErrUnimplemented, "")
+		// libprocess's NotImplemented().
+		res = opFailed(ErrUnimplemented, "501 Not Implemented.")
 	case masterpb.Call_SUBSCRIBE:
 		m.serveOperatorSubscribe(w, r, mt)
 		return

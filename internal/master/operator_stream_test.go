@@ -154,8 +154,10 @@ func TestOperatorSubscribe(t *testing.T) {
 	launchOn(t, sched, agent, o, simpleTask("t", o.AgentId))
 	for _, s := range streams {
 		task := s.expect(masterpb.Event_TASK_ADDED).GetTaskAdded().GetTask()
+		// No user: the framework's user is not the task's
+		// (protobuf::createTask).
 		if task.GetTaskId().GetValue() != "t" || task.GetState() != mesospb.TaskState_TASK_STAGING ||
-			task.GetFrameworkId().GetValue() != sched.id || task.GetAgentId().GetValue() != agent.id {
+			task.GetFrameworkId().GetValue() != sched.id || task.GetAgentId().GetValue() != agent.id || task.User != nil {
 			t.Errorf("TASK_ADDED: %v", prototext(task))
 		}
 	}
@@ -317,5 +319,46 @@ func TestOperatorSubscribeBadAccept(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusNotAcceptable {
 		t.Errorf("Accept: text/html: %d %s, want 406", resp.StatusCode, b)
+	}
+}
+
+// TestOperatorSubscribeReregisteredAgent: an agent unknown to this master
+// (as after a failover) re-registers with a task of a known framework and
+// one of a framework first seen here. Subscribers hear it in Mesos's
+// order: the known framework's TASK_ADDED, AGENT_ADDED, then the recovered
+// framework (no registration time yet) and its TASK_ADDED.
+func TestOperatorSubscribeReregisteredAgent(t *testing.T) {
+	h := startMaster(t, nil)
+	s := h.operatorSubscribe(codec.JSON)
+	s.expect(masterpb.Event_SUBSCRIBED)
+	known := h.subscribe(fwInfo("known"), codec.JSON)
+	s.expect(masterpb.Event_FRAMEWORK_ADDED)
+
+	other := fwInfo("other")
+	other.Id = &mesospb.FrameworkID{Value: proto.String("fw-other")}
+	knownInfo := fwInfo("known")
+	knownInfo.Id = &mesospb.FrameworkID{Value: proto.String(known.id)}
+	task := func(id, fid string) *mesospb.Task {
+		return &mesospb.Task{Name: proto.String(id), TaskId: &mesospb.TaskID{Value: proto.String(id)},
+			FrameworkId: &mesospb.FrameworkID{Value: proto.String(fid)}, AgentId: &mesospb.AgentID{Value: proto.String("S9")},
+			State: mesospb.TaskState_TASK_RUNNING.Enum(), Resources: cpuMem(0.5, 64)}
+	}
+	call := reregisterCall("S9", knownInfo, task("mine", known.id), task("theirs", "fw-other"))
+	call.Reregister.Frameworks = append(call.Reregister.Frameworks, other)
+	h.openAgent(call).next(agentapipb.Event_REREGISTERED)
+
+	if got := s.expect(masterpb.Event_TASK_ADDED).GetTaskAdded().GetTask().GetTaskId().GetValue(); got != "mine" {
+		t.Errorf("first TASK_ADDED is %q, want the known framework's task", got)
+	}
+	if got := s.expect(masterpb.Event_AGENT_ADDED).GetAgentAdded().GetAgent(); got.GetAgentInfo().GetId().GetValue() != "S9" {
+		t.Errorf("AGENT_ADDED: %v", prototext(got))
+	}
+	fw := s.expect(masterpb.Event_FRAMEWORK_ADDED).GetFrameworkAdded().GetFramework()
+	if fw.GetFrameworkInfo().GetId().GetValue() != "fw-other" || !fw.GetRecovered() || fw.GetConnected() ||
+		fw.GetRegisteredTime().GetNanoseconds() != 0 || fw.GetReregisteredTime().GetNanoseconds() != 0 {
+		t.Errorf("FRAMEWORK_ADDED of the recovered framework: %v", prototext(fw))
+	}
+	if got := s.expect(masterpb.Event_TASK_ADDED).GetTaskAdded().GetTask().GetTaskId().GetValue(); got != "theirs" {
+		t.Errorf("last TASK_ADDED is %q, want the recovered framework's task", got)
 	}
 }

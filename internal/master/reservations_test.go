@@ -476,7 +476,7 @@ func TestOperatorAPIBasics(t *testing.T) {
 		{`{"type":"GET_HEALTH"}`, "text/html", 406, "Expecting 'Accept' to allow"},
 		{`{"type":"GET_MAINTENANCE_STATUS"}`, "", 501, "GET_MAINTENANCE_STATUS is not implemented"},
 		{`{"type":"CREATE_VOLUMES","create_volumes":{"agent_id":{"value":"x"},"volumes":[]}}`, "", 501, "CREATE_VOLUMES is not implemented"},
-		{`{"type":"UNKNOWN"}`, "", 501, ""},
+		{`{"type":"UNKNOWN"}`, "", 501, "501 Not Implemented."},
 		{`{"type":`, "", 400, "Failed to parse body into JSON"},
 	} {
 		if code, body := h.operator(tc.body, tc.accept); code != tc.code || !strings.Contains(body, tc.want) {

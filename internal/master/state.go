@@ -367,6 +367,17 @@ func (s *state) newFramework(info *mesospb.FrameworkInfo) *framework {
 	return f
 }
 
+// newRecoveredFramework registers a framework learned from an agent or
+// from a scheduler re-subscribing with an ID this master never saw
+// (Master::recoverFramework): it has no registration time (Mesos's
+// recovered Framework starts at Time(), shown as 0) until it subscribes.
+func (s *state) newRecoveredFramework(info *mesospb.FrameworkInfo) *framework {
+	f := s.newFramework(info)
+	f.recovered = true
+	f.registeredTime = time.Time{}
+	return f
+}
+
 func appendBounded[T any](list []T, v T, limit int) []T {
 	list = append(list, v)
 	if len(list) > limit {

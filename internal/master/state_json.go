@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
@@ -27,9 +28,9 @@ type object = map[string]any
 
 // Build information reported by /version and /state.
 var (
-	BuildDate = "2024-08-01 00:00:00"
-	BuildTime = float64(time.Date(2024, 8, 1, 0, 0, 0, 0, time.UTC).Unix())
-	BuildUser = "meso"
+	BuildDate = buildinfo.BuildDate
+	BuildTime = buildinfo.BuildTime
+	BuildUser = buildinfo.BuildUser
 )
 
 // versionObject holds the build keys Mesos writes in /version and /state.
@@ -335,7 +336,7 @@ func (s *state) frameworkJSON(f *framework) object {
 	o["user"] = f.info.GetUser()
 	o["failover_timeout"] = f.info.GetFailoverTimeout()
 	o["checkpoint"] = f.info.GetCheckpoint()
-	o["registered_time"] = secs(f.registeredTime)
+	o["registered_time"] = zeroSecs(f.registeredTime)
 	o["unregistered_time"] = zeroSecs(f.unregisteredTime)
 	o["resources"] = legacyMap(addRes(used, offered))
 	o["tasks"] = tasks

@@ -328,21 +328,32 @@ func (s *state) addTask(f *framework, a *agent, t *mesospb.TaskInfo) *mesospb.Ta
 	if e := t.GetExecutor(); e != nil {
 		task.ExecutorId = e.ExecutorId
 	}
+	// protobuf::createTask: the command's user, else the executor's
+	// command's; never the framework's.
 	if c := t.GetCommand(); c != nil && c.User != nil {
 		task.User = ptr(c.GetUser())
-	} else if f.info.User != nil {
-		task.User = ptr(f.info.GetUser())
+	} else if c := t.GetExecutor().GetCommand(); c != nil && c.User != nil {
+		task.User = ptr(c.GetUser())
 	}
 	s.trackTask(f, a, task)
 	return task
 }
 
-// trackTask indexes a task under its framework and agent.
+// trackTask indexes a task under its framework and agent; a task of a
+// framework is TASK_ADDED to operator subscribers (Framework::addTask).
 func (s *state) trackTask(f *framework, a *agent, task *mesospb.Task) {
+	s.indexTask(f, a, task)
+	if f != nil {
+		s.publishTaskAdded(task)
+	}
+}
+
+// indexTask is trackTask without the event, for a caller that publishes
+// in its own order.
+func (s *state) indexTask(f *framework, a *agent, task *mesospb.Task) {
 	id := task.GetTaskId().GetValue()
 	if f != nil {
 		f.tasks[id] = task
-		s.publishTaskAdded(task)
 	}
 	if a != nil {
 		if a.tasks[task.GetFrameworkId().GetValue()] == nil {
