@@ -581,6 +581,16 @@ func TestOperatorAPILoggingLevel(t *testing.T) {
 		t.Errorf("a stale revert undid the latest change: level %d", v)
 	}
 	set(3, 100*time.Millisecond)
-	eventually(t, 5*time.Second, func() bool { return get() == 0 && level.Level() == slog.LevelInfo },
+	// One encoding at a time here: the revert may fall between two reads.
+	getJSON := func() uint32 {
+		t.Helper()
+		r := ta.agentCall(t, "/api/v1", codec.JSON, callOf(agentpb.Call_GET_LOGGING_LEVEL))
+		resp := &agentpb.Response{}
+		if r.status != http.StatusOK || codec.UnmarshalJSON(r.body, resp) != nil {
+			t.Fatalf("GET_LOGGING_LEVEL: %d %q", r.status, r.body)
+		}
+		return resp.GetGetLoggingLevel().GetLevel()
+	}
+	eventually(t, 5*time.Second, func() bool { return getJSON() == 0 && level.Level() == slog.LevelInfo },
 		"level did not revert: %v", func() []string { return []string{level.Level().String()} })
 }

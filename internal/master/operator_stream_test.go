@@ -238,8 +238,10 @@ func TestOperatorSubscribeLateJoiner(t *testing.T) {
 // are TASK_UPDATED to TASK_LOST.
 func TestOperatorSubscribeUnreachable(t *testing.T) {
 	h, agent, _ := readCluster(t, func(c *Config) {
-		c.AgentPingTimeout = 50 * time.Millisecond
-		c.MaxAgentPingTimeouts = 2
+		// As startPingMaster: room for a loaded machine before the task
+		// is launched.
+		c.AgentPingTimeout = 100 * time.Millisecond
+		c.MaxAgentPingTimeouts = 10
 	})
 	s := h.operatorSubscribe(codec.Protobuf)
 	s.expect(masterpb.Event_SUBSCRIBED)
