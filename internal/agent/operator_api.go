@@ -117,12 +117,7 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 func apiMediaTypes(r *http.Request) (apiMedia, error) {
 	var m apiMedia
 	if r.Method != http.MethodPost {
-		// libprocess's MethodNotAllowed body.
-		return m, &httpapi.Error{
-			Status:  http.StatusMethodNotAllowed,
-			Message: fmt.Sprintf("405 Method Not Allowed. Expecting one of { 'POST' }, but received '%s'.", r.Method),
-			Header:  http.Header{"Allow": {http.MethodPost}},
-		}
+		return m, httpapi.MethodNotAllowed(r.Method, http.MethodPost)
 	}
 	if len(r.Header.Values("Content-Type")) == 0 {
 		return m, httpapi.Errorf(http.StatusBadRequest, "Expecting 'Content-Type' to be present")

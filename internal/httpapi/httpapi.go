@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -66,6 +67,18 @@ func WriteError(w http.ResponseWriter, err error) {
 	_, _ = io.WriteString(w, he.Message)
 }
 
+// MethodNotAllowed is libprocess's MethodNotAllowed: 405 with an Allow
+// header and the body "405 Method Not Allowed. Expecting one of { 'POST' },
+// but received 'GET'.".
+func MethodNotAllowed(method string, allowed ...string) *Error {
+	return &Error{
+		Status: http.StatusMethodNotAllowed,
+		Message: "405 Method Not Allowed. Expecting one of { '" + strings.Join(allowed, "', '") +
+			"' }, but received '" + method + "'.",
+		Header: http.Header{"Allow": {strings.Join(allowed, ", ")}},
+	}
+}
+
 // DecodeCall checks and decodes a v1 API call request (scheduler, executor,
 // operator or agent API) into m, in the order the Mesos master checks:
 //
@@ -85,11 +98,7 @@ func WriteError(w http.ResponseWriter, err error) {
 // It returns the request's media type. All errors are *Error.
 func DecodeCall(r *http.Request, m proto.Message) (codec.MediaType, error) {
 	if r.Method != http.MethodPost {
-		return "", &Error{
-			Status:  http.StatusMethodNotAllowed,
-			Message: fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method),
-			Header:  http.Header{"Allow": {http.MethodPost}},
-		}
+		return "", MethodNotAllowed(r.Method, http.MethodPost)
 	}
 	mt, err := codec.ParseContentType(r.Header.Get("Content-Type"))
 	switch {

@@ -103,7 +103,7 @@ func TestDecodeCall(t *testing.T) {
 		{name: "json with charset", method: "POST", contentType: "application/json; charset=utf-8", body: strings.NewReader(subscribeJSON), wantMT: codec.JSON},
 		{name: "protobuf", method: "POST", contentType: "application/x-protobuf", body: bytes.NewReader(pbBody), wantMT: codec.Protobuf},
 		{name: "GET", method: "GET", contentType: "application/json", wantStatus: 405,
-			wantMsg: "Expecting one of { 'POST' }, but received 'GET'", wantAllow: "POST"},
+			wantMsg: "405 Method Not Allowed. Expecting one of { 'POST' }, but received 'GET'.", wantAllow: "POST"},
 		{name: "PUT without content type", method: "PUT", wantStatus: 405, wantAllow: "POST"},
 		{name: "missing content type", method: "POST", body: strings.NewReader(subscribeJSON), wantStatus: 400,
 			wantMsg: "Expecting 'Content-Type' to be present"},

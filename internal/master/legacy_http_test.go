@@ -226,7 +226,7 @@ func TestLegacyTeardown(t *testing.T) {
 		code   int
 		msg    string
 	}{
-		{"GET", http.MethodGet, "/teardown", "", 405, "Expecting one of { 'POST' }, but received 'GET'"},
+		{"GET", http.MethodGet, "/teardown", "", 405, "405 Method Not Allowed. Expecting one of { 'POST' }, but received 'GET'."},
 		{"no frameworkId", http.MethodPost, "/master/teardown", "other=1", 400, "Missing 'frameworkId' query parameter in the request body"},
 		{"unknown", http.MethodPost, "/teardown", "frameworkId=nope", 400, "No framework found with specified ID"},
 		{"known", http.MethodPost, "/teardown/", url.Values{"frameworkId": {s.id}}.Encode(), 200, ""},

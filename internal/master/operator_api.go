@@ -752,13 +752,5 @@ func (m *Master) writeOpResult(w http.ResponseWriter, r *http.Request, fn func()
 
 // methodNotAllowed is libprocess's MethodNotAllowed.
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string) {
-	quoted := make([]string, len(allowed))
-	for i, a := range allowed {
-		quoted[i] = "'" + a + "'"
-	}
-	httpapi.WriteError(w, &httpapi.Error{
-		Status:  http.StatusMethodNotAllowed,
-		Message: fmt.Sprintf("Expecting one of { %s }, but received '%s'", strings.Join(quoted, ", "), r.Method),
-		Header:  http.Header{"Allow": {strings.Join(allowed, ", ")}},
-	})
+	httpapi.WriteError(w, httpapi.MethodNotAllowed(r.Method, allowed...))
 }
