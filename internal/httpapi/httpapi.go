@@ -15,8 +15,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"strconv"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
