@@ -218,15 +218,7 @@ func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (s
 		}
 		s.log.Info("removing the old disconnected agent: a new agent registers at its address",
 			"agent_id", old.id, "pid", old.pid)
-		s.persist(&registry.RemoveAgent{ID: &mesospb.AgentID{Value: ptr(old.id)}}, func(_ bool, rejected error) {
-			if rejected != nil {
-				s.log.Warn("cannot remove the old agent from the registry", "agent_id", old.id, "err", rejected)
-			}
-			if s.agents[old.id] == old && !old.connected() {
-				s.removeAgent(old, false, removedRegisteredCause)
-				s.metrics.slaveRemovalsRegistered++
-			}
-		})
+		s.removeSlave(old, removedRegisteredCause, func() { s.metrics.slaveRemovalsRegistered++ })
 	}
 	id := s.newAgentID()
 	a.id = id
@@ -707,15 +699,7 @@ func (s *state) agentCall(call *agentapipb.Call, streamID string) callResult {
 		}
 		// Master::unregisterSlave: out of the registry (RemoveSlave), then
 		// out of the books.
-		s.persist(&registry.RemoveAgent{ID: &mesospb.AgentID{Value: ptr(a.id)}}, func(_ bool, rejected error) {
-			if rejected != nil {
-				s.log.Warn("cannot remove agent from the registry", "agent_id", a.id, "err", rejected)
-			}
-			if s.agents[a.id] == a {
-				s.removeAgent(a, false, "the agent unregistered")
-				s.metrics.slaveRemovalsUnregistered++
-			}
-		})
+		s.removeSlave(a, "the agent unregistered", func() { s.metrics.slaveRemovalsUnregistered++ })
 	default:
 		return failed(ErrUnimplemented, "")
 	}
@@ -767,7 +751,7 @@ func (s *state) pingAgents() {
 		if a.pongPending || !a.connected() {
 			a.missedPings++
 		}
-		if s.markingUnreachable[a.id] || s.markingGone[a.id] {
+		if s.markingUnreachable[a.id] || s.markingGone[a.id] || s.removing[a.id] {
 			// Master::markUnreachable skips an agent whose unreachable or
 			// gone transition is already in flight.
 			continue
@@ -831,6 +815,32 @@ func (s *state) removeFrameworkFromAgent(a *agent, f *framework) {
 	for _, eid := range sortedKeys(a.executors[f.id]) {
 		s.removeExecutor(a.id, f.id, eid)
 	}
+}
+
+// removeSlave is Master::removeSlave: the agent leaves the registry
+// (RemoveAgent) and then the books (removeAgent, and count). It is
+// skipped while another transition of the agent is in flight, and while
+// it runs MARK_AGENT_GONE answers 503 and pings do not mark the agent
+// unreachable.
+func (s *state) removeSlave(a *agent, cause string, count func()) {
+	switch {
+	case s.markingUnreachable[a.id], s.markingGone[a.id], s.removing[a.id]:
+		s.log.Warn("ignoring the removal of an agent with a registry transition in flight", "agent_id", a.id)
+		return
+	}
+	s.removing[a.id] = true
+	s.persist(&registry.RemoveAgent{ID: &mesospb.AgentID{Value: ptr(a.id)}}, func(_ bool, rejected error) {
+		delete(s.removing, a.id)
+		if rejected != nil {
+			s.log.Warn("cannot remove agent from the registry", "agent_id", a.id, "err", rejected)
+		}
+		// A new agent at the address of a disconnected one may have
+		// found it reconnected meanwhile.
+		if s.agents[a.id] == a && !(cause == removedRegisteredCause && a.connected()) {
+			s.removeAgent(a, false, cause)
+			count()
+		}
+	})
 }
 
 // markUnreachable is Master::markUnreachable: the agent is marked

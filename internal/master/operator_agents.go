@@ -109,6 +109,8 @@ func (s *state) markAgentGone(id string) opResult {
 	switch {
 	case s.markingGone[id]:
 		return opFailed(ErrUnavailable, "Agent '%s' is already being transitioned to gone", id)
+	case s.removing[id]:
+		return opFailed(ErrUnavailable, "Agent '%s' is being transitioned to removed", id)
 	case s.markingUnreachable[id]:
 		return opFailed(ErrUnavailable, "Agent '%s' is being transitioned to unreachable", id)
 	}

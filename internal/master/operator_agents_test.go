@@ -12,6 +12,7 @@ import (
 	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/internal/registry"
 	"github.com/meso-project/meso/pkg/codec"
@@ -337,5 +338,51 @@ func TestMarkUnreachableAgentGone(t *testing.T) {
 	}
 	if n := h.getJSON("/state")["unreachable_slaves"]; n != 0.0 {
 		t.Errorf("unreachable_slaves %v", n)
+	}
+}
+
+// MARK_AGENT_GONE while the agent's removal (it unregistered) is being
+// written is a 503, as Mesos's slaves.removing; once it is removed the
+// agent is not found.
+func TestMarkAgentGoneWhileRemoving(t *testing.T) {
+	open := make(chan struct{})
+	close(open)
+	g := &gatedRegistrar{Registrar: newRegistrar(t, registry.NewMemoryStore()), gate: open}
+	h := startMaster(t, func(c *Config) { c.Registrar = g })
+	agent := h.registerAgent("cpus:1;mem:512")
+
+	held := make(chan struct{})
+	g.mu.Lock()
+	g.gate, g.writes = held, 0
+	g.mu.Unlock()
+	// The UNREGISTER's answer itself waits for the write (durable before
+	// visible).
+	unregistered := make(chan error, 1)
+	go func() {
+		_, err := agent.call(&agentapipb.Call{Type: agentapipb.Call_UNREGISTER.Enum()})
+		unregistered <- err
+	}()
+	waitFor(t, func() bool { return g.pending() > 0 })
+	// Asked on the loop (post: a reply, even over HTTP, is held until the
+	// write before it is durable).
+	results := make(chan opResult, 1)
+	h.m.post(func() { results <- h.m.st.markAgentGone(agent.id) })
+	res := <-results
+	if herr, ok := toHTTP(res.err).(*httpapi.Error); !ok || herr.Status != http.StatusServiceUnavailable ||
+		herr.Message != "Agent '"+agent.id+"' is being transitioned to removed" {
+		t.Errorf("MARK_AGENT_GONE during the removal: %v", res.err)
+	}
+	close(held)
+	if err := <-unregistered; err != nil {
+		t.Fatalf("UNREGISTER: %v", err)
+	}
+	waitFor(t, func() bool {
+		var gone bool
+		_ = h.m.do(t.Context(), func() { gone = h.m.st.agents[agent.id] == nil })
+		return gone
+	})
+	body := agentCallJSON("MARK_AGENT_GONE", "mark_agent_gone", agent.id)
+	if code, msg := h.operator(body, ""); code != http.StatusNotFound {
+		t.Errorf("MARK_AGENT_GONE of a removed agent: %d %q, want 404", code, msg)
 	}
 }

@@ -45,6 +45,7 @@ type state struct {
 	// in flight (Mesos's slaves.markingUnreachable, slaves.registering).
 	markingUnreachable map[string]bool
 	markingGone        map[string]bool // MARK_AGENT_GONE in flight (slaves.markingGone)
+	removing           map[string]bool // RemoveAgent in flight (slaves.removing)
 	admitting          map[string]bool // by pid
 	reregistering      map[string]bool // by agent ID
 
@@ -264,6 +265,7 @@ func newState(m *Master) *state {
 		recovered:          map[string]*mesospb.AgentInfo{},
 		markingUnreachable: map[string]bool{},
 		markingGone:        map[string]bool{},
+		removing:           map[string]bool{},
 		admitting:          map[string]bool{},
 		reregistering:      map[string]bool{},
 		offers:             map[string]*offer{},
