@@ -1,8 +1,10 @@
 package scheduler_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -220,8 +222,10 @@ func TestRedirectFollowed(t *testing.T) {
 
 func TestStreamIDSent(t *testing.T) {
 	m := (&schedulertest.Master{}).Start(t)
-	// A transparent proxy records the Mesos-Stream-Id header of each request.
+	// A transparent proxy records each request's call type, content type
+	// and Mesos-Stream-Id header.
 	type seen struct {
+		call     schedulerpb.Call_Type
 		typ, sid string
 	}
 	var mu sync.Mutex
@@ -231,8 +235,12 @@ func TestStreamIDSent(t *testing.T) {
 	rp.FlushInterval = -1
 	rp.Transport = &http.Transport{} // not http.DefaultTransport, which other servers' Close touches
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		call := &schedulerpb.Call{}
+		_ = proto.Unmarshal(body, call)
 		mu.Lock()
-		reqs = append(reqs, seen{r.Header.Get("Content-Type"), r.Header.Get("Mesos-Stream-Id")})
+		reqs = append(reqs, seen{call.GetType(), r.Header.Get("Content-Type"), r.Header.Get("Mesos-Stream-Id")})
 		mu.Unlock()
 		rp.ServeHTTP(w, r)
 	}))
@@ -242,18 +250,22 @@ func TestStreamIDSent(t *testing.T) {
 	eventually(t, func() bool { return r.c.FrameworkID() != nil })
 	// The proxied stream drops about once in a hundred runs (httputil's
 	// ReverseProxy logs its upstream read failing); the client subscribes
-	// again, and the call waits for that.
+	// again, and the call is retried until it goes through.
 	eventually(t, func() bool { return r.c.Call(t.Context(), scheduler.Reconcile()) == nil })
 	mu.Lock()
 	defer mu.Unlock()
-	// SUBSCRIBEs without a stream id, then RECONCILE with the stream's id.
-	var want []seen
-	for range len(reqs) - 1 {
-		want = append(want, seen{string(codec.Protobuf), ""})
+	// SUBSCRIBEs carry no stream id; every other call carries one, and the
+	// last (the RECONCILE that went through) the current stream's.
+	for i, q := range reqs {
+		if q.typ != string(codec.Protobuf) {
+			t.Errorf("request %d (%v): Content-Type %q", i, q.call, q.typ)
+		}
+		if (q.call == schedulerpb.Call_SUBSCRIBE) != (q.sid == "") {
+			t.Errorf("request %d: %v with Mesos-Stream-Id %q", i, q.call, q.sid)
+		}
 	}
-	want = append(want, seen{string(codec.Protobuf), m.StreamID()})
-	if diff := cmp.Diff(want, reqs, cmp.AllowUnexported(seen{})); diff != "" || len(reqs) < 2 {
-		t.Errorf("requests (-want +got):\n%s", diff)
+	if n := len(reqs); n < 2 || reqs[n-1].call != schedulerpb.Call_RECONCILE || reqs[n-1].sid != m.StreamID() {
+		t.Errorf("requests %+v: want the last to be RECONCILE on stream %s", reqs, m.StreamID())
 	}
 }
 
