@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what meso's build and test suite need on a Debian machine:
-# protoc (to check the committed generated code is fresh) and, for the
-# ZooKeeper integration tests, the zookeeper package.
+# protoc (to check the committed generated code is fresh), for the
+# ZooKeeper integration tests the zookeeper package, and bzip2 (the
+# fetcher's tests make .tar.bz2 archives with it: Go only decompresses).
 set -euo pipefail
 
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1 || need+=(zookeeper)
+command -v bzip2 >/dev/null 2>&1 || need+=(bzip2)
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: missing ${need[*]} and no apt-get; install them by hand" >&2
