@@ -28,6 +28,8 @@ type agentFlags struct {
 	port                                   int
 	resources, attributes, defaultRole     string
 	executorRegistrationTimeout            flags.Duration
+	fetcherStallTimeout                    flags.Duration
+	frameworksHome                         string
 	executorShutdownGracePeriod            flags.Duration
 	registrationBackoffFactor              flags.Duration
 	switchUser                             bool
@@ -73,6 +75,10 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 	fs.StringVar(&f.defaultRole, "default_role", "*", "role of resources given without one")
 	f.executorRegistrationTimeout = flags.Duration{Duration: time.Minute}
 	fs.Var(&f.executorRegistrationTimeout, "executor_registration_timeout", "how long an executor has to subscribe")
+	f.fetcherStallTimeout = flags.Duration{Duration: 60 * time.Second}
+	fs.Var(&f.fetcherStallTimeout, "fetcher_stall_timeout",
+		"abort fetching a URI whose download moves less than 1 byte/s for this long")
+	fs.StringVar(&f.frameworksHome, "frameworks_home", "", "directory prepended to relative paths of executor and task URIs")
 	f.executorShutdownGracePeriod = flags.Duration{Duration: 5 * time.Second}
 	fs.Var(&f.executorShutdownGracePeriod, "executor_shutdown_grace_period", "how long an executor has to stop after SHUTDOWN")
 	f.registrationBackoffFactor = flags.Duration{Duration: time.Second}
@@ -200,6 +206,8 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		ExecutorCommand:               executor,
 		CgroupsEnableCFS:              f.cgroupsEnableCFS,
 		ExecutorRegistrationTimeout:   f.executorRegistrationTimeout.Duration,
+		FetcherStallTimeout:           f.fetcherStallTimeout.Duration,
+		FrameworksHome:                f.frameworksHome,
 		ExecutorShutdownGracePeriod:   f.executorShutdownGracePeriod.Duration,
 		RegistrationBackoffFactor:     f.registrationBackoffFactor.Duration,
 		SwitchUser:                    f.switchUser,

@@ -89,6 +89,11 @@ type Config struct {
 	// {"/path/meso", "executor"}.
 	ExecutorCommand             []string
 	ExecutorRegistrationTimeout time.Duration // 1m
+	// FetcherStallTimeout aborts a URI download that moves less than 1
+	// byte/s for this long (--fetcher_stall_timeout, 60s); FrameworksHome
+	// is prepended to relative URI paths (--frameworks_home).
+	FetcherStallTimeout         time.Duration
+	FrameworksHome              string
 	ExecutorShutdownGracePeriod time.Duration // 5s
 	RegistrationBackoffFactor   time.Duration // 1s
 	// StatusUpdateRetryInterval is the first retry of an unacknowledged

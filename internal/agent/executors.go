@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/executorpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/agent/paths"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
@@ -297,9 +299,16 @@ func (a *Agent) launchExecutor(ex *executor) {
 	ex.regTimer = time.AfterFunc(a.cfg.ExecutorRegistrationTimeout, func() {
 		a.post(func() { a.registrationTimedOut(ex, cid) })
 	})
+	uris := ex.info.GetCommand().GetUris()
 	go func() {
 		if persist != nil {
 			persist()
+		}
+		if len(uris) > 0 {
+			if err := a.fetch(ctx, cid, dir, runAs, uris); err != nil {
+				a.post(func() { a.executorLaunched(ex, cid, &containerizer.LaunchError{ID: cid, Err: err}) })
+				return
+			}
 		}
 		err := a.cz.Launch(ctx, cfg)
 		if ctx.Err() != nil && err == nil {
@@ -307,6 +316,31 @@ func (a *Agent) launchExecutor(ex *executor) {
 		}
 		a.post(func() { a.executorLaunched(ex, cid, err) })
 	}()
+}
+
+// fetch puts the executor's URIs into its sandbox before the container
+// starts, as Mesos's fetcher does after the isolators prepare it, with the
+// fetcher's lines in the sandbox's stderr; then the fetched files belong
+// to the user the executor runs as. A failure fails the launch: the tasks
+// end TASK_FAILED with REASON_CONTAINER_LAUNCH_FAILED and a message naming
+// the URI and the cause. The fetch runs in the agent's process, not yet
+// inside the container's cgroups, and without the cache (issue 10).
+func (a *Agent) fetch(ctx context.Context, cid, dir, runAs string, uris []*mesospb.CommandInfo_URI) error {
+	stderr, err := os.OpenFile(filepath.Join(dir, "stderr"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("Failed to fetch all URIs for container '%s': %w", cid, err)
+	}
+	defer stderr.Close()
+	err = fetcher.Fetch(ctx, uris, dir, fetcher.Options{
+		StallTimeout: a.cfg.FetcherStallTimeout, Log: stderr, FrameworksHome: a.cfg.FrameworksHome,
+	})
+	if err == nil {
+		err = chownSandbox(dir, runAs)
+	}
+	if err != nil {
+		return fmt.Errorf("Failed to fetch all URIs for container '%s': %w", cid, err)
+	}
+	return nil
 }
 
 // executorLaunched handles the outcome of a container launch (Mesos's
