@@ -235,7 +235,7 @@ func TestZooKeeper(t *testing.T) {
 		// The leader withdraws (its znode is deleted at once).
 		a.cancel()
 		start := time.Now()
-		if !closedWithin(a.lost, time.Second) {
+		if !closedWithin(a.lost, withdrawTimeout+time.Second) {
 			t.Fatal("withdrawn leader's lost not closed")
 		}
 		b.elected(t, 5*time.Second)
