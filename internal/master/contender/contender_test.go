@@ -169,9 +169,11 @@ func TestZooKeeper(t *testing.T) {
 		const path = "/c1/mesos"
 		url := c.URL(path)
 		infoA, infoB := masterInfo("m5050", 5050), masterInfo("m5051", 5051)
-		a := contend(t, NewZooKeeper(session(t, url, 2*time.Second), path, testLogger(t)), infoA)
+		// 5 s sessions: nothing here waits for an expiry, and a loaded CI
+		// machine once starved a 2 s session into expiring.
+		a := contend(t, NewZooKeeper(session(t, url, 5*time.Second), path, testLogger(t)), infoA)
 		a.elected(t, 10*time.Second)
-		b := contend(t, NewZooKeeper(session(t, url, 2*time.Second), path, testLogger(t)), infoB)
+		b := contend(t, NewZooKeeper(session(t, url, 5*time.Second), path, testLogger(t)), infoB)
 		if closedWithin(b.done, 300*time.Millisecond) {
 			t.Fatalf("the younger candidate's Contend returned: %v", b.err)
 		}
