@@ -231,8 +231,9 @@ func TestGroup(t *testing.T) {
 		if ms, err := g.Members(ctx); err != nil || len(ms) != 0 {
 			t.Fatalf("Members = %v, %v", ms, err)
 		}
-		// Watch creates the group and waits for members.
-		wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		// Watch creates the group and waits for members (2 s: on a loaded
+		// machine 200 ms once ended the Watch before it created the group).
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		if _, err := g.Watch(wctx, nil); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Watch of an empty group: %v", err)
