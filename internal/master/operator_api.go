@@ -16,6 +16,7 @@ import (
 	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/quotapb"
+	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/master/validation"
 	"github.com/meso-project/meso/internal/registry"
@@ -122,7 +123,7 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		res = opResult{resp: &masterpb.Response{
 			Type: masterpb.Response_GET_VERSION.Enum(),
 			GetVersion: &masterpb.Response_GetVersion{VersionInfo: &mesospb.VersionInfo{
-				Version: ptr(MesosVersion), BuildDate: ptr(BuildDate), BuildTime: ptr(BuildTime), BuildUser: ptr(BuildUser),
+				Version: ptr(MesosVersion), BuildDate: ptr(buildinfo.BuildDate), BuildTime: ptr(buildinfo.BuildTime), BuildUser: ptr(buildinfo.BuildUser),
 			}},
 		}}
 	case masterpb.Call_GET_FLAGS, masterpb.Call_GET_MASTER, masterpb.Call_GET_WEIGHTS, masterpb.Call_GET_QUOTA,

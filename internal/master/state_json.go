@@ -26,20 +26,13 @@ import (
 
 type object = map[string]any
 
-// Build information reported by /version and /state.
-var (
-	BuildDate = buildinfo.BuildDate
-	BuildTime = buildinfo.BuildTime
-	BuildUser = buildinfo.BuildUser
-)
-
 // versionObject holds the build keys Mesos writes in /version and /state.
 func versionObject() object {
 	return object{
 		"version":    MesosVersion,
-		"build_date": BuildDate,
-		"build_time": BuildTime,
-		"build_user": BuildUser,
+		"build_date": buildinfo.BuildDate,
+		"build_time": buildinfo.BuildTime,
+		"build_user": buildinfo.BuildUser,
 	}
 }
 
