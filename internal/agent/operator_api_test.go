@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -60,18 +61,22 @@ func (ta *testAgent) agentCall(t *testing.T, path string, mt codec.MediaType, ca
 	return ta.apiPost(t, http.MethodPost, path, map[string]string{"Content-Type": string(mt), "Accept": string(mt)}, body)
 }
 
-// liveValues are what changes between two reads: uptime and container
-// statistics.
+// liveValues are what changes between two reads: uptime, the host's
+// system/* gauges (load, free memory) and container statistics.
 var liveValues = cmp.Options{
 	protocmp.Transform(),
 	protocmp.IgnoreMessages(&mesospb.ResourceStatistics{}),
-	// The uptime metric's value.
+	// The values of the live metrics; their names must still match.
 	protocmp.FilterMessage(&mesospb.Metric{}, cmp.Comparer(func(x, y protocmp.Message) bool {
-		if x["name"] == "slave/uptime_secs" && y["name"] == "slave/uptime_secs" {
+		if x["name"] == y["name"] && isLiveMetric(fmt.Sprint(x["name"])) {
 			return true
 		}
 		return cmp.Equal(x, y)
 	})),
+}
+
+func isLiveMetric(name string) bool {
+	return name == "slave/uptime_secs" || strings.HasPrefix(name, "system/")
 }
 
 // agentBoth sends call in protobuf and in JSON, requires a 200 of the
