@@ -1,7 +1,8 @@
 // Package testutil holds small fixtures shared by meso's tests: building the
-// meso binary once per test process, polling for a condition, and the rule
-// that tests needing a real external part (ZooKeeper, root and cgroups,
-// Docker) skip when it is missing but fail when CI=true.
+// meso binary (or an example program) once per test process, polling for a
+// condition, and the rule that tests needing a real external part
+// (ZooKeeper, root and cgroups, Docker) skip when it is missing but fail
+// when CI=true.
 package testutil
 
 import (
@@ -31,34 +32,55 @@ func Need(t testing.TB, ok bool, reason string) {
 	t.Skipf("skipping: %s (set up the machine with 'make deps'; CI fails here instead)", reason)
 }
 
+// built is one binary built by Binary: once per package per test process.
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
 var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
+	buildMu sync.Mutex
+	builds  = map[string]*built{}
 )
 
 // MesoBinary builds ./cmd/meso once per test process and returns its path.
 // Integration tests use it to run the real command executor and CLI.
 func MesoBinary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	return Binary(t, "./cmd/meso", "meso")
+}
+
+// Binary builds the main package pkg (a path relative to the module root,
+// e.g. "./examples/executor") once per test process, statically, and
+// returns the path of the binary, named name.
+func Binary(t testing.TB, pkg, name string) string {
+	t.Helper()
+	buildMu.Lock()
+	b := builds[pkg]
+	if b == nil {
+		b = &built{}
+		builds[pkg] = b
+	}
+	buildMu.Unlock()
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "meso-test-bin-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "meso")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/meso")
+		b.path = filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
 		cmd.Dir = ModuleRoot()
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building meso: %v\n%s", err, out)
+			b.err = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return buildPath
+	return b.path
 }
 
 // ModuleRoot returns the repository root (the directory holding go.mod).
