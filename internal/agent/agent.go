@@ -95,15 +95,15 @@ type Config struct {
 	// FetcherStallTimeout aborts a URI download that moves less than 1
 	// byte/s for this long (--fetcher_stall_timeout, 60s); FrameworksHome
 	// is prepended to relative URI paths (--frameworks_home).
-	FetcherStallTimeout         time.Duration
-	FrameworksHome              string
+	FetcherStallTimeout time.Duration
+	FrameworksHome      string
 	// FetcherCacheDir is --fetcher_cache_dir, cleared when Serve starts
 	// (empty: <WorkDir>/fetch, so that agents sharing a machine in tests
 	// and `meso local` do not clear each other's; the flag's default is
 	// Mesos's /tmp/mesos/fetch). FetcherCacheSize is --fetcher_cache_size
 	// in bytes (nil: Mesos's 2GB; 0 disables the cache).
-	FetcherCacheDir  string
-	FetcherCacheSize *uint64
+	FetcherCacheDir             string
+	FetcherCacheSize            *uint64
 	ExecutorShutdownGracePeriod time.Duration // 5s
 	RegistrationBackoffFactor   time.Duration // 1s
 	// StatusUpdateRetryInterval is the first retry of an unacknowledged
@@ -149,10 +149,10 @@ type Config struct {
 
 // Agent is a meso agent. Create it with New and run it with Serve.
 type Agent struct {
-	cfg        Config
-	log        *slog.Logger
-	cz         containerizer.Containerizer
-	gc         *gc.GC // set by Serve
+	cfg Config
+	log *slog.Logger
+	cz  containerizer.Containerizer
+	gc  *gc.GC // set by Serve
 	// fetchCache is the fetcher cache (Mesos's FetcherProcess), made by
 	// Serve; launch goroutines and metrics read it.
 	fetchCache atomic.Pointer[fetcher.Cache]
