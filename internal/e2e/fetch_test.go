@@ -254,3 +254,21 @@ func TestFetchRunsInTheContainer(t *testing.T) {
 		t.Fatalf("the fetch did not run in the executor's process: %v %q\n%s", st.GetState(), st.GetMessage(), out)
 	}
 }
+
+// TestFetchInTheContainersCgroups: with the linux launcher and cgroups
+// isolation, the fetch runs in the container's cgroups (it counts against
+// the container's limits): a copy of /proc/self/cgroup made by the fetch
+// is the task's own.
+func TestFetchInTheContainersCgroups(t *testing.T) {
+	c, _, root := isolated(t, "cgroups/cpu,cgroups/mem", nil)
+	s := subscribe(t, c.MasterAddr, codec.JSON, frameworkInfo("fetch-cgroups"))
+	st := runFetching(t, s, "cg", "cat fetcher-cgroup; diff fetcher-cgroup /proc/self/cgroup",
+		&mesospb.CommandInfo_URI{Value: proto.String("/proc/self/cgroup"), OutputFile: proto.String("fetcher-cgroup")})
+	out := readFile(t, sandbox(t, c, s.fwID.GetValue(), "cg")+"/stdout")
+	if st.GetState() != mesospb.TaskState_TASK_FINISHED {
+		t.Fatalf("the fetch ran outside the container's cgroups: %v %q\n%s", st.GetState(), st.GetMessage(), out)
+	}
+	if !strings.Contains(out, "/"+root+"/") {
+		t.Errorf("the fetch's cgroups are not under the containers' root %s:\n%s", root, out)
+	}
+}
