@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/local"
+	"github.com/meso-project/meso/internal/testutil"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/taskstate"
 )
@@ -270,5 +272,49 @@ func TestFetchInTheContainersCgroups(t *testing.T) {
 	}
 	if !strings.Contains(out, "/"+root+"/") {
 		t.Errorf("the fetch's cgroups are not under the containers' root %s:\n%s", root, out)
+	}
+}
+
+// TestFetchAsTheTaskUser: the fetch runs as the task's user (Mesos's
+// fetcher does os::su): the fetched files, through the cache or not, are
+// the user's, and the user's cache directory is <cache dir>/<user>.
+func TestFetchAsTheTaskUser(t *testing.T) {
+	testutil.Need(t, os.Geteuid() == 0, "switching to another user needs root")
+	work := t.TempDir()
+	// The user must reach its sandbox.
+	for d := work; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// ... and run the meso binary (the launch helper, the executor).
+	if err := os.Chmod(filepath.Dir(testutil.MesoBinary(t)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	srv := newFileServer(t, map[string][]byte{"/hello.txt": []byte("hello")})
+	c := cluster(t, func(cfg *local.Config) {
+		cfg.WorkDir = work
+		cfg.Agent.SwitchUser = true
+	})
+	info := frameworkInfo("fetch-user")
+	info.User = proto.String("nobody")
+	s := subscribe(t, c.MasterAddr, codec.JSON, info)
+	for _, id := range []string{"user-1", "user-2"} {
+		st := runFetching(t, s, id, `ls -ln; test "$(stat -c %U hello.txt)" = nobody && test "$(stat -c %U plain.txt)" = nobody`,
+			&mesospb.CommandInfo_URI{Value: proto.String(srv.URL + "/hello.txt"), Cache: proto.Bool(true)},
+			&mesospb.CommandInfo_URI{Value: proto.String(srv.URL + "/hello.txt"), OutputFile: proto.String("plain.txt")})
+		if st.GetState() != mesospb.TaskState_TASK_FINISHED {
+			out := readFile(t, sandbox(t, c, s.fwID.GetValue(), id)+"/stdout")
+			errOut := readFile(t, sandbox(t, c, s.fwID.GetValue(), id)+"/stderr")
+			t.Fatalf("%s: %v %v %q\n%s\n%s", id, st.GetState(), st.GetReason(), st.GetMessage(), out, errOut)
+		}
+	}
+	// One download for the cache, one per task for plain.txt.
+	if n := srv.count("/hello.txt"); n != 3 {
+		t.Errorf("GETs = %d, want 3", n)
+	}
+	cached, _ := filepath.Glob(filepath.Join(c.AgentWorkDirs[0], "fetch", "nobody", "c*-hello.txt"))
+	if len(cached) != 1 {
+		t.Errorf("cache files for nobody: %v", cached)
 	}
 }
