@@ -1,6 +1,7 @@
 package fetcher
 
 import (
+	"archive/tar"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -410,5 +411,46 @@ func TestPlanJSONRoundTrip(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"items":[{"uri":{"value":"x"},"action":"STEAL"}]}`), &got); err == nil {
 		t.Error("an unknown action was accepted")
+	}
+}
+
+// Extraction from the cache is as strict as from the sandbox: entries
+// escaping the sandbox are refused, and nothing lands beside it (nor in
+// the cache directory, which holds only the cache file).
+func TestCacheExtractRefusesEscapes(t *testing.T) {
+	for _, format := range []string{"tar", "zip"} {
+		t.Run(format, func(t *testing.T) {
+			ents := []entry{{name: "ok.txt", kind: tar.TypeReg, body: "ok"}, {name: "../evil", kind: tar.TypeReg, body: "x"}}
+			body := tarBytes(t, ents)
+			if format == "zip" {
+				body = zipBytes(t, ents)
+			}
+			src := filepath.Join(t.TempDir(), "evil."+format)
+			if err := os.WriteFile(src, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c := newTestCache(t, 1<<20)
+			parent := t.TempDir()
+			sandbox := filepath.Join(parent, "sandbox")
+			if err := os.Mkdir(sandbox, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			l, err := c.Prepare(context.Background(), Request{ContainerID: "cid", Sandbox: sandbox,
+				URIs: []*mesospb.CommandInfo_URI{cachedURI(src)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = Run(context.Background(), l.Plan, Options{})
+			c.Finish(l, true, err)
+			if err == nil || !strings.Contains(err.Error(), "entry '../evil': path with '..' refused") {
+				t.Fatalf("err = %v, want the escape refused", err)
+			}
+			if ents, _ := os.ReadDir(parent); len(ents) != 1 {
+				t.Errorf("the sandbox's parent holds %v", ents)
+			}
+			if left, _ := filepath.Glob(filepath.Join(c.cfg.Dir, "*")); len(left) != 0 {
+				t.Errorf("the cache directory holds %v after the failed fetch", left)
+			}
+		})
 	}
 }
