@@ -19,6 +19,13 @@
 // released, in the container's mount namespace, drops to the user, then
 // execs (Mesos's mesos-containerizer launch does the same with its
 // ContainerLaunchInfo).
+//
+// When the container has a fetch (Info.Fetch, the agent's plan), the
+// helper also runs it once released and switched to the user, inside the
+// container, with the FetchFunc the composition root gives Run, and
+// reports the outcome on a second pipe (FetchFD) that the containerizer
+// waits on before Launch returns; the command runs only after a successful
+// fetch. Mesos fetches at the same point, between isolation and exec.
 package launch
 
 import (
