@@ -192,12 +192,16 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 			attr.Credential = cred
 		}
 	}
-	var r, w, fr, fw *os.File
+	var r, w, fr, fw, plan *os.File
 	if len(spec.Fetch) > 0 {
 		if len(spec.Helper) == 0 {
 			return nil, errors.New("fetching inside the container needs the launch helper")
 		}
-		info.Fetch = spec.Fetch
+		info.Fetch = true
+		if plan, err = planFile(spec.Fetch); err != nil {
+			return nil, err
+		}
+		defer plan.Close()
 		if fr, fw, err = os.Pipe(); err != nil {
 			return nil, fmt.Errorf("fetch pipe: %w", err)
 		}
@@ -212,7 +216,7 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 		}
 		defer r.Close()
 		var flags []string
-		if len(info.Mounts) > 0 || info.User != nil || info.Fetch != nil {
+		if len(info.Mounts) > 0 || info.User != nil || info.Fetch {
 			b, err := json.Marshal(info)
 			if err != nil {
 				w.Close()
@@ -239,7 +243,8 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 		cmd.ExtraFiles = []*os.File{r} // fd 3 = launch.ReleaseFD
 	}
 	if fw != nil {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, fw) // fd 4 = launch.FetchFD
+		// fd 4 = launch.FetchFD, fd 5 = launch.FetchPlanFD
+		cmd.ExtraFiles = append(cmd.ExtraFiles, fw, plan)
 	}
 	if err := cmd.Start(); err != nil {
 		if w != nil {
@@ -253,6 +258,25 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 	p := &Process{pid: cmd.Process.Pid, cmd: cmd, release: w, fetched: fr, done: make(chan struct{})}
 	go p.wait()
 	return p, nil
+}
+
+// planFile is an unlinked file holding plan, read from its start by the
+// helper (a pipe could not hold a large plan before the helper runs).
+func planFile(plan []byte) (*os.File, error) {
+	f, err := os.CreateTemp("", "meso-fetch-plan-")
+	if err != nil {
+		return nil, fmt.Errorf("fetch plan: %w", err)
+	}
+	_ = os.Remove(f.Name())
+	if _, err := f.Write(plan); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fetch plan: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fetch plan: %w", err)
+	}
+	return f, nil
 }
 
 func (p *Process) wait() {

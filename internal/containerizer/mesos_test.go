@@ -639,6 +639,16 @@ func TestDestroyDuringFetch(t *testing.T) {
 		b, _ := os.ReadFile(cfg.Stderr)
 		return strings.Contains(string(b), "Fetching URI '"+fifo+"'")
 	}, "the fetch did not start")
+	// The plan (its URIs may hold credentials) is not on the command line,
+	// which every user can read.
+	st, err := m.Status(t.Context(), "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.ContainerStatus.GetExecutorPid()))
+	if err != nil || strings.Contains(string(cmdline), fifo) || !strings.Contains(string(cmdline), "launch") {
+		t.Errorf("the fetching helper's command line: %q, %v", cmdline, err)
+	}
 	if err := m.Destroy(t.Context(), "stuck", 0); err != nil {
 		t.Fatalf("Destroy: %v", err)
 	}

@@ -20,8 +20,9 @@
 // execs (Mesos's mesos-containerizer launch does the same with its
 // ContainerLaunchInfo).
 //
-// When the container has a fetch (Info.Fetch, the agent's plan), the
-// helper also runs it once released and switched to the user, inside the
+// When the container has a fetch (Info.Fetch; the agent's plan comes on
+// FetchPlanFD, an unlinked file, not on the command line where every user
+// could read its URIs), the helper also runs it once released and switched to the user, inside the
 // container, with the FetchFunc the composition root gives Run, and
 // reports the outcome on a second pipe (FetchFD) that the containerizer
 // waits on before Launch returns; the command runs only after a successful
@@ -40,11 +41,13 @@ import (
 	"syscall"
 )
 
-// ReleaseFD is the descriptor the helper reads the release byte from, and
-// FetchFD the one it reports the fetch on (only when Info.Fetch is set).
+// ReleaseFD is the descriptor the helper reads the release byte from,
+// FetchFD the one it reports the fetch on, and FetchPlanFD the one it reads
+// the fetch's plan from (the last two only when Info.Fetch is set).
 const (
-	ReleaseFD = 3
-	FetchFD   = 4
+	ReleaseFD   = 3
+	FetchFD     = 4
+	FetchPlanFD = 5
 )
 
 // What the helper writes on FetchFD: FetchOK, or FetchFailed or
@@ -55,7 +58,7 @@ const (
 	SetupFailed = 'A'
 )
 
-// FetchFunc runs a container's fetch plan (Info.Fetch, opaque here) with
+// FetchFunc runs a container's fetch plan (opaque here) with
 // the fetcher's lines written to log (the sandbox's stderr). The
 // composition root (cmd/meso) passes the agent's fetcher.
 type FetchFunc func(ctx context.Context, plan []byte, log io.Writer) error
@@ -77,11 +80,12 @@ type Info struct {
 	// User, when set, is who the command runs as; the helper starts as
 	// root so that it can mount, and switches right before the exec.
 	User *User `json:"user,omitempty"`
-	// Fetch, when set, is the container's fetch: once released (and
-	// switched to the user), the helper runs it inside the container with
-	// its FetchFunc, reports on FetchFD, and execs only if it succeeded
-	// (Mesos fetches between isolating the container and exec'ing it).
-	Fetch json.RawMessage `json:"fetch,omitempty"`
+	// Fetch says the container has a fetch, whose plan is on FetchPlanFD:
+	// once released (and switched to the user), the helper runs it inside
+	// the container with its FetchFunc, reports on FetchFD, and execs only
+	// if it succeeded (Mesos fetches between isolating the container and
+	// exec'ing it).
+	Fetch bool `json:"fetch,omitempty"`
 }
 
 // Mount is one mount(2) call.
@@ -144,9 +148,21 @@ func Run(args []string, stderr io.Writer, fetch FetchFunc) int {
 	}
 	pipe.Close()
 	var report *os.File
-	if info.Fetch != nil {
-		if report = os.NewFile(FetchFD, "fetch"); report == nil {
-			fmt.Fprintln(stderr, "meso launch: no fetch pipe on fd 4; this is an internal helper of the agent")
+	var plan []byte
+	if info.Fetch {
+		report = os.NewFile(FetchFD, "fetch")
+		planFile := os.NewFile(FetchPlanFD, "fetch plan")
+		if report == nil || planFile == nil {
+			fmt.Fprintln(stderr, "meso launch: no fetch pipe on fd 4 or plan on fd 5; this is an internal helper of the agent")
+			return ExitAborted
+		}
+		var err error
+		plan, err = io.ReadAll(planFile)
+		planFile.Close()
+		if err != nil {
+			err = fmt.Errorf("reading the fetch plan: %w", err)
+			fmt.Fprintf(stderr, "meso launch: %v\n", err)
+			reportTo(report, SetupFailed, err)
 			return ExitAborted
 		}
 	}
@@ -159,7 +175,7 @@ func Run(args []string, stderr io.Writer, fetch FetchFunc) int {
 	if report != nil {
 		err := errors.New("the launch helper has no fetcher")
 		if fetch != nil {
-			err = fetch(context.Background(), info.Fetch, stderr)
+			err = fetch(context.Background(), plan, stderr)
 		}
 		if err != nil {
 			reportTo(report, FetchFailed, err)
