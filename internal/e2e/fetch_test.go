@@ -260,18 +260,29 @@ func TestFetchRunsInTheContainer(t *testing.T) {
 // TestFetchInTheContainersCgroups: with the linux launcher and cgroups
 // isolation, the fetch runs in the container's cgroups (it counts against
 // the container's limits): a copy of /proc/self/cgroup made by the fetch
-// is the task's own.
+// is the task's own. With a pid namespace too, the fetch is also in the
+// container's namespaces (its /proc/self/stat names pid 1, the executor
+// to be).
 func TestFetchInTheContainersCgroups(t *testing.T) {
-	c, _, root := isolated(t, "cgroups/cpu,cgroups/mem", nil)
-	s := subscribe(t, c.MasterAddr, codec.JSON, frameworkInfo("fetch-cgroups"))
-	st := runFetching(t, s, "cg", "cat fetcher-cgroup; diff fetcher-cgroup /proc/self/cgroup",
-		&mesospb.CommandInfo_URI{Value: proto.String("/proc/self/cgroup"), OutputFile: proto.String("fetcher-cgroup")})
-	out := readFile(t, sandbox(t, c, s.fwID.GetValue(), "cg")+"/stdout")
-	if st.GetState() != mesospb.TaskState_TASK_FINISHED {
-		t.Fatalf("the fetch ran outside the container's cgroups: %v %q\n%s", st.GetState(), st.GetMessage(), out)
-	}
-	if !strings.Contains(out, "/"+root+"/") {
-		t.Errorf("the fetch's cgroups are not under the containers' root %s:\n%s", root, out)
+	for _, isolation := range []string{"cgroups/cpu,cgroups/mem", "filesystem/linux,namespaces/pid,cgroups/cpu,cgroups/mem"} {
+		t.Run(isolation, func(t *testing.T) {
+			c, _, root := isolated(t, isolation, nil)
+			s := subscribe(t, c.MasterAddr, codec.JSON, frameworkInfo("fetch-cgroups"))
+			command := "cat fetcher-cgroup; diff fetcher-cgroup /proc/self/cgroup"
+			if strings.Contains(isolation, "namespaces/pid") {
+				command += ` && test "$(cut -d' ' -f1 fetcher-stat)" = 1`
+			}
+			st := runFetching(t, s, "cg", command,
+				&mesospb.CommandInfo_URI{Value: proto.String("/proc/self/cgroup"), OutputFile: proto.String("fetcher-cgroup")},
+				&mesospb.CommandInfo_URI{Value: proto.String("/proc/self/stat"), OutputFile: proto.String("fetcher-stat")})
+			out := readFile(t, sandbox(t, c, s.fwID.GetValue(), "cg")+"/stdout")
+			if st.GetState() != mesospb.TaskState_TASK_FINISHED {
+				t.Fatalf("the fetch ran outside the container: %v %q\n%s", st.GetState(), st.GetMessage(), out)
+			}
+			if !strings.Contains(out, "/"+root+"/") {
+				t.Errorf("the fetch's cgroups are not under the containers' root %s:\n%s", root, out)
+			}
+		})
 	}
 }
 
