@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/meso-project/meso/internal/agent"
+	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/builtin"
 	"github.com/meso-project/meso/internal/cgroups"
@@ -29,6 +30,8 @@ type agentFlags struct {
 	resources, attributes, defaultRole     string
 	executorRegistrationTimeout            flags.Duration
 	fetcherStallTimeout                    flags.Duration
+	fetcherCacheSize                       flags.Bytes
+	fetcherCacheDir                        string
 	frameworksHome                         string
 	executorShutdownGracePeriod            flags.Duration
 	registrationBackoffFactor              flags.Duration
@@ -78,6 +81,13 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 	f.fetcherStallTimeout = flags.Duration{Duration: 60 * time.Second}
 	fs.Var(&f.fetcherStallTimeout, "fetcher_stall_timeout",
 		"abort fetching a URI whose download moves less than 1 byte/s for this long")
+	f.fetcherCacheSize = flags.Bytes(fetcher.DefaultCacheSize)
+	fs.Var(&f.fetcherCacheSize, "fetcher_cache_size",
+		"size of the fetcher cache in bytes, e.g. 2GB (0 disables it: URIs with cache: true are fetched\n"+
+			"straight into the sandbox)")
+	fs.StringVar(&f.fetcherCacheDir, "fetcher_cache_dir", fetcher.DefaultCacheDir,
+		"directory for the fetcher cache; the agent clears it on startup, so keep nothing else there\n"+
+			"(a volume of its own is best: the cache is transient and competes with sandboxes for space)")
 	fs.StringVar(&f.frameworksHome, "frameworks_home", "", "directory prepended to relative paths of executor and task URIs")
 	f.executorShutdownGracePeriod = flags.Duration{Duration: 5 * time.Second}
 	fs.Var(&f.executorShutdownGracePeriod, "executor_shutdown_grace_period", "how long an executor has to stop after SHUTDOWN")
@@ -189,6 +199,10 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 	if f.containerizers != "mesos" {
 		return agent.Config{}, fmt.Errorf("unsupported --containerizers %q (only mesos for now)", f.containerizers)
 	}
+	if f.fetcherCacheDir == "" {
+		return agent.Config{}, errors.New("--fetcher_cache_dir must not be empty")
+	}
+	cacheSize := uint64(f.fetcherCacheSize)
 	// The command executor switches to the task's user itself when it runs
 	// as root; it must be told when the operator turned that off.
 	executor := []string{self, "executor"}
@@ -207,6 +221,8 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		CgroupsEnableCFS:              f.cgroupsEnableCFS,
 		ExecutorRegistrationTimeout:   f.executorRegistrationTimeout.Duration,
 		FetcherStallTimeout:           f.fetcherStallTimeout.Duration,
+		FetcherCacheDir:               f.fetcherCacheDir,
+		FetcherCacheSize:              &cacheSize,
 		FrameworksHome:                f.frameworksHome,
 		ExecutorShutdownGracePeriod:   f.executorShutdownGracePeriod.Duration,
 		RegistrationBackoffFactor:     f.registrationBackoffFactor.Duration,

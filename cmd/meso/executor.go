@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/containerizer/launch"
 	"github.com/meso-project/meso/internal/executors/command"
 )
@@ -38,7 +39,8 @@ func launchCommand() *cobra.Command {
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
-			return exitError{launch.Main(args, os.Stderr)}
+			// The fetch step runs the agent's fetcher inside the container.
+			return exitError{launch.Run(args, os.Stderr, fetcher.RunJSON)}
 		},
 	}
 }

@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/agent/statusupdate"
 	"github.com/meso-project/meso/internal/buildinfo"
@@ -92,8 +95,15 @@ type Config struct {
 	// FetcherStallTimeout aborts a URI download that moves less than 1
 	// byte/s for this long (--fetcher_stall_timeout, 60s); FrameworksHome
 	// is prepended to relative URI paths (--frameworks_home).
-	FetcherStallTimeout         time.Duration
-	FrameworksHome              string
+	FetcherStallTimeout time.Duration
+	FrameworksHome      string
+	// FetcherCacheDir is --fetcher_cache_dir, cleared when Serve starts
+	// (empty: <WorkDir>/fetch, so that agents sharing a machine in tests
+	// and `meso local` do not clear each other's; the flag's default is
+	// Mesos's /tmp/mesos/fetch). FetcherCacheSize is --fetcher_cache_size
+	// in bytes (nil: Mesos's 2GB; 0 disables the cache).
+	FetcherCacheDir             string
+	FetcherCacheSize            *uint64
 	ExecutorShutdownGracePeriod time.Duration // 5s
 	RegistrationBackoffFactor   time.Duration // 1s
 	// StatusUpdateRetryInterval is the first retry of an unacknowledged
@@ -139,10 +149,13 @@ type Config struct {
 
 // Agent is a meso agent. Create it with New and run it with Serve.
 type Agent struct {
-	cfg        Config
-	log        *slog.Logger
-	cz         containerizer.Containerizer
-	gc         *gc.GC // set by Serve
+	cfg Config
+	log *slog.Logger
+	cz  containerizer.Containerizer
+	gc  *gc.GC // set by Serve
+	// fetchCache is the fetcher cache (Mesos's FetcherProcess), made by
+	// Serve; launch goroutines and metrics read it.
+	fetchCache atomic.Pointer[fetcher.Cache]
 	files      *files.Files
 	det        detector.Detector
 	ownDet     bool // det was made by New from Config.Master
@@ -337,6 +350,21 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	defer collector.Close()
 	a.gc = collector
+	cacheDir := a.cfg.FetcherCacheDir
+	if cacheDir == "" {
+		cacheDir = filepath.Join(a.cfg.WorkDir, "fetch")
+	}
+	cacheSize := uint64(fetcher.DefaultCacheSize)
+	if a.cfg.FetcherCacheSize != nil {
+		cacheSize = *a.cfg.FetcherCacheSize
+	}
+	cache, err := fetcher.NewCache(fetcher.CacheConfig{Dir: cacheDir, Size: cacheSize,
+		FrameworksHome: a.cfg.FrameworksHome, StallTimeout: a.cfg.FetcherStallTimeout, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	defer cache.Close()
+	a.fetchCache.Store(cache)
 
 	recovered, err := a.recoverState(ctx)
 	if err != nil {

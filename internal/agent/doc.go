@@ -136,5 +136,32 @@
 // and checkpoints, are removed --gc_delay later (sooner as the disk fills,
 // --gc_disk_headroom); so are the directories of earlier agents.
 //
-// Not yet: the fetcher, the default executor.
+// # Fetching (executors.go, package fetcher)
+//
+// An executor's CommandInfo.URIs are fetched into its sandbox as part of
+// its launch (launchContainer), as Mesos's containerizer fetches between
+// isolating a container and running its command. The agent's fetcher.Cache
+// (Mesos's FetcherProcess, made by Serve, which clears --fetcher_cache_dir
+// first) plans each fetch: a URI with cache: true is downloaded once per
+// user into <fetcher_cache_dir>[/<user>] and copied or extracted from
+// there; concurrent fetches of it wait for the one download; the least
+// recently used files nobody is fetching are evicted to stay within
+// --fetcher_cache_size; a URI the cache cannot serve (size unknown, too
+// big, its download failed) is fetched straight into the sandbox. The plan
+// goes to the containerizer (ContainerConfig.Fetch) and the launch helper
+// runs it inside the container, in its cgroups and as its user, before the
+// executor (a containerizer without a helper: the agent runs it itself,
+// then gives the files to the user). The fetcher's lines go to the
+// sandbox's stderr. A failed fetch fails the launch: TASK_FAILED,
+// REASON_CONTAINER_LAUNCH_FAILED, "Failed to launch container: Failed to
+// fetch all URIs for container '<id>': Failed to fetch '<uri>': <cause>".
+// The cache counts fetches and its space for the containerizer/fetcher/*
+// metrics.
+//
+// Where meso differs from Mesos 1.11: mesos-fetcher runs as a child of the
+// agent, outside the container's cgroups (only at the same point of the
+// launch); here the fetch is the container's own. A file larger than the
+// whole cache is not cached (Mesos evicts everything and overflows).
+//
+// Not yet: the default executor.
 package agent

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -304,13 +305,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 		if persist != nil {
 			persist()
 		}
-		if len(uris) > 0 {
-			if err := a.fetch(ctx, cid, dir, runAs, uris); err != nil {
-				a.post(func() { a.executorLaunched(ex, cid, &containerizer.LaunchError{ID: cid, Err: err}) })
-				return
-			}
-		}
-		err := a.cz.Launch(ctx, cfg)
+		err := a.launchContainer(ctx, cfg, runAs, uris)
 		if ctx.Err() != nil && err == nil {
 			return
 		}
@@ -318,27 +313,72 @@ func (a *Agent) launchExecutor(ex *executor) {
 	}()
 }
 
-// fetch puts the executor's URIs into its sandbox before the container
-// starts, as Mesos's fetcher does after the isolators prepare it, with the
-// fetcher's lines in the sandbox's stderr; then the fetched files belong
-// to the user the executor runs as. A failure fails the launch: the tasks
-// end TASK_FAILED with REASON_CONTAINER_LAUNCH_FAILED and a message naming
-// the URI and the cause. The fetch runs in the agent's process, not yet
-// inside the container's cgroups, and without the cache (issue 10).
-func (a *Agent) fetch(ctx context.Context, cid, dir, runAs string, uris []*mesospb.CommandInfo_URI) error {
-	stderr, err := os.OpenFile(filepath.Join(dir, "stderr"), os.O_WRONLY|os.O_APPEND, 0)
+// launchContainer fetches the executor's URIs into its sandbox and
+// launches its container (off the actor), as Mesos's containerizer fetches
+// between isolating the container and running its command. The fetcher
+// cache plans the fetch (which URIs come through the cache); with a launch
+// helper the fetch runs inside the container (its cgroups and namespaces,
+// as the executor's user), otherwise here before the launch. Either way
+// the fetcher's lines go to the sandbox's stderr, the fetched files belong
+// to the executor's user, and a failure fails the launch: the tasks end
+// TASK_FAILED with REASON_CONTAINER_LAUNCH_FAILED and "Failed to fetch all
+// URIs for container '<id>': Failed to fetch '<uri>': <cause>".
+func (a *Agent) launchContainer(ctx context.Context, cfg containerizer.ContainerConfig, runAs string, uris []*mesospb.CommandInfo_URI) error {
+	cache := a.fetchCache.Load()
+	if len(uris) == 0 || cache == nil {
+		err := a.cz.Launch(ctx, cfg)
+		if cache != nil && err == nil {
+			// Mesos runs its fetcher for every container and counts a
+			// fetch of no URIs as a success.
+			cache.Count(nil)
+		}
+		return err
+	}
+	lease, err := cache.Prepare(ctx, fetcher.Request{ContainerID: cfg.ID, Sandbox: cfg.Dir, User: runAs, URIs: uris})
 	if err != nil {
-		return fmt.Errorf("Failed to fetch all URIs for container '%s': %w", cid, err)
+		return &containerizer.LaunchError{ID: cfg.ID,
+			Err: fmt.Errorf("Failed to fetch all URIs for container '%s': %w", cfg.ID, err)}
+	}
+	if f, ok := a.cz.(containerizer.InContainerFetcher); ok && f.FetchesInContainer() {
+		plan, err := json.Marshal(lease.Plan)
+		if err != nil {
+			cache.Finish(lease, false, nil)
+			return &containerizer.LaunchError{ID: cfg.ID, Err: err}
+		}
+		cfg.Fetch = plan
+		err = a.cz.Launch(ctx, cfg)
+		switch {
+		case err == nil:
+			cache.Finish(lease, true, nil)
+		case errors.Is(err, containerizer.ErrFetch):
+			cache.Finish(lease, true, err)
+		default:
+			cache.Finish(lease, false, nil) // the launch failed before the fetch
+		}
+		return err
+	}
+	err = fetchInAgent(ctx, lease.Plan, runAs)
+	cache.Finish(lease, true, err)
+	if err != nil {
+		return &containerizer.LaunchError{ID: cfg.ID, Err: err}
+	}
+	return a.cz.Launch(ctx, cfg)
+}
+
+// fetchInAgent runs plan in the agent's process, for a containerizer
+// that cannot fetch inside the container, then gives the fetched files to
+// the executor's user.
+func fetchInAgent(ctx context.Context, plan fetcher.Plan, runAs string) error {
+	stderr, err := os.OpenFile(filepath.Join(plan.SandboxDirectory, "stderr"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("Failed to fetch all URIs for container '%s': %w", plan.ContainerID, err)
 	}
 	defer stderr.Close()
-	err = fetcher.Fetch(ctx, uris, dir, fetcher.Options{
-		StallTimeout: a.cfg.FetcherStallTimeout, Log: stderr, FrameworksHome: a.cfg.FrameworksHome,
-	})
-	if err == nil {
-		err = chownSandbox(dir, runAs)
+	if err := fetcher.Run(ctx, plan, fetcher.Options{Log: stderr}); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("Failed to fetch all URIs for container '%s': %w", cid, err)
+	if err := chownSandbox(plan.SandboxDirectory, runAs); err != nil {
+		return fmt.Errorf("Failed to fetch all URIs for container '%s': %w", plan.ContainerID, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/httpapi"
 	mx "github.com/meso-project/meso/internal/metrics"
@@ -28,6 +29,7 @@ var agentCounters = map[string]bool{
 	"slave/recovery_errors": true, "slave/container_launch_errors": true,
 	"gc/path_removals_succeeded": true, "gc/path_removals_failed": true,
 	"containerizer/mesos/container_destroy_errors": true,
+	fetcher.MetricTaskFetchesSucceeded:             true, fetcher.MetricTaskFetchesFailed: true,
 }
 
 // takeSnapshot reads the agent's metrics. With a timeout, a loop that
@@ -52,6 +54,11 @@ func (a *Agent) takeSnapshot(parent context.Context, timeout time.Duration, hasT
 	if mr, ok := a.cz.(containerizer.MetricsReporter); ok {
 		if cm, err := mr.Metrics(ctx); err == nil {
 			addKinds(snap, cm)
+		}
+	}
+	if cache := a.fetchCache.Load(); cache != nil {
+		if fm, err := cache.Metrics(ctx); err == nil {
+			addKinds(snap, fm)
 		}
 	}
 	addKinds(snap, values)

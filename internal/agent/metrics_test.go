@@ -53,14 +53,10 @@ var mesosAgentMetrics = func() []string {
 
 // agentMetricsExcluded are Mesos agent metrics meso lacks, with the reason.
 var agentMetricsExcluded = map[string]string{
-	"containerizer/fetcher/task_fetches_succeeded": "meso has no fetcher yet (doc.go)",
-	"containerizer/fetcher/task_fetches_failed":    "meso has no fetcher yet (doc.go)",
-	"containerizer/fetcher/cache_size_total_bytes": "meso has no fetcher cache",
-	"containerizer/fetcher/cache_size_used_bytes":  "meso has no fetcher cache",
-	"volume_gid_manager/volume_gids_total":         "no volume gid manager (Mesos has it only with --volume_gid_range)",
-	"volume_gid_manager/volume_gids_free":          "no volume gid manager (Mesos has it only with --volume_gid_range)",
-	"containerizer/mesos/disk/project_ids_free":    "no XFS disk isolator (Mesos: disk/xfs only)",
-	"containerizer/mesos/disk/project_ids_total":   "no XFS disk isolator (Mesos: disk/xfs only)",
+	"volume_gid_manager/volume_gids_total":       "no volume gid manager (Mesos has it only with --volume_gid_range)",
+	"volume_gid_manager/volume_gids_free":        "no volume gid manager (Mesos has it only with --volume_gid_range)",
+	"containerizer/mesos/disk/project_ids_free":  "no XFS disk isolator (Mesos: disk/xfs only)",
+	"containerizer/mesos/disk/project_ids_total": "no XFS disk isolator (Mesos: disk/xfs only)",
 }
 
 func init() {

@@ -50,6 +50,10 @@ var (
 	ErrNotSupported = errors.New("containerizer: container not supported")
 	// ErrStopped is returned once Close has been called.
 	ErrStopped = errors.New("containerizer: stopped")
+	// ErrFetch is wrapped by the cause of a launch that failed because its
+	// fetch (ContainerConfig.Fetch) failed, or ended unfinished; the
+	// error's text is then the fetcher's own.
+	ErrFetch = errors.New("containerizer: fetch failed")
 )
 
 // ContainerConfig describes one container to launch.
@@ -87,6 +91,15 @@ type ContainerConfig struct {
 	// TaskInfo is the task of a container that runs one command task
 	// through the command executor; nil for other executors.
 	TaskInfo *mesospb.TaskInfo
+	// Fetch, when set, is the container's fetch plan, opaque here (the
+	// agent's fetcher.Plan as JSON): the launch helper runs it inside the
+	// container, in its cgroups and namespaces and as User, once the
+	// container is isolated and before its command runs (Mesos's FETCHING
+	// state). Launch returns when it ended; its failure fails the launch
+	// with a LaunchError whose cause wraps ErrFetch and reads as the
+	// fetcher's error. Only for a containerizer whose FetchesInContainer
+	// says so (Launch fails otherwise).
+	Fetch []byte
 	// OnForked, when set, is called with the first process's pid once it
 	// exists and before it runs anything (the agent checkpoints it there,
 	// as Mesos's forked.pid); an error fails the launch.
@@ -170,6 +183,13 @@ type Containerizer interface {
 	// Containers lists the IDs of the containers that have not ended.
 	Containers(ctx context.Context) ([]string, error)
 	Close() error
+}
+
+// InContainerFetcher is implemented by containerizers that can run a
+// container's fetch inside it (ContainerConfig.Fetch). The agent fetches
+// in its own process for the others, and when FetchesInContainer is false.
+type InContainerFetcher interface {
+	FetchesInContainer() bool
 }
 
 // MetricsReporter is implemented by containerizers that publish metrics

@@ -15,6 +15,11 @@
 //  5. RUNNING: a goroutine per Watcher waits for a limitation, and the
 //     helper is released: it makes the container's mounts, drops to the
 //     task user and execs the command, which keeps the pid.
+//  6. With a fetch (ContainerConfig.Fetch), the released helper first runs
+//     it, inside the container (its cgroups count it; a limitation or a
+//     Destroy ends it), and Launch waits for its report: a failed fetch
+//     fails the launch (the cause wraps ErrFetch) and the command never
+//     runs. Mesos's FETCHING state, between isolation and exec.
 //
 // A failure at any step cleans up what was done (Cleanup of every isolator,
 // the process killed) and Launch returns a LaunchError with the cause. A

@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -54,6 +56,10 @@ type ForkSpec struct {
 	// Without it the command starts at once, unheld; mounts then cannot be
 	// made and Fork fails if any are asked for.
 	Helper []string
+	// Fetch is the container's fetch plan (ContainerConfig.Fetch): the
+	// helper runs it once released, before the command; WaitFetched
+	// reports how it went. It needs the helper.
+	Fetch []byte
 }
 
 // Exit is how a process ended.
@@ -69,6 +75,7 @@ type Process struct {
 	pid     int
 	cmd     *exec.Cmd // nil for an adopted process
 	release *os.File  // write end of the release pipe; nil without a helper
+	fetched *os.File  // read end of the fetch pipe; nil without a fetch
 	done    chan struct{}
 	exit    Exit
 }
@@ -102,7 +109,51 @@ func (p *Process) Abort() {
 		p.release.Close()
 		p.release = nil
 	}
+	if p.fetched != nil {
+		p.fetched.Close()
+		p.fetched = nil
+	}
 }
+
+// WaitFetched waits, after Release, for the helper's fetch (ForkSpec.Fetch)
+// to end; nil at once when there is none. A failed fetch is an error
+// wrapping ErrFetch with the fetcher's message; so is a helper that ended
+// (was killed) before it told. A failure to prepare the container is a
+// plain error. ctx ending stops the wait.
+func (p *Process) WaitFetched(ctx context.Context) error {
+	f := p.fetched
+	if f == nil {
+		return nil
+	}
+	defer func() { f.Close(); p.fetched = nil }()
+	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Now()) })
+	defer stop()
+	msg, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: waiting for the fetch: %w", ErrFetch, ctx.Err())
+	case err != nil:
+		return fmt.Errorf("%w: reading the fetch's outcome: %w", ErrFetch, err)
+	case len(msg) == 0:
+		return fmt.Errorf("%w: the container's first process ended during the fetch", ErrFetch)
+	}
+	switch text := string(msg[1:]); msg[0] {
+	case launch.FetchOK:
+		return nil
+	case launch.FetchFailed:
+		return &fetchError{text}
+	case launch.SetupFailed:
+		return errors.New(text)
+	default:
+		return fmt.Errorf("%w: unexpected report %q from the launch helper", ErrFetch, msg)
+	}
+}
+
+// fetchError is a failed fetch: its text is the fetcher's, unwrapped.
+type fetchError struct{ msg string }
+
+func (e *fetchError) Error() string { return e.msg }
+func (e *fetchError) Unwrap() error { return ErrFetch }
 
 // StartHeld starts spec's command through the launch helper with attr (the
 // launcher's process attributes: process group, namespaces) and returns it
@@ -141,17 +192,37 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 			attr.Credential = cred
 		}
 	}
-	var r, w *os.File
+	var r, w, fr, fw, plan *os.File
+	if len(spec.Fetch) > 0 {
+		if len(spec.Helper) == 0 {
+			return nil, errors.New("fetching inside the container needs the launch helper")
+		}
+		info.Fetch = true
+		if plan, err = planFile(spec.Fetch); err != nil {
+			return nil, err
+		}
+		defer plan.Close()
+		if fr, fw, err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("fetch pipe: %w", err)
+		}
+		defer fw.Close()
+	}
 	if len(spec.Helper) > 0 {
 		if r, w, err = os.Pipe(); err != nil {
+			if fr != nil {
+				fr.Close()
+			}
 			return nil, fmt.Errorf("release pipe: %w", err)
 		}
 		defer r.Close()
 		var flags []string
-		if len(info.Mounts) > 0 || info.User != nil {
+		if len(info.Mounts) > 0 || info.User != nil || info.Fetch {
 			b, err := json.Marshal(info)
 			if err != nil {
 				w.Close()
+				if fr != nil {
+					fr.Close()
+				}
 				return nil, err
 			}
 			flags = append(flags, "--launch_info="+string(b))
@@ -171,15 +242,41 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 	if r != nil {
 		cmd.ExtraFiles = []*os.File{r} // fd 3 = launch.ReleaseFD
 	}
+	if fw != nil {
+		// fd 4 = launch.FetchFD, fd 5 = launch.FetchPlanFD
+		cmd.ExtraFiles = append(cmd.ExtraFiles, fw, plan)
+	}
 	if err := cmd.Start(); err != nil {
 		if w != nil {
 			w.Close()
 		}
+		if fr != nil {
+			fr.Close()
+		}
 		return nil, err
 	}
-	p := &Process{pid: cmd.Process.Pid, cmd: cmd, release: w, done: make(chan struct{})}
+	p := &Process{pid: cmd.Process.Pid, cmd: cmd, release: w, fetched: fr, done: make(chan struct{})}
 	go p.wait()
 	return p, nil
+}
+
+// planFile is an unlinked file holding plan, read from its start by the
+// helper (a pipe could not hold a large plan before the helper runs).
+func planFile(plan []byte) (*os.File, error) {
+	f, err := os.CreateTemp("", "meso-fetch-plan-")
+	if err != nil {
+		return nil, fmt.Errorf("fetch plan: %w", err)
+	}
+	_ = os.Remove(f.Name())
+	if _, err := f.Write(plan); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fetch plan: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fetch plan: %w", err)
+	}
+	return f, nil
 }
 
 func (p *Process) wait() {

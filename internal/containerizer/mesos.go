@@ -75,9 +75,13 @@ type Mesos struct {
 }
 
 var (
-	_ Containerizer   = (*Mesos)(nil)
-	_ MetricsReporter = (*Mesos)(nil)
+	_ Containerizer      = (*Mesos)(nil)
+	_ MetricsReporter    = (*Mesos)(nil)
+	_ InContainerFetcher = (*Mesos)(nil)
 )
+
+// FetchesInContainer is true with a launch helper: it runs the fetch.
+func (m *Mesos) FetchesInContainer() bool { return len(m.cfg.Helper) > 0 }
 
 type containerState int
 
@@ -329,7 +333,7 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 
 	proc, err := m.cfg.Launcher.Fork(ctx, cfg.ID, ForkSpec{
 		Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
-		User: cfg.User, Launch: li, Helper: m.cfg.Helper,
+		User: cfg.User, Launch: li, Helper: m.cfg.Helper, Fetch: cfg.Fetch,
 	})
 	if err != nil {
 		return m.failBeforeFork(c, fmt.Errorf("failed to fork: %w", err))
@@ -400,6 +404,11 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 		return m.failAfterFork(c, errors.New("the container was destroyed during its launch"))
 	}
 	if err := proc.Release(); err != nil {
+		return m.failAfterFork(c, err)
+	}
+	// The fetch runs in the released helper, inside the container (it
+	// counts against the container's limits; a destroy kills it).
+	if err := proc.WaitFetched(ctx); err != nil {
 		return m.failAfterFork(c, err)
 	}
 	log.Debug("container running", "pid", proc.Pid())

@@ -5,6 +5,7 @@ package containerizer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -568,5 +569,98 @@ func TestRecoverAdoptsLiveContainers(t *testing.T) {
 	case <-reaped:
 	case <-time.After(10 * time.Second):
 		t.Fatal("destroying the adopted container did not kill its process")
+	}
+}
+
+// fetchPlan is a fetch plan (the agent's fetcher.Plan JSON, Mesos's
+// FetcherInfo) that copies src into the sandbox.
+func fetchPlan(id, sandbox, src string) []byte {
+	return []byte(fmt.Sprintf(`{"container_id":%q,"sandbox_directory":%q,"items":[{"uri":{"value":%q},"action":"BYPASS_CACHE"}]}`,
+		id, sandbox, src))
+}
+
+// TestFetchInTheContainer: the launch helper runs the fetch once released
+// and before the command, with the fetcher's lines in the sandbox's stderr;
+// a failed fetch fails the launch with the fetcher's message and the
+// command never runs.
+func TestFetchInTheContainer(t *testing.T) {
+	m := newMesos(t)
+	if !m.FetchesInContainer() {
+		t.Fatal("a containerizer with a launch helper does not fetch in the container")
+	}
+	src := filepath.Join(t.TempDir(), "payload.txt")
+	if err := os.WriteFile(src, []byte("payload"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := shell(t, "f1", `cat payload.txt; echo " pid $$"`)
+	cfg.Fetch = fetchPlan("f1", cfg.Dir, src)
+	launch(t, m, cfg)
+	if term := wait(t, m, "f1"); term.ExitCode != 0 {
+		t.Fatalf("termination %+v", term)
+	}
+	if out, _ := os.ReadFile(cfg.Stdout); !strings.HasPrefix(string(out), "payload pid ") {
+		t.Errorf("stdout = %q, want the fetched file", out)
+	}
+	errOut, _ := os.ReadFile(cfg.Stderr)
+	for _, want := range []string{"Fetching URI '" + src + "'", "Successfully fetched all URIs into '" + cfg.Dir + "'"} {
+		if !strings.Contains(string(errOut), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+
+	bad := shell(t, "f2", "touch ran")
+	bad.Fetch = fetchPlan("f2", bad.Dir, "/nonexistent/payload")
+	err := m.Launch(t.Context(), bad)
+	var le *containerizer.LaunchError
+	if !errors.As(err, &le) || !errors.Is(err, containerizer.ErrFetch) ||
+		!strings.HasPrefix(le.Err.Error(), "Failed to fetch all URIs for container 'f2': Failed to fetch '/nonexistent/payload': ") {
+		t.Fatalf("Launch with a failing fetch = %v, want a LaunchError with the fetcher's message", err)
+	}
+	if _, err := os.Stat(filepath.Join(bad.Dir, "ran")); err == nil {
+		t.Error("the command ran after a failed fetch")
+	}
+	if ids, _ := m.Containers(t.Context()); len(ids) != 0 {
+		t.Errorf("containers left: %v", ids)
+	}
+}
+
+// A destroy during the fetch kills it and fails the launch.
+func TestDestroyDuringFetch(t *testing.T) {
+	m := newMesos(t)
+	fifo := filepath.Join(t.TempDir(), "never-written")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := shell(t, "stuck", "touch ran")
+	cfg.Fetch = fetchPlan("stuck", cfg.Dir, fifo) // opening a FIFO with no writer blocks
+	launched := make(chan error, 1)
+	go func() { launched <- m.Launch(context.Background(), cfg) }()
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		b, _ := os.ReadFile(cfg.Stderr)
+		return strings.Contains(string(b), "Fetching URI '"+fifo+"'")
+	}, "the fetch did not start")
+	// The plan (its URIs may hold credentials) is not on the command line,
+	// which every user can read.
+	st, err := m.Status(t.Context(), "stuck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.ContainerStatus.GetExecutorPid()))
+	if err != nil || strings.Contains(string(cmdline), fifo) || !strings.Contains(string(cmdline), "launch") {
+		t.Errorf("the fetching helper's command line: %q, %v", cmdline, err)
+	}
+	if err := m.Destroy(t.Context(), "stuck", 0); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	select {
+	case err := <-launched:
+		if !errors.Is(err, containerizer.ErrLaunch) || !errors.Is(err, containerizer.ErrFetch) {
+			t.Errorf("Launch = %v, want a failed launch", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Launch did not return after the destroy")
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, "ran")); err == nil {
+		t.Error("the command ran")
 	}
 }

@@ -136,6 +136,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		acfg.Logger = logger.With("component", "agent", "agent_index", i)
 		acfg.Master = c.MasterAddr
 		acfg.WorkDir = filepath.Join(cfg.WorkDir, fmt.Sprintf("agent-%d", i))
+		if acfg.FetcherCacheDir != "" && cfg.NumAgents > 1 {
+			// Each agent clears its cache directory when it starts.
+			acfg.FetcherCacheDir = filepath.Join(acfg.FetcherCacheDir, fmt.Sprintf("agent-%d", i))
+		}
 		acfg.CgroupsEnableCFS = acfg.CgroupsEnableCFS || cfg.Containerizer.CgroupsEnableCFS
 		if err := os.MkdirAll(acfg.WorkDir, 0o755); err != nil {
 			aln.Close()

@@ -1,6 +1,20 @@
 // Package fetcher puts a task's CommandInfo.URIs into its sandbox, the
-// work Mesos 1.11 does in its mesos-fetcher program (src/launcher/fetcher.cpp)
-// for URIs that bypass the fetcher cache.
+// work Mesos 1.11 does in its mesos-fetcher program (src/launcher/fetcher.cpp),
+// and keeps the agent's fetcher cache (its FetcherProcess,
+// src/slave/containerizer/fetcher.cpp).
+//
+// Cache (cache.go) is an actor owned by the agent: Prepare turns a
+// container's URIs into a Plan (Mesos's FetcherInfo: per URI BYPASS_CACHE,
+// DOWNLOAD_AND_CACHE or RETRIEVE_FROM_CACHE, with the cache file's name),
+// Finish settles the books once the plan ran. Entries are keyed by user and
+// URI ("user@uri") and live in <cache dir>/<user> as "c<serial>-<basename>";
+// a new entry's size is asked of its source first (a local file's size, an
+// http(s) HEAD's Content-Length) and space is reserved by evicting the
+// least recently used entries no fetch holds; anything going wrong makes
+// the URI bypass the cache, as in Mesos. Run (plan.go) carries a Plan out,
+// in the agent or, through RunJSON, in the launch helper inside the
+// container. Extraction from the cache puts only the archive's contents in
+// the sandbox, as Mesos does.
 //
 // What is Mesos's and mirrored here:
 //   - the destination: <sandbox>/<basename of the URI>, where the basename is
@@ -28,11 +42,7 @@
 // links pointing outside the sandbox are refused too, and extraction is
 // bounded (Limits) against archive bombs.
 //
-// What is left to the agent: the fetcher cache (--fetcher_cache_dir,
-// --fetcher_cache_size; a URI with cache: true is fetched directly, which
-// is Mesos's own fallback whenever the cache cannot serve it), running the
-// fetch as the task's user or inside the executor's container, the
-// containerizer/fetcher/* metrics, and ftp://, ftps:// and hdfs:// (Mesos
-// hands those to libcurl or the Hadoop client; here they fail with an error
-// naming the URI).
+// Not here: ftp://, ftps:// and hdfs:// (Mesos hands those to libcurl or
+// the Hadoop client; here they fail with an error naming the URI, and are
+// never cached).
 package fetcher

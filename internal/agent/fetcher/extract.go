@@ -48,15 +48,23 @@ func (l Limits) withDefaults() Limits {
 // a name that is not an archive. rel is the file inside root, dest its
 // absolute path for messages.
 func extract(root *os.Root, rel, dest, sandbox string, lim Limits) (bool, error) {
+	return extractInto(root, rel, root, dest, sandbox, lim)
+}
+
+// extractInto is extract with the archive in src (the fetcher cache) and
+// its contents written to dst (the sandbox). The archive's type, and a bare
+// .gz's output name, come from rel, as Mesos's extract looks at the source
+// path (so a cached "c3-notes.gz" gunzips to "c3-notes", as in Mesos).
+func extractInto(src *os.Root, rel string, dst *os.Root, dest, sandbox string, lim Limits) (bool, error) {
 	name := rel
 	switch {
 	case hasAnySuffix(name, ".tar", ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip"):
-		f, err := root.Open(rel)
+		f, err := src.Open(rel)
 		if err != nil {
 			return false, archiveError(dest, sandbox, err)
 		}
 		defer f.Close()
-		x := &extractor{root: root, lim: lim}
+		x := &extractor{root: dst, lim: lim}
 		if strings.HasSuffix(name, ".zip") {
 			err = x.zip(f)
 		} else {
@@ -68,7 +76,7 @@ func extract(root *os.Root, rel, dest, sandbox string, lim Limits) (bool, error)
 		return true, nil
 	case strings.HasSuffix(name, ".gz"):
 		out := strings.TrimSuffix(path.Base(name), ".gz")
-		if err := gunzipFile(root, rel, out, lim); err != nil {
+		if err := gunzipFile(src, rel, dst, out, lim); err != nil {
 			return false, fmt.Errorf("Failed to extract '%s': 'gunzip -d -c' failed: %w", dest, err)
 		}
 		return true, nil
@@ -89,8 +97,8 @@ func hasAnySuffix(s string, suffixes ...string) bool {
 	return false
 }
 
-func gunzipFile(root *os.Root, rel, out string, lim Limits) error {
-	in, err := root.Open(rel)
+func gunzipFile(src *os.Root, rel string, root *os.Root, out string, lim Limits) error {
+	in, err := src.Open(rel)
 	if err != nil {
 		return err
 	}

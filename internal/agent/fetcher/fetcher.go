@@ -48,8 +48,24 @@ func Fetch(ctx context.Context, uris []*mesospb.CommandInfo_URI, sandbox string,
 	}
 	defer root.Close()
 
-	for _, uri := range uris {
-		fetched, err := fetchOne(ctx, root, sandbox, uri, opts)
+	items := make([]Item, len(uris))
+	for i, uri := range uris {
+		items[i] = Item{URI: uri, Action: BypassCache}
+	}
+	return fetchItems(ctx, root, sandbox, "", items, opts)
+}
+
+// fetchItems is mesos-fetcher's main loop over FetcherInfo's items.
+func fetchItems(ctx context.Context, root *os.Root, sandbox, cacheDir string, items []Item, opts Options) error {
+	for _, item := range items {
+		uri := item.URI
+		var fetched string
+		var err error
+		if item.Action == BypassCache || item.Action == "" {
+			fetched, err = fetchOne(ctx, root, sandbox, uri, opts)
+		} else {
+			fetched, err = fetchThroughCache(ctx, root, sandbox, cacheDir, item, opts)
+		}
 		if err != nil {
 			err = fmt.Errorf("Failed to fetch '%s': %w", uri.GetValue(), err)
 			logf(opts.Log, "%v", err)
@@ -84,33 +100,15 @@ func logf(w io.Writer, format string, args ...any) {
 func fetchOne(ctx context.Context, root *os.Root, sandbox string, uri *mesospb.CommandInfo_URI, opts Options) (string, error) {
 	value := uri.GetValue()
 	logf(opts.Log, "Fetching URI '%s'", value)
-	// cache: true needs the agent's cache (not built yet). Mesos falls back
-	// to fetching straight into the sandbox whenever the cache cannot serve
-	// a URI (docs/fetcher.md "Bypassing the cache"), so that is done here.
+	// A URI with cache: true comes here too when the agent's cache could
+	// not serve it (Mesos's fallback, docs/fetcher.md "Bypassing the
+	// cache"), or when Fetch is called without a plan.
 	logf(opts.Log, "Fetching '%s' directly into the sandbox directory", value)
 
-	base, err := Basename(value)
+	rel, dest, err := destination(root, sandbox, uri)
 	if err != nil {
 		return "", err
 	}
-	rel := base
-	if uri.OutputFile != nil {
-		if err := ValidateOutputFile(uri.GetOutputFile()); err != nil {
-			return "", err
-		}
-		rel = path.Clean(uri.GetOutputFile())
-		if dir := path.Dir(rel); dir != "." {
-			if err := root.MkdirAll(dir, 0o755); err != nil {
-				return "", fmt.Errorf("Unable to create subdirectory %s in sandbox: %w", dir, err)
-			}
-		}
-	} else if base == "" || base == "." || base == ".." {
-		// Mesos would join an empty basename to the sandbox itself and fail
-		// opening it; say why instead.
-		return "", fmt.Errorf("URI '%s' has no file name to fetch to", value)
-	}
-	dest := filepath.Join(sandbox, filepath.FromSlash(rel))
-
 	if err := download(ctx, root, rel, dest, value, opts); err != nil {
 		return "", err
 	}
@@ -134,6 +132,33 @@ func fetchOne(ctx context.Context, root *os.Root, sandbox string, uri *mesospb.C
 		}
 	}
 	return dest, nil
+}
+
+// destination is where uri lands in the sandbox (rel inside root, dest
+// absolute): output_file, whose directories it creates, or the basename.
+func destination(root *os.Root, sandbox string, uri *mesospb.CommandInfo_URI) (rel, dest string, err error) {
+	value := uri.GetValue()
+	base, err := Basename(value)
+	if err != nil {
+		return "", "", err
+	}
+	rel = base
+	if uri.OutputFile != nil {
+		if err := ValidateOutputFile(uri.GetOutputFile()); err != nil {
+			return "", "", err
+		}
+		rel = path.Clean(uri.GetOutputFile())
+		if dir := path.Dir(rel); dir != "." {
+			if err := root.MkdirAll(dir, 0o755); err != nil {
+				return "", "", fmt.Errorf("Unable to create subdirectory %s in sandbox: %w", dir, err)
+			}
+		}
+	} else if base == "" || base == "." || base == ".." {
+		// Mesos would join an empty basename to the sandbox itself and fail
+		// opening it; say why instead.
+		return "", "", fmt.Errorf("URI '%s' has no file name to fetch to", value)
+	}
+	return rel, filepath.Join(sandbox, filepath.FromSlash(rel)), nil
 }
 
 // Basename is Mesos's Fetcher::basename: the text after the last '/' of

@@ -19,9 +19,18 @@
 // released, in the container's mount namespace, drops to the user, then
 // execs (Mesos's mesos-containerizer launch does the same with its
 // ContainerLaunchInfo).
+//
+// When the container has a fetch (Info.Fetch; the agent's plan comes on
+// FetchPlanFD, an unlinked file, not on the command line where every user
+// could read its URIs), the helper also runs it once released and switched to the user, inside the
+// container, with the FetchFunc the composition root gives Run, and
+// reports the outcome on a second pipe (FetchFD) that the containerizer
+// waits on before Launch returns; the command runs only after a successful
+// fetch. Mesos fetches at the same point, between isolation and exec.
 package launch
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,8 +41,27 @@ import (
 	"syscall"
 )
 
-// ReleaseFD is the descriptor the helper reads the release byte from.
-const ReleaseFD = 3
+// ReleaseFD is the descriptor the helper reads the release byte from,
+// FetchFD the one it reports the fetch on, and FetchPlanFD the one it reads
+// the fetch's plan from (the last two only when Info.Fetch is set).
+const (
+	ReleaseFD   = 3
+	FetchFD     = 4
+	FetchPlanFD = 5
+)
+
+// What the helper writes on FetchFD: FetchOK, or FetchFailed or
+// SetupFailed followed by the error's text; then it closes it.
+const (
+	FetchOK     = 'F'
+	FetchFailed = 'E'
+	SetupFailed = 'A'
+)
+
+// FetchFunc runs a container's fetch plan (opaque here) with
+// the fetcher's lines written to log (the sandbox's stderr). The
+// composition root (cmd/meso) passes the agent's fetcher.
+type FetchFunc func(ctx context.Context, plan []byte, log io.Writer) error
 
 // ExitAborted is the helper's exit code when it was not released, and
 // ExitExecFailed when the command could not be executed (as a shell does).
@@ -52,6 +80,12 @@ type Info struct {
 	// User, when set, is who the command runs as; the helper starts as
 	// root so that it can mount, and switches right before the exec.
 	User *User `json:"user,omitempty"`
+	// Fetch says the container has a fetch, whose plan is on FetchPlanFD:
+	// once released (and switched to the user), the helper runs it inside
+	// the container with its FetchFunc, reports on FetchFD, and execs only
+	// if it succeeded (Mesos fetches between isolating the container and
+	// exec'ing it).
+	Fetch bool `json:"fetch,omitempty"`
 }
 
 // Mount is one mount(2) call.
@@ -83,7 +117,11 @@ func Wrap(helper, argv []string) []string {
 // Main runs the helper: args are what follows the subcommand ("--" then the
 // command's argv). It returns only on failure, with the exit code to use;
 // on success the process image is replaced by the command.
-func Main(args []string, stderr io.Writer) int {
+func Main(args []string, stderr io.Writer) int { return Run(args, stderr, nil) }
+
+// Run is Main with the function that runs a container's fetch; a launch
+// asking for a fetch fails when it is nil.
+func Run(args []string, stderr io.Writer, fetch FetchFunc) int {
 	var info Info
 	for len(args) > 0 && strings.HasPrefix(args[0], infoFlag) {
 		if err := json.Unmarshal([]byte(strings.TrimPrefix(args[0], infoFlag)), &info); err != nil {
@@ -109,9 +147,41 @@ func Main(args []string, stderr io.Writer) int {
 		return ExitAborted
 	}
 	pipe.Close()
+	var report *os.File
+	var plan []byte
+	if info.Fetch {
+		report = os.NewFile(FetchFD, "fetch")
+		planFile := os.NewFile(FetchPlanFD, "fetch plan")
+		if report == nil || planFile == nil {
+			fmt.Fprintln(stderr, "meso launch: no fetch pipe on fd 4 or plan on fd 5; this is an internal helper of the agent")
+			return ExitAborted
+		}
+		var err error
+		plan, err = io.ReadAll(planFile)
+		planFile.Close()
+		if err != nil {
+			err = fmt.Errorf("reading the fetch plan: %w", err)
+			fmt.Fprintf(stderr, "meso launch: %v\n", err)
+			reportTo(report, SetupFailed, err)
+			return ExitAborted
+		}
+	}
 	if err := setup(info); err != nil {
-		fmt.Fprintf(stderr, "meso launch: preparing the container: %v\n", err)
+		err = fmt.Errorf("preparing the container: %w", err)
+		fmt.Fprintf(stderr, "meso launch: %v\n", err)
+		reportTo(report, SetupFailed, err)
 		return ExitAborted
+	}
+	if report != nil {
+		err := errors.New("the launch helper has no fetcher")
+		if fetch != nil {
+			err = fetch(context.Background(), plan, stderr)
+		}
+		if err != nil {
+			reportTo(report, FetchFailed, err)
+			return 1 // mesos-fetcher's EXIT_FAILURE
+		}
+		reportTo(report, FetchOK, nil)
 	}
 
 	path, err := exec.LookPath(args[0])
@@ -122,6 +192,20 @@ func Main(args []string, stderr io.Writer) int {
 	err = syscall.Exec(path, args, os.Environ())
 	fmt.Fprintf(stderr, "meso launch: exec %s: %v\n", path, err)
 	return ExitExecFailed
+}
+
+// reportTo writes the fetch's outcome and closes the pipe, so that the
+// command does not inherit it.
+func reportTo(f *os.File, code byte, err error) {
+	if f == nil {
+		return
+	}
+	msg := []byte{code}
+	if err != nil {
+		msg = append(msg, err.Error()...)
+	}
+	_, _ = f.Write(msg)
+	f.Close()
 }
 
 var errAborted = errors.New("the release pipe was closed without the release byte")
