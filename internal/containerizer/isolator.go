@@ -101,6 +101,23 @@ type Recoverer interface {
 	Recover(ctx context.Context, live []string) error
 }
 
+// NestedPreparer is Prepare for a nested container. The containerizer calls
+// only these for nested containers (no other phase but Join): a nested
+// container shares its root container's isolation, as Mesos's isolators do
+// by default (share_cgroups), so most isolators have nothing to do for it.
+// An isolator that must act for nested containers too (resolving secrets
+// into their environment) implements it.
+type NestedPreparer interface {
+	PrepareNested(ctx context.Context, cfg ContainerConfig) (*LaunchInfo, error)
+}
+
+// Joiner places a nested container's first process, held by the launch
+// helper, in its root container's isolation (cgroups): root is the root
+// container, pid the nested container's process.
+type Joiner interface {
+	Join(ctx context.Context, root Container, pid int) error
+}
+
 // LaunchInfo is what isolators ask of the launcher (a part of Mesos's
 // ContainerLaunchInfo).
 type LaunchInfo struct {

@@ -105,6 +105,7 @@ type Isolator struct {
 var (
 	_ containerizer.Preparer     = (*Isolator)(nil)
 	_ containerizer.Isolater     = (*Isolator)(nil)
+	_ containerizer.Joiner       = (*Isolator)(nil)
 	_ containerizer.Updater      = (*Isolator)(nil)
 	_ containerizer.Watcher      = (*Isolator)(nil)
 	_ containerizer.LimitChecker = (*Isolator)(nil)
@@ -263,6 +264,27 @@ func (i *Isolator) Isolate(_ context.Context, c containerizer.Container) error {
 		i.pressure.watch(c.ID, i.o.Hierarchy.Group(path.Join(i.o.Root, c.ID), "memory"))
 	}
 	return nil
+}
+
+// Join places a nested container's process in its root container's
+// cgroups: Mesos's isolators share them with nested containers by default
+// (share_cgroups). On v2 a process the linux launcher put in the nested
+// container's cgroup, below the root's, is counted there already and stays.
+func (i *Isolator) Join(_ context.Context, root containerizer.Container, pid int) error {
+	g := i.group(root.ID)
+	if i.o.Hierarchy.Version() == cgroups.V2 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			return err
+		}
+		rel := "/" + strings.TrimPrefix(strings.TrimPrefix(g.Dir(""), i.o.Hierarchy.Root()), "/")
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if cg, ok := strings.CutPrefix(line, "0::"); ok && (cg == rel || strings.HasPrefix(cg, rel+"/")) {
+				return nil
+			}
+		}
+	}
+	return g.Add(pid)
 }
 
 // Update applies Mesos's rules: cpu.shares = 1024 per cpu (v2: cpu.weight
