@@ -34,6 +34,8 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/containerizer/ioswitchboard"
 )
@@ -83,6 +85,15 @@ func RootID(id string) string {
 		return id[:i]
 	}
 	return id
+}
+
+// IDProto is the ContainerID of an ID's string form, with its parents.
+func IDProto(id string) *mesospb.ContainerID {
+	var out *mesospb.ContainerID
+	for _, v := range strings.Split(id, ".") {
+		out = &mesospb.ContainerID{Value: proto.String(v), Parent: out}
+	}
+	return out
 }
 
 // SandboxPath is a container's sandbox given its root container's: Mesos's

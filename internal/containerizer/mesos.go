@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -123,6 +124,9 @@ type container struct {
 	// sb is the IO switchboard of a container with a tty or of the DEBUG
 	// class; nil otherwise.
 	sb *ioswitchboard.Switchboard
+	// workDir is where a DEBUG container's processes run (its parent's
+	// sandbox); empty: its own sandbox.
+	workDir string
 
 	done chan struct{}
 	term Termination
@@ -302,8 +306,8 @@ func (m *Mesos) do(f func()) error { return m.call(context.Background(), f) }
 
 // Launch prepares, forks, isolates and releases the container.
 func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
-	if cfg.ID == "" || len(cfg.Command) == 0 {
-		return &LaunchError{ID: cfg.ID, Err: errors.New("an ID and a command are required")}
+	if cfg.ID == "" {
+		return &LaunchError{ID: cfg.ID, Err: errors.New("an ID is required")}
 	}
 	if err := checkContainerInfo(cfg.ContainerInfo); err != nil {
 		if errors.Is(err, ErrNotSupported) {
@@ -339,6 +343,9 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 	if refused != nil {
 		return &LaunchError{ID: cfg.ID, Err: refused}
 	}
+	if len(cfg.Command) == 0 {
+		return m.failBeforeFork(c, errors.New("no command to run"))
+	}
 	cfg = c.cfg // a nested container's sandbox, output and user
 	nested := c.parent != nil
 	log := m.log.With("container_id", cfg.ID)
@@ -364,7 +371,7 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 	}
 
 	spec := ForkSpec{
-		Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
+		Command: cfg.Command, Env: cfg.Env, Dir: c.workDirOrSandbox(), Stdout: cfg.Stdout, Stderr: cfg.Stderr,
 		User: cfg.User, Launch: li, Helper: m.cfg.Helper,
 	}
 	if err := m.switchboard(c, &spec); err != nil {
@@ -849,7 +856,7 @@ func (m *Mesos) Status(ctx context.Context, id string) (Status, error) {
 			}
 		}
 	}
-	cs := &mesospb.ContainerStatus{ContainerId: &mesospb.ContainerID{Value: proto.String(id)}}
+	cs := &mesospb.ContainerStatus{ContainerId: IDProto(id)}
 	if pid > 0 {
 		cs.ExecutorPid = proto.Uint32(uint32(pid))
 	}
@@ -927,6 +934,37 @@ func (m *Mesos) adopt(c *container) error {
 	if c.cfg.User == "" {
 		c.cfg.User = p.cfg.User
 	}
+	// The environment, as Mesos's _launch builds it: a DEBUG container
+	// inherits its parent's (MESOS_SANDBOX included) and runs in the
+	// parent's sandbox; others get MESOS_SANDBOX. The command's own
+	// variables win.
+	env := map[string]string{}
+	var order []string
+	set := func(kv string) {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, ok := env[k]; !ok {
+			order = append(order, k)
+		}
+		env[k] = v
+	}
+	if c.cfg.Debug {
+		for _, kv := range p.cfg.Env {
+			set(kv)
+		}
+		c.workDir = p.workDirOrSandbox()
+	} else {
+		set("MESOS_SANDBOX=" + c.cfg.Dir)
+	}
+	for _, kv := range c.cfg.Env {
+		set(kv)
+	}
+	if _, ok := env["PATH"]; !ok {
+		set("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	c.cfg.Env = c.cfg.Env[:0:0]
+	for _, k := range order {
+		c.cfg.Env = append(c.cfg.Env, k+"="+env[k])
+	}
 	c.parent = p
 	if p.children == nil {
 		p.children = make(map[string]*container)
@@ -950,6 +988,14 @@ func (m *Mesos) forget(c *container) {
 	if c.sb != nil {
 		go c.sb.Close()
 	}
+}
+
+// workDirOrSandbox is where c's processes run.
+func (c *container) workDirOrSandbox() string {
+	if c.workDir != "" {
+		return c.workDir
+	}
+	return c.cfg.Dir
 }
 
 // root is the top-level container c is nested in (c itself when it is
