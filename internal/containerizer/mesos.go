@@ -920,6 +920,12 @@ func (m *Mesos) adopt(c *container) error {
 	if c.cfg.OnForked != nil {
 		return errors.New("Nested containers may not be checkpointed")
 	}
+	if li := c.cfg.ContainerInfo.GetLinuxInfo(); li != nil && li.ShareCgroups != nil && !li.GetShareCgroups() {
+		// Mesos gives such a container cgroups of its own below its
+		// parent's; meso's isolators do not (yet): refuse rather than
+		// run it unisolated.
+		return errors.New("Nested containers with cgroups of their own (LinuxInfo.share_cgroups=false) are not supported by this agent")
+	}
 	root := p.root()
 	if root.cfg.Dir == "" {
 		return fmt.Errorf("Unexpected empty sandbox directory for root container %s", root.id)

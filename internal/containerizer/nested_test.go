@@ -326,3 +326,18 @@ func TestNestedSharesItsRootsCgroups(t *testing.T) {
 		}
 	}
 }
+
+func TestNestedWithOwnCgroupsIsRefused(t *testing.T) {
+	m := newMesos(t)
+	launch(t, m, shell(t, "p", "sleep 60"))
+	cfg := nested("p.c", "true")
+	cfg.ContainerInfo = &mesospb.ContainerInfo{Type: mesospb.ContainerInfo_MESOS.Enum(),
+		LinuxInfo: &mesospb.LinuxInfo{ShareCgroups: proto.Bool(false)}}
+	var le *containerizer.LaunchError
+	if err := m.Launch(t.Context(), cfg); !errors.As(err, &le) || !strings.Contains(le.Err.Error(), "share_cgroups=false") {
+		t.Errorf("Launch with share_cgroups=false: %v", err)
+	}
+	if _, err := m.Wait(t.Context(), "p.c"); !errors.Is(err, containerizer.ErrUnknown) {
+		t.Errorf("the refused container is known: %v", err)
+	}
+}
