@@ -168,5 +168,5 @@
 // destroys every nested and standalone container (the linux launcher's
 // recovery destroys any it finds left over).
 //
-// Not yet: the fetcher cache, the default executor.
+// Not yet: the fetcher, the default executor.
 package agent
