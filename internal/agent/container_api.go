@@ -183,6 +183,9 @@ func (a *Agent) launchContainer(ctx context.Context, pbID *mesospb.ContainerID, 
 	var le *containerizer.LaunchError
 	switch {
 	case err == nil:
+		if !nested {
+			a.forgetWhenEnded(id)
+		}
 		return nil
 	case errors.Is(err, containerizer.ErrExists):
 		return &launchAccepted{}
@@ -193,6 +196,27 @@ func (a *Agent) launchContainer(ctx context.Context, pbID *mesospb.ContainerID, 
 	default:
 		return httpapi.Errorf(http.StatusBadRequest, "%s", containerizerCause(err))
 	}
+}
+
+// forgetWhenEnded forgets a standalone container once it ended, as Mesos's
+// containerizer forgets a top-level container: WAIT_CONTAINER then answers
+// 404, and the ID may be launched again.
+func (a *Agent) forgetWhenEnded(id string) {
+	var ctx context.Context
+	if err := a.call(context.Background(), func() { ctx = a.ctx }); err != nil || ctx == nil {
+		return
+	}
+	go func() {
+		if _, err := a.cz.Wait(ctx, id); err != nil {
+			return
+		}
+		dctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := a.cz.Destroy(dctx, id, 0); err != nil && !errors.Is(err, containerizer.ErrUnknown) {
+			a.log.Warn("failed to forget an ended standalone container", "container_id", id, "err", err)
+		}
+		a.post(func() { delete(a.standalone, id) })
+	}()
 }
 
 // serveWaitContainer is Http::_waitContainer: the container's termination once

@@ -407,28 +407,67 @@ func TestStandaloneContainerCalls(t *testing.T) {
 	remove := &agentpb.Call{Type: agentpb.Call_REMOVE_CONTAINER.Enum(),
 		RemoveContainer: &agentpb.Call_RemoveContainer{ContainerId: id}}
 	ta.mustStatus(t, remove, http.StatusInternalServerError, "Container has not terminated yet")
-	ta.mustStatus(t, &agentpb.Call{Type: agentpb.Call_KILL_CONTAINER.Enum(), KillContainer: &agentpb.Call_KillContainer{
-		ContainerId: id, Signal: proto.Int32(15)}}, http.StatusOK, "")
-	r := ta.mustStatus(t, &agentpb.Call{Type: agentpb.Call_WAIT_CONTAINER.Enum(),
-		WaitContainer: &agentpb.Call_WaitContainer{ContainerId: id}}, http.StatusOK, "")
+	// Attaching needs an executor's container (Mesos answers 404 here).
+	ta.mustStatus(t, &agentpb.Call{Type: agentpb.Call_ATTACH_CONTAINER_OUTPUT.Enum(),
+		AttachContainerOutput: &agentpb.Call_AttachContainerOutput{ContainerId: id}}, http.StatusNotFound, "Container solo cannot be found")
+
+	wait := &agentpb.Call{Type: agentpb.Call_WAIT_CONTAINER.Enum(), WaitContainer: &agentpb.Call_WaitContainer{ContainerId: id}}
+	kill := &agentpb.Call{Type: agentpb.Call_KILL_CONTAINER.Enum(), KillContainer: &agentpb.Call_KillContainer{
+		ContainerId: id, Signal: proto.Int32(15)}}
+	// A WAIT sent before the end gets the termination; one that reaches
+	// the agent after it, a 404 (the container is forgotten). The test
+	// cannot see when the WAIT is pending, so it waits a while before the
+	// kill, and tries again, longer, if the WAIT came too late.
+	var r apiReply
+	for attempt, delay := range []time.Duration{300 * time.Millisecond, 2 * time.Second, 5 * time.Second} {
+		if attempt > 0 {
+			eventually(t, 10*time.Second, func() bool {
+				return ta.agentCall(t, "/api/v1", codec.Protobuf, launch).status == http.StatusOK
+			}, "relaunch failed")
+		}
+		waited := make(chan apiReply, 1)
+		go func() {
+			body, _ := proto.Marshal(wait)
+			req, _ := http.NewRequest(http.MethodPost, "http://"+ta.addr+"/api/v1", bytes.NewReader(body))
+			req.Header.Set("Content-Type", string(codec.Protobuf))
+			req.Header.Set("Accept", string(codec.Protobuf))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				waited <- apiReply{status: -1, body: []byte(err.Error())}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			waited <- apiReply{status: resp.StatusCode, body: b}
+		}()
+		time.Sleep(delay)
+		ta.mustStatus(t, kill, http.StatusOK, "")
+		select {
+		case r = <-waited:
+		case <-time.After(15 * time.Second):
+			t.Fatal("WAIT_CONTAINER was not answered")
+		}
+		if r.status != http.StatusNotFound {
+			break
+		}
+	}
 	resp := &agentpb.Response{}
-	if err := proto.Unmarshal(r.body, resp); err != nil {
-		t.Fatal(err)
+	if r.status != http.StatusOK || proto.Unmarshal(r.body, resp) != nil {
+		t.Fatalf("WAIT_CONTAINER: %d %q", r.status, r.body)
 	}
 	want := &agentpb.Response{Type: agentpb.Response_WAIT_CONTAINER.Enum(),
 		WaitContainer: &agentpb.Response_WaitContainer{ExitStatus: proto.Int32(15)}}
 	if diff := cmp.Diff(want, resp, protocmp.Transform()); diff != "" {
 		t.Errorf("WAIT_CONTAINER (-want +got):\n%s", diff)
 	}
-	// Attaching needs an executor's container (Mesos answers 404 here).
-	ta.mustStatus(t, &agentpb.Call{Type: agentpb.Call_ATTACH_CONTAINER_OUTPUT.Enum(),
-		AttachContainerOutput: &agentpb.Call_AttachContainerOutput{ContainerId: id}}, http.StatusNotFound, "Container solo cannot be found")
-
-	ta.mustStatus(t, remove, http.StatusOK, "")
-	if _, err := os.Stat(sandbox); !os.IsNotExist(err) {
-		t.Errorf("the standalone sandbox is left: %v", err)
-	}
+	// Ended, a standalone container is forgotten, as Mesos forgets a
+	// top-level container: 404s, and the ID may be launched again.
+	eventually(t, 10*time.Second, func() bool {
+		return ta.agentCall(t, "/api/v1", codec.Protobuf, wait).status == http.StatusNotFound
+	}, "the ended standalone container is still known")
 	ta.mustStatus(t, remove, http.StatusNotFound, "Container solo cannot be found")
+	ta.mustStatus(t, launch, http.StatusOK, "")
+	ta.mustStatus(t, kill, http.StatusOK, "")
 }
 
 func TestStandaloneContainersDieWithTheAgent(t *testing.T) {

@@ -152,7 +152,9 @@
 // already killed)"; REMOVE forgets an ended one and its sandbox, 500
 // "Nested container has not terminated yet" / "Unknown root container".
 // LAUNCH_CONTAINER without a parent starts a standalone container with the
-// sandbox <work_dir>/containers/<id>; the agent books it (a.standalone).
+// sandbox <work_dir>/containers/<id>; the agent books it (a.standalone)
+// and forgets it once it ended, as Mesos forgets top-level containers
+// (WAITs sent before the end get its termination, later ones a 404).
 //
 // ATTACH_CONTAINER_OUTPUT streams ProcessIO records (RecordIO with
 // Message-Content-Type; a HEARTBEAT every 30 s) of a container with an IO
