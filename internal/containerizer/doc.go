@@ -46,8 +46,11 @@
 // nested container shares its root container's isolation, as Mesos's
 // isolators do by default (share_cgroups): only NestedPreparer and Joiner
 // isolators take part in its launch (environment secrets; the cgroups
-// isolator puts its process in the root's cgroups), none in its updates,
-// watches and cleanup; share_cgroups=false is refused. The launchers treat
+// isolator puts its process in the root's cgroups), none in its updates
+// and watches. A nested container with LinuxInfo.share_cgroups=false goes
+// through every phase as a top-level one does, sized to its own resources,
+// and the cgroups isolator gives it <parent's>/mesos/<child>, Mesos's
+// layout (its limits nest in its parent's). The launchers treat
 // it as a container of its own, killable alone: the linux launcher gives
 // it the freezer (or v2) cgroup <parent's>/mesos/<child>.
 //

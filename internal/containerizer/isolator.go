@@ -101,10 +101,13 @@ type Recoverer interface {
 	Recover(ctx context.Context, live []string) error
 }
 
-// NestedPreparer is Prepare for a nested container. The containerizer calls
-// only these for nested containers (no other phase but Join): a nested
-// container shares its root container's isolation, as Mesos's isolators do
-// by default (share_cgroups), so most isolators have nothing to do for it.
+// NestedPreparer is Prepare for a nested container that shares its root's
+// isolation. The containerizer calls only these for such containers (no
+// other phase but Join): a nested container shares its root container's
+// isolation, as Mesos's isolators do by default (share_cgroups), so most
+// isolators have nothing to do for it. A nested container with
+// share_cgroups=false gets every phase, as a top-level container does, its
+// Container.ID "<parent>.<child>".
 // An isolator that must act for nested containers too (resolving secrets
 // into their environment) implements it.
 type NestedPreparer interface {

@@ -348,6 +348,11 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 	}
 	cfg = c.cfg // a nested container's sandbox, output and user
 	nested := c.parent != nil
+	// shared: a nested container in its root's isolation (Mesos's default
+	// share_cgroups); one with share_cgroups=false goes through every
+	// isolator phase as a top-level container does, and gets cgroups of
+	// its own below its parent's.
+	shared := nested && !ownCgroups(cfg)
 	log := m.log.With("container_id", cfg.ID)
 	if nested {
 		if err := makeSandbox(cfg.Dir, cfg.User); err != nil {
@@ -359,9 +364,9 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 	for _, iso := range m.cfg.Isolators {
 		var info *LaunchInfo
 		var err error
-		if p, ok := iso.(NestedPreparer); ok && nested {
+		if p, ok := iso.(NestedPreparer); ok && shared {
 			info, err = p.PrepareNested(ctx, cfg)
-		} else if p, ok := iso.(Preparer); ok && !nested {
+		} else if p, ok := iso.(Preparer); ok && !shared {
 			info, err = p.Prepare(ctx, cfg)
 		}
 		if err != nil {
@@ -411,11 +416,11 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 	}
 
 	for _, iso := range m.cfg.Isolators {
-		if j, ok := iso.(Joiner); ok && nested {
+		if j, ok := iso.(Joiner); ok && shared {
 			if err := j.Join(ctx, c.root().ref(c.root().pid()), proc.Pid()); err != nil {
 				return m.failAfterFork(c, fmt.Errorf("failed to isolate with %s: %w", iso.Name(), err))
 			}
-		} else if i, ok := iso.(Isolater); ok && !nested {
+		} else if i, ok := iso.(Isolater); ok && !shared {
 			if err := i.Isolate(ctx, c.ref(proc.Pid())); err != nil {
 				return m.failAfterFork(c, fmt.Errorf("failed to isolate with %s: %w", iso.Name(), err))
 			}
@@ -427,7 +432,7 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 		return m.failAfterFork(c, err)
 	}
 	for _, iso := range m.cfg.Isolators {
-		if u, ok := iso.(Updater); ok && !nested {
+		if u, ok := iso.(Updater); ok && !shared {
 			if err := u.Update(ctx, c.ref(proc.Pid()), requests, limits); err != nil {
 				return m.failAfterFork(c, fmt.Errorf("failed to update %s: %w", iso.Name(), err))
 			}
@@ -443,7 +448,7 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 		wctx, cancel := context.WithCancel(context.Background())
 		c.cancelWatch = cancel
 		for _, iso := range m.cfg.Isolators {
-			if w, ok := iso.(Watcher); ok && !nested {
+			if w, ok := iso.(Watcher); ok && !shared {
 				go m.watch(wctx, c, iso.Name(), w)
 			}
 		}
@@ -920,12 +925,6 @@ func (m *Mesos) adopt(c *container) error {
 	if c.cfg.OnForked != nil {
 		return errors.New("Nested containers may not be checkpointed")
 	}
-	if li := c.cfg.ContainerInfo.GetLinuxInfo(); li != nil && li.ShareCgroups != nil && !li.GetShareCgroups() {
-		// Mesos gives such a container cgroups of its own below its
-		// parent's; meso's isolators do not (yet): refuse rather than
-		// run it unisolated.
-		return errors.New("Nested containers with cgroups of their own (LinuxInfo.share_cgroups=false) are not supported by this agent")
-	}
 	root := p.root()
 	if root.cfg.Dir == "" {
 		return fmt.Errorf("Unexpected empty sandbox directory for root container %s", root.id)
@@ -994,6 +993,13 @@ func (m *Mesos) forget(c *container) {
 	if c.sb != nil {
 		go c.sb.Close()
 	}
+}
+
+// ownCgroups reports whether a nested container asked for cgroups of its
+// own (LinuxInfo.share_cgroups=false).
+func ownCgroups(cfg ContainerConfig) bool {
+	li := cfg.ContainerInfo.GetLinuxInfo()
+	return li != nil && li.ShareCgroups != nil && !li.GetShareCgroups()
 }
 
 // workDirOrSandbox is where c's processes run.

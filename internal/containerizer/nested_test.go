@@ -327,17 +327,57 @@ func TestNestedSharesItsRootsCgroups(t *testing.T) {
 	}
 }
 
-func TestNestedWithOwnCgroupsIsRefused(t *testing.T) {
-	m := newMesos(t)
-	launch(t, m, shell(t, "p", "sleep 60"))
-	cfg := nested("p.c", "true")
+func TestNestedWithCgroupsOfItsOwn(t *testing.T) {
+	h := cgroupstest.Real(t, "freezer", "memory")
+	if h.Version() != cgroups.V1 {
+		t.Skip("the host's cgroups are v2; this test reads v1 paths")
+	}
+	root := cgroupstest.Root(t, h)
+	l, err := launcher.NewLinux(h, root, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso, err := cgisolator.New(cgisolator.Options{Hierarchy: h, Root: root, Isolation: []string{"cgroups/mem"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = iso.Close() })
+	m, err := containerizer.New(t.Context(), containerizer.Config{Launcher: l, Isolators: []containerizer.Isolator{iso},
+		Helper: []string{testutil.MesoBinary(t), "launch"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	parent := shell(t, "p", "sleep 60")
+	launch(t, m, parent)
+	cfg := nested("p.c", "echo $$ > pid; exec sleep 60")
 	cfg.ContainerInfo = &mesospb.ContainerInfo{Type: mesospb.ContainerInfo_MESOS.Enum(),
 		LinuxInfo: &mesospb.LinuxInfo{ShareCgroups: proto.Bool(false)}}
-	var le *containerizer.LaunchError
-	if err := m.Launch(t.Context(), cfg); !errors.As(err, &le) || !strings.Contains(le.Err.Error(), "share_cgroups=false") {
-		t.Errorf("Launch with share_cgroups=false: %v", err)
+	cfg.Resources = mustParse(t, "cpus:0.1;mem:48")
+	if err := m.Launch(t.Context(), cfg); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := m.Wait(t.Context(), "p.c"); !errors.Is(err, containerizer.ErrUnknown) {
-		t.Errorf("the refused container is known: %v", err)
+	pid := pidOf(t, filepath.Join(parent.Dir, "containers", "c", "pid"))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ":memory:/" + root + "/p/mesos/c\n"; !strings.Contains(string(b), want) {
+		t.Errorf("the nested process's cgroups:\n%s\nwant a line ending %q", b, want)
+	}
+	limit, err := os.ReadFile(filepath.Join(h.Root(), "memory", root, "p", "mesos", "c", "memory.limit_in_bytes"))
+	if err != nil || strings.TrimSpace(string(limit)) != strconv.Itoa(48<<20) {
+		t.Errorf("the nested memory limit = %q, %v; want 48 MB", limit, err)
+	}
+	if err := m.Destroy(t.Context(), "p", 0); err != nil {
+		t.Fatal(err)
+	}
+	if alive(pid) {
+		t.Error("the nested process survived")
+	}
+	for _, c := range []string{"freezer", "memory"} {
+		if _, err := os.Stat(filepath.Join(h.Root(), c, root, "p")); !os.IsNotExist(err) {
+			t.Errorf("the %s cgroup of p is left: %v", c, err)
+		}
 	}
 }
