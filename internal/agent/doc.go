@@ -28,7 +28,9 @@
 //	                  checks (calls validated by package validation), the
 //	                  reads (state, tasks, executors, frameworks, containers,
 //	                  flags, version, metrics), LIST_FILES/READ_FILE, the
-//	                  logging level; nested/standalone container calls 501
+//	                  logging level
+//	container_api.go  the container calls of that API: nested containers,
+//	                  sessions, attach input/output, standalone containers
 //	status_updates.go status updates: agent-generated, from executors, acks,
 //	                  retries (the pure core is package statusupdate)
 //	checkpoints.go    what is checkpointed and when (formats: package checkpoint)
@@ -139,7 +141,7 @@
 // # Fetching (executors.go, package fetcher)
 //
 // An executor's CommandInfo.URIs are fetched into its sandbox as part of
-// its launch (launchContainer), as Mesos's containerizer fetches between
+// its launch (fetchAndLaunch), as Mesos's containerizer fetches between
 // isolating a container and running its command. The agent's fetcher.Cache
 // (Mesos's FetcherProcess, made by Serve, which clears --fetcher_cache_dir
 // first) plans each fetch: a URI with cache: true is downloaded once per
@@ -162,6 +164,38 @@
 // agent, outside the container's cgroups (only at the same point of the
 // launch); here the fetch is the container's own. A file larger than the
 // whole cache is not cached (Mesos evicts everything and overflows).
+//
+// # Nested and standalone containers (container_api.go)
+//
+// The operator API's container calls run off the actor, on the
+// containerizer's Nester side, with Mesos's answers (Http::launchContainer
+// and its siblings): LAUNCH_NESTED_CONTAINER (and LAUNCH_CONTAINER with a
+// parent) starts a container under a running one — 200, 202 when the ID
+// runs already, 400 with the launch failure ("Parent container X does not
+// exist") or "The provided ContainerInfo is not supported"; WAIT answers
+// exit_status (and state, reason, message, limitation for a container a
+// limit ended), 404 "Container X cannot be found"; KILL signals the first
+// process (SIGKILL by default), 404 "Container 'X' cannot be found (or is
+// already killed)"; REMOVE forgets an ended one and its sandbox, 500
+// "Nested container has not terminated yet" / "Unknown root container".
+// LAUNCH_CONTAINER without a parent starts a standalone container with the
+// sandbox <work_dir>/containers/<id>; the agent books it (a.standalone)
+// and forgets it once it ended, as Mesos forgets top-level containers
+// (WAITs sent before the end get its termination, later ones a 404).
+//
+// ATTACH_CONTAINER_OUTPUT streams ProcessIO records (RecordIO with
+// Message-Content-Type; a HEARTBEAT every 30 s) of a container with an IO
+// switchboard (a tty, or a session); ATTACH_CONTAINER_INPUT reads a
+// streaming request of ProcessIO records into its stdin (one client at a
+// time, 409 otherwise). Both need an executor's container or one nested in
+// it (404 otherwise), and a switchboard (500 "I/O switchboard server was
+// disabled for this container" otherwise). LAUNCH_NESTED_CONTAINER_SESSION
+// launches a DEBUG container and answers with its output; the container is
+// destroyed when the output ends or the client goes away. GET_CONTAINERS'
+// show_nested and show_standalone add those containers. Nested containers
+// are not recovered across agent restarts: when the agent stops it
+// destroys every nested and standalone container (the linux launcher's
+// recovery destroys any it finds left over).
 //
 // Not yet: the default executor.
 package agent

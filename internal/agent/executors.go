@@ -305,7 +305,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 		if persist != nil {
 			persist()
 		}
-		err := a.launchContainer(ctx, cfg, runAs, uris)
+		err := a.fetchAndLaunch(ctx, cfg, runAs, uris)
 		if ctx.Err() != nil && err == nil {
 			return
 		}
@@ -313,7 +313,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 	}()
 }
 
-// launchContainer fetches the executor's URIs into its sandbox and
+// fetchAndLaunch fetches the executor's URIs into its sandbox and
 // launches its container (off the actor), as Mesos's containerizer fetches
 // between isolating the container and running its command. The fetcher
 // cache plans the fetch (which URIs come through the cache); with a launch
@@ -323,7 +323,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 // to the executor's user, and a failure fails the launch: the tasks end
 // TASK_FAILED with REASON_CONTAINER_LAUNCH_FAILED and "Failed to fetch all
 // URIs for container '<id>': Failed to fetch '<uri>': <cause>".
-func (a *Agent) launchContainer(ctx context.Context, cfg containerizer.ContainerConfig, runAs string, uris []*mesospb.CommandInfo_URI) error {
+func (a *Agent) fetchAndLaunch(ctx context.Context, cfg containerizer.ContainerConfig, runAs string, uris []*mesospb.CommandInfo_URI) error {
 	cache := a.fetchCache.Load()
 	if len(uris) == 0 || cache == nil {
 		err := a.cz.Launch(ctx, cfg)
