@@ -176,7 +176,7 @@ func (a *Agent) launchContainer(ctx context.Context, pbID *mesospb.ContainerID, 
 	a.log.Info("launching container", "container_id", id, "debug", debug)
 	// The launch outlives the request, as Mesos's does: a client that goes
 	// away does not undo it.
-	err := a.cz.Launch(context.WithoutCancel(ctx), cfg)
+	err := a.fetchAndLaunchContainer(context.WithoutCancel(ctx), cfg, nested)
 	if err != nil && !nested && !errors.Is(err, containerizer.ErrExists) {
 		a.post(func() { delete(a.standalone, id) })
 	}
@@ -196,6 +196,40 @@ func (a *Agent) launchContainer(ctx context.Context, pbID *mesospb.ContainerID, 
 	default:
 		return httpapi.Errorf(http.StatusBadRequest, "%s", containerizerCause(err))
 	}
+}
+
+// fetchAndLaunchContainer launches a container of the operator API,
+// fetching its command's URIs into its sandbox first as Mesos's
+// containerizer does for every container: the sandbox is
+// <root sandbox>/containers/<child> (the root being an executor's
+// container or a standalone one), and the fetch runs as the container's
+// user, which is its parent's when the command names none.
+func (a *Agent) fetchAndLaunchContainer(ctx context.Context, cfg containerizer.ContainerConfig, nested bool) error {
+	uris := cfg.CommandInfo.GetUris()
+	if len(uris) == 0 || !nested {
+		return a.fetchAndLaunch(ctx, cfg, cfg.User, uris)
+	}
+	root := containerizer.RootID(cfg.ID)
+	var rootDir, rootUser string
+	if err := a.call(ctx, func() {
+		if ex := a.executorOfContainer(cfg.ID); ex != nil {
+			rootDir, rootUser = ex.directory, a.executorUser(ex)
+		} else if a.standalone[root] {
+			rootDir = filepath.Join(a.cfg.WorkDir, "containers", root)
+		}
+	}); err != nil {
+		return err
+	}
+	if rootDir == "" {
+		// No such root: the containerizer refuses the launch in Mesos's words.
+		return a.cz.Launch(ctx, cfg)
+	}
+	cfg.Dir = containerizer.SandboxPath(rootDir, cfg.ID)
+	runAs := cfg.User
+	if runAs == "" {
+		runAs = rootUser
+	}
+	return a.fetchAndLaunch(ctx, cfg, runAs, uris)
 }
 
 // forgetWhenEnded forgets a standalone container once it ended, as Mesos's

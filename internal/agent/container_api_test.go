@@ -488,3 +488,34 @@ func TestStandaloneContainersDieWithTheAgent(t *testing.T) {
 }
 
 func fmtSscan(s string, v *int) (int, error) { return fmt.Sscan(strings.TrimSpace(s), v) }
+
+// TestNestedContainerFetchesURIs: a nested container's command URIs are
+// fetched into its own sandbox before it runs, as Mesos's containerizer
+// fetches for every container; a URI that cannot be fetched fails the
+// launch with 400 naming it.
+func TestNestedContainerFetchesURIs(t *testing.T) {
+	ta, cid := runningExecutorContainer(t)
+	parent := containerID(cid, nil)
+	src := filepath.Join(t.TempDir(), "greeting.sh")
+	if err := os.WriteFile(src, []byte("#!/bin/sh\necho fetched greeting\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c1 := containerID("fetching", parent)
+	cmd := shellCommand("./greeting.sh")
+	cmd.Uris = []*mesospb.CommandInfo_URI{{Value: proto.String(src), Executable: proto.Bool(true)}}
+	ta.mustStatus(t, launchNested(c1, cmd, nil), http.StatusOK, "")
+	if got := ta.waitResponse(t, c1); got.GetExitStatus() != 0 {
+		t.Errorf("the fetched script's container exited %d", got.GetExitStatus())
+	}
+	sandbox := filepath.Join(ta.sandbox("t1"), "containers", "fetching")
+	if out := readFile(filepath.Join(sandbox, "stdout")); out != "fetched greeting\n" {
+		t.Errorf("nested stdout = %q", out)
+	}
+
+	missing := filepath.Join(t.TempDir(), "missing.sh")
+	cmd.Uris[0].Value = proto.String(missing)
+	r := ta.agentCall(t, "/api/v1", codec.Protobuf, launchNested(containerID("unfetched", parent), cmd, nil))
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "Failed to fetch '"+missing+"'") {
+		t.Errorf("LAUNCH_NESTED_CONTAINER with a missing URI: %d %q", r.status, r.body)
+	}
+}

@@ -263,12 +263,8 @@ func (a *Agent) launchExecutor(ex *executor) {
 		}
 		f.Close()
 	}
-	runAs := ""
-	if a.cfg.SwitchUser {
-		runAs = ex.info.GetCommand().GetUser()
-		if runAs == "" {
-			runAs = fw.info.GetUser()
-		}
+	runAs := a.executorUser(ex)
+	if runAs != "" {
 		if err := chownSandbox(dir, runAs); err != nil {
 			fail(err)
 			return
@@ -365,11 +361,27 @@ func (a *Agent) fetchAndLaunch(ctx context.Context, cfg containerizer.ContainerC
 	return a.cz.Launch(ctx, cfg)
 }
 
+// executorUser is who ex runs as: its command's user, else its
+// framework's; "" when the agent does not switch users.
+func (a *Agent) executorUser(ex *executor) string {
+	if !a.cfg.SwitchUser {
+		return ""
+	}
+	if u := ex.info.GetCommand().GetUser(); u != "" {
+		return u
+	}
+	return ex.fw.info.GetUser()
+}
+
 // fetchInAgent runs plan in the agent's process, for a containerizer
 // that cannot fetch inside the container, then gives the fetched files to
 // the executor's user.
 func fetchInAgent(ctx context.Context, plan fetcher.Plan, runAs string) error {
-	stderr, err := os.OpenFile(filepath.Join(plan.SandboxDirectory, "stderr"), os.O_WRONLY|os.O_APPEND, 0)
+	// A nested container's sandbox is made by its launch, after the fetch.
+	if err := os.MkdirAll(plan.SandboxDirectory, 0o755); err != nil {
+		return fmt.Errorf("Failed to fetch all URIs for container '%s': %w", plan.ContainerID, err)
+	}
+	stderr, err := os.OpenFile(filepath.Join(plan.SandboxDirectory, "stderr"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("Failed to fetch all URIs for container '%s': %w", plan.ContainerID, err)
 	}
