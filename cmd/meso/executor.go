@@ -8,6 +8,7 @@ import (
 
 	"github.com/meso-project/meso/internal/containerizer/launch"
 	"github.com/meso-project/meso/internal/executors/command"
+	"github.com/meso-project/meso/internal/executors/defaultexec"
 )
 
 // executorCommand is the built-in command executor (Mesos's mesos-executor).
@@ -39,6 +40,24 @@ func launchCommand() *cobra.Command {
 		DisableFlagParsing: true,
 		RunE: func(_ *cobra.Command, args []string) error {
 			return exitError{launch.Main(args, os.Stderr)}
+		},
+	}
+}
+
+// defaultExecutorSubcommand is the built-in default executor (Mesos's
+// mesos-default-executor): agents start it for task groups whose
+// ExecutorInfo is of type DEFAULT. Its flags are parsed by the executor.
+func defaultExecutorSubcommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "default-executor",
+		Short:              "The built-in default executor for task groups (started by agents)",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if code := defaultexec.Main(context.Background(), args, os.LookupEnv, os.Stdout, os.Stderr); code != 0 {
+				return exitError{code}
+			}
+			return nil
 		},
 	}
 }
