@@ -34,6 +34,10 @@ import (
 const (
 	DefaultExecuteResources     = "cpus:0.1;mem:32"
 	DefaultExecuteFrameworkName = "meso-execute instance"
+	// defaultExecutorID and defaultExecutorResources are those of the
+	// DEFAULT executor mesos-execute launches a task group with.
+	defaultExecutorID        = "default-executor"
+	defaultExecutorResources = "cpus:0.1;mem:32;disk:32"
 )
 
 // Tunables of Execute (variables so tests can shorten them).
@@ -54,11 +58,22 @@ var (
 // framework in the spirit of Mesos's mesos-execute: it runs one command
 // task and exits with its outcome.
 type ExecuteConfig struct {
+	// Task is the --task value: a TaskInfo in JSON (the Mesos JSON
+	// dialect), or the path of a file holding one ("/path" or
+	// "file:///path"). The task is launched as given, with the offer's agent
+	// id and its resources taken from the offer. Exclusive with TaskGroup
+	// and with Name, Command and Env.
+	Task string
+	// TaskGroup is the --task_group value: a TaskGroupInfo in JSON, or a
+	// path as for Task. Its tasks are launched together (LAUNCH_GROUP) with
+	// a DEFAULT executor ("default-executor", cpus:0.1;mem:32;disk:32).
+	TaskGroup string
 	// Master is the --master value: host:port, master@host:port,
 	// http://host:port, or zk://host:port[,...]/path (the leader is found
 	// and followed through ZooKeeper).
 	Master string
-	// Name is the task name and task id (required).
+	// Name is the task name and task id (required without Task and
+	// TaskGroup).
 	Name string
 	// Command is the command to run (required when Shell).
 	Command string
@@ -105,10 +120,10 @@ func NewExecuteConfig() ExecuteConfig {
 // errFinished ends Run once the task reached a terminal state.
 var errFinished = errors.New("task reached a terminal state")
 
-// Execute subscribes a framework to the master, launches one task on the
-// first offer that holds cfg.Resources, prints its status updates, and
-// returns the process exit code: 0 when the task finished (TASK_FINISHED),
-// 1 otherwise (task failed, killed, lost...; bad configuration; the master
+// Execute subscribes a framework to the master, launches one task (or a task
+// group) on the first offer that holds its resources, prints the status
+// updates, and returns the process exit code once every task is terminal:
+// 0 when they all finished (TASK_FINISHED), 1 otherwise (task failed, killed, lost...; bad configuration; the master
 // unreachable or refusing the framework). The framework is torn down before
 // Execute returns, also when ctx is cancelled. Progress and errors are
 // written to out.
@@ -123,16 +138,18 @@ func Execute(ctx context.Context, cfg ExecuteConfig, out io.Writer) int {
 }
 
 type execution struct {
-	cfg      ExecuteConfig
-	out      *printer
-	required resources.Resources
-	task     *mesospb.TaskInfo // template: agent id and resources set at launch
-	client   *scheduler.Client
+	cfg ExecuteConfig
+	out *printer
+	// tasks are templates: agent id and resources from the offer are set at
+	// launch; their resources are the requirement.
+	tasks  []*mesospb.TaskInfo
+	group  bool // launch tasks as a task group (--task_group)
+	client *scheduler.Client
 
 	// Owned by the event handler goroutine.
 	launched bool
-	killer   *time.Timer
-	final    *mesospb.TaskStatus
+	final    map[string]*mesospb.TaskStatus // terminal updates by task id
+	killers  map[string]*time.Timer         // --kill_after, by task id; guarded by killMu
 
 	stopping atomic.Bool // interrupted: tearing down, do not reconnect
 
@@ -156,11 +173,20 @@ func newExecution(cfg ExecuteConfig, out *printer) (*execution, error) {
 	if cfg.Master == "" {
 		return nil, errors.New("missing required option --master")
 	}
-	if cfg.Name == "" {
-		return nil, errors.New("missing required option --name")
+	if cfg.Task != "" && cfg.TaskGroup != "" {
+		return nil, errors.New("Either task or task group should be set but not both. Provide either '--task' OR '--task_group'")
 	}
-	if cfg.Command == "" {
-		return nil, errors.New("missing required option --command")
+	if cfg.Task != "" || cfg.TaskGroup != "" {
+		if cfg.Name != "" || cfg.Command != "" || cfg.Env != "" {
+			return nil, errors.New("'--name, --command, --env, --appc_image, --docker_image, --volumes' can only be set when both '--task' and '--task_group' are not set")
+		}
+	} else {
+		if cfg.Name == "" {
+			return nil, errors.New("missing required option --name")
+		}
+		if cfg.Command == "" {
+			return nil, errors.New("missing required option --command")
+		}
 	}
 	if cfg.Resources == "" {
 		cfg.Resources = DefaultExecuteResources
@@ -190,6 +216,69 @@ func newExecution(cfg ExecuteConfig, out *printer) (*execution, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 
+	x := &execution{cfg: cfg, out: out, final: map[string]*mesospb.TaskStatus{}, killers: map[string]*time.Timer{}}
+	switch {
+	case cfg.Task != "":
+		task := new(mesospb.TaskInfo)
+		if err := loadJSON("task", cfg.Task, task); err != nil {
+			return nil, err
+		}
+		x.tasks = []*mesospb.TaskInfo{task}
+	case cfg.TaskGroup != "":
+		group := new(mesospb.TaskGroupInfo)
+		if err := loadJSON("task_group", cfg.TaskGroup, group); err != nil {
+			return nil, err
+		}
+		if len(group.GetTasks()) == 0 {
+			return nil, errors.New("failed to load flag 'task_group': the task group has no tasks")
+		}
+		x.tasks, x.group = group.GetTasks(), true
+	default:
+		task, err := commandTask(cfg)
+		if err != nil {
+			return nil, err
+		}
+		x.tasks = []*mesospb.TaskInfo{task}
+	}
+
+	client, err := scheduler.New(scheduler.Config{
+		Master:       cfg.Master,
+		Framework:    x.frameworkInfo(),
+		ContentType:  cfg.ContentType,
+		Logger:       cfg.Logger,
+		OnDisconnect: x.onDisconnect,
+	})
+	if err != nil {
+		return nil, err
+	}
+	x.client = client
+	return x, nil
+}
+
+// loadJSON reads a --task or --task_group value into m: JSON, or the path of
+// a file holding it when the value starts with "/" or "file://" (Mesos's
+// rule for flags of message types).
+func loadJSON(flag, value string, m proto.Message) error {
+	text := strings.TrimSpace(value)
+	path, isFile := strings.CutPrefix(text, "file://")
+	if !isFile && strings.HasPrefix(text, "/") {
+		path, isFile = text, true
+	}
+	if isFile {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("failed to load flag '%s': %w", flag, err)
+		}
+		text = string(b)
+	}
+	if err := codec.Unmarshal(codec.JSON, []byte(text), m); err != nil {
+		return fmt.Errorf("failed to load flag '%s': %w", flag, err)
+	}
+	return nil
+}
+
+// commandTask is the task of --name, --command, --env and --resources.
+func commandTask(cfg ExecuteConfig) (*mesospb.TaskInfo, error) {
 	required, err := resources.Parse(cfg.Resources, "*")
 	if err != nil {
 		return nil, fmt.Errorf("failed to parse resources '%s': %w", cfg.Resources, err)
@@ -220,25 +309,12 @@ func newExecution(cfg ExecuteConfig, out *printer) (*execution, error) {
 			})
 		}
 	}
-	task := &mesospb.TaskInfo{
-		Name:    proto.String(cfg.Name),
-		TaskId:  &mesospb.TaskID{Value: proto.String(cfg.Name)},
-		Command: command,
-	}
-
-	x := &execution{cfg: cfg, out: out, required: required, task: task}
-	client, err := scheduler.New(scheduler.Config{
-		Master:       cfg.Master,
-		Framework:    x.frameworkInfo(),
-		ContentType:  cfg.ContentType,
-		Logger:       cfg.Logger,
-		OnDisconnect: x.onDisconnect,
-	})
-	if err != nil {
-		return nil, err
-	}
-	x.client = client
-	return x, nil
+	return &mesospb.TaskInfo{
+		Name:      proto.String(cfg.Name),
+		TaskId:    &mesospb.TaskID{Value: proto.String(cfg.Name)},
+		Resources: required,
+		Command:   command,
+	}, nil
 }
 
 func currentUser() (string, error) {
@@ -370,10 +446,12 @@ func (x *execution) run(ctx context.Context) int {
 	var se *scheduler.StatusError
 	switch {
 	case errors.Is(err, errFinished):
-		if x.final.GetState() == mesospb.TaskState_TASK_FINISHED {
-			return 0
+		for _, st := range x.final {
+			if st.GetState() != mesospb.TaskState_TASK_FINISHED {
+				return 1
+			}
 		}
-		return 1
+		return 0
 	case errors.As(err, &ee):
 		x.out.printf("Received an ERROR event: %s\n", ee.Message)
 	case errors.As(err, &ce):
@@ -420,19 +498,29 @@ func (x *execution) offers(ctx context.Context, offers []*mesospb.Offer) error {
 			decline = append(decline, offer.GetId())
 			continue
 		}
-		res, ok := fit(offer, x.required, x.cfg.Role)
+		tasks, ok := x.fitTasks(offer)
 		if !ok {
-			x.cfg.Logger.Debug("offer does not hold the task's resources", "offer_id", offer.GetId().GetValue(), "agent_id", offer.GetAgentId().GetValue())
+			x.cfg.Logger.Debug("offer does not hold the tasks' resources", "offer_id", offer.GetId().GetValue(), "agent_id", offer.GetAgentId().GetValue())
 			decline = append(decline, offer.GetId())
 			continue
 		}
-		task := proto.CloneOf(x.task)
-		task.AgentId = proto.CloneOf(offer.GetAgentId())
-		task.Resources = res
-		if err := x.client.Call(ctx, scheduler.LaunchTasks(offer, task)); err != nil {
-			return fmt.Errorf("failed to launch task '%s': %w", x.cfg.Name, err)
+		op, err := x.launchOperation(tasks)
+		if err != nil {
+			return err
 		}
-		x.out.printf("Submitted task '%s' to agent '%s'\n", x.cfg.Name, offer.GetAgentId().GetValue())
+		call := scheduler.Accept([]*mesospb.OfferID{offer.GetId()}, []*mesospb.Offer_Operation{op}, nil)
+		if err := x.client.Call(ctx, call); err != nil {
+			return fmt.Errorf("failed to launch %s: %w", x.what(), err)
+		}
+		if x.group {
+			ids := make([]string, len(tasks))
+			for i, t := range tasks {
+				ids[i] = t.GetTaskId().GetValue()
+			}
+			x.out.printf("Submitted task group with tasks [ %s ] to agent '%s'\n", strings.Join(ids, ", "), offer.GetAgentId().GetValue())
+		} else {
+			x.out.printf("Submitted task '%s' to agent '%s'\n", tasks[0].GetName(), offer.GetAgentId().GetValue())
+		}
 		x.launched = true
 	}
 	if len(decline) > 0 {
@@ -441,6 +529,62 @@ func (x *execution) offers(ctx context.Context, offers []*mesospb.Offer) error {
 		}
 	}
 	return nil
+}
+
+func (x *execution) what() string {
+	if x.group {
+		return "the task group"
+	}
+	return fmt.Sprintf("task '%s'", x.tasks[0].GetName())
+}
+
+// fitTasks checks that offer holds all the tasks' resources together, then
+// gives each task its resources from the offer and the offer's agent id, as
+// mesos-execute does.
+func (x *execution) fitTasks(offer *mesospb.Offer) ([]*mesospb.TaskInfo, bool) {
+	var all []*mesospb.Resource
+	for _, t := range x.tasks {
+		all = append(all, t.GetResources()...)
+	}
+	if _, ok := fit(offer, all, x.cfg.Role); !ok {
+		return nil, false
+	}
+	out := make([]*mesospb.TaskInfo, len(x.tasks))
+	for i, t := range x.tasks {
+		res, ok := fit(offer, t.GetResources(), x.cfg.Role)
+		if !ok {
+			return nil, false
+		}
+		task := proto.CloneOf(t)
+		task.AgentId = proto.CloneOf(offer.GetAgentId())
+		task.Resources = res
+		out[i] = task
+	}
+	return out, true
+}
+
+// launchOperation is LAUNCH of the task, or LAUNCH_GROUP of the group with
+// mesos-execute's DEFAULT executor.
+func (x *execution) launchOperation(tasks []*mesospb.TaskInfo) (*mesospb.Offer_Operation, error) {
+	if !x.group {
+		return scheduler.LaunchOperation(tasks[0]), nil
+	}
+	res, err := resources.Parse(defaultExecutorResources, "*")
+	if err != nil {
+		return nil, fmt.Errorf("default executor resources: %w", err)
+	}
+	return &mesospb.Offer_Operation{
+		Type: mesospb.Offer_Operation_LAUNCH_GROUP.Enum(),
+		LaunchGroup: &mesospb.Offer_Operation_LaunchGroup{
+			Executor: &mesospb.ExecutorInfo{
+				Type:        mesospb.ExecutorInfo_DEFAULT.Enum(),
+				ExecutorId:  &mesospb.ExecutorID{Value: proto.String(defaultExecutorID)},
+				FrameworkId: proto.CloneOf(x.client.FrameworkID()),
+				Resources:   res,
+			},
+			TaskGroup: &mesospb.TaskGroupInfo{Tasks: tasks},
+		},
+	}, nil
 }
 
 func (x *execution) update(ctx context.Context, status *mesospb.TaskStatus) error {
@@ -452,19 +596,32 @@ func (x *execution) update(ctx context.Context, status *mesospb.TaskStatus) erro
 			x.out.printf("Failed to acknowledge status update %s for task '%s': %v\n", status.GetState(), status.GetTaskId().GetValue(), err)
 		}
 	}
-	if status.GetTaskId().GetValue() != x.cfg.Name {
+	id := status.GetTaskId().GetValue()
+	if !x.ours(id) {
 		return nil
 	}
 	if x.cfg.KillAfter > 0 && status.GetState() == mesospb.TaskState_TASK_RUNNING {
 		x.scheduleKill(status.GetTaskId(), status.GetAgentId())
 	}
 	if taskstate.IsTerminal(status.GetState()) {
-		x.final = status
+		x.final[id] = status
+		if len(x.final) < len(x.tasks) {
+			return nil
+		}
 		x.stopKiller()
 		x.teardown()
 		return errFinished
 	}
 	return nil
+}
+
+func (x *execution) ours(taskID string) bool {
+	for _, t := range x.tasks {
+		if t.GetTaskId().GetValue() == taskID {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *execution) printStatus(s *mesospb.TaskStatus) {
@@ -495,16 +652,16 @@ func (x *execution) printStatus(s *mesospb.TaskStatus) {
 	x.out.printf("%s", b.String())
 }
 
-// scheduleKill arms --kill_after once (on the first TASK_RUNNING).
+// scheduleKill arms --kill_after once per task (on its first TASK_RUNNING).
 func (x *execution) scheduleKill(taskID *mesospb.TaskID, agentID *mesospb.AgentID) {
 	x.killMu.Lock()
 	defer x.killMu.Unlock()
-	if x.killer != nil {
+	if x.killers[taskID.GetValue()] != nil || x.killers == nil {
 		return
 	}
 	taskID, agentID = proto.CloneOf(taskID), proto.CloneOf(agentID)
 	x.killWG.Add(1)
-	x.killer = time.AfterFunc(x.cfg.KillAfter, func() {
+	x.killers[taskID.GetValue()] = time.AfterFunc(x.cfg.KillAfter, func() {
 		defer x.killWG.Done()
 		x.out.printf("Asked to kill task '%s' on agent '%s'\n", taskID.GetValue(), agentID.GetValue())
 		ctx, cancel := context.WithTimeout(context.Background(), teardownTimeout)
@@ -515,10 +672,14 @@ func (x *execution) scheduleKill(taskID *mesospb.TaskID, agentID *mesospb.AgentI
 	})
 }
 
+// stopKiller disarms every --kill_after timer for good.
 func (x *execution) stopKiller() {
 	x.killMu.Lock()
 	defer x.killMu.Unlock()
-	if x.killer != nil && x.killer.Stop() {
-		x.killWG.Done() // it will never run
+	for _, k := range x.killers {
+		if k.Stop() {
+			x.killWG.Done() // it will never run
+		}
 	}
+	x.killers = nil
 }

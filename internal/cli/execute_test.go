@@ -397,7 +397,7 @@ func TestExecuteNonShellCommand(t *testing.T) {
 		Value:     proto.String("/bin/echo"),
 		Arguments: []string{"/bin/echo", "hello", "world"},
 	}
-	if diff := cmp.Diff(want, x.task.GetCommand(), protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff(want, x.tasks[0].GetCommand(), protocmp.Transform()); diff != "" {
 		t.Errorf("command (-want +got):\n%s", diff)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/executorpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/checks"
 	"github.com/meso-project/meso/internal/flags"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/executor"
@@ -84,6 +85,8 @@ func Main(ctx context.Context, args []string, env func(string) (string, bool), s
 		taskErr: taskWriter(stderr, errw),
 		events:  make(chan *executorpb.Event, 16),
 		reaped:  make(chan exitResult, 1),
+		healthC: make(chan checks.HealthStatus, 16),
+		checkC:  make(chan *mesospb.CheckStatusInfo, 16),
 		quit:    make(chan struct{}),
 	}
 	if opts.taskCommand != "" {
@@ -141,9 +144,18 @@ type commandExecutor struct {
 	taskCommand     *mesospb.CommandInfo // --task_command
 	taskEnvironment *mesospb.Environment // --task_environment
 
-	events chan *executorpb.Event
-	reaped chan exitResult
-	quit   chan struct{} // closed when run returns; unblocks the handler
+	events  chan *executorpb.Event
+	reaped  chan exitResult
+	healthC chan checks.HealthStatus      // from healthChecker
+	checkC  chan *mesospb.CheckStatusInfo // from checker
+	quit    chan struct{}                 // closed when run returns; unblocks the handler
+
+	healthChecker *checks.HealthChecker // nil without a (valid) health check
+	checker       *checks.Checker       // nil without a (valid) check
+	// lastStatus is the last update sent: health and check updates are
+	// copies of it, as Mesos's command executor keeps its lastTaskStatus.
+	lastStatus          *mesospb.TaskStatus
+	killedByHealthCheck bool
 
 	frameworkInfo *mesospb.FrameworkInfo
 	task          *mesospb.TaskInfo
@@ -209,6 +221,12 @@ func (x *commandExecutor) run(ctx context.Context) int {
 		stopTimer(&x.escalate)
 		stopTimer(&x.completion)
 		stopTimer(&x.ackWait)
+		if x.healthChecker != nil {
+			x.healthChecker.Stop()
+		}
+		if x.checker != nil {
+			x.checker.Stop()
+		}
 	}()
 
 	for !x.done {
@@ -229,6 +247,10 @@ func (x *commandExecutor) run(ctx context.Context) int {
 			x.handle(ctx, ev)
 		case res := <-x.reaped:
 			x.onReaped(ctx, res)
+		case hs := <-x.healthC:
+			x.onHealth(ctx, hs)
+		case cs := <-x.checkC:
+			x.onCheck(ctx, cs)
 		case <-timerC(x.escalate):
 			x.escalate = nil
 			x.onEscalate()
@@ -284,13 +306,24 @@ func (x *commandExecutor) update(ctx context.Context, taskID *mesospb.TaskID, st
 	if message != "" {
 		st.Message = proto.String(message)
 	}
+	// Every update of a task with a check carries a check_status, empty
+	// until the first result (Mesos's createTaskStatus).
+	if ci := x.task.GetCheck(); ci != nil {
+		st.CheckStatus = checks.EmptyStatus(ci)
+	}
 	if mutate != nil {
 		mutate(st)
 	}
-	if err := x.drv.SendUpdate(ctx, st); err != nil {
-		x.errorf("Failed to send %s update for task %s: %v", state, taskID.GetValue(), err)
-	}
+	x.send(ctx, st)
 	return st
+}
+
+// send forwards st and remembers it as the last status.
+func (x *commandExecutor) send(ctx context.Context, st *mesospb.TaskStatus) {
+	if err := x.drv.SendUpdate(ctx, st); err != nil {
+		x.errorf("Failed to send %s update for task %s: %v", st.GetState(), st.GetTaskId().GetValue(), err)
+	}
+	x.lastStatus = proto.CloneOf(st)
 }
 
 // terminal sends the task's terminal update; its acknowledgement ends the
@@ -365,6 +398,7 @@ func (x *commandExecutor) launch(ctx context.Context, task *mesospb.TaskInfo) {
 	x.pid = cmd.Process.Pid
 	x.launched = true
 	x.logf("Forked command at %d", x.pid)
+	x.startChecks(task)
 	go func(cmd *exec.Cmd) {
 		err := cmd.Wait()
 		var ee *exec.ExitError
@@ -507,6 +541,7 @@ func (x *commandExecutor) killTask(ctx context.Context, grace time.Duration) {
 	if !x.killedByMaxCT && hasCapability(x.frameworkInfo, mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE) {
 		x.update(ctx, x.task.GetTaskId(), mesospb.TaskState_TASK_KILLING, nil, "", nil)
 	}
+	x.pauseChecks()
 	x.logf("Sending SIGTERM to process tree at pid %d", x.pid)
 	if err := killGroup(x.pid, syscall.SIGTERM); err != nil {
 		x.errorf("Failed to kill the process tree rooted at pid %d: %v", x.pid, err)
@@ -544,6 +579,7 @@ func (x *commandExecutor) onMaxCompletionTime(ctx context.Context) {
 
 func (x *commandExecutor) onReaped(ctx context.Context, res exitResult) {
 	x.terminated = true
+	x.pauseChecks()
 	stopTimer(&x.escalate)
 	stopTimer(&x.completion)
 	// What the task left behind in its process group goes with it (Mesos's
@@ -577,7 +613,13 @@ func (x *commandExecutor) onReaped(ctx context.Context, res exitResult) {
 		}
 	}
 	x.logf("%s (pid: %d)", message, x.pid)
-	x.terminal(ctx, x.task.GetTaskId(), state, reason, message, nil)
+	var mutate func(*mesospb.TaskStatus)
+	if x.killed && x.killedByHealthCheck {
+		// Mesos marks the terminal update of a task killed for failing its
+		// health check healthy:false (and gives no particular reason).
+		mutate = func(st *mesospb.TaskStatus) { st.Healthy = proto.Bool(false) }
+	}
+	x.terminal(ctx, x.task.GetTaskId(), state, reason, message, mutate)
 }
 
 func hasCapability(fi *mesospb.FrameworkInfo, t mesospb.FrameworkInfo_Capability_Type) bool {

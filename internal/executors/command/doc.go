@@ -34,6 +34,18 @@
 // --user, else CommandInfo.user, else FrameworkInfo.user, whenever it runs as
 // root and that user is not the current one; an agent running with
 // --no-switch_user must pass --no-switch_user (or --switch_user=false) to
-// keep tasks as root. Not implemented yet: health checks, general checks,
-// --rootfs and the other container-image flags (ignored or refused).
+// keep tasks as root. Not implemented yet: --rootfs and the other
+// container-image flags (ignored or refused).
+//
+// Checks (internal/checks), as mesos-executor runs them: the task's check and
+// health check start when its process is forked. A check's new status is
+// sent as a copy of the last update with check_status and
+// REASON_TASK_CHECK_STATUS_UPDATED; every update of a task with a check
+// carries a check_status (empty until the first result). A health report is
+// sent as a copy of the last update with healthy and
+// REASON_TASK_HEALTH_CHECK_STATUS_UPDATED; one with kill_task kills the task
+// (its kill policy's grace, else 3 s), whose terminal TASK_KILLED then says
+// healthy:false. Checking pauses when the kill starts or the task ends, and
+// reports arriving after that are dropped. COMMAND checks are the executor's
+// children, in the sandbox, with the executor's environment (and user).
 package command

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/checks"
 	"github.com/meso-project/meso/pkg/resources"
 )
 
@@ -79,8 +80,13 @@ func taskFields(task *mesospb.TaskInfo, c TaskContext) error {
 	if mct := task.GetMaxCompletionTime(); mct != nil && mct.GetNanoseconds() < 0 {
 		return errors.New("Task's `max_completion_time` must be non-negative")
 	}
+	if ci := task.GetCheck(); ci != nil {
+		if err := checks.ValidateCheckInfo(ci); err != nil {
+			return fmt.Errorf("Task uses invalid check: %v", err)
+		}
+	}
 	if hc := task.GetHealthCheck(); hc != nil {
-		if err := healthCheck(hc); err != nil {
+		if err := checks.ValidateHealthCheck(hc); err != nil {
 			return fmt.Errorf("Task uses invalid health check: %v", err)
 		}
 	}
@@ -192,36 +198,6 @@ func commandInfo(ci *mesospb.CommandInfo) error {
 			if v.Secret != nil {
 				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must not have a secret set", v.GetName())
 			}
-		}
-	}
-	return nil
-}
-
-func healthCheck(hc *mesospb.HealthCheck) error {
-	switch hc.GetType() {
-	case mesospb.HealthCheck_COMMAND:
-		if hc.Command == nil {
-			return errors.New("Expecting 'command' to be set for COMMAND health check")
-		}
-	case mesospb.HealthCheck_HTTP:
-		if hc.Http == nil {
-			return errors.New("Expecting 'http' to be set for HTTP health check")
-		}
-	case mesospb.HealthCheck_TCP:
-		if hc.Tcp == nil {
-			return errors.New("Expecting 'tcp' to be set for TCP health check")
-		}
-	case mesospb.HealthCheck_UNKNOWN:
-		if hc.Type != nil {
-			return errors.New("'HealthCheck.type' is UNKNOWN")
-		}
-	}
-	for name, v := range map[string]float64{
-		"delay_seconds": hc.GetDelaySeconds(), "interval_seconds": hc.GetIntervalSeconds(),
-		"timeout_seconds": hc.GetTimeoutSeconds(), "grace_period_seconds": hc.GetGracePeriodSeconds(),
-	} {
-		if v < 0 {
-			return fmt.Errorf("Expecting '%s' to be non-negative", name)
 		}
 	}
 	return nil

@@ -187,6 +187,16 @@ func TestTask(t *testing.T) {
 		{"neither", func(ti *mesospb.TaskInfo) { ti.Command = nil }, "not both"},
 		{"both", func(ti *mesospb.TaskInfo) { ti.Executor = exec("e") }, "not both"},
 		{"custom executor", func(ti *mesospb.TaskInfo) { ti.Command = nil; ti.Executor = exec("e") }, ""},
+		{"invalid check", func(ti *mesospb.TaskInfo) {
+			ti.Check = &mesospb.CheckInfo{Type: mesospb.CheckInfo_HTTP.Enum()}
+			ti.HealthCheck = &mesospb.HealthCheck{}
+		}, "Task uses invalid check: Expecting 'http' to be set for HTTP check"},
+		{"invalid health check", func(ti *mesospb.TaskInfo) {
+			ti.HealthCheck = &mesospb.HealthCheck{Type: mesospb.HealthCheck_HTTP.Enum(),
+				Http: &mesospb.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(80), Path: proto.String("health")}}
+		}, "Task uses invalid health check: The path 'health' of HTTP health check must start with '/'"},
+		{"health check without type", func(ti *mesospb.TaskInfo) { ti.HealthCheck = &mesospb.HealthCheck{} },
+			"Task uses invalid health check: HealthCheck must specify 'type'"},
 		{"executor without framework id", func(ti *mesospb.TaskInfo) {
 			ti.Command = nil
 			ti.Executor = exec("e")
