@@ -39,6 +39,12 @@ const maxResponse = 16 << 20
 // the error is a transport failure (the agent could not be reached, or the
 // connection broke before the answer was read).
 func (c *agentAPI) post(ctx context.Context, call *agentpb.Call) (response, error) {
+	return c.postAccept(ctx, call, codec.Protobuf)
+}
+
+// postAccept is post asking for the answer in accept; a RecordIO answer's
+// records are protobuf (Message-Accept).
+func (c *agentAPI) postAccept(ctx context.Context, call *agentpb.Call, accept codec.MediaType) (response, error) {
 	body, err := proto.Marshal(call)
 	if err != nil {
 		return response{}, fmt.Errorf("encoding %s: %w", call.GetType(), err)
@@ -48,7 +54,10 @@ func (c *agentAPI) post(ctx context.Context, call *agentpb.Call) (response, erro
 		return response{}, err
 	}
 	req.Header.Set("Content-Type", string(codec.Protobuf))
-	req.Header.Set("Accept", string(codec.Protobuf))
+	req.Header.Set("Accept", string(accept))
+	if accept == codec.RecordIO {
+		req.Header.Set("Message-Accept", string(codec.Protobuf))
+	}
 	if c.auth != "" {
 		req.Header.Set("Authorization", c.auth)
 	}
@@ -89,6 +98,17 @@ func (c *agentAPI) launch(ctx context.Context, l *agentpb.Call_LaunchContainer) 
 			Container:   l.GetContainer(),
 		},
 	})
+}
+
+// session is LAUNCH_NESTED_CONTAINER_SESSION: the answer's body is the
+// container's output (RecordIO ProcessIO records), complete once the
+// container exited; ending ctx closes the connection, which makes the agent
+// kill the container.
+func (c *agentAPI) session(ctx context.Context, l *agentpb.Call_LaunchNestedContainerSession) (response, error) {
+	return c.postAccept(ctx, &agentpb.Call{
+		Type:                         agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION.Enum(),
+		LaunchNestedContainerSession: l,
+	}, codec.RecordIO)
 }
 
 // wait is WAIT_NESTED_CONTAINER: it returns when the container ended (200,

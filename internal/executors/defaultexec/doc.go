@@ -42,6 +42,17 @@
 // answers LAUNCH_CONTAINER 501 (Not Implemented) is asked with
 // LAUNCH_NESTED_CONTAINER instead.
 //
-// Not implemented yet: checks and health checks (a task with one makes the
-// executor shut down, as a checker Mesos cannot create does).
+// Checks and health checks (package internal/checks) start when the task's
+// container is launched and stop when it is being killed or has ended. A
+// check's new status goes out as a copy of the task's last update with
+// check_status and REASON_TASK_CHECK_STATUS_UPDATED; a health report with
+// healthy and REASON_TASK_HEALTH_CHECK_STATUS_UPDATED; when the health
+// checker says so the task is killed, and every later terminal update says
+// healthy:false. COMMAND checks run in containers nested under the task's
+// ("check-<uuid>", LAUNCH_NESTED_CONTAINER_SESSION, WAIT_NESTED_CONTAINER,
+// REMOVE_NESTED_CONTAINER before the next attempt); HTTP and TCP checks
+// reach the task on 127.0.0.1, the network the tasks share. Unlike Mesos's,
+// the checks are not paused while the agent is unreachable (the executor
+// driver does not report disconnections); their attempts then fail as
+// unavailable and are dropped.
 package defaultexec

@@ -167,15 +167,9 @@ type container struct {
 	// waitCancel ends the outstanding WAIT_NESTED_CONTAINER, nil if none.
 	waitCancel context.CancelFunc
 
-	checker checker // the task's check and health check, nil if none
-}
-
-// checker is what the executor needs of a task's (health) checks.
-type checker interface {
-	// Pause stops checking until Resume; Stop ends it for good.
-	Pause()
-	Resume()
-	Stop()
+	// check and health are the task's check and health check, nil if
+	// none or stopped.
+	check, health checker
 }
 
 // defaultExecutor is the state of the executor, owned by the goroutine in
@@ -317,10 +311,7 @@ func (x *defaultExecutor) stopContainerTimers(c *container) {
 		c.waitCancel()
 		c.waitCancel = nil
 	}
-	if c.checker != nil {
-		c.checker.Stop()
-		c.checker = nil
-	}
+	x.stopChecks(c)
 }
 
 // terminate ends the executor (Mesos's terminate(self())).
@@ -379,8 +370,10 @@ func (x *defaultExecutor) subscribed(s *executorpb.Event_Subscribed) {
 		x.wait(ids)
 	}
 	for _, c := range x.containers {
-		if c.checker != nil {
-			c.checker.Resume()
+		for _, ch := range []checker{c.check, c.health} {
+			if ch != nil {
+				ch.Resume()
+			}
 		}
 	}
 }
@@ -635,10 +628,7 @@ func (x *defaultExecutor) waited(gen int, c *container, resp response, err error
 		x.shutdownNow()
 		return
 	}
-	if c.checker != nil {
-		c.checker.Stop()
-		c.checker = nil
-	}
+	x.stopChecks(c)
 
 	var (
 		state      mesospb.TaskState
@@ -824,10 +814,7 @@ func (x *defaultExecutor) kill(c *container, grace time.Duration, onFail func(er
 		c.maxCompletionTimer = nil
 	}
 	c.killing = true
-	if c.checker != nil {
-		c.checker.Stop()
-		c.checker = nil
-	}
+	x.stopChecks(c)
 	taskID := c.task.GetTaskId().GetValue()
 	x.log.Info(fmt.Sprintf("Killing task %s running in child container %s with SIGTERM signal", taskID, containerIDString(c.id)))
 	x.log.Info(fmt.Sprintf("Scheduling escalation to SIGKILL in %s from now", grace))

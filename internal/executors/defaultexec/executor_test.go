@@ -388,3 +388,94 @@ func TestFlags(t *testing.T) {
 		t.Errorf("without MESOS_SANDBOX: stderr %q", errw.String())
 	}
 }
+
+// TestHealthCheckKillsTask: a COMMAND health check runs in a container
+// nested under the task's; once it failed consecutive_failures times the
+// task is killed, its terminal update says healthy:false, and the rest of
+// its group is killed.
+func TestHealthCheckKillsTask(t *testing.T) {
+	h := start(t, harnessOpt{})
+	sick := task("sick", "sleep 60")
+	sick.HealthCheck = &mesospb.HealthCheck{
+		Type:                mesospb.HealthCheck_COMMAND.Enum(),
+		Command:             &mesospb.CommandInfo{Value: proto.String("exit 1")},
+		DelaySeconds:        proto.Float64(0),
+		IntervalSeconds:     proto.Float64(0.1),
+		GracePeriodSeconds:  proto.Float64(0),
+		ConsecutiveFailures: proto.Uint32(2),
+	}
+	h.launchGroup(sick, task("buddy", "sleep 60"))
+	st := h.terminal("sick")
+	if st.GetState() != mesospb.TaskState_TASK_KILLED || st.Healthy == nil || st.GetHealthy() {
+		t.Errorf("sick ended %s healthy=%v (%q), want TASK_KILLED healthy=false", st.GetState(), st.Healthy, st.GetMessage())
+	}
+	var unhealthy int
+	for _, u := range h.agent.Updates() {
+		if u.GetTaskId().GetValue() == "sick" && u.GetState() == mesospb.TaskState_TASK_RUNNING &&
+			u.GetReason() == mesospb.TaskStatus_REASON_TASK_HEALTH_CHECK_STATUS_UPDATED && u.Healthy != nil && !u.GetHealthy() {
+			unhealthy++
+		}
+	}
+	if unhealthy < 2 {
+		t.Errorf("%d healthy:false TASK_RUNNING updates, want 2 (consecutive_failures)", unhealthy)
+	}
+	if st := h.terminal("buddy"); st.GetState() != mesospb.TaskState_TASK_KILLED {
+		t.Errorf("buddy ended %s, want TASK_KILLED", st.GetState())
+	}
+	sessions := h.fc.callsOf(agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION)
+	if len(sessions) < 2 {
+		t.Fatalf("%d LAUNCH_NESTED_CONTAINER_SESSION calls, want >= 2", len(sessions))
+	}
+	id := sessions[0].GetLaunchNestedContainerSession().GetContainerId()
+	if !strings.HasPrefix(id.GetValue(), "check-") || id.GetParent().GetParent().GetValue() != testContainer {
+		t.Errorf("check container %v, want check-<uuid> under the task's container", id)
+	}
+	if len(h.fc.callsOf(agentpb.Call_REMOVE_NESTED_CONTAINER)) == 0 {
+		t.Errorf("no REMOVE_NESTED_CONTAINER of the previous check container")
+	}
+	if code := h.waitExit(); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+}
+
+// TestCheckStatus: a check's result goes out as TASK_RUNNING with
+// check_status and REASON_TASK_CHECK_STATUS_UPDATED; every update of a
+// checked task carries a check_status of the check's type.
+func TestCheckStatus(t *testing.T) {
+	h := start(t, harnessOpt{})
+	tk := task("checked", "sleep 60")
+	tk.Check = &mesospb.CheckInfo{
+		Type:            mesospb.CheckInfo_COMMAND.Enum(),
+		Command:         &mesospb.CheckInfo_Command{Command: &mesospb.CommandInfo{Value: proto.String("exit 7")}},
+		DelaySeconds:    proto.Float64(0),
+		IntervalSeconds: proto.Float64(0.2),
+	}
+	h.launchGroup(tk)
+	var got *mesospb.TaskStatus
+	h.agent.WaitFor(t, waitTimeout, "a check update", func() bool {
+		for _, u := range h.agent.Updates() {
+			if u.GetReason() == mesospb.TaskStatus_REASON_TASK_CHECK_STATUS_UPDATED {
+				got = u
+				return true
+			}
+		}
+		return false
+	})
+	if got.GetState() != mesospb.TaskState_TASK_RUNNING || got.GetCheckStatus().GetCommand().GetExitCode() != 7 {
+		t.Errorf("check update %v, want TASK_RUNNING with exit code 7", got)
+	}
+	for _, u := range h.agent.Updates() {
+		if u.GetCheckStatus().GetType() != mesospb.CheckInfo_COMMAND || u.GetCheckStatus().GetCommand() == nil {
+			t.Errorf("%s update without a COMMAND check_status: %v", u.GetState(), u.GetCheckStatus())
+		}
+	}
+	if err := h.agent.Kill("checked", nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.terminal("checked"); st.GetState() != mesospb.TaskState_TASK_KILLED {
+		t.Errorf("checked ended %s", st.GetState())
+	}
+	if code := h.waitExit(); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+}

@@ -104,6 +104,39 @@ func (f *fakeContainers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case agentpb.Call_LAUNCH_NESTED_CONTAINER:
 		l := call.GetLaunchNestedContainer()
 		f.launch(w, l.GetContainerId(), l.GetCommand())
+	case agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION:
+		// A check: under a task's container; the answer ends when it exits.
+		l := call.GetLaunchNestedContainerSession()
+		parent := f.container(l.GetContainerId().GetParent().GetValue())
+		if parent == nil {
+			http.Error(w, "Unknown parent container", http.StatusBadRequest)
+			return
+		}
+		c, err := f.start(l.GetContainerId(), l.GetCommand())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/recordio")
+		w.Header().Set("Message-Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+		select {
+		case <-c.done:
+		case <-r.Context().Done():
+			_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		}
+	case agentpb.Call_REMOVE_NESTED_CONTAINER:
+		id := call.GetRemoveNestedContainer().GetContainerId().GetValue()
+		c := f.container(id)
+		if c == nil {
+			http.Error(w, "Container not found", http.StatusNotFound)
+			return
+		}
+		<-c.done
+		f.mu.Lock()
+		delete(f.containers, id)
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
 	case agentpb.Call_WAIT_NESTED_CONTAINER:
 		c := f.container(call.GetWaitNestedContainer().GetContainerId().GetValue())
 		if c == nil {
@@ -149,10 +182,21 @@ func (f *fakeContainers) launch(w http.ResponseWriter, id *mesospb.ContainerID, 
 		http.Error(w, body, http.StatusBadRequest)
 		return
 	}
-	dir := filepath.Join(f.sandbox, "containers", id.GetValue())
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if _, err := f.start(id, cmd); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// start runs a container's command.
+func (f *fakeContainers) start(id *mesospb.ContainerID, cmd *mesospb.CommandInfo) (*fakeContainer, error) {
+	dir := filepath.Join(f.sandbox, "containers", id.GetValue())
+	if id.GetParent().GetParent() != nil {
+		dir = filepath.Join(f.sandbox, "containers", id.GetParent().GetValue(), "containers", id.GetValue())
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
 	}
 	c := exec.Command("/bin/sh", "-c", cmd.GetValue())
 	c.Dir = dir
@@ -165,8 +209,7 @@ func (f *fakeContainers) launch(w http.ResponseWriter, id *mesospb.ContainerID, 
 	errf, _ := os.Create(filepath.Join(dir, "stderr"))
 	c.Stdout, c.Stderr = out, errf
 	if err := c.Start(); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return nil, err
 	}
 	fc := &fakeContainer{cmd: c, done: make(chan struct{}), env: c.Env}
 	go func() {
@@ -179,7 +222,7 @@ func (f *fakeContainers) launch(w http.ResponseWriter, id *mesospb.ContainerID, 
 	f.mu.Lock()
 	f.containers[id.GetValue()] = fc
 	f.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
+	return fc, nil
 }
 
 // envOf returns the value of name in the environment of the container
