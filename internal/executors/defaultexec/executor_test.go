@@ -226,9 +226,19 @@ func TestFailureKillsGroup(t *testing.T) {
 // after the grace period; the group's other task is killed too.
 func TestKillEscalates(t *testing.T) {
 	h := start(t, harnessOpt{})
-	h.launchGroup(task("stubborn", "trap '' TERM; sleep 60"), task("other", "sleep 60"))
-	h.agent.WaitForState(t, waitTimeout, "stubborn", mesospb.TaskState_TASK_RUNNING)
+	h.launchGroup(task("stubborn", "trap '' TERM; touch ready; sleep 60"), task("other", "sleep 60"))
 	h.agent.WaitForState(t, waitTimeout, "other", mesospb.TaskState_TASK_RUNNING)
+	// SIGTERM must not arrive before the shell ignores it.
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		if _, err := os.Stat(filepath.Join(h.sandbox, "tasks", "stubborn", "ready")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stubborn task did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	grace := int64(300 * time.Millisecond)
 	if err := h.agent.Kill("stubborn", &mesospb.KillPolicy{GracePeriod: &mesospb.DurationInfo{Nanoseconds: &grace}}); err != nil {
 		t.Fatal(err)
