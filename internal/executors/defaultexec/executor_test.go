@@ -46,6 +46,7 @@ type harnessOpt struct {
 	capabilities      []mesospb.FrameworkInfo_Capability_Type
 	noLaunchContainer bool
 	args              []string
+	env               map[string]string
 }
 
 func start(t *testing.T, o harnessOpt) *harness {
@@ -73,7 +74,7 @@ func start(t *testing.T, o harnessOpt) *harness {
 		}))
 	buf := &bytes.Buffer{}
 	h := &harness{t: t, agent: agent, fc: fc, sandbox: sandbox, buf: buf, stderr: &syncWriter{w: buf}, exit: make(chan int, 1)}
-	env := agent.Env(testFramework, testExecutor, sandbox, nil)
+	env := agent.Env(testFramework, testExecutor, sandbox, o.env)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -229,16 +230,10 @@ func TestKillEscalates(t *testing.T) {
 	h.launchGroup(task("stubborn", "trap '' TERM; touch ready; sleep 60"), task("other", "sleep 60"))
 	h.agent.WaitForState(t, waitTimeout, "other", mesospb.TaskState_TASK_RUNNING)
 	// SIGTERM must not arrive before the shell ignores it.
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		if _, err := os.Stat(filepath.Join(h.sandbox, "tasks", "stubborn", "ready")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the stubborn task did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll(t, "the stubborn task to start", func() bool {
+		_, err := os.Stat(filepath.Join(h.sandbox, "tasks", "stubborn", "ready"))
+		return err == nil
+	})
 	grace := int64(300 * time.Millisecond)
 	if err := h.agent.Kill("stubborn", &mesospb.KillPolicy{GracePeriod: &mesospb.DurationInfo{Nanoseconds: &grace}}); err != nil {
 		t.Fatal(err)
@@ -487,5 +482,40 @@ func TestCheckStatus(t *testing.T) {
 	}
 	if code := h.waitExit(); code != 0 {
 		t.Errorf("exit code %d, want 0", code)
+	}
+}
+
+// TestResubscribeWaitsAgain: after the connection to the agent broke, a
+// checkpointing executor re-subscribes and waits on its containers again.
+func TestResubscribeWaitsAgain(t *testing.T) {
+	h := start(t, harnessOpt{env: map[string]string{
+		"MESOS_CHECKPOINT": "1", "MESOS_SUBSCRIPTION_BACKOFF_MAX": "100ms", "MESOS_RECOVERY_TIMEOUT": "1mins"}})
+	h.launchGroup(task("t", "sleep 2"))
+	h.agent.WaitForState(t, waitTimeout, "t", mesospb.TaskState_TASK_RUNNING)
+	poll(t, "a WAIT_NESTED_CONTAINER", func() bool {
+		return len(h.fc.callsOf(agentpb.Call_WAIT_NESTED_CONTAINER)) == 1
+	})
+	h.agent.CloseStream()
+	h.agent.WaitFor(t, waitTimeout, "a second SUBSCRIBE", func() bool { return h.agent.Subscriptions() >= 2 })
+	if st := h.terminal("t"); st.GetState() != mesospb.TaskState_TASK_FINISHED {
+		t.Errorf("t ended %s (%q)", st.GetState(), st.GetMessage())
+	}
+	if n := len(h.fc.callsOf(agentpb.Call_WAIT_NESTED_CONTAINER)); n < 2 {
+		t.Errorf("%d WAIT_NESTED_CONTAINER calls, want another after the re-subscription", n)
+	}
+	if code := h.waitExit(); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+}
+
+// poll waits for cond, checked every 10 ms, for up to waitTimeout.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
