@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,6 +199,9 @@ type Agent struct {
 	out          *sender
 	// logLevel is the verbosity of GET/SET_LOGGING_LEVEL (operator_api.go).
 	logLevel logLevel
+	// standalone are the standalone containers launched through the
+	// operator API (container_api.go).
+	standalone map[string]bool
 }
 
 // New validates cfg, detects the resources and returns an Agent.
@@ -255,6 +260,7 @@ func New(cfg Config) (*Agent, error) {
 		mailbox:    make(chan func(), 64),
 		stopped:    make(chan struct{}),
 		frameworks: make(map[string]*framework),
+		standalone: make(map[string]bool),
 		updates:    statusupdate.New(cfg.StatusUpdateRetryInterval, MaxStatusUpdateRetryInterval),
 		shutdown:   make(chan struct{}),
 	}
@@ -533,4 +539,5 @@ func (a *Agent) teardown() {
 		}
 	}
 	wg.Wait()
+	a.destroyAPIContainers(slices.Collect(maps.Keys(a.standalone)))
 }

@@ -167,16 +167,6 @@ func (a *Agent) grown(ex *executor, containerID string, err error) {
 	a.deliver(ex)
 }
 
-// containerIDString is Mesos's string form of a ContainerID, the
-// containerizer's ID of a nested container: the values from the outermost
-// parent down, joined by dots.
-func containerIDString(id *mesospb.ContainerID) string {
-	if id.GetParent() != nil {
-		return containerIDString(id.GetParent()) + "." + id.GetValue()
-	}
-	return id.GetValue()
-}
-
 // containerizerCause strips the containerizer's prefix from an error.
 func containerizerCause(err error) string {
 	return strings.TrimPrefix(err.Error(), "containerizer: ")

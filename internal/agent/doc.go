@@ -28,7 +28,9 @@
 //	                  checks (calls validated by package validation), the
 //	                  reads (state, tasks, executors, frameworks, containers,
 //	                  flags, version, metrics), LIST_FILES/READ_FILE, the
-//	                  logging level; nested/standalone container calls 501
+//	                  logging level
+//	container_api.go  the container calls of that API: nested containers,
+//	                  sessions, attach input/output, standalone containers
 //	status_updates.go status updates: agent-generated, from executors, acks,
 //	                  retries (the pure core is package statusupdate)
 //	checkpoints.go    what is checkpointed and when (formats: package checkpoint)
@@ -149,6 +151,38 @@
 // A removed executor's run and a removed framework's directories, sandbox
 // and checkpoints, are removed --gc_delay later (sooner as the disk fills,
 // --gc_disk_headroom); so are the directories of earlier agents.
+//
+// # Nested and standalone containers (container_api.go)
+//
+// The operator API's container calls run off the actor, on the
+// containerizer's Nester side, with Mesos's answers (Http::launchContainer
+// and its siblings): LAUNCH_NESTED_CONTAINER (and LAUNCH_CONTAINER with a
+// parent) starts a container under a running one — 200, 202 when the ID
+// runs already, 400 with the launch failure ("Parent container X does not
+// exist") or "The provided ContainerInfo is not supported"; WAIT answers
+// exit_status (and state, reason, message, limitation for a container a
+// limit ended), 404 "Container X cannot be found"; KILL signals the first
+// process (SIGKILL by default), 404 "Container 'X' cannot be found (or is
+// already killed)"; REMOVE forgets an ended one and its sandbox, 500
+// "Nested container has not terminated yet" / "Unknown root container".
+// LAUNCH_CONTAINER without a parent starts a standalone container with the
+// sandbox <work_dir>/containers/<id>; the agent books it (a.standalone)
+// and forgets it once it ended, as Mesos forgets top-level containers
+// (WAITs sent before the end get its termination, later ones a 404).
+//
+// ATTACH_CONTAINER_OUTPUT streams ProcessIO records (RecordIO with
+// Message-Content-Type; a HEARTBEAT every 30 s) of a container with an IO
+// switchboard (a tty, or a session); ATTACH_CONTAINER_INPUT reads a
+// streaming request of ProcessIO records into its stdin (one client at a
+// time, 409 otherwise). Both need an executor's container or one nested in
+// it (404 otherwise), and a switchboard (500 "I/O switchboard server was
+// disabled for this container" otherwise). LAUNCH_NESTED_CONTAINER_SESSION
+// launches a DEBUG container and answers with its output; the container is
+// destroyed when the output ends or the client goes away. GET_CONTAINERS'
+// show_nested and show_standalone add those containers. Nested containers
+// are not recovered across agent restarts: when the agent stops it
+// destroys every nested and standalone container (the linux launcher's
+// recovery destroys any it finds left over).
 //
 // Not yet: the fetcher.
 package agent

@@ -20,6 +20,7 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/validation"
 	"github.com/meso-project/meso/internal/buildinfo"
+	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/verbosity"
@@ -41,9 +42,9 @@ import (
 // GET_FRAMEWORKS, GET_EXECUTORS, GET_OPERATIONS, GET_TASKS, GET_AGENT,
 // GET_RESOURCE_PROVIDERS), SET_LOGGING_LEVEL, and what Mesos answers for
 // PRUNE_IMAGES and the resource provider calls on an agent without image
-// stores or resource providers, which meso has neither of. The nested,
-// standalone and attach container calls are answered 501 until the
-// containerizer has nested containers.
+// stores or resource providers, which meso has neither of, and the
+// container calls (nested, standalone, sessions and attach:
+// container_api.go).
 
 // Mesos's header names for the media types of streaming requests and
 // responses (common/http.hpp).
@@ -65,17 +66,6 @@ func notImplemented(t agentpb.Call_Type) error {
 	return httpapi.Errorf(http.StatusNotImplemented, "Agent call %s is not implemented by this agent yet", t)
 }
 
-// unimplementedCalls are the calls on nested and standalone containers
-// and the attach calls, which need nested containers in the
-// containerizer.
-var unimplementedCalls = []agentpb.Call_Type{
-	agentpb.Call_LAUNCH_NESTED_CONTAINER, agentpb.Call_WAIT_NESTED_CONTAINER,
-	agentpb.Call_KILL_NESTED_CONTAINER, agentpb.Call_REMOVE_NESTED_CONTAINER,
-	agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION, agentpb.Call_ATTACH_CONTAINER_INPUT,
-	agentpb.Call_ATTACH_CONTAINER_OUTPUT, agentpb.Call_LAUNCH_CONTAINER, agentpb.Call_WAIT_CONTAINER,
-	agentpb.Call_KILL_CONTAINER, agentpb.Call_REMOVE_CONTAINER,
-}
-
 func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 	var recovering bool
 	if err := a.call(r.Context(), func() { recovering = a.recovering }); err != nil {
@@ -91,7 +81,7 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, err)
 		return
 	}
-	call, err := readAgentCall(r, media)
+	call, rd, err := readAgentCall(r, media)
 	if err != nil {
 		httpapi.WriteError(w, err)
 		return
@@ -101,6 +91,9 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("processing agent operator call", "type", call.GetType().String())
+	if a.serveContainerCall(w, r, call, media, rd) {
+		return
+	}
 	resp, err := a.operatorCall(r.Context(), call)
 	switch {
 	case err != nil:
@@ -173,26 +166,29 @@ func apiMediaTypes(r *http.Request) (apiMedia, error) {
 }
 
 // readAgentCall reads the call: the whole body, or the first record of a
-// streaming (RecordIO) body, decoded and validated. All errors are 400s
+// streaming (RecordIO) body, decoded and validated; for a streaming body it
+// also returns the reader of the records that follow. All errors are 400s
 // with Mesos's messages (413 for a body over httpapi.MaxBodySize).
-func readAgentCall(r *http.Request, m apiMedia) (*agentpb.Call, error) {
+func readAgentCall(r *http.Request, m apiMedia) (*agentpb.Call, *recordio.Reader, error) {
 	var body []byte
+	var rd *recordio.Reader
 	if m.content == codec.RecordIO {
-		rec, err := recordio.NewReader(r.Body, httpapi.MaxBodySize).ReadRecord()
+		rd = recordio.NewReader(r.Body, httpapi.MaxBodySize)
+		rec, err := rd.ReadRecord()
 		if errors.Is(err, io.EOF) {
-			return nil, httpapi.Errorf(http.StatusBadRequest, "Received EOF while reading request body")
+			return nil, nil, httpapi.Errorf(http.StatusBadRequest, "Received EOF while reading request body")
 		}
 		if err != nil {
-			return nil, httpapi.Errorf(http.StatusBadRequest, "%v", err)
+			return nil, nil, httpapi.Errorf(http.StatusBadRequest, "%v", err)
 		}
 		body = rec
 	} else {
 		b, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBodySize+1))
 		if err != nil {
-			return nil, httpapi.Errorf(http.StatusBadRequest, "Failed to read request body: %v", err)
+			return nil, nil, httpapi.Errorf(http.StatusBadRequest, "Failed to read request body: %v", err)
 		}
 		if len(b) > httpapi.MaxBodySize {
-			return nil, httpapi.Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", httpapi.MaxBodySize)
+			return nil, nil, httpapi.Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", httpapi.MaxBodySize)
 		}
 		body = b
 	}
@@ -202,12 +198,12 @@ func readAgentCall(r *http.Request, m apiMedia) (*agentpb.Call, error) {
 	}
 	call := &agentpb.Call{}
 	if err := decodeAgentCall(mt, body, call); err != nil {
-		return nil, httpapi.Errorf(http.StatusBadRequest, "%s", err)
+		return nil, nil, httpapi.Errorf(http.StatusBadRequest, "%s", err)
 	}
 	if err := validation.Call(call); err != nil {
-		return nil, httpapi.Errorf(http.StatusBadRequest, "Failed to validate agent::Call: %v", err)
+		return nil, nil, httpapi.Errorf(http.StatusBadRequest, "Failed to validate agent::Call: %v", err)
 	}
-	return call, nil
+	return call, rd, nil
 }
 
 // decodeAgentCall is Mesos's deserialize<v1::agent::Call>: a protobuf
@@ -277,7 +273,7 @@ func (a *Agent) operatorCall(ctx context.Context, call *agentpb.Call) (*agentpb.
 	case agentpb.Call_READ_FILE:
 		return readFileCall(a.files, call.GetReadFile())
 	case agentpb.Call_GET_CONTAINERS:
-		return a.getContainers(ctx)
+		return a.getContainers(ctx, call.GetGetContainers())
 	case agentpb.Call_PRUNE_IMAGES:
 		// Http::pruneImages answers OK once the containerizer pruned its
 		// images; with no image store (meso has no provisioner yet) the
@@ -301,9 +297,6 @@ func (a *Agent) operatorCall(ctx context.Context, call *agentpb.Call) (*agentpb.
 		// --resource_provider_config_dir, which meso does not have; the
 		// failed future is libprocess's 500 with its message.
 		return nil, httpapi.Errorf(http.StatusInternalServerError, "Missing required flag --resource_provider_config_dir")
-	}
-	if slices.Contains(unimplementedCalls, t) {
-		return nil, notImplemented(t)
 	}
 	var resp *agentpb.Response
 	var err error
@@ -506,12 +499,17 @@ func readFileCall(f *files.Files, c *agentpb.Call_ReadFile) (*agentpb.Response, 
 
 // getContainers answers GET_CONTAINERS from what /containers shows: each
 // live executor's container with its status and statistics where they
-// can be read. show_nested and show_standalone select containers that
-// are not executors' (Mesos's __containers); meso's containerizer runs no
-// nested or standalone containers yet, so they select nothing more. As
-// Mesos's evolve, get_containers is unset when there is no container.
-func (a *Agent) getContainers(ctx context.Context) (*agentpb.Response, error) {
+// can be read. show_nested and show_standalone add containers that are
+// not executors' (Mesos's __containers): those carry only their
+// container_id (its value, as Mesos's JSON has it), status and
+// statistics. As Mesos's evolve, get_containers is unset when there is no
+// container.
+func (a *Agent) getContainers(ctx context.Context, c *agentpb.Call_GetContainers) (*agentpb.Response, error) {
 	live, err := a.liveContainers(ctx)
+	if err != nil {
+		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running")
+	}
+	others, err := a.apiContainers(ctx, c.GetShowNested(), c.GetShowStandalone())
 	if err != nil {
 		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running")
 	}
@@ -530,6 +528,20 @@ func (a *Agent) getContainers(ctx context.Context) (*agentpb.Response, error) {
 		}
 		if st, err := a.cz.Status(ctx, c.containerID); err == nil && st.ContainerStatus != nil {
 			ct.ContainerStatus = st.ContainerStatus
+		}
+		resp.GetContainers.Containers = append(resp.GetContainers.Containers, ct)
+	}
+	for _, id := range others {
+		if resp.GetContainers == nil {
+			resp.GetContainers = &agentpb.Response_GetContainers{}
+		}
+		pbID := containerizer.IDProto(id)
+		ct := &agentpb.Response_GetContainers_Container{ContainerId: &mesospb.ContainerID{Value: pbID.Value}}
+		if st, err := a.cz.Status(ctx, id); err == nil && st.ContainerStatus != nil {
+			ct.ContainerStatus = st.ContainerStatus
+		}
+		if u, err := a.cz.Usage(ctx, id); err == nil {
+			ct.ResourceStatistics = u
 		}
 		resp.GetContainers.Containers = append(resp.GetContainers.Containers, ct)
 	}

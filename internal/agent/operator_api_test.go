@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -10,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -220,12 +220,19 @@ func TestOperatorAPIEveryCall(t *testing.T) {
 		agentpb.Call_ATTACH_CONTAINER_INPUT: {status: http.StatusUnsupportedMediaType,
 			message: "Expecting 'Content-Type' to be application/recordio for ATTACH_CONTAINER_INPUT call"},
 	}
-	for _, ct := range unimplementedCalls {
-		if ct != agentpb.Call_ATTACH_CONTAINER_INPUT {
-			wants[ct] = want{status: http.StatusNotImplemented,
-				message: "Agent call " + ct.String() + " is not implemented by this agent yet"}
-		}
-	}
+	// The container calls, on containers this agent does not have.
+	noParent := want{status: http.StatusBadRequest, message: "Parent container parent does not exist"}
+	notFound := want{status: http.StatusNotFound, message: "Container parent.child cannot be found"}
+	noKill := want{status: http.StatusNotFound, message: "Container 'parent.child' cannot be found (or is already killed)"}
+	noRoot := want{status: http.StatusInternalServerError, message: "Unknown root container"}
+	maps.Copy(wants, map[agentpb.Call_Type]want{
+		agentpb.Call_LAUNCH_NESTED_CONTAINER: noParent, agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION: noParent,
+		agentpb.Call_WAIT_NESTED_CONTAINER: notFound, agentpb.Call_WAIT_CONTAINER: notFound,
+		agentpb.Call_ATTACH_CONTAINER_OUTPUT: notFound,
+		agentpb.Call_KILL_NESTED_CONTAINER:   noKill, agentpb.Call_KILL_CONTAINER: noKill,
+		agentpb.Call_REMOVE_NESTED_CONTAINER: noRoot, agentpb.Call_REMOVE_CONTAINER: noRoot,
+		agentpb.Call_LAUNCH_CONTAINER: {status: http.StatusBadRequest, message: "no command to run"},
+	})
 
 	values := agentpb.Call_UNKNOWN.Descriptor().Values()
 	for i := range values.Len() {
@@ -235,8 +242,8 @@ func TestOperatorAPIEveryCall(t *testing.T) {
 			t.Errorf("%s: no expected answer; a new call type must be answered (and listed here)", ct)
 			continue
 		}
-		if w.status == http.StatusNotImplemented && ct != agentpb.Call_UNKNOWN && !slices.Contains(unimplementedCalls, ct) {
-			t.Errorf("%s is answered 501, but only the container calls may be", ct)
+		if w.status == http.StatusNotImplemented && ct != agentpb.Call_UNKNOWN {
+			t.Errorf("%s is answered 501", ct)
 		}
 		for j, mt := range []codec.MediaType{codec.Protobuf, codec.JSON} {
 			path := []string{"/api/v1", "/slave(1)/api/v1"}[(i+j)%2]
@@ -329,7 +336,7 @@ func TestOperatorAPIBadRequests(t *testing.T) {
 			map[string]string{"Content-Type": "application/recordio", "Message-Content-Type": pb}, record(callOf(agentpb.Call_GET_HEALTH)),
 			415, "Streaming 'Content-Type' application/recordio is not supported for GET_HEALTH call"},
 		{"attach input", "", map[string]string{"Content-Type": "application/recordio", "Message-Content-Type": pb}, record(attachInput),
-			501, "Agent call ATTACH_CONTAINER_INPUT is not implemented by this agent yet"},
+			404, "Container parent.child cannot be found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,9 +29,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/containerizer/ioswitchboard"
 )
 
 // Sentinel errors; wrapped with the container ID.
@@ -50,7 +56,57 @@ var (
 	ErrNotSupported = errors.New("containerizer: container not supported")
 	// ErrStopped is returned once Close has been called.
 	ErrStopped = errors.New("containerizer: stopped")
+	// ErrNotTerminated is returned by Remove for a container that still
+	// runs (Mesos's "Nested container has not terminated yet").
+	ErrNotTerminated = errors.New("containerizer: container has not terminated yet")
+	// ErrNoSwitchboard is returned by Attach for a container without an IO
+	// switchboard (neither a tty nor a debug container), in Mesos's words.
+	ErrNoSwitchboard = errors.New("I/O switchboard server was disabled for this container")
 )
+
+// Nested containers (Mesos's ContainerID with a parent) have IDs of the
+// form "<parent>.<child>", Mesos's string form of a ContainerID: the values
+// cannot hold a '.', so the parent follows from the ID.
+
+// ParentID returns the ID of a nested container's parent, and false for a
+// top-level container.
+func ParentID(id string) (string, bool) {
+	i := strings.LastIndexByte(id, '.')
+	if i < 0 {
+		return "", false
+	}
+	return id[:i], true
+}
+
+// RootID returns the top-level container a container is nested in (itself
+// for a top-level one).
+func RootID(id string) string {
+	if i := strings.IndexByte(id, '.'); i >= 0 {
+		return id[:i]
+	}
+	return id
+}
+
+// IDProto is the ContainerID of an ID's string form, with its parents.
+func IDProto(id string) *mesospb.ContainerID {
+	var out *mesospb.ContainerID
+	for _, v := range strings.Split(id, ".") {
+		out = &mesospb.ContainerID{Value: proto.String(v), Parent: out}
+	}
+	return out
+}
+
+// SandboxPath is a container's sandbox given its root container's: Mesos's
+// containerizer::paths::getSandboxPath, <root>/containers/<child> for each
+// level of nesting.
+func SandboxPath(rootSandbox, id string) string {
+	parts := strings.Split(id, ".")
+	p := rootSandbox
+	for _, child := range parts[1:] {
+		p = filepath.Join(p, "containers", child)
+	}
+	return p
+}
 
 // ContainerConfig describes one container to launch.
 type ContainerConfig struct {
@@ -91,6 +147,11 @@ type ContainerConfig struct {
 	// exists and before it runs anything (the agent checkpoints it there,
 	// as Mesos's forked.pid); an error fails the launch.
 	OnForked func(pid int) error
+	// Debug marks a container of Mesos's DEBUG class (the container of a
+	// LAUNCH_NESTED_CONTAINER_SESSION): it gets an IO switchboard, which
+	// reads none of its output before the first client attaches. A
+	// container with ContainerInfo.tty_info gets one too.
+	Debug bool
 }
 
 // Termination says how a container ended.
@@ -170,6 +231,32 @@ type Containerizer interface {
 	// Containers lists the IDs of the containers that have not ended.
 	Containers(ctx context.Context) ([]string, error)
 	Close() error
+}
+
+// Nester is implemented by containerizers that run nested containers and
+// standalone containers for the agent's operator API (Mesos's
+// containerizer kill, remove and attach).
+//
+// A nested container (ID "<parent>.<child>") is launched with Launch while
+// its parent runs; Launch fills its sandbox (<root sandbox>/containers/
+// <child>...) and its stdout/stderr there, and its user from the parent's
+// when unset. It shares its root container's isolation (cgroups) and is
+// destroyed, before its parent, when the parent is. Once ended it stays
+// known (Wait answers) until Remove, or until its parent ends; Destroy
+// of a nested container does not forget it.
+type Nester interface {
+	// Kill sends sig to the container's first process (Mesos's kill): the
+	// container ends when that process does. ErrUnknown for a container
+	// that is not known or has ended. A container that has no process yet
+	// is destroyed.
+	Kill(ctx context.Context, id string, sig syscall.Signal) error
+	// Remove forgets an ended container; for a nested one it also removes
+	// its sandbox. ErrNotTerminated while it runs, ErrUnknown when its root
+	// container is not known.
+	Remove(ctx context.Context, id string) error
+	// Attach returns the container's IO switchboard; ErrNoSwitchboard for
+	// a container without one.
+	Attach(ctx context.Context, id string) (*ioswitchboard.Switchboard, error)
 }
 
 // MetricsReporter is implemented by containerizers that publish metrics

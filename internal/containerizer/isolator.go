@@ -101,6 +101,26 @@ type Recoverer interface {
 	Recover(ctx context.Context, live []string) error
 }
 
+// NestedPreparer is Prepare for a nested container that shares its root's
+// isolation. The containerizer calls only these for such containers (no
+// other phase but Join): a nested container shares its root container's
+// isolation, as Mesos's isolators do by default (share_cgroups), so most
+// isolators have nothing to do for it. A nested container with
+// share_cgroups=false gets every phase, as a top-level container does, its
+// Container.ID "<parent>.<child>".
+// An isolator that must act for nested containers too (resolving secrets
+// into their environment) implements it.
+type NestedPreparer interface {
+	PrepareNested(ctx context.Context, cfg ContainerConfig) (*LaunchInfo, error)
+}
+
+// Joiner places a nested container's first process, held by the launch
+// helper, in its root container's isolation (cgroups): root is the root
+// container, pid the nested container's process.
+type Joiner interface {
+	Join(ctx context.Context, root Container, pid int) error
+}
+
 // LaunchInfo is what isolators ask of the launcher (a part of Mesos's
 // ContainerLaunchInfo).
 type LaunchInfo struct {

@@ -50,6 +50,11 @@ type ForkSpec struct {
 	User           string
 	// Launch holds the isolators' requests: namespaces, mounts, environment.
 	Launch LaunchInfo
+	// Stdio, when set, are the container's stdin, stdout and stderr (an IO
+	// switchboard's ends) instead of Stdout and Stderr; TTY says they are a
+	// terminal, which becomes the container's controlling terminal.
+	Stdio *[3]*os.File
+	TTY   bool
 	// Helper is the argv of the launch helper ({"/path/meso", "launch"}).
 	// Without it the command starts at once, unheld; mounts then cannot be
 	// made and Fork fails if any are asked for.
@@ -114,16 +119,25 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 	if attr == nil {
 		attr = &syscall.SysProcAttr{}
 	}
-	stdout, err := openOutput(spec.Stdout)
-	if err != nil {
-		return nil, err
+	var stdin, stdout, stderr *os.File
+	if spec.Stdio != nil {
+		stdin, stdout, stderr = spec.Stdio[0], spec.Stdio[1], spec.Stdio[2]
+		if spec.TTY {
+			// The terminal (fd 0 in the child) becomes the controlling
+			// terminal of the container's session.
+			attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
+		}
+	} else {
+		var err error
+		if stdout, err = openOutput(spec.Stdout); err != nil {
+			return nil, err
+		}
+		defer stdout.Close()
+		if stderr, err = openOutput(spec.Stderr); err != nil {
+			return nil, err
+		}
+		defer stderr.Close()
 	}
-	defer stdout.Close()
-	stderr, err := openOutput(spec.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	defer stderr.Close()
 
 	env := append(append([]string{}, spec.Env...), spec.Launch.Env...)
 	argv := spec.Command
@@ -143,6 +157,7 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 	}
 	var r, w *os.File
 	if len(spec.Helper) > 0 {
+		var err error
 		if r, w, err = os.Pipe(); err != nil {
 			return nil, fmt.Errorf("release pipe: %w", err)
 		}
@@ -165,6 +180,9 @@ func StartHeld(spec ForkSpec, attr *syscall.SysProcAttr) (*Process, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = spec.Dir
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = attr

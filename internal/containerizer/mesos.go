@@ -9,8 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +21,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/containerizer/ioswitchboard"
+	"github.com/meso-project/meso/internal/users"
 	"github.com/meso-project/meso/pkg/resources"
 )
 
@@ -77,6 +82,7 @@ type Mesos struct {
 var (
 	_ Containerizer   = (*Mesos)(nil)
 	_ MetricsReporter = (*Mesos)(nil)
+	_ Nester          = (*Mesos)(nil)
 )
 
 type containerState int
@@ -111,6 +117,16 @@ type container struct {
 	destroyed        bool
 	limitation       *Limitation
 	cancelWatch      context.CancelFunc
+	// parent is a nested container's parent; children are the nested
+	// containers known (live or ended) under this one.
+	parent   *container
+	children map[string]*container
+	// sb is the IO switchboard of a container with a tty or of the DEBUG
+	// class; nil otherwise.
+	sb *ioswitchboard.Switchboard
+	// workDir is where a DEBUG container's processes run (its parent's
+	// sandbox); empty: its own sandbox.
+	workDir string
 
 	done chan struct{}
 	term Termination
@@ -290,8 +306,8 @@ func (m *Mesos) do(f func()) error { return m.call(context.Background(), f) }
 
 // Launch prepares, forks, isolates and releases the container.
 func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
-	if cfg.ID == "" || len(cfg.Command) == 0 {
-		return &LaunchError{ID: cfg.ID, Err: errors.New("an ID and a command are required")}
+	if cfg.ID == "" {
+		return &LaunchError{ID: cfg.ID, Err: errors.New("an ID is required")}
 	}
 	if err := checkContainerInfo(cfg.ContainerInfo); err != nil {
 		if errors.Is(err, ErrNotSupported) {
@@ -302,35 +318,74 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 	c := &container{id: cfg.ID, cfg: cfg, state: preparing, requests: cfg.Resources, limits: cfg.Limits,
 		done: make(chan struct{})}
 	var exists bool
+	var refused error
 	if err := m.call(ctx, func() {
-		if _, exists = m.containers[cfg.ID]; !exists {
-			m.containers[cfg.ID] = c
+		// An ended nested container's ID may be used again (Mesos forgot
+		// it, keeping only its termination); a top-level one's only once
+		// Destroy forgot it.
+		old := m.containers[cfg.ID]
+		if exists = old != nil && (old.state != terminated || old.parent == nil); exists {
+			return
 		}
+		if refused = m.adopt(c); refused != nil {
+			return
+		}
+		if old != nil {
+			m.forget(old)
+		}
+		m.containers[cfg.ID] = c
 	}); err != nil {
 		return err
 	}
 	if exists {
 		return fmt.Errorf("%w: %s", ErrExists, cfg.ID)
 	}
+	if refused != nil {
+		return &LaunchError{ID: cfg.ID, Err: refused}
+	}
+	if len(cfg.Command) == 0 {
+		return m.failBeforeFork(c, errors.New("no command to run"))
+	}
+	cfg = c.cfg // a nested container's sandbox, output and user
+	nested := c.parent != nil
+	// shared: a nested container in its root's isolation (Mesos's default
+	// share_cgroups); one with share_cgroups=false goes through every
+	// isolator phase as a top-level container does, and gets cgroups of
+	// its own below its parent's.
+	shared := nested && !ownCgroups(cfg)
 	log := m.log.With("container_id", cfg.ID)
+	if nested {
+		if err := makeSandbox(cfg.Dir, cfg.User); err != nil {
+			return m.failBeforeFork(c, err)
+		}
+	}
 
 	var li LaunchInfo
 	for _, iso := range m.cfg.Isolators {
-		p, ok := iso.(Preparer)
-		if !ok {
-			continue
+		var info *LaunchInfo
+		var err error
+		if p, ok := iso.(NestedPreparer); ok && shared {
+			info, err = p.PrepareNested(ctx, cfg)
+		} else if p, ok := iso.(Preparer); ok && !shared {
+			info, err = p.Prepare(ctx, cfg)
 		}
-		info, err := p.Prepare(ctx, cfg)
 		if err != nil {
 			return m.failBeforeFork(c, err)
 		}
 		li.merge(info)
 	}
 
-	proc, err := m.cfg.Launcher.Fork(ctx, cfg.ID, ForkSpec{
-		Command: cfg.Command, Env: cfg.Env, Dir: cfg.Dir, Stdout: cfg.Stdout, Stderr: cfg.Stderr,
+	spec := ForkSpec{
+		Command: cfg.Command, Env: cfg.Env, Dir: c.workDirOrSandbox(), Stdout: cfg.Stdout, Stderr: cfg.Stderr,
 		User: cfg.User, Launch: li, Helper: m.cfg.Helper,
-	})
+	}
+	if err := m.switchboard(c, &spec); err != nil {
+		return m.failBeforeFork(c, err)
+	}
+	proc, err := m.cfg.Launcher.Fork(ctx, cfg.ID, spec)
+	if c.sb != nil {
+		c.sb.Started()
+	}
 	if err != nil {
 		return m.failBeforeFork(c, fmt.Errorf("failed to fork: %w", err))
 	}
@@ -361,7 +416,11 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 	}
 
 	for _, iso := range m.cfg.Isolators {
-		if i, ok := iso.(Isolater); ok {
+		if j, ok := iso.(Joiner); ok && shared {
+			if err := j.Join(ctx, c.root().ref(c.root().pid()), proc.Pid()); err != nil {
+				return m.failAfterFork(c, fmt.Errorf("failed to isolate with %s: %w", iso.Name(), err))
+			}
+		} else if i, ok := iso.(Isolater); ok && !shared {
 			if err := i.Isolate(ctx, c.ref(proc.Pid())); err != nil {
 				return m.failAfterFork(c, fmt.Errorf("failed to isolate with %s: %w", iso.Name(), err))
 			}
@@ -373,7 +432,7 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 		return m.failAfterFork(c, err)
 	}
 	for _, iso := range m.cfg.Isolators {
-		if u, ok := iso.(Updater); ok {
+		if u, ok := iso.(Updater); ok && !shared {
 			if err := u.Update(ctx, c.ref(proc.Pid()), requests, limits); err != nil {
 				return m.failAfterFork(c, fmt.Errorf("failed to update %s: %w", iso.Name(), err))
 			}
@@ -389,7 +448,7 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 		wctx, cancel := context.WithCancel(context.Background())
 		c.cancelWatch = cancel
 		for _, iso := range m.cfg.Isolators {
-			if w, ok := iso.(Watcher); ok {
+			if w, ok := iso.(Watcher); ok && !shared {
 				go m.watch(wctx, c, iso.Name(), w)
 			}
 		}
@@ -412,8 +471,10 @@ func (m *Mesos) failBeforeFork(c *container, cause error) error {
 	term := Termination{Status: -1, ExitCode: -1, Message: cause.Error()}
 	if err := m.do(func() {
 		term.Destroyed = c.destroyRequested
-		delete(m.containers, c.id)
 		c.state = terminated
+		if m.containers[c.id] == c {
+			m.forget(c)
+		}
 	}); err != nil {
 		m.log.Debug("containerizer stopped during a failed launch", "container_id", c.id)
 	}
@@ -432,7 +493,7 @@ func (m *Mesos) failAfterFork(c *container, cause error) error {
 	<-c.done
 	if err := m.do(func() {
 		if m.containers[c.id] == c {
-			delete(m.containers, c.id)
+			m.forget(c)
 		}
 	}); err != nil {
 		m.log.Debug("containerizer stopped during a failed launch", "container_id", c.id)
@@ -489,6 +550,7 @@ func (m *Mesos) destroySeq(c *container, grace time.Duration, cancelWatch contex
 		cancelWatch()
 	}
 	ctx := context.Background()
+	m.destroyChildren(c)
 	proc := c.proc
 	failed := false
 	if grace > 0 {
@@ -540,6 +602,14 @@ func (m *Mesos) destroySeq(c *container, grace time.Duration, cancelWatch contex
 		c.state = terminated
 		if failed {
 			m.destroyErrors++
+		}
+		// The nested containers' records go with their parent's end, as
+		// Mesos removes their checkpointed terminations with the root
+		// container's runtime directory.
+		for _, child := range c.children {
+			if m.containers[child.id] == child {
+				m.forget(child)
+			}
 		}
 	}) == nil
 	if !published {
@@ -625,8 +695,10 @@ func (m *Mesos) Destroy(ctx context.Context, id string, grace time.Duration) err
 		return fmt.Errorf("containerizer: destroying %s: %w", id, ctx.Err())
 	}
 	return m.call(ctx, func() {
-		if m.containers[id] == c {
-			delete(m.containers, id)
+		// An ended nested container stays known (Wait answers) until
+		// Remove or its parent's end, as in Mesos.
+		if m.containers[id] == c && c.parent == nil {
+			m.forget(c)
 		}
 	})
 }
@@ -789,7 +861,7 @@ func (m *Mesos) Status(ctx context.Context, id string) (Status, error) {
 			}
 		}
 	}
-	cs := &mesospb.ContainerStatus{ContainerId: &mesospb.ContainerID{Value: proto.String(id)}}
+	cs := &mesospb.ContainerStatus{ContainerId: IDProto(id)}
 	if pid > 0 {
 		cs.ExecutorPid = proto.Uint32(uint32(pid))
 	}
@@ -829,4 +901,290 @@ func (m *Mesos) Metrics(ctx context.Context) (map[string]float64, error) {
 		return nil, err
 	}
 	return map[string]float64{"containerizer/mesos/container_destroy_errors": float64(n)}, nil
+}
+
+// adopt ties a nested container to its parent, as Mesos's launch does
+// (on the loop): the parent must be known and not ending; the nested
+// container gets its sandbox under its root container's, its output there
+// and, when it names none, its parent's user. Top-level containers pass.
+func (m *Mesos) adopt(c *container) error {
+	pid, ok := ParentID(c.id)
+	if !ok {
+		return nil
+	}
+	p := m.containers[pid]
+	if p == nil || p.state == terminated {
+		return fmt.Errorf("Parent container %s does not exist", pid)
+	}
+	if p.state == destroying {
+		return fmt.Errorf("Parent container %s is in 'DESTROYING' state", pid)
+	}
+	if c.cfg.TaskInfo != nil {
+		return errors.New("Nested containers may not supply a TaskInfo/ExecutorInfo")
+	}
+	if c.cfg.OnForked != nil {
+		return errors.New("Nested containers may not be checkpointed")
+	}
+	root := p.root()
+	if root.cfg.Dir == "" {
+		return fmt.Errorf("Unexpected empty sandbox directory for root container %s", root.id)
+	}
+	c.cfg.Dir = SandboxPath(root.cfg.Dir, c.id)
+	if c.cfg.Stdout == "" {
+		c.cfg.Stdout = filepath.Join(c.cfg.Dir, "stdout")
+	}
+	if c.cfg.Stderr == "" {
+		c.cfg.Stderr = filepath.Join(c.cfg.Dir, "stderr")
+	}
+	if c.cfg.User == "" {
+		c.cfg.User = p.cfg.User
+	}
+	// The environment, as Mesos's _launch builds it: a DEBUG container
+	// inherits its parent's (MESOS_SANDBOX included) and runs in the
+	// parent's sandbox; others get MESOS_SANDBOX. The command's own
+	// variables win.
+	env := map[string]string{}
+	var order []string
+	set := func(kv string) {
+		k, v, _ := strings.Cut(kv, "=")
+		if _, ok := env[k]; !ok {
+			order = append(order, k)
+		}
+		env[k] = v
+	}
+	if c.cfg.Debug {
+		for _, kv := range p.cfg.Env {
+			set(kv)
+		}
+		c.workDir = p.workDirOrSandbox()
+	} else {
+		set("MESOS_SANDBOX=" + c.cfg.Dir)
+	}
+	for _, kv := range c.cfg.Env {
+		set(kv)
+	}
+	if _, ok := env["PATH"]; !ok {
+		set("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	c.cfg.Env = c.cfg.Env[:0:0]
+	for _, k := range order {
+		c.cfg.Env = append(c.cfg.Env, k+"="+env[k])
+	}
+	c.parent = p
+	if p.children == nil {
+		p.children = make(map[string]*container)
+	}
+	p.children[c.id] = c
+	return nil
+}
+
+// forget removes c from the table, with the records of its nested
+// containers, and releases its switchboard (on the loop).
+func (m *Mesos) forget(c *container) {
+	for _, child := range c.children {
+		if m.containers[child.id] == child {
+			m.forget(child)
+		}
+	}
+	delete(m.containers, c.id)
+	if c.parent != nil && c.parent.children[c.id] == c {
+		delete(c.parent.children, c.id)
+	}
+	if c.sb != nil {
+		go c.sb.Close()
+	}
+}
+
+// ownCgroups reports whether a nested container asked for cgroups of its
+// own (LinuxInfo.share_cgroups=false).
+func ownCgroups(cfg ContainerConfig) bool {
+	li := cfg.ContainerInfo.GetLinuxInfo()
+	return li != nil && li.ShareCgroups != nil && !li.GetShareCgroups()
+}
+
+// workDirOrSandbox is where c's processes run.
+func (c *container) workDirOrSandbox() string {
+	if c.workDir != "" {
+		return c.workDir
+	}
+	return c.cfg.Dir
+}
+
+// root is the top-level container c is nested in (c itself when it is
+// top-level).
+func (c *container) root() *container {
+	for c.parent != nil {
+		c = c.parent
+	}
+	return c
+}
+
+// pid is the first process's pid, 0 before the fork (on the loop).
+func (c *container) pid() int {
+	if c.proc == nil {
+		return 0
+	}
+	return c.proc.Pid()
+}
+
+// makeSandbox creates a nested container's sandbox, owned by its user.
+func makeSandbox(dir, user string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("Failed to create sandbox directory: %w", err)
+	}
+	if user != "" && os.Geteuid() == 0 {
+		cred, err := users.Credential(user)
+		if err != nil {
+			return err
+		}
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fmt.Errorf("Failed to chown sandbox directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// switchboard gives a container with a tty or of the DEBUG class its IO
+// switchboard (Mesos's IOSwitchboard::requiresServer), whose ends become
+// the container's stdio.
+func (m *Mesos) switchboard(c *container, spec *ForkSpec) error {
+	tty := c.cfg.ContainerInfo.GetTtyInfo()
+	if tty == nil && !c.cfg.Debug {
+		return nil
+	}
+	sc := ioswitchboard.Config{TTY: tty != nil, StdoutLog: c.cfg.Stdout, StderrLog: c.cfg.Stderr,
+		WaitForConnection: c.cfg.Debug}
+	if ws := tty.GetWindowSize(); ws != nil {
+		sc.WindowSize = &ioswitchboard.WindowSize{Rows: uint16(ws.GetRows()), Columns: uint16(ws.GetColumns())}
+	}
+	if tty != nil && c.cfg.User != "" && os.Geteuid() == 0 {
+		cred, err := users.Credential(c.cfg.User)
+		if err != nil {
+			return err
+		}
+		sc.Owner = &ioswitchboard.Owner{UID: int(cred.Uid), GID: int(cred.Gid)}
+	}
+	sb, err := ioswitchboard.New(sc)
+	if err != nil {
+		return fmt.Errorf("failed to prepare the IO switchboard: %w", err)
+	}
+	if err := m.do(func() { c.sb = sb }); err != nil {
+		sb.Close()
+		return err
+	}
+	stdio := sb.Stdio()
+	spec.Stdio = &stdio
+	spec.TTY = tty != nil
+	return nil
+}
+
+// destroyChildren destroys c's live nested containers and waits for them
+// (Mesos destroys a container's children before the container).
+func (m *Mesos) destroyChildren(c *container) {
+	var kids []*container
+	if err := m.do(func() {
+		for _, child := range c.children {
+			switch child.state {
+			case preparing, isolating:
+				child.destroyRequested = true
+			case running:
+				child.destroyed = true
+				m.startDestroy(child, 0)
+			}
+			kids = append(kids, child)
+		}
+	}); err != nil {
+		return
+	}
+	for _, child := range kids {
+		<-child.done
+	}
+}
+
+// Kill sends sig to the container's first process (see Nester).
+func (m *Mesos) Kill(ctx context.Context, id string, sig syscall.Signal) error {
+	var pid int
+	var found bool
+	if err := m.call(ctx, func() {
+		c := m.containers[id]
+		if c == nil || c.state == terminated {
+			return
+		}
+		found = true
+		switch {
+		case c.state == preparing || c.state == isolating:
+			// No process to signal yet: destroyed, as Mesos does.
+			c.destroyRequested = true
+		case c.proc != nil:
+			pid = c.proc.Pid()
+		}
+	}); err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("%w: %s", ErrUnknown, id)
+	}
+	if pid <= 0 {
+		return nil
+	}
+	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("containerizer: Unable to send signal to container: %w", err)
+	}
+	return nil
+}
+
+// Remove forgets an ended container (see Nester).
+func (m *Mesos) Remove(ctx context.Context, id string) error {
+	var err error
+	var sandbox string
+	if cerr := m.call(ctx, func() {
+		c := m.containers[id]
+		if c != nil && c.state != terminated {
+			err = fmt.Errorf("%w: %s", ErrNotTerminated, id)
+			return
+		}
+		if _, nested := ParentID(id); nested {
+			root := m.containers[RootID(id)]
+			if root == nil {
+				err = fmt.Errorf("%w: unknown root container of %s", ErrUnknown, id)
+				return
+			}
+			if root.cfg.Dir != "" {
+				sandbox = SandboxPath(root.cfg.Dir, id)
+			}
+		} else if c == nil {
+			err = fmt.Errorf("%w: %s", ErrUnknown, id)
+			return
+		}
+		if c != nil {
+			m.forget(c)
+		}
+	}); cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		return err
+	}
+	if sandbox != "" {
+		if err := os.RemoveAll(sandbox); err != nil {
+			return fmt.Errorf("containerizer: Failed to remove the sandbox directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// Attach returns the container's IO switchboard (see Nester).
+func (m *Mesos) Attach(ctx context.Context, id string) (*ioswitchboard.Switchboard, error) {
+	c, err := m.lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var sb *ioswitchboard.Switchboard
+	if err := m.call(ctx, func() { sb = c.sb }); err != nil {
+		return nil, err
+	}
+	if sb == nil {
+		return nil, ErrNoSwitchboard
+	}
+	return sb, nil
 }

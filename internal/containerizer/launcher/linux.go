@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strings"
 	"syscall"
 	"time"
 
@@ -55,8 +56,17 @@ func NewLinux(h *cgroups.Hierarchy, root string, destroyTimeout time.Duration) (
 // Name is "linux".
 func (*Linux) Name() string { return "linux" }
 
+// cgroupPath is the container's cgroup relative to the hierarchy: Mesos's
+// <cgroups_root>/<id>, and for a nested container
+// <cgroups_root>/<parent>/mesos/<child> (so that on v2 a nested container
+// is accounted in its parent's cgroup, and killing a cgroup kills what is
+// nested in it too).
+func (l *Linux) cgroupPath(id string) string {
+	return path.Join(l.root, strings.ReplaceAll(id, ".", "/mesos/"))
+}
+
 func (l *Linux) group(id string) *cgroups.Group {
-	p := path.Join(l.root, id)
+	p := l.cgroupPath(id)
 	if l.h.Version() == cgroups.V1 {
 		return l.h.Group(p, "freezer")
 	}
@@ -98,10 +108,70 @@ func (l *Linux) Destroy(ctx context.Context, id string, _ int) error {
 	if err := g.Kill(ctx); err != nil {
 		return err
 	}
-	return g.Delete()
+	// Nested containers' cgroups left below (an orphan's, after an agent
+	// restart) go first: a cgroup with children cannot be removed.
+	nested, err := l.nested(id)
+	if err != nil {
+		return err
+	}
+	for i := len(nested) - 1; i >= 0; i-- {
+		if err := l.deleteNested(nested[i]); err != nil {
+			return err
+		}
+	}
+	return l.deleteNested(id)
 }
 
-// Recover lists the containers whose cgroups exist under the root.
+// deleteNested removes the container's cgroup and the "mesos" cgroup its
+// nested containers' were in.
+func (l *Linux) deleteNested(id string) error {
+	holder := path.Join(l.cgroupPath(id), "mesos")
+	if l.h.Version() == cgroups.V1 {
+		if err := l.h.Group(holder, "freezer").Delete(); err != nil {
+			return err
+		}
+	} else if err := l.h.Group(holder).Delete(); err != nil {
+		return err
+	}
+	return l.group(id).Delete()
+}
+
+// nested lists the containers nested in id whose cgroups exist, parents
+// before their children.
+func (l *Linux) nested(id string) ([]string, error) {
+	children, err := l.h.Children(path.Join(l.cgroupPath(id), "mesos"), "freezer")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range children {
+		child := id + "." + c
+		out = append(out, child)
+		below, err := l.nested(child)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, below...)
+	}
+	return out, nil
+}
+
+// Recover lists the containers whose cgroups exist under the root, and
+// the nested containers below them (meso does not recover nested
+// containers, so these are destroyed as orphans).
 func (l *Linux) Recover(context.Context) ([]string, error) {
-	return l.h.Children(l.root, "freezer")
+	top, err := l.h.Children(l.root, "freezer")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range top {
+		out = append(out, id)
+		nested, err := l.nested(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, nested...)
+	}
+	return out, nil
 }

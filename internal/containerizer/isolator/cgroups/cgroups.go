@@ -20,6 +20,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,6 +106,7 @@ type Isolator struct {
 var (
 	_ containerizer.Preparer     = (*Isolator)(nil)
 	_ containerizer.Isolater     = (*Isolator)(nil)
+	_ containerizer.Joiner       = (*Isolator)(nil)
 	_ containerizer.Updater      = (*Isolator)(nil)
 	_ containerizer.Watcher      = (*Isolator)(nil)
 	_ containerizer.LimitChecker = (*Isolator)(nil)
@@ -191,7 +193,14 @@ func (i *Isolator) Controllers() []string { return slices.Clone(i.controllers) }
 func (i *Isolator) has(c string) bool { return slices.Contains(i.controllers, c) }
 
 func (i *Isolator) group(id string) *cgroups.Group {
-	return i.o.Hierarchy.Group(path.Join(i.o.Root, id), i.controllers...)
+	return i.o.Hierarchy.Group(i.cgroupPath(id), i.controllers...)
+}
+
+// cgroupPath is <root>/<id>, and for a nested container with cgroups of
+// its own (share_cgroups=false) <root>/<parent>/mesos/<child>, Mesos's
+// layout: its limits then nest in its parent's.
+func (i *Isolator) cgroupPath(id string) string {
+	return path.Join(i.o.Root, strings.ReplaceAll(id, ".", "/mesos/"))
 }
 
 // Prepare creates the container's cgroups; devices get Mesos's whitelist.
@@ -260,9 +269,30 @@ func (i *Isolator) Isolate(_ context.Context, c containerizer.Container) error {
 		return err
 	}
 	if i.pressure != nil {
-		i.pressure.watch(c.ID, i.o.Hierarchy.Group(path.Join(i.o.Root, c.ID), "memory"))
+		i.pressure.watch(c.ID, i.o.Hierarchy.Group(i.cgroupPath(c.ID), "memory"))
 	}
 	return nil
+}
+
+// Join places a nested container's process in its root container's
+// cgroups: Mesos's isolators share them with nested containers by default
+// (share_cgroups). On v2 a process the linux launcher put in the nested
+// container's cgroup, below the root's, is counted there already and stays.
+func (i *Isolator) Join(_ context.Context, root containerizer.Container, pid int) error {
+	g := i.group(root.ID)
+	if i.o.Hierarchy.Version() == cgroups.V2 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		if err != nil {
+			return err
+		}
+		rel := "/" + strings.TrimPrefix(strings.TrimPrefix(g.Dir(""), i.o.Hierarchy.Root()), "/")
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if cg, ok := strings.CutPrefix(line, "0::"); ok && (cg == rel || strings.HasPrefix(cg, rel+"/")) {
+				return nil
+			}
+		}
+	}
+	return g.Add(pid)
 }
 
 // Update applies Mesos's rules: cpu.shares = 1024 per cpu (v2: cpu.weight
@@ -492,10 +522,11 @@ func (i *Isolator) Cleanup(ctx context.Context, c containerizer.Container) error
 // (Mesos's recover, too, skips just the hierarchies where it is missing).
 func (i *Isolator) destroy(ctx context.Context, id string) error {
 	groups := []*cgroups.Group{i.group(id)}
+	ctrls := []string{""}
 	if i.o.Hierarchy.Version() == cgroups.V1 {
-		groups = groups[:0]
+		groups, ctrls = groups[:0], i.controllers
 		for _, c := range i.controllers {
-			groups = append(groups, i.o.Hierarchy.Group(path.Join(i.o.Root, id), c))
+			groups = append(groups, i.o.Hierarchy.Group(i.cgroupPath(id), c))
 		}
 	}
 	timeout := i.o.DestroyTimeout
@@ -505,7 +536,7 @@ func (i *Isolator) destroy(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var errs []error
-	for _, g := range groups {
+	for k, g := range groups {
 		if !g.Exists() {
 			continue
 		}
@@ -513,7 +544,40 @@ func (i *Isolator) destroy(ctx context.Context, id string) error {
 			errs = append(errs, err)
 			continue
 		}
-		errs = append(errs, g.Delete())
+		errs = append(errs, i.deleteBelow(g, ctrls[k]), g.Delete())
+	}
+	return errors.Join(errs...)
+}
+
+// deleteBelow removes the cgroups below g (those of nested containers and
+// the "mesos" cgroups holding them), deepest first: a cgroup with children
+// cannot be removed.
+func (i *Isolator) deleteBelow(g *cgroups.Group, ctrl string) error {
+	dir := g.Dir(ctrl)
+	var below []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() && p != dir && d.Name() != cgroups.Leaf {
+			below = append(below, strings.TrimPrefix(p, dir))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for k := len(below) - 1; k >= 0; k-- {
+		sub := path.Join(g.Path(), filepath.ToSlash(below[k]))
+		if ctrl != "" {
+			errs = append(errs, i.o.Hierarchy.Group(sub, ctrl).Delete())
+		} else {
+			errs = append(errs, i.o.Hierarchy.Group(sub).Delete())
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -17,7 +17,15 @@ import (
 // EnvironmentSecret is the environment_secret isolator.
 type EnvironmentSecret struct{}
 
-var _ containerizer.Preparer = EnvironmentSecret{}
+var (
+	_ containerizer.Preparer       = EnvironmentSecret{}
+	_ containerizer.NestedPreparer = EnvironmentSecret{}
+)
+
+// PrepareNested resolves a nested container's secrets as Prepare does.
+func (e EnvironmentSecret) PrepareNested(ctx context.Context, cfg containerizer.ContainerConfig) (*containerizer.LaunchInfo, error) {
+	return e.Prepare(ctx, cfg)
+}
 
 // Name is "environment_secret".
 func (EnvironmentSecret) Name() string { return "environment_secret" }
