@@ -78,6 +78,15 @@ func (a *Agent) runTaskGroup(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.Exec
 	if fw.state == frameworkTerminating {
 		return
 	}
+	if isDefaultExecutor(exInfo) && exInfo.GetCommand() != nil {
+		// The master refuses these (Mesos's agent CHECKs it): the agent
+		// would otherwise drop the framework's command for its own.
+		for _, t := range group.GetTasks() {
+			a.agentUpdate(fw, nil, t.GetTaskId().GetValue(), mesospb.TaskState_TASK_ERROR,
+				mesospb.TaskStatus_REASON_TASK_GROUP_INVALID, "'ExecutorInfo.command' must not be set for 'DEFAULT' executor")
+		}
+		return
+	}
 	info := proto.Clone(exInfo).(*mesospb.ExecutorInfo)
 	if info.FrameworkId == nil {
 		info.FrameworkId = fwInfo.GetId()

@@ -116,3 +116,18 @@ func waitAcked(t *testing.T, m *fakeMaster, taskID string, state mesospb.TaskSta
 	}, "no %v update for task %s; got %v", state, taskID, func() []string { return states(m.updates(taskID)) })
 	return found
 }
+
+// TestTaskGroupDefaultExecutorWithCommand: a DEFAULT executor with a
+// command (which the master refuses) is not run with either command.
+func TestTaskGroupDefaultExecutorWithCommand(t *testing.T) {
+	m := newFakeMaster(t, 60)
+	startAgent(t, m, "normal", func(c *Config) { c.DefaultExecutorCommand = c.ExecutorCommand })
+	ex := defaultExecutorInfo("dx")
+	ex.Command = &mesospb.CommandInfo{Value: proto.String("/bin/true")}
+	runTaskGroup(m, ex, commandTask("g1", "exit"))
+	st := m.waitUpdate(t, "g1", mesospb.TaskState_TASK_ERROR)
+	if st.GetReason() != mesospb.TaskStatus_REASON_TASK_GROUP_INVALID ||
+		st.GetMessage() != "'ExecutorInfo.command' must not be set for 'DEFAULT' executor" {
+		t.Errorf("g1: %s %s (%q)", st.GetState(), st.GetReason(), st.GetMessage())
+	}
+}
