@@ -6,6 +6,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/executorpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/checks"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/codec"
@@ -163,6 +164,11 @@ func validateExecutorCall(call *executorpb.Call) string {
 		if st.GetState() == mesospb.TaskState_TASK_STAGING {
 			return "Received TASK_STAGING from executor " + call.GetExecutorId().GetValue() + " of framework " +
 				call.GetFrameworkId().GetValue() + " which is not allowed"
+		}
+		if cs := st.GetCheckStatus(); cs != nil {
+			if err := checks.ValidateCheckStatusInfo(cs); err != nil {
+				return err.Error()
+			}
 		}
 	case executorpb.Call_MESSAGE:
 		if call.Message == nil {

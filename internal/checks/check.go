@@ -43,6 +43,9 @@ func NewChecker(ci *mesospb.CheckInfo, cfg Config, report func(ctx context.Conte
 	}
 	switch ci.GetType() {
 	case mesospb.CheckInfo_COMMAND:
+		if cfg.Runner == nil {
+			return nil, ErrNoRunner
+		}
 		c.probe = commandProbe(cfg.Runner, ci.GetCommand().GetCommand())
 	case mesospb.CheckInfo_HTTP:
 		c.probe = httpProbe(target{scheme: "http", host: ipv4Host, port: ci.GetHttp().GetPort(), path: ci.GetHttp().GetPath()})

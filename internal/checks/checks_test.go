@@ -561,6 +561,9 @@ func TestValidation(t *testing.T) {
 	if _, err := NewHealthChecker(&mesospb.HealthCheck{}, Config{}, nil); err == nil {
 		t.Error("NewHealthChecker accepted an invalid health check")
 	}
+	if _, err := NewHealthChecker(commandHealthCheck(0, 1, 1, 0, 1), Config{}, nil); !errors.Is(err, ErrNoRunner) {
+		t.Errorf("NewHealthChecker(COMMAND) without a runner: %v, want ErrNoRunner", err)
+	}
 }
 
 func errString(err error) string {

@@ -70,6 +70,9 @@ func NewHealthChecker(hc *mesospb.HealthCheck, cfg Config, report func(ctx conte
 	}
 	switch hc.GetType() {
 	case mesospb.HealthCheck_COMMAND:
+		if cfg.Runner == nil {
+			return nil, ErrNoRunner
+		}
 		h.what = what(mesospb.CheckInfo_COMMAND)
 		h.probe = commandProbe(cfg.Runner, hc.GetCommand())
 	case mesospb.HealthCheck_HTTP:

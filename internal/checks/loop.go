@@ -16,7 +16,7 @@ import (
 type Config struct {
 	// TaskID names the checked task in logs.
 	TaskID string
-	// Runner runs COMMAND checks; required for them.
+	// Runner runs COMMAND checks; required for them (ErrNoRunner).
 	Runner CommandRunner
 	// Logger receives the checker's logs; nil discards them.
 	Logger *slog.Logger

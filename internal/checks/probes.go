@@ -44,9 +44,6 @@ func what(kind mesospb.CheckInfo_Type) string {
 
 func commandProbe(r CommandRunner, command *mesospb.CommandInfo) probe {
 	return func(ctx context.Context) (*mesospb.CheckStatusInfo, error) {
-		if r == nil {
-			return nil, errors.New("no command runner for a COMMAND check")
-		}
 		code, err := r.Run(ctx, command)
 		if err != nil {
 			return nil, err

@@ -21,6 +21,9 @@ import (
 // wraps it in its error for those cases.
 var ErrUnavailable = errors.New("checks: check result not available")
 
+// ErrNoRunner is returned for a COMMAND check when Config.Runner is nil.
+var ErrNoRunner = errors.New("checks: a COMMAND check needs a command runner")
+
 // CommandRunner runs the command of a COMMAND check or health check.
 //
 // Run starts command, waits for it, and returns its exit code. A command that
@@ -49,6 +52,9 @@ type LocalRunner struct {
 	// Output receives the command's stdout and stderr (Mesos sends both to
 	// the executor's stderr); nil discards them.
 	Output io.Writer
+	// Credential, when set, is the user the command runs as (the task's,
+	// when the executor switches to it for the task itself).
+	Credential *syscall.Credential
 }
 
 var _ CommandRunner = (*LocalRunner)(nil)
@@ -78,7 +84,7 @@ func (r *LocalRunner) Run(ctx context.Context, command *mesospb.CommandInfo) (in
 	cmd.Env = env // later duplicates win (os/exec dedups keeping the last)
 	cmd.Dir = r.Dir
 	cmd.Stdout, cmd.Stderr = r.Output, r.Output
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: r.Credential}
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("Failed to create subprocess: %w", err)

@@ -14,13 +14,14 @@ import (
 // forked, as Mesos's command executor does. Both run in the executor: the
 // task shares its network namespace (HTTP and TCP checks reach it on
 // 127.0.0.1) and COMMAND checks are the executor's children, in the
-// sandbox, with the executor's environment. A definition the checks package
+// sandbox, with the executor's environment, as the task's user (Mesos's
+// executor already runs as that user; meso's switches for the task). A definition the checks package
 // rejects is logged and not run, as Mesos does (the master has validated
 // it already).
 func (x *commandExecutor) startChecks(task *mesospb.TaskInfo) {
 	cfg := checks.Config{
 		TaskID: task.GetTaskId().GetValue(),
-		Runner: &checks.LocalRunner{Env: x.checkEnv(), Dir: x.cfg.Directory, Output: x.errw},
+		Runner: &checks.LocalRunner{Env: x.checkEnv(), Dir: x.cfg.Directory, Output: x.errw, Credential: x.cred},
 		Logger: slog.New(slog.NewTextHandler(x.errw, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if ci := task.GetCheck(); ci != nil {

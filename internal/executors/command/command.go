@@ -156,6 +156,7 @@ type commandExecutor struct {
 	// copies of it, as Mesos's command executor keeps its lastTaskStatus.
 	lastStatus          *mesospb.TaskStatus
 	killedByHealthCheck bool
+	cred                *syscall.Credential // the task's user, when switched to
 
 	frameworkInfo *mesospb.FrameworkInfo
 	task          *mesospb.TaskInfo
@@ -367,6 +368,7 @@ func (x *commandExecutor) launch(ctx context.Context, task *mesospb.TaskInfo) {
 		x.failLaunch(ctx, err)
 		return
 	}
+	x.cred = cred
 	dir := x.opts.workingDirectory
 	if dir == "" {
 		dir = x.cfg.Directory

@@ -47,5 +47,6 @@
 // (its kill policy's grace, else 3 s), whose terminal TASK_KILLED then says
 // healthy:false. Checking pauses when the kill starts or the task ends, and
 // reports arriving after that are dropped. COMMAND checks are the executor's
-// children, in the sandbox, with the executor's environment (and user).
+// children, in the sandbox, with the executor's environment, as the task's
+// user.
 package command
