@@ -127,3 +127,33 @@ func TestDefaultExecutorKillAndHealthCheck(t *testing.T) {
 		t.Errorf("no healthy:false TASK_RUNNING update; got %v", states(m.updates("sick")))
 	}
 }
+
+// TestDefaultExecutorCheck: a task's COMMAND check runs in a check
+// container nested under the task's; its result reaches the framework as
+// TASK_RUNNING with check_status (which the agent validates) and
+// REASON_TASK_CHECK_STATUS_UPDATED.
+func TestDefaultExecutorCheck(t *testing.T) {
+	m := newFakeMaster(t, 60)
+	startDefaultExecutorAgent(t, m)
+	tk := commandTask("checked", "sleep 0.5")
+	tk.Check = &mesospb.CheckInfo{
+		Type:            mesospb.CheckInfo_COMMAND.Enum(),
+		Command:         &mesospb.CheckInfo_Command{Command: &mesospb.CommandInfo{Value: proto.String("exit 3")}},
+		DelaySeconds:    proto.Float64(0),
+		IntervalSeconds: proto.Float64(0.1),
+	}
+	runTaskGroup(m, defaultExecutorInfo("dx"), tk)
+	waitAcked(t, m, "checked", mesospb.TaskState_TASK_FINISHED)
+	var checked *mesospb.TaskStatus
+	for _, u := range m.updates("checked") {
+		if u.GetReason() == mesospb.TaskStatus_REASON_TASK_CHECK_STATUS_UPDATED {
+			checked = u
+		}
+		if u.GetCheckStatus().GetType() != mesospb.CheckInfo_COMMAND {
+			t.Errorf("%s update without a COMMAND check_status", u.GetState())
+		}
+	}
+	if checked == nil || checked.GetCheckStatus().GetCommand().GetExitCode() != 3 {
+		t.Errorf("check update %v; got %v", checked, states(m.updates("checked")))
+	}
+}
