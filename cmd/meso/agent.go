@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -218,6 +219,7 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		Attributes:                    f.attributes,
 		DefaultRole:                   f.defaultRole,
 		ExecutorCommand:               executor,
+		DefaultExecutorCommand:        defaultExecutorCommand(self),
 		CgroupsEnableCFS:              f.cgroupsEnableCFS,
 		ExecutorRegistrationTimeout:   f.executorRegistrationTimeout.Duration,
 		FetcherStallTimeout:           f.fetcherStallTimeout.Duration,
@@ -237,6 +239,13 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		GCDiskHeadroom:                f.gcDiskHeadroom,
 		DiskWatchInterval:             f.gcDiskWatchInterval.Duration,
 	}, nil
+}
+
+// defaultExecutorCommand is how agents start the built-in default executor
+// (mesos-default-executor): as Mesos does, with --launcher_dir naming the
+// directory of the binaries.
+func defaultExecutorCommand(self string) []string {
+	return []string{self, "default-executor", "--launcher_dir=" + filepath.Dir(self)}
 }
 
 func agentCommand() *cobra.Command {

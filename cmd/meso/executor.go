@@ -9,6 +9,7 @@ import (
 	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/containerizer/launch"
 	"github.com/meso-project/meso/internal/executors/command"
+	"github.com/meso-project/meso/internal/executors/defaultexec"
 )
 
 // executorCommand is the built-in command executor (Mesos's mesos-executor).
@@ -41,6 +42,24 @@ func launchCommand() *cobra.Command {
 		RunE: func(_ *cobra.Command, args []string) error {
 			// The fetch step runs the agent's fetcher inside the container.
 			return exitError{launch.Run(args, os.Stderr, fetcher.RunJSON)}
+		},
+	}
+}
+
+// defaultExecutorSubcommand is the built-in default executor (Mesos's
+// mesos-default-executor): agents start it for task groups whose
+// ExecutorInfo is of type DEFAULT. Its flags are parsed by the executor.
+func defaultExecutorSubcommand() *cobra.Command {
+	return &cobra.Command{
+		Use:                "default-executor",
+		Short:              "The built-in default executor for task groups (started by agents)",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if code := defaultexec.Main(context.Background(), args, os.LookupEnv, os.Stdout, os.Stderr); code != 0 {
+				return exitError{code}
+			}
+			return nil
 		},
 	}
 }

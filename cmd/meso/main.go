@@ -43,6 +43,7 @@ Start a local cluster with 'meso local', then run a task on it with
 		localCommand(),
 		executeCommand(),
 		executorCommand(),
+		defaultExecutorSubcommand(),
 		launchCommand(),
 		versionCommand(),
 	)

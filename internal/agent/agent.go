@@ -92,7 +92,12 @@ type Config struct {
 	DefaultRole string // "*"
 	// ExecutorCommand is how to start the built-in command executor, e.g.
 	// {"/path/meso", "executor"}.
-	ExecutorCommand             []string
+	ExecutorCommand []string
+	// DefaultExecutorCommand is how to start the built-in default executor
+	// (Mesos's mesos-default-executor), which runs task groups for
+	// ExecutorInfos of type DEFAULT, e.g. {"/path/meso", "default-executor",
+	// "--launcher_dir=/path"}. Without it such task groups fail.
+	DefaultExecutorCommand      []string
 	ExecutorRegistrationTimeout time.Duration // 1m
 	// FetcherStallTimeout aborts a URI download that moves less than 1
 	// byte/s for this long (--fetcher_stall_timeout, 60s); FrameworksHome

@@ -201,10 +201,17 @@ func (a *Agent) executorUpdate(fw *framework, ex *executor, status *mesospb.Task
 }
 
 // nextExecutorUpdate asks the containerizer for the container's status for
-// the update at the head of the queue.
+// the update at the head of the queue: the executor's container, or the
+// container the update names in container_status, nested under the
+// executor's (the default executor's tasks), as Mesos's agent asks.
 func (a *Agent) nextExecutorUpdate(ex *executor) {
 	st := ex.updateQueue[0]
 	cid, ctx := ex.containerID, a.ctx
+	if id := st.GetContainerStatus().GetContainerId(); id != nil {
+		if s := containerIDString(id); strings.HasPrefix(s, ex.containerID+".") {
+			cid = s
+		}
+	}
 	go func() {
 		cs, err := a.cz.Status(ctx, cid)
 		if ctx.Err() != nil {
@@ -230,6 +237,11 @@ func (a *Agent) executorUpdateStatus(ex *executor, st *mesospb.TaskStatus, cs co
 			merged = proto.Clone(st.ContainerStatus).(*mesospb.ContainerStatus)
 		}
 		proto.Merge(merged, cs.ContainerStatus)
+		if id := st.GetContainerStatus().GetContainerId(); id != nil {
+			// The executor's structured ID of a nested container stays
+			// (the containerizer names it "<parent>.<child>").
+			merged.ContainerId = proto.CloneOf(id)
+		}
 		if len(merged.GetNetworkInfos()) == 0 {
 			// A host-network container: the agent's IP, as Mesos fills it.
 			merged.NetworkInfos = []*mesospb.NetworkInfo{{

@@ -90,8 +90,22 @@
 // its unfinished tasks become TASK_FAILED (REASON_EXECUTOR_TERMINATED) and the
 // master gets EXECUTOR_EXITED; a container destroyed for a resource limit
 // ends them TASK_FAILED with the limitation's reason, message and
-// limited resources instead. Task groups run only on custom executors for
-// now; groups for the default executor fail with TASK_FAILED.
+// limited resources instead.
+//
+// RUN_TASK_GROUP goes to its executor as one LAUNCH_GROUP. An ExecutorInfo
+// of type DEFAULT (no command: the master checks that) is run as Mesos runs
+// mesos-default-executor: with Config.DefaultExecutorCommand (`meso
+// default-executor --launcher_dir=...`, package executors/defaultexec) as
+// the framework's user, with the same MESOS_* environment as any executor.
+// The agent keeps the ExecutorInfo as the framework gave it (what the
+// master, /state and SUBSCRIBED show) and generates the command only to
+// launch it. Without DefaultExecutorCommand such groups fail TASK_FAILED
+// (REASON_CONTAINER_LAUNCH_FAILED). Further groups for the same executor
+// join it; its container grows and shrinks with its tasks, like any
+// executor's. The default executor runs each task in a container nested
+// under its own, through the operator API; the updates it sends name that
+// container in container_status, and the agent completes them with that
+// container's status.
 //
 // # Status updates (status_updates.go, package statusupdate)
 //
@@ -196,6 +210,4 @@
 // are not recovered across agent restarts: when the agent stops it
 // destroys every nested and standalone container (the linux launcher's
 // recovery destroys any it finds left over).
-//
-// Not yet: the default executor.
 package agent

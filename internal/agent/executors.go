@@ -61,23 +61,30 @@ func (a *Agent) runTask(fwInfo *mesospb.FrameworkInfo, task *mesospb.TaskInfo) {
 	}
 }
 
-// runTaskGroup handles RUN_TASK_GROUP. Groups need the default executor
-// (ExecutorInfo.type DEFAULT), which meso does not have yet: such groups fail
-// with TASK_FAILED / REASON_CONTAINER_LAUNCH_FAILED. A group for a custom
-// executor with a command is delivered to it as LAUNCH_GROUP.
+// runTaskGroup handles RUN_TASK_GROUP. The group goes to its executor as
+// LAUNCH_GROUP: for an ExecutorInfo of type DEFAULT (which has no command;
+// the master checks that) the agent runs the built-in default executor,
+// Config.DefaultExecutorCommand, as Mesos runs mesos-default-executor; a
+// further group for the same executor ID joins the running executor.
 func (a *Agent) runTaskGroup(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.ExecutorInfo, group *mesospb.TaskGroupInfo) {
 	if a.terminating {
+		return
+	}
+	if len(group.GetTasks()) == 0 {
+		// As Mesos: a group without tasks is ignored.
+		a.log.Error("ignoring a task group without tasks", "framework_id", fwInfo.GetId().GetValue())
 		return
 	}
 	fw := a.ensureFramework(fwInfo)
 	if fw.state == frameworkTerminating {
 		return
 	}
-	if exInfo.GetType() == mesospb.ExecutorInfo_DEFAULT || exInfo.GetCommand() == nil {
+	if isDefaultExecutor(exInfo) && exInfo.GetCommand() != nil {
+		// The master refuses these (Mesos's agent CHECKs it): the agent
+		// would otherwise drop the framework's command for its own.
 		for _, t := range group.GetTasks() {
-			a.agentUpdate(fw, nil, t.GetTaskId().GetValue(), mesospb.TaskState_TASK_FAILED,
-				mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED,
-				"Task groups need the default executor, which this agent does not support yet")
+			a.agentUpdate(fw, nil, t.GetTaskId().GetValue(), mesospb.TaskState_TASK_ERROR,
+				mesospb.TaskStatus_REASON_TASK_GROUP_INVALID, "'ExecutorInfo.command' must not be set for 'DEFAULT' executor")
 		}
 		return
 	}
@@ -86,6 +93,35 @@ func (a *Agent) runTaskGroup(fwInfo *mesospb.FrameworkInfo, exInfo *mesospb.Exec
 		info.FrameworkId = fwInfo.GetId()
 	}
 	a.launch(fw, info, false, launchItem{group: group})
+}
+
+// isDefaultExecutor reports whether info names Mesos's default executor.
+func isDefaultExecutor(info *mesospb.ExecutorInfo) bool {
+	return info.GetType() == mesospb.ExecutorInfo_DEFAULT
+}
+
+// launchCommand is the CommandInfo the executor's container runs: the
+// ExecutorInfo's, or for a DEFAULT executor the default executor's command
+// (Mesos's defaultExecutorCommandInfo, as the framework's user). Like
+// Mesos, the agent keeps the ExecutorInfo as the framework gave it (what
+// the master and the executor see) and generates the command only to
+// launch it. Nil when there is none.
+func (a *Agent) launchCommand(ex *executor) *mesospb.CommandInfo {
+	if !isDefaultExecutor(ex.info) {
+		return ex.info.GetCommand()
+	}
+	if len(a.cfg.DefaultExecutorCommand) == 0 {
+		return nil
+	}
+	c := &mesospb.CommandInfo{
+		Shell:     proto.Bool(false),
+		Value:     proto.String(a.cfg.DefaultExecutorCommand[0]),
+		Arguments: slices.Clone(a.cfg.DefaultExecutorCommand),
+	}
+	if u := ex.fw.info.GetUser(); u != "" {
+		c.User = proto.String(u)
+	}
+	return c
 }
 
 // commandExecutorInfo synthesizes the ExecutorInfo of the command executor
@@ -242,8 +278,13 @@ func (a *Agent) launchExecutor(ex *executor) {
 			"Failed to launch container: " + err.Error()}
 		a.executorTerminated(ex)
 	}
-	argv := commandArgv(ex.info.GetCommand())
-	if len(argv) == 0 {
+	command := a.launchCommand(ex)
+	argv := commandArgv(command)
+	switch {
+	case len(argv) == 0 && isDefaultExecutor(ex.info):
+		fail(fmt.Errorf("the default executor is not configured on this agent"))
+		return
+	case len(argv) == 0:
 		fail(fmt.Errorf("executor %s has no command (is the command executor configured?)", ex.id))
 		return
 	}
@@ -281,7 +322,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 		Resources:     ex.allocated(""),
 		Limits:        ex.limits("", a.cfg.CgroupsEnableCFS),
 		ContainerInfo: ex.info.GetContainer(),
-		CommandInfo:   ex.info.GetCommand(),
+		CommandInfo:   command,
 	}
 	if ex.command {
 		if ts := ex.queuedTasks(); len(ts) == 1 {
@@ -296,7 +337,7 @@ func (a *Agent) launchExecutor(ex *executor) {
 	ex.regTimer = time.AfterFunc(a.cfg.ExecutorRegistrationTimeout, func() {
 		a.post(func() { a.registrationTimedOut(ex, cid) })
 	})
-	uris := ex.info.GetCommand().GetUris()
+	uris := command.GetUris()
 	go func() {
 		if persist != nil {
 			persist()
@@ -367,7 +408,7 @@ func (a *Agent) executorUser(ex *executor) string {
 	if !a.cfg.SwitchUser {
 		return ""
 	}
-	if u := ex.info.GetCommand().GetUser(); u != "" {
+	if u := a.launchCommand(ex).GetUser(); u != "" {
 		return u
 	}
 	return ex.fw.info.GetUser()

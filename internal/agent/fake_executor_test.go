@@ -33,6 +33,9 @@ import (
 //	stubborn   like normal, but ignores SIGTERM and SHUTDOWN and starts a
 //	           child process (its pid goes to <sandbox>/child.pid).
 //	noregister never subscribes.
+//
+// It prints its arguments ("args ..."), and takes LAUNCH_GROUP as a LAUNCH
+// of each task of the group.
 const fakeExecutorEnv = "MESO_AGENT_TEST_EXECUTOR"
 
 func fakeExecutorMain(mode string) int {
@@ -53,6 +56,7 @@ func fakeExecutorMain(mode string) int {
 		"MESOS_HTTP_COMMAND_EXECUTOR", "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD", "LIBPROCESS_PORT", "EXTRA_VAR"} {
 		fmt.Printf("%s=%s\n", k, os.Getenv(k))
 	}
+	fmt.Println("args", strings.Join(os.Args[1:], " "))
 	pid := os.Getenv("MESOS_SLAVE_PID")
 	url := "http://" + pid[strings.IndexByte(pid, '@')+1:] + "/slave(1)/api/v1/executor"
 	fwID := &mesospb.FrameworkID{Value: proto.String(os.Getenv("MESOS_FRAMEWORK_ID"))}
@@ -100,6 +104,14 @@ func fakeExecutorMain(mode string) int {
 		}
 		fmt.Println("event", ev.GetType())
 		switch ev.GetType() {
+		case executorpb.Event_LAUNCH_GROUP:
+			for _, task := range ev.GetLaunchGroup().GetTaskGroup().GetTasks() {
+				fmt.Println("hello from", task.GetTaskId().GetValue())
+				update(task.GetTaskId(), mesospb.TaskState_TASK_RUNNING)
+				if task.GetCommand().GetValue() == "exit" {
+					update(task.GetTaskId(), mesospb.TaskState_TASK_FINISHED)
+				}
+			}
 		case executorpb.Event_LAUNCH:
 			task := ev.GetLaunch().GetTask()
 			fmt.Println("hello from", task.GetTaskId().GetValue())

@@ -27,7 +27,8 @@ import (
 )
 
 // cluster starts a local cluster with short timers and the real meso binary
-// as the command executor, and stops it when the test ends.
+// as the command executor and the default executor, and stops it when the
+// test ends.
 func cluster(t *testing.T, tweak func(*local.Config)) *local.Cluster {
 	t.Helper()
 	bin := testutil.MesoBinary(t)
@@ -40,6 +41,7 @@ func cluster(t *testing.T, tweak func(*local.Config)) *local.Cluster {
 		Agent: agent.Config{
 			Resources:                 "cpus:4;mem:4096;disk:10000;ports:[31000-32000]",
 			ExecutorCommand:           []string{bin, "executor"},
+			DefaultExecutorCommand:    []string{bin, "default-executor"},
 			RegistrationBackoffFactor: 10 * time.Millisecond,
 			StatusUpdateRetryInterval: 300 * time.Millisecond,
 		},

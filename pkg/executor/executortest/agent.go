@@ -44,6 +44,7 @@ type Agent struct {
 	subscribeH func(n int, call *executorpb.Call) int
 	updates    int // UPDATE calls served so far
 	updateH    func(n int, call *executorpb.Call) int
+	routes     map[string]http.Handler
 }
 
 type stream struct {
@@ -79,6 +80,18 @@ func WithUpdateStatus(f func(n int, call *executorpb.Call) int) Option {
 	return func(a *Agent) { a.updateH = f }
 }
 
+// WithRoute serves h on pattern (an [http.ServeMux] pattern) beside the
+// executor API, e.g. a fake of the operator API at "/slave(1)/api/v1" for
+// executors that launch nested containers.
+func WithRoute(pattern string, h http.Handler) Option {
+	return func(a *Agent) {
+		if a.routes == nil {
+			a.routes = make(map[string]http.Handler)
+		}
+		a.routes[pattern] = h
+	}
+}
+
 // NewAgent starts a fake agent; it is closed by t.Cleanup.
 func NewAgent(t testing.TB, opts ...Option) *Agent {
 	t.Helper()
@@ -89,6 +102,9 @@ func NewAgent(t testing.TB, opts ...Option) *Agent {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/executor", a.serve)
 	mux.HandleFunc("/slave(1)/api/v1/executor", a.serve)
+	for pattern, h := range a.routes {
+		mux.Handle(pattern, h)
+	}
 	a.Server = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		a.CloseStream()
