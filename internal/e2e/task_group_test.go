@@ -1,6 +1,13 @@
 package e2e
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +15,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/testutil"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/taskstate"
 )
@@ -87,5 +95,80 @@ func groupTask(id, command string) *mesospb.TaskInfo {
 		TaskId:    &mesospb.TaskID{Value: proto.String(id)},
 		Resources: taskResources("*", 0.1, 32),
 		Command:   &mesospb.CommandInfo{Value: proto.String(command)},
+	}
+}
+
+// TestMesoExecuteTaskGroup is the user's view: `meso execute --task_group=`
+// with three tasks runs them in the default executor and exits 0 when all
+// finished; with one failing, the others are killed, the output says which
+// failed and why, and the exit status is non-zero. One task's script is
+// fetched into its own sandbox (inside its nested container) first.
+func TestMesoExecuteTaskGroup(t *testing.T) {
+	c := cluster(t, nil)
+	script := filepath.Join(t.TempDir(), "greet.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho hello from a fetched script\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	task := func(id, command, uri string) string {
+		uris := ""
+		if uri != "" {
+			uris = fmt.Sprintf(`, "uris": [{"value": %q, "executable": true}]`, uri)
+		}
+		return fmt.Sprintf(`{"name": %[1]q, "task_id": {"value": %[1]q}, "agent_id": {"value": ""},
+		  "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+		                {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}],
+		  "command": {"value": %[2]q%[3]s}}`, id, command, uris)
+	}
+	run := func(tasks ...string) (string, int) {
+		t.Helper()
+		group := `{"tasks": [` + strings.Join(tasks, ",") + `]}`
+		cmd := exec.CommandContext(withTimeout(t, 90*time.Second), testutil.MesoBinary(t), "execute",
+			"--master="+c.MasterAddr, "--task_group="+group)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			return string(out), 0
+		case errors.As(err, &exit):
+			return string(out), exit.ExitCode()
+		}
+		t.Fatalf("meso execute: %v\n%s", err, out)
+		return "", 0
+	}
+
+	out, code := run(task("one", "echo one", ""), task("two", "sleep 0.3", ""), task("three", "./greet.sh", script))
+	if code != 0 {
+		t.Errorf("meso execute --task_group with three good tasks exited %d:\n%s", code, out)
+	}
+	for _, id := range []string{"one", "two", "three"} {
+		if !strings.Contains(out, "Received status update TASK_FINISHED for task '"+id+"'") {
+			t.Errorf("no TASK_FINISHED for %s:\n%s", id, out)
+		}
+	}
+	// The fetched script ran in its task's sandbox: <executor>/tasks/three.
+	fw := regexp.MustCompile(`Subscribed with ID '?([^'\s]+)'?`).FindStringSubmatch(out)
+	if fw == nil {
+		t.Fatalf("no framework ID in the output:\n%s", out)
+	}
+	exDirs, _ := filepath.Glob(filepath.Join(c.AgentWorkDirs[0], "slaves", "latest", "frameworks", fw[1], "executors", "*", "runs", "latest"))
+	if len(exDirs) != 1 {
+		t.Fatalf("executor sandboxes of %s: %v", fw[1], exDirs)
+	}
+	if got := readFile(t, filepath.Join(exDirs[0], "tasks", "three", "stdout")); !strings.Contains(got, "hello from a fetched script") {
+		t.Errorf("task three's stdout: %q", got)
+	}
+
+	out, code = run(task("ok", "sleep 60", ""), task("bad", "sleep 0.5; exit 3", ""), task("peer", "sleep 60", ""))
+	if code == 0 {
+		t.Errorf("meso execute --task_group with a failing task exited 0:\n%s", out)
+	}
+	for _, want := range []string{
+		"Received status update TASK_FAILED for task 'bad'\n  message: 'Command exited with status 3'",
+		"Received status update TASK_KILLED for task 'ok'",
+		"Received status update TASK_KILLED for task 'peer'",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
 	}
 }
