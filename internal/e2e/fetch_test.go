@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -29,14 +30,26 @@ import (
 // TestFetchURIs: the agent fetches a task's URIs into its sandbox before
 // the executor starts (here from a real HTTP server on loopback): an
 // executable script runs; a URI that answers 404 fails the task with
-// REASON_CONTAINER_LAUNCH_FAILED and a message naming the URI.
+// REASON_CONTAINER_LAUNCH_FAILED and a message naming the URI; so does a
+// zip whose entry would land outside the sandbox.
 func TestFetchURIs(t *testing.T) {
+	// A zip whose entry climbs out of the sandbox (zip-slip).
+	var slip bytes.Buffer
+	zw := zip.NewWriter(&slip)
+	f, _ := zw.Create("../../escaped.txt")
+	f.Write([]byte("should never be written\n"))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/hello.sh" {
+		switch r.URL.Path {
+		case "/hello.sh":
+			fmt.Fprint(w, "#!/bin/sh\necho fetched and run\n")
+		case "/slip.zip":
+			w.Write(slip.Bytes())
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		fmt.Fprint(w, "#!/bin/sh\necho fetched and run\n")
 	}))
 	t.Cleanup(srv.Close)
 	c := cluster(t, nil)
@@ -60,6 +73,17 @@ func TestFetchURIs(t *testing.T) {
 	if st.GetState() != mesospb.TaskState_TASK_FAILED || st.GetReason() != mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED ||
 		!strings.Contains(st.GetMessage(), missing) || !strings.Contains(st.GetMessage(), "404") {
 		t.Errorf("task with a 404 URI: %v %v %q", st.GetState(), st.GetReason(), st.GetMessage())
+	}
+
+	slipURI := srv.URL + "/slip.zip"
+	st = run("slip", &mesospb.CommandInfo_URI{Value: proto.String(slipURI), Extract: proto.Bool(true)}, "true")
+	if st.GetState() != mesospb.TaskState_TASK_FAILED || st.GetReason() != mesospb.TaskStatus_REASON_CONTAINER_LAUNCH_FAILED ||
+		!strings.Contains(st.GetMessage(), "Failed to fetch '"+slipURI+"'") || !strings.Contains(st.GetMessage(), "escaped.txt") {
+		t.Errorf("task with a zip-slip archive: %v %v %q", st.GetState(), st.GetReason(), st.GetMessage())
+	}
+	escaped, _ := filepath.Glob(filepath.Join(c.AgentWorkDirs[0], "slaves", "*", "frameworks", "*", "executors", "escaped.txt"))
+	if len(escaped) > 0 {
+		t.Errorf("the zip-slip entry was written outside the sandbox: %v", escaped)
 	}
 }
 
