@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/commonvalidation"
 )
 
 // ValidateHealthCheck checks a HealthCheck as Mesos's
@@ -22,7 +23,7 @@ func ValidateHealthCheck(hc *mesospb.HealthCheck) error {
 		if hc.GetCommand().Value == nil {
 			return fmt.Errorf("Command health check must contain %s", commandKind(hc.GetCommand()))
 		}
-		if err := validateEnvironment(hc.GetCommand().GetEnvironment()); err != nil {
+		if err := commonvalidation.Environment(hc.GetCommand().GetEnvironment()); err != nil {
 			return fmt.Errorf("Health check's `CommandInfo` is invalid: %w", err)
 		}
 	case mesospb.HealthCheck_HTTP:
@@ -73,7 +74,7 @@ func ValidateCheckInfo(ci *mesospb.CheckInfo) error {
 		if cmd.Value == nil {
 			return fmt.Errorf("Command check must contain %s", commandKind(cmd))
 		}
-		if err := validateEnvironment(cmd.GetEnvironment()); err != nil {
+		if err := commonvalidation.Environment(cmd.GetEnvironment()); err != nil {
 			return fmt.Errorf("Check's `CommandInfo` is invalid: %w", err)
 		}
 	case mesospb.CheckInfo_HTTP:
@@ -142,31 +143,4 @@ func typeName(names map[int32]string, v int32) string {
 		return n
 	}
 	return fmt.Sprint(v)
-}
-
-// validateEnvironment is Mesos's common::validation::validateEnvironment
-// (without the secret's own validation, which the agent's secret resolver
-// does).
-func validateEnvironment(env *mesospb.Environment) error {
-	for _, v := range env.GetVariables() {
-		switch v.GetType() {
-		case mesospb.Environment_Variable_SECRET:
-			if v.Secret == nil {
-				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must have a secret set", v.GetName())
-			}
-			if v.Value != nil {
-				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must not have a value set", v.GetName())
-			}
-		case mesospb.Environment_Variable_VALUE:
-			if v.Value == nil {
-				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must have a value set", v.GetName())
-			}
-			if v.Secret != nil {
-				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must not have a secret set", v.GetName())
-			}
-		default:
-			return errors.New("Environment variable of type 'UNKNOWN' is not allowed")
-		}
-	}
-	return nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/agentpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/commonvalidation"
 	"github.com/meso-project/meso/pkg/resources"
 )
 
@@ -318,58 +319,8 @@ func gpus(rs resources.Resources) error {
 	return nil
 }
 
-// CommandInfo is common::validation::validateCommandInfo, which checks
-// the command's environment.
-func CommandInfo(c *mesospb.CommandInfo) error {
-	for _, v := range c.GetEnvironment().GetVariables() {
-		name := v.GetName()
-		switch v.GetType() {
-		case mesospb.Environment_Variable_SECRET:
-			if v.Secret == nil {
-				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must have a secret set", name)
-			}
-			if v.Value != nil {
-				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must not have a value set", name)
-			}
-			if err := secret(v.GetSecret()); err != nil {
-				return fmt.Errorf("Environment variable '%s' specifies an invalid secret: %v", name, err)
-			}
-			if strings.IndexByte(string(v.GetSecret().GetValue().GetData()), 0) >= 0 {
-				return fmt.Errorf("Environment variable '%s' specifies a secret containing null bytes, which is not allowed in the environment", name)
-			}
-		case mesospb.Environment_Variable_VALUE:
-			if v.Value == nil {
-				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must have a value set", name)
-			}
-			if v.Secret != nil {
-				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must not have a secret set", name)
-			}
-		default:
-			return errors.New("Environment variable of type 'UNKNOWN' is not allowed")
-		}
-	}
-	return nil
-}
-
-func secret(s *mesospb.Secret) error {
-	switch s.GetType() {
-	case mesospb.Secret_REFERENCE:
-		if s.Reference == nil {
-			return errors.New("Secret of type REFERENCE must have the 'reference' field set")
-		}
-		if s.Value != nil {
-			return fmt.Errorf("Secret '%s' of type REFERENCE must not have the 'value' field set", s.GetReference().GetName())
-		}
-	case mesospb.Secret_VALUE:
-		if s.Value == nil {
-			return errors.New("Secret of type VALUE must have the 'value' field set")
-		}
-		if s.Reference != nil {
-			return errors.New("Secret of type VALUE must not have the 'reference' field set")
-		}
-	}
-	return nil
-}
+// CommandInfo is common::validation::validateCommandInfo.
+func CommandInfo(c *mesospb.CommandInfo) error { return commonvalidation.CommandInfo(c) }
 
 // ContainerInfo is common::validation::validateContainerInfo: its
 // volumes, and a DOCKER container's DockerInfo.

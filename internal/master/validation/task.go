@@ -8,6 +8,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/checks"
+	"github.com/meso-project/meso/internal/commonvalidation"
 	"github.com/meso-project/meso/pkg/resources"
 )
 
@@ -182,25 +183,7 @@ func commandInfo(ci *mesospb.CommandInfo) error {
 	if ci.GetShell() && ci.Value == nil {
 		return errors.New("Command value is required for shell commands")
 	}
-	for _, v := range ci.GetEnvironment().GetVariables() {
-		switch v.GetType() {
-		case mesospb.Environment_Variable_SECRET:
-			if v.Secret == nil {
-				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must have a secret set", v.GetName())
-			}
-			if v.Value != nil {
-				return fmt.Errorf("Environment variable '%s' of type 'SECRET' must not have a value set", v.GetName())
-			}
-		default:
-			if v.Value == nil {
-				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must have a value set", v.GetName())
-			}
-			if v.Secret != nil {
-				return fmt.Errorf("Environment variable '%s' of type 'VALUE' must not have a secret set", v.GetName())
-			}
-		}
-	}
-	return nil
+	return commonvalidation.CommandInfo(ci)
 }
 
 // Executor checks an ExecutorInfo on its own (executor::validate).

@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/commonvalidation"
 	"github.com/meso-project/meso/internal/containerizer"
 )
 
@@ -39,7 +40,7 @@ func (EnvironmentSecret) Prepare(_ context.Context, cfg containerizer.ContainerC
 		if v.GetType() != mesospb.Environment_Variable_SECRET {
 			continue
 		}
-		if err := validate(v.GetSecret()); err != nil {
+		if err := commonvalidation.Secret(v.GetSecret()); err != nil {
 			return nil, fmt.Errorf("Invalid secret specified in environment '%s': %w", v.GetName(), err)
 		}
 		value, err := resolve(v.GetSecret())
@@ -52,27 +53,6 @@ func (EnvironmentSecret) Prepare(_ context.Context, cfg containerizer.ContainerC
 		return nil, nil
 	}
 	return &containerizer.LaunchInfo{Env: env}, nil
-}
-
-// validate is Mesos's validateSecret.
-func validate(s *mesospb.Secret) error {
-	switch s.GetType() {
-	case mesospb.Secret_REFERENCE:
-		if s.Reference == nil {
-			return errors.New("Secret of type REFERENCE must have the 'reference' field set")
-		}
-		if s.Value != nil {
-			return fmt.Errorf("Secret '%s' of type REFERENCE must not have the 'value' field set", s.GetReference().GetName())
-		}
-	case mesospb.Secret_VALUE:
-		if s.Value == nil {
-			return errors.New("Secret of type VALUE must have the 'value' field set")
-		}
-		if s.Reference != nil {
-			return errors.New("Secret of type VALUE must not have the 'reference' field set")
-		}
-	}
-	return nil
 }
 
 // resolve is Mesos's default secret resolver.
