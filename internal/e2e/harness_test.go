@@ -10,6 +10,7 @@ import (
 	"os"
 	osuser "os/user"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -75,6 +76,13 @@ type scheduler struct {
 	fwID     *mesospb.FrameworkID
 	events   chan *schedulerpb.Event
 	resp     *http.Response
+	// offers are offers next passed over while waiting for something else,
+	// minus the rescinded ones: the next wait for OFFERS gets them first.
+	// (The master recovers a task's resources when it learns the task's
+	// terminal state, so their offer may come before the update a test
+	// waits for; dropping it would leave the resources offered to nobody
+	// else until the offer times out.)
+	offers []*mesospb.Offer
 }
 
 // post sends one Call and returns the response (body unread).
@@ -157,9 +165,15 @@ func (s *scheduler) close() {
 }
 
 // next returns the next event of type typ, skipping heartbeats and other
-// types; it fails the test after timeout.
+// types (but keeping skipped offers for the next wait for OFFERS); it fails
+// the test after timeout.
 func (s *scheduler) next(typ schedulerpb.Event_Type, timeout time.Duration) *schedulerpb.Event {
 	s.t.Helper()
+	if typ == schedulerpb.Event_OFFERS && len(s.offers) > 0 {
+		offers := s.offers
+		s.offers = nil
+		return &schedulerpb.Event{Type: typ.Enum(), Offers: &schedulerpb.Event_Offers{Offers: offers}}
+	}
 	deadline := time.After(timeout)
 	for {
 		select {
@@ -167,8 +181,15 @@ func (s *scheduler) next(typ schedulerpb.Event_Type, timeout time.Duration) *sch
 			if !ok {
 				s.t.Fatalf("event stream closed while waiting for %v", typ)
 			}
-			if ev.GetType() == typ {
+			if ev.GetType() == schedulerpb.Event_RESCIND {
+				id := ev.GetRescind().GetOfferId().GetValue()
+				s.offers = slices.DeleteFunc(s.offers, func(o *mesospb.Offer) bool { return o.GetId().GetValue() == id })
+			}
+			switch ev.GetType() {
+			case typ:
 				return ev
+			case schedulerpb.Event_OFFERS:
+				s.offers = append(s.offers, ev.GetOffers().GetOffers()...)
 			}
 			if ev.GetType() == schedulerpb.Event_ERROR {
 				s.t.Fatalf("ERROR event while waiting for %v: %s", typ, ev.GetError().GetMessage())
