@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
@@ -644,12 +643,52 @@ func (x *execution) printStatus(s *mesospb.TaskStatus) {
 		fmt.Fprintf(&b, "  healthy?: %d\n", healthy)
 	}
 	if s.CheckStatus != nil {
-		fmt.Fprintf(&b, "  check status: %s\n", prototext.MarshalOptions{}.Format(s.GetCheckStatus()))
+		fmt.Fprintf(&b, "  check status: %s\n", checkStatusString(s.GetCheckStatus()))
 	}
 	if r := s.GetLimitation().GetResources(); len(r) > 0 {
 		fmt.Fprintf(&b, "  resource limit violation: %s\n", resources.Resources(r).String())
 	}
 	x.out.printf("%s", b.String())
+}
+
+// checkStatusString is Mesos's operator<< for a CheckStatusInfo, which
+// mesos-execute prints: "COMMAND exit code 0", "HTTP status code 200",
+// "TCP connection success" / "TCP connection failure"; the type alone
+// before the first result; nothing for a type whose field is missing.
+func checkStatusString(cs *mesospb.CheckStatusInfo) string {
+	switch cs.GetType() {
+	case mesospb.CheckInfo_COMMAND:
+		if cs.Command == nil {
+			return ""
+		}
+		if cs.Command.ExitCode != nil {
+			return fmt.Sprintf("COMMAND exit code %d", cs.GetCommand().GetExitCode())
+		}
+		return "COMMAND"
+	case mesospb.CheckInfo_HTTP:
+		if cs.Http == nil {
+			return ""
+		}
+		if cs.Http.StatusCode != nil {
+			return fmt.Sprintf("HTTP status code %d", cs.GetHttp().GetStatusCode())
+		}
+		return "HTTP"
+	case mesospb.CheckInfo_TCP:
+		if cs.Tcp == nil {
+			return ""
+		}
+		switch {
+		case cs.Tcp.Succeeded == nil:
+			return "TCP"
+		case cs.GetTcp().GetSucceeded():
+			return "TCP connection success"
+		default:
+			return "TCP connection failure"
+		}
+	case mesospb.CheckInfo_UNKNOWN:
+		return "UNKNOWN"
+	}
+	return ""
 }
 
 // scheduleKill arms --kill_after once per task (on its first TASK_RUNNING).
