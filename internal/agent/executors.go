@@ -768,13 +768,19 @@ func (a *Agent) killTask(fwID, taskID string, policy *mesospb.KillPolicy) {
 	}
 	if ex.queued[taskID] != nil {
 		// Not delivered yet: killed here, with every task of its group.
+		// Mesos words it for the group while the executor has not
+		// subscribed, and as for a single task once it runs.
+		message := "Killed before delivery to the executor"
+		if ex.queuedInGroup(taskID) && ex.state != executorRunning {
+			message = "A task within the task group was killed before delivery to the executor"
+		}
 		removed := ex.removeQueued(taskID)
 		for _, t := range removed {
 			ex.addLaunched(ex.newTask(t, mesospb.TaskState_TASK_STAGING))
 		}
 		for _, t := range removed {
 			a.agentUpdate(fw, ex, t.GetTaskId().GetValue(), mesospb.TaskState_TASK_KILLED,
-				mesospb.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH, "Killed before delivery to the executor")
+				mesospb.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH, message)
 		}
 		// The executor would wait forever for a task (MESOS-8411); it is shut
 		// down once it subscribes, or here when it already has.

@@ -256,6 +256,21 @@ func (ex *executor) removeQueued(taskID string) []*mesospb.TaskInfo {
 	return nil
 }
 
+// queuedInGroup reports whether taskID is queued as part of a task group.
+func (ex *executor) queuedInGroup(taskID string) bool {
+	for _, li := range ex.queue {
+		if li.group == nil {
+			continue
+		}
+		for _, t := range li.tasks() {
+			if t.GetTaskId().GetValue() == taskID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // addLaunched records a task as sent to the executor.
 func (ex *executor) addLaunched(t *mesospb.Task) {
 	id := t.GetTaskId().GetValue()

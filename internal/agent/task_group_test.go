@@ -131,3 +131,29 @@ func TestTaskGroupDefaultExecutorWithCommand(t *testing.T) {
 		t.Errorf("g1: %s %s (%q)", st.GetState(), st.GetReason(), st.GetMessage())
 	}
 }
+
+// TestKillQueuedTaskGroup: killing one task of a task group whose executor
+// has not subscribed yet kills every task of the group, each TASK_KILLED
+// with REASON_TASK_KILLED_DURING_LAUNCH, the executor's ID and Mesos's
+// message for a group ("A task within the task group was killed before
+// delivery to the executor", Slave::kill for a REGISTERING executor).
+func TestKillQueuedTaskGroup(t *testing.T) {
+	m := newFakeMaster(t, 60)
+	startAgent(t, m, "noregister", func(c *Config) {
+		c.DefaultExecutorCommand = []string{c.ExecutorCommand[0]}
+	})
+	runTaskGroup(m, defaultExecutorInfo("dx"), commandTask("g1", "sleep"), commandTask("g2", "sleep"))
+	m.send(&agentapipb.Event{Type: agentapipb.Event_KILL_TASK.Enum(), KillTask: &agentapipb.Event_KillTask{
+		FrameworkId: &mesospb.FrameworkID{Value: proto.String(testFrameworkID)},
+		TaskId:      &mesospb.TaskID{Value: proto.String("g1")},
+	}})
+	for _, id := range []string{"g1", "g2"} {
+		st := m.waitUpdate(t, id, mesospb.TaskState_TASK_KILLED)
+		if st.GetReason() != mesospb.TaskStatus_REASON_TASK_KILLED_DURING_LAUNCH ||
+			st.GetSource() != mesospb.TaskStatus_SOURCE_AGENT ||
+			st.GetMessage() != "A task within the task group was killed before delivery to the executor" ||
+			st.GetExecutorId().GetValue() != "dx" {
+			t.Errorf("%s: %v", id, st)
+		}
+	}
+}
