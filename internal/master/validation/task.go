@@ -296,8 +296,17 @@ func TaskGroup(group *mesospb.TaskGroupInfo, e *mesospb.ExecutorInfo, c TaskCont
 		if err == nil && t.Executor == nil {
 			err = errors.New("'TaskInfo.executor' must be set")
 		}
+		if err == nil && t.Container != nil && len(t.GetContainer().GetNetworkInfos()) > 0 && t.HealthCheck != nil &&
+			(t.GetHealthCheck().GetType() == mesospb.HealthCheck_HTTP || t.GetHealthCheck().GetType() == mesospb.HealthCheck_TCP) {
+			err = errors.New("HTTP and TCP health checks are not supported for nested containers not joining parent's network")
+		}
 		if err == nil && t.Container != nil && t.GetContainer().GetType() == mesospb.ContainerInfo_DOCKER {
 			err = errors.New("Docker ContainerInfo is not supported on the task")
+		}
+		if err == nil && len(t.GetLimits()) > 0 {
+			if li := t.GetContainer().GetLinuxInfo(); li == nil || li.GetShareCgroups() {
+				err = errors.New("Resource limits may only be set for tasks within a task group when the 'share_cgroups' field is set to 'false'.")
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("Task '%s' is invalid: %v", id, err)

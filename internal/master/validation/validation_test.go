@@ -258,3 +258,67 @@ func TestTaskGroup(t *testing.T) {
 		t.Errorf("duplicate ids in group: %v", err)
 	}
 }
+
+// TestTaskGroupTaskChecks: the task-group-only checks of Mesos's
+// group::internal::validateTask: an HTTP or TCP health check on a task
+// whose container joins networks of its own, and resource limits on a task
+// that shares its executor's cgroups, are refused.
+func TestTaskGroupTaskChecks(t *testing.T) {
+	ctx := TaskContext{FrameworkID: "f", AgentID: "a", Available: res(t, "cpus:2;mem:512;disk:100"), AgentSupportsLimits: true}
+	e := &mesospb.ExecutorInfo{ExecutorId: &mesospb.ExecutorID{Value: proto.String("e")},
+		FrameworkId: &mesospb.FrameworkID{Value: proto.String("f")}, Type: mesospb.ExecutorInfo_DEFAULT.Enum(),
+		Resources: res(t, "cpus:0.1;mem:32;disk:10")}
+	task := func(id string) *mesospb.TaskInfo {
+		return &mesospb.TaskInfo{Name: proto.String(id), TaskId: &mesospb.TaskID{Value: proto.String(id)},
+			AgentId: &mesospb.AgentID{Value: proto.String("a")}, Resources: res(t, "cpus:0.5;mem:64"),
+			Executor: proto.Clone(e).(*mesospb.ExecutorInfo),
+			Command:  &mesospb.CommandInfo{Value: proto.String("sleep 10")}}
+	}
+	networked := func(hc mesospb.HealthCheck_Type) *mesospb.TaskInfo {
+		tk := task("n")
+		tk.Container = &mesospb.ContainerInfo{Type: mesospb.ContainerInfo_MESOS.Enum(),
+			NetworkInfos: []*mesospb.NetworkInfo{{Name: proto.String("net1")}}}
+		tk.HealthCheck = &mesospb.HealthCheck{Type: hc.Enum()}
+		switch hc {
+		case mesospb.HealthCheck_HTTP:
+			tk.HealthCheck.Http = &mesospb.HealthCheck_HTTPCheckInfo{Port: proto.Uint32(80)}
+		case mesospb.HealthCheck_TCP:
+			tk.HealthCheck.Tcp = &mesospb.HealthCheck_TCPCheckInfo{Port: proto.Uint32(80)}
+		case mesospb.HealthCheck_COMMAND:
+			tk.HealthCheck.Command = &mesospb.CommandInfo{Value: proto.String("true")}
+		}
+		return tk
+	}
+	limited := func(share *bool) *mesospb.TaskInfo {
+		tk := task("l")
+		tk.Limits = map[string]*mesospb.Value_Scalar{"cpus": {Value: proto.Float64(1)}}
+		if share != nil {
+			tk.Container = &mesospb.ContainerInfo{Type: mesospb.ContainerInfo_MESOS.Enum(),
+				LinuxInfo: &mesospb.LinuxInfo{ShareCgroups: share}}
+		}
+		return tk
+	}
+	const netErr = "Task 'n' is invalid: HTTP and TCP health checks are not supported for nested containers not joining parent's network"
+	const limErr = "Task 'l' is invalid: Resource limits may only be set for tasks within a task group when the 'share_cgroups' field is set to 'false'."
+	for _, tc := range []struct {
+		name string
+		task *mesospb.TaskInfo
+		want string
+	}{
+		{"HTTP health check, own network", networked(mesospb.HealthCheck_HTTP), netErr},
+		{"TCP health check, own network", networked(mesospb.HealthCheck_TCP), netErr},
+		{"COMMAND health check, own network", networked(mesospb.HealthCheck_COMMAND), ""},
+		{"limits, cgroups shared by default", limited(nil), limErr},
+		{"limits, cgroups shared", limited(proto.Bool(true)), limErr},
+		{"limits, own cgroups", limited(proto.Bool(false)), ""},
+	} {
+		err := TaskGroup(&mesospb.TaskGroupInfo{Tasks: []*mesospb.TaskInfo{tc.task}}, e, ctx)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
