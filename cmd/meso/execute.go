@@ -53,6 +53,7 @@ Examples:
 			fs.StringVar(&cfg.FrameworkName, "framework_name", cfg.FrameworkName, "name of the framework")
 			fs.StringVar(&cfg.Role, "role", cfg.Role, "role to take resources from")
 			fs.BoolVar(&cfg.Checkpoint, "checkpoint", false, "ask the agent to checkpoint the task so it survives agent restarts")
+			fs.BoolVar(&cfg.PartitionAware, "partition_aware", cfg.PartitionAware, "subscribe with the PARTITION_AWARE capability (TASK_UNREACHABLE, TASK_DROPPED, TASK_GONE rather than TASK_LOST)")
 			fs.Var(&killAfter, "kill_after", "kill each task this long after it runs, e.g. 10secs")
 			fs.StringVar(&contentType, "content_type", "protobuf", "how to talk to the master: protobuf or json")
 			return func(ctx context.Context, _ []string) error {

@@ -91,6 +91,11 @@ type ExecuteConfig struct {
 	Role string
 	// Checkpoint sets FrameworkInfo.checkpoint.
 	Checkpoint bool
+	// PartitionAware adds the PARTITION_AWARE capability, as
+	// mesos-execute's --partition_aware (NewExecuteConfig sets it to true):
+	// the framework then sees TASK_UNREACHABLE, TASK_DROPPED, TASK_GONE...
+	// rather than TASK_LOST.
+	PartitionAware bool
 	// KillAfter, when positive, kills the task that long after it reports
 	// TASK_RUNNING.
 	KillAfter time.Duration
@@ -107,12 +112,13 @@ type ExecuteConfig struct {
 // (notably Shell: true, which a zero ExecuteConfig cannot express).
 func NewExecuteConfig() ExecuteConfig {
 	return ExecuteConfig{
-		Master:        "127.0.0.1:5050",
-		Shell:         true,
-		Resources:     DefaultExecuteResources,
-		FrameworkName: DefaultExecuteFrameworkName,
-		Role:          "*",
-		ContentType:   codec.Protobuf,
+		Master:         "127.0.0.1:5050",
+		Shell:          true,
+		Resources:      DefaultExecuteResources,
+		FrameworkName:  DefaultExecuteFrameworkName,
+		Role:           "*",
+		ContentType:    codec.Protobuf,
+		PartitionAware: true,
 	}
 }
 
@@ -348,20 +354,26 @@ func parseEnv(text string) (map[string]string, error) {
 
 // frameworkInfo is what mesos-execute subscribes with: the deprecated single
 // role (hence no MULTI_ROLE capability), RESERVATION_REFINEMENT (offers in
-// the reservation-stack format) and TASK_KILLING_STATE.
+// the reservation-stack format), TASK_KILLING_STATE, REVOCABLE_RESOURCES
+// (offered, never used: see fit) and, unless disabled, PARTITION_AWARE.
 func (x *execution) frameworkInfo() *mesospb.FrameworkInfo {
 	capability := func(t mesospb.FrameworkInfo_Capability_Type) *mesospb.FrameworkInfo_Capability {
 		return &mesospb.FrameworkInfo_Capability{Type: t.Enum()}
 	}
+	caps := []*mesospb.FrameworkInfo_Capability{
+		capability(mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT),
+		capability(mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE),
+		capability(mesospb.FrameworkInfo_Capability_REVOCABLE_RESOURCES),
+	}
+	if x.cfg.PartitionAware {
+		caps = append(caps, capability(mesospb.FrameworkInfo_Capability_PARTITION_AWARE))
+	}
 	return &mesospb.FrameworkInfo{
-		User:       proto.String(x.cfg.User),
-		Name:       proto.String(x.cfg.FrameworkName),
-		Role:       proto.String(x.cfg.Role),
-		Checkpoint: proto.Bool(x.cfg.Checkpoint),
-		Capabilities: []*mesospb.FrameworkInfo_Capability{
-			capability(mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT),
-			capability(mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE),
-		},
+		User:         proto.String(x.cfg.User),
+		Name:         proto.String(x.cfg.FrameworkName),
+		Role:         proto.String(x.cfg.Role),
+		Checkpoint:   proto.Bool(x.cfg.Checkpoint),
+		Capabilities: caps,
 	}
 }
 

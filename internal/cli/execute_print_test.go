@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -41,6 +42,31 @@ func TestPrintCheckStatus(t *testing.T) {
 		want := "Received status update TASK_RUNNING for task 't'\n  check status: " + tc.want + "\n"
 		if got := b.String(); got != want {
 			t.Errorf("printStatus(%v) = %q, want %q", tc.cs, got, want)
+		}
+	}
+}
+
+// TestFrameworkInfoPartitionAware: mesos-execute subscribes PARTITION_AWARE
+// unless --partition_aware=false, after the capabilities it always has.
+func TestFrameworkInfoPartitionAware(t *testing.T) {
+	for _, aware := range []bool{true, false} {
+		cfg := NewExecuteConfig()
+		cfg.PartitionAware = aware
+		x := &execution{cfg: cfg}
+		var got []mesospb.FrameworkInfo_Capability_Type
+		for _, c := range x.frameworkInfo().GetCapabilities() {
+			got = append(got, c.GetType())
+		}
+		want := []mesospb.FrameworkInfo_Capability_Type{
+			mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT,
+			mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE,
+			mesospb.FrameworkInfo_Capability_REVOCABLE_RESOURCES,
+		}
+		if aware {
+			want = append(want, mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("PartitionAware %t: capabilities %v, want %v", aware, got, want)
 		}
 	}
 }

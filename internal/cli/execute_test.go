@@ -168,6 +168,8 @@ func TestExecuteFinished(t *testing.T) {
 				Capabilities: []*mesospb.FrameworkInfo_Capability{
 					{Type: mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT.Enum()},
 					{Type: mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE.Enum()},
+					{Type: mesospb.FrameworkInfo_Capability_REVOCABLE_RESOURCES.Enum()},
+					{Type: mesospb.FrameworkInfo_Capability_PARTITION_AWARE.Enum()},
 				},
 			}
 			// (The JSON dialect emits defaults such as failover_timeout.)
