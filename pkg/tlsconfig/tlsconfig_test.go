@@ -261,3 +261,37 @@ func TestDowngradeListenerClose(t *testing.T) {
 		t.Errorf("Accept after Close = %v, want net.ErrClosed", err)
 	}
 }
+
+// TestVersionsAndCiphers: LIBPROCESS_SSL_ENABLE_TLS_V1_* and
+// LIBPROCESS_SSL_CIPHERS are enforced, a client and server sharing no
+// version or cipher failing the handshake.
+func TestVersionsAndCiphers(t *testing.T) {
+	p := tlstest.New(t, "good") // an ECDSA certificate
+	cfg := func(extra map[string]string) *tlsconfig.Config { return mustConfig(t, p.Env(extra)) }
+	tls13 := map[string]string{"LIBPROCESS_SSL_ENABLE_TLS_V1_2": "false", "LIBPROCESS_SSL_ENABLE_TLS_V1_3": "true"}
+	tests := []struct {
+		name           string
+		server, client map[string]string
+		ok             bool
+	}{
+		{"defaults", nil, nil, true},
+		{"tls 1.3 both", tls13, tls13, true},
+		{"tls 1.3 server, tls 1.2 client", tls13, nil, false},
+		{"named cipher", map[string]string{"LIBPROCESS_SSL_CIPHERS": "ECDHE-ECDSA-AES128-GCM-SHA256"}, nil, true},
+		{"no common cipher", map[string]string{"LIBPROCESS_SSL_CIPHERS": "ECDHE-ECDSA-AES128-GCM-SHA256"},
+			map[string]string{"LIBPROCESS_SSL_CIPHERS": "ECDHE-ECDSA-AES256-GCM-SHA384"}, false},
+		{"cipher for another key type", map[string]string{"LIBPROCESS_SSL_CIPHERS": "ECDHE-RSA-AES128-GCM-SHA256:RC4-SHA"}, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := serve(t, cfg(tc.server))
+			got, err := get(t, cfg(tc.client), addr)
+			if tc.ok && (err != nil || got != "tls") {
+				t.Fatalf("GET = %q, %v; want served over TLS", got, err)
+			}
+			if !tc.ok && err == nil {
+				t.Fatalf("GET succeeded, want the handshake refused")
+			}
+		})
+	}
+}
