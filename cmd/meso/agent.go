@@ -285,6 +285,9 @@ Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
 				}
 				defer cz.Close()
 				cfg.Containerizer = cz
+				if cfg.TLS, err = tlsFromEnv(logger); err != nil {
+					return err
+				}
 				a, err := agent.New(cfg)
 				if err != nil {
 					return err
@@ -293,7 +296,8 @@ Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
 				if err != nil {
 					return fmt.Errorf("cannot listen on %s:%d: %w (is another agent running? pick another --port)", f.ip, f.port, err)
 				}
-				logger.Info("agent listening", "address", ln.Addr().String(), "master", f.master)
+				logger.Info("agent listening", "address", ln.Addr().String(), "master", f.master, "scheme", cfg.TLS.Scheme())
+				ln = cfg.TLS.Listen(ln)
 				return ignoreCanceled(a.Serve(ctx, ln))
 			}
 		})

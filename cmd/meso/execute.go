@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,6 +72,11 @@ Examples:
 				if cfg.Task == "" && cfg.TaskGroup == "" && (cfg.Name == "" || cfg.Command == "") {
 					return fmt.Errorf("--name and --command are required (or --task or --task_group), e.g. meso execute --name=hello --command='echo hello'")
 				}
+				tc, err := tlsFromEnv(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+				if err != nil {
+					return err
+				}
+				cfg.TLS = tc
 				if code := cli.Execute(ctx, cfg, cmdStdout()); code != 0 {
 					return exitError{code}
 				}

@@ -78,7 +78,12 @@ Then, in another shell:
 				mcfg.Registrar = ha.registrar
 				mcfg.LogLevel = level // SET_LOGGING_LEVEL changes what the cluster logs
 				mcfg.LogFile = logFile
+				tc, err := tlsFromEnv(logger)
+				if err != nil {
+					return err
+				}
 				c, err := local.Start(ctx, local.Config{
+					TLS:           tc,
 					Logger:        logger,
 					IP:            ip,
 					Port:          port,
@@ -92,14 +97,14 @@ Then, in another shell:
 				if err != nil {
 					return fmt.Errorf("%w (is another cluster running? try --port)", err)
 				}
-				fmt.Printf(`meso local: master at http://%s (web: /master/state), %d agent(s) %v
+				fmt.Printf(`meso local: master at %s%s (web: /master/state), %d agent(s) %v
 work directory: %s
 
 Run a task from another shell:
   %s execute --master=%s --name=hello --command='echo hello from meso'
 
 Press Ctrl-C to stop.
-`, c.MasterAddr, len(c.AgentAddrs), c.AgentAddrs, workDir, os.Args[0], c.MasterAddr)
+`, describeTLS(tc), c.MasterAddr, len(c.AgentAddrs), c.AgentAddrs, workDir, os.Args[0], c.MasterAddr)
 				<-ctx.Done()
 				fmt.Println("meso local: stopping")
 				return c.Stop()

@@ -261,6 +261,10 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				cfg.LogLevel = level
 				cfg.LogFile = logFile
 				cfg.Registrar, cfg.Contender, cfg.Detector = ha.registrar, ha.contender, ha.detector
+				tc, err := tlsFromEnv(logger)
+				if err != nil {
+					return err
+				}
 				m, err := master.New(cfg)
 				if err != nil {
 					return err
@@ -269,7 +273,8 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				if err != nil {
 					return fmt.Errorf("cannot listen on %s:%d: %w (is another master running? pick another --port)", f.ip, f.port, err)
 				}
-				logger.Info("master listening", "address", ln.Addr().String())
+				logger.Info("master listening", "address", ln.Addr().String(), "scheme", tc.Scheme())
+				ln = tc.Listen(ln)
 				return ignoreCanceled(m.Serve(ctx, ln))
 			}
 		})

@@ -26,6 +26,7 @@ import (
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/resources"
+	"github.com/meso-project/meso/pkg/tlsconfig"
 )
 
 // Version is the Mesos version the agent reports (/version, /state, the
@@ -72,6 +73,10 @@ type Config struct {
 	// API's SET_LOGGING_LEVEL lowers it for a while (operator_api.go).
 	// Without it the call is answered but changes nothing.
 	LogLevel *slog.LevelVar
+	// TLS is the agent's LIBPROCESS_SSL_* setting (nil: off). When on, the
+	// agent reaches the master over https with it, and its executors get
+	// its variables (Serve's caller wraps the listener with TLS.Listen).
+	TLS *tlsconfig.Config
 	// Master is the --master value: every form [detector.New] accepts
 	// ("host:port", "master@host:port", "http://host:port",
 	// "zk://host1:port1,.../path", "file:///path"). The agent follows the
@@ -353,7 +358,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.ctx = ctx
-	a.out = newSender(a.log)
+	a.out = newSender(a.log, a.cfg.TLS)
 	collector, err := gc.New(gc.Config{WorkDir: a.cfg.WorkDir, Delay: a.cfg.GCDelay,
 		DiskHeadroom: a.cfg.GCDiskHeadroom, DiskWatchInterval: a.cfg.DiskWatchInterval, Logger: a.log})
 	if err != nil {

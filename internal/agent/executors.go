@@ -518,6 +518,9 @@ func (a *Agent) executorEnv(ex *executor) []string {
 			env[k] = v
 		}
 	}
+	// Executors inherit the agent's LIBPROCESS_SSL_* (Mesos passes its
+	// environment through), also when the agent's TLS came from its Config.
+	maps.Copy(env, a.cfg.TLS.Env())
 	maps.Copy(env, a.cfg.ExecutorEnvironmentVariables)
 	checkpoint := ex.fw.info.GetCheckpoint()
 	env["MESOS_FRAMEWORK_ID"] = ex.fw.id

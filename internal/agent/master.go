@@ -20,6 +20,7 @@ import (
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/recordio"
+	"github.com/meso-project/meso/pkg/tlsconfig"
 )
 
 const (
@@ -41,9 +42,10 @@ type linkState struct {
 	connected bool   // registered on the current stream
 }
 
-// masterEndpoint is the agent protocol's URL on a master.
-func masterEndpoint(leader *detector.Leader) string {
-	return "http://" + leader.Address() + "/master/internal/agent"
+// masterEndpoint is the agent protocol's URL on a master: https when the
+// agent's TLS is on, as libprocess connects.
+func masterEndpoint(leader *detector.Leader, tc *tlsconfig.Config) string {
+	return tc.Scheme() + "://" + leader.Address() + "/master/internal/agent"
 }
 
 // runMasterLink keeps the agent registered with the leading master, as
@@ -59,7 +61,7 @@ func masterEndpoint(leader *detector.Leader) string {
 // its registration timer on a new master). It returns nil when ctx ends, and
 // an error when the detector fails (Mesos's agent then exits).
 func (a *Agent) runMasterLink(ctx context.Context) error {
-	client := &http.Client{} // no timeout: the response is a long-lived stream
+	client := a.cfg.TLS.Client(0) // no timeout: the response is a long-lived stream
 	defer client.CloseIdleConnections()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	leaders, watchDone := watchLeader(watchCtx, a.det)
@@ -238,7 +240,7 @@ func (a *Agent) connect(ctx context.Context, client *http.Client, leader *detect
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	url := masterEndpoint(leader)
+	url := masterEndpoint(leader, a.cfg.TLS)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return false, err
@@ -475,8 +477,8 @@ type outCall struct {
 	call     *agentapipb.Call
 }
 
-func newSender(log *slog.Logger) *sender {
-	return &sender{log: log, client: &http.Client{Timeout: 15 * time.Second}, wake: make(chan struct{}, 1)}
+func newSender(log *slog.Logger, tc *tlsconfig.Config) *sender {
+	return &sender{log: log, client: tc.Client(15 * time.Second), wake: make(chan struct{}, 1)}
 }
 
 // attach makes streamID, opened with the master at url, the live stream.

@@ -227,7 +227,7 @@ func TestMasterValues(t *testing.T) {
 			continue
 		}
 		l, err := a.det.Detect(t.Context(), nil)
-		if err != nil || masterEndpoint(l) != "http://10.0.0.1:5050/master/internal/agent" {
+		if err != nil || masterEndpoint(l, nil) != "http://10.0.0.1:5050/master/internal/agent" {
 			t.Errorf("--master=%q: leader %v (%v), want 10.0.0.1:5050", in, l, err)
 		}
 		_ = a.det.Close()

@@ -27,6 +27,7 @@ import (
 	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/scheduler"
 	"github.com/meso-project/meso/pkg/taskstate"
+	"github.com/meso-project/meso/pkg/tlsconfig"
 )
 
 // Defaults of `meso execute`.
@@ -106,6 +107,8 @@ type ExecuteConfig struct {
 	User string
 	// Logger receives the scheduler library's logs (default: discarded).
 	Logger *slog.Logger
+	// TLS is the LIBPROCESS_SSL_* setting (nil: plain http to the master).
+	TLS *tlsconfig.Config
 }
 
 // NewExecuteConfig returns an ExecuteConfig with the defaults filled in
@@ -251,6 +254,7 @@ func newExecution(cfg ExecuteConfig, out *printer) (*execution, error) {
 		Framework:    x.frameworkInfo(),
 		ContentType:  cfg.ContentType,
 		Logger:       cfg.Logger,
+		TLS:          cfg.TLS,
 		OnDisconnect: x.onDisconnect,
 	})
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/meso-project/meso/internal/allocator"
 	"github.com/meso-project/meso/internal/builtin"
 	"github.com/meso-project/meso/internal/master"
+	"github.com/meso-project/meso/pkg/tlsconfig"
 )
 
 // Config describes a local cluster. Master and Agent are templates: fields
@@ -50,6 +51,9 @@ type Config struct {
 	// agent, agent i keeps its cgroups under <cgroups_root>/agent-<i>, so
 	// that no agent takes another's containers for orphans.
 	Containerizer builtin.Containerizer
+	// TLS, when on, makes the master and every agent serve over it (and
+	// the agents reach the master with it); it overrides Agent.TLS.
+	TLS *tlsconfig.Config
 }
 
 // Cluster is a running local cluster.
@@ -120,7 +124,8 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	c := &Cluster{MasterAddr: mln.Addr().String(), cancel: cancel}
-	c.run(func() error { return m.Serve(ctx, mln) })
+	mtls := cfg.TLS.Listen(mln)
+	c.run(func() error { return m.Serve(ctx, mtls) })
 
 	for i := range cfg.NumAgents {
 		port := 0
@@ -135,6 +140,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		acfg := cfg.Agent
 		acfg.Logger = logger.With("component", "agent", "agent_index", i)
 		acfg.Master = c.MasterAddr
+		if cfg.TLS != nil {
+			acfg.TLS = cfg.TLS
+		}
 		acfg.WorkDir = filepath.Join(cfg.WorkDir, fmt.Sprintf("agent-%d", i))
 		if acfg.FetcherCacheDir != "" && cfg.NumAgents > 1 {
 			// Each agent clears its cache directory when it starts.
@@ -174,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.AgentWorkDirs = append(c.AgentWorkDirs, acfg.WorkDir)
 		owned := cfg.Agent.Containerizer == nil
 		c.run(func() error {
-			err := a.Serve(ctx, aln)
+			err := a.Serve(ctx, acfg.TLS.Listen(aln))
 			if owned {
 				err = errors.Join(err, cz.Close())
 			}

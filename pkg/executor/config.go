@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meso-project/meso/pkg/codec"
+	"github.com/meso-project/meso/pkg/tlsconfig"
 )
 
 // Defaults, as Mesos sets them (src/slave/constants.hpp and the executor library).
@@ -72,9 +73,15 @@ type Config struct {
 	// ContentType is the encoding of calls and events; default codec.Protobuf,
 	// as libmesos's executors use.
 	ContentType codec.MediaType
+	// TLS, when on, makes the executor speak https to the agent, as
+	// libprocess's executors do with LIBPROCESS_SSL_ENABLED (which the
+	// agent passes through); FromEnv reads it from the LIBPROCESS_SSL_*
+	// variables. Not used over DomainSocket, where Mesos speaks plain http.
+	TLS *tlsconfig.Config
 	// HTTPClient is used for every call; it must not set a Timeout, since the
 	// SUBSCRIBE response is a long-lived stream. Default: a client on a clone of
-	// http.DefaultTransport (dialling DomainSocket when set).
+	// http.DefaultTransport (dialling DomainSocket when set, else through TLS
+	// when on).
 	HTTPClient *http.Client
 	// Logger receives the library's diagnostics; default discards.
 	Logger *slog.Logger
@@ -171,6 +178,11 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 	cfg.AuthenticationToken = get(EnvAuthenticationToken)
 	cfg.DomainSocket = get(EnvDomainSocket)
+	tc, err := tlsconfig.FromEnv(lookup, nil)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	cfg.TLS = tc
 	return cfg.withDefaults(), nil
 }
 
@@ -199,7 +211,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.HTTPClient == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
-		if cfg.DomainSocket != "" {
+		if cfg.DomainSocket == "" {
+			tr = cfg.TLS.Transport(tr)
+		} else {
 			sock := cfg.DomainSocket
 			tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
 				var d net.Dialer
@@ -230,7 +244,11 @@ func (cfg Config) url() string {
 	if cfg.DomainSocket != "" && host == "" {
 		host = "localhost"
 	}
-	return "http://" + host + cfg.APIPath
+	scheme := cfg.TLS.Scheme()
+	if cfg.DomainSocket != "" {
+		scheme = "http"
+	}
+	return scheme + "://" + host + cfg.APIPath
 }
 
 var durationUnits = []struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/recordio"
+	"github.com/meso-project/meso/pkg/tlsconfig"
 )
 
 // Defaults, as recommended for v1 schedulers (docs/scheduler-http-api.md).
@@ -53,8 +54,13 @@ type Config struct {
 	// ContentType is the encoding of calls and events: codec.Protobuf
 	// (default) or codec.JSON.
 	ContentType codec.MediaType
+	// TLS, when on, makes the client speak https to the master through it,
+	// as libprocess schedulers do with LIBPROCESS_SSL_ENABLED; build it with
+	// tlsconfig.FromEnv(os.LookupEnv, logger). Used for the default
+	// HTTPClient's transport and the URL scheme.
+	TLS *tlsconfig.Config
 	// HTTPClient sends requests (default: a client on a clone of
-	// http.DefaultTransport). It must not have a Timeout: the event stream
+	// http.DefaultTransport, through TLS when on). It must not have a Timeout: the event stream
 	// is long-lived. Its redirect policy is ignored; redirects are handled
 	// here.
 	HTTPClient *http.Client
@@ -135,7 +141,7 @@ func New(cfg Config) (*Client, error) {
 	// other code may flush with CloseIdleConnections.
 	var transport http.RoundTripper = http.DefaultTransport
 	if t, ok := transport.(*http.Transport); ok {
-		transport = t.Clone()
+		transport = cfg.TLS.Transport(t)
 	}
 	hc := http.Client{Transport: transport}
 	if cfg.HTTPClient != nil {
@@ -313,7 +319,7 @@ func (c *Client) subscribe(ctx context.Context, leader *detector.Leader, handler
 	if err != nil {
 		return false, &permanentError{fmt.Errorf("scheduler: encoding SUBSCRIBE: %w", err)}
 	}
-	start := &url.URL{Scheme: "http", Host: leader.Address(), Path: Path}
+	start := &url.URL{Scheme: c.cfg.TLS.Scheme(), Host: leader.Address(), Path: Path}
 	resp, endpoint, err := c.post(sctx, start, body, "")
 	if err != nil {
 		return false, cause(sctx, fmt.Errorf("scheduler: SUBSCRIBE to %s: %w", start.Host, err))

@@ -24,6 +24,7 @@ import (
 	"github.com/meso-project/meso/api/v1/executorpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/pkg/executor"
+	"github.com/meso-project/meso/pkg/tlsconfig"
 )
 
 // Timing constants, as in Mesos's default executor.
@@ -108,7 +109,13 @@ func configFromEnv(env func(string) (string, bool)) (executor.Config, *agentAPI,
 	if cfg.DomainSocket != "" {
 		host = "localhost"
 	}
-	api := &agentAPI{url: "http://" + host + path, client: apiClient(cfg.DomainSocket)}
+	// As mesos-default-executor: https when LIBPROCESS_SSL_ENABLED, except
+	// over the agent's Unix socket.
+	scheme, tc := cfg.TLS.Scheme(), cfg.TLS
+	if cfg.DomainSocket != "" {
+		scheme, tc = "http", nil
+	}
+	api := &agentAPI{url: scheme + "://" + host + path, client: apiClient(cfg.DomainSocket, tc)}
 	if cfg.AuthenticationToken != "" {
 		api.auth = "Bearer " + cfg.AuthenticationToken
 	}
@@ -117,8 +124,8 @@ func configFromEnv(env func(string) (string, bool)) (executor.Config, *agentAPI,
 
 // apiClient is the operator API's HTTP client: no timeout (waits last as
 // long as the tasks), over the agent's Unix socket when it gave one.
-func apiClient(socket string) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+func apiClient(socket string, tc *tlsconfig.Config) *http.Client {
+	tr := tc.Transport(nil)
 	if socket != "" {
 		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
