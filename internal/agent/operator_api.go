@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -183,12 +182,9 @@ func readAgentCall(r *http.Request, m apiMedia) (*agentpb.Call, *recordio.Reader
 		}
 		body = rec
 	} else {
-		b, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBodySize+1))
+		b, err := httpapi.ReadBody(r)
 		if err != nil {
-			return nil, nil, httpapi.Errorf(http.StatusBadRequest, "Failed to read request body: %v", err)
-		}
-		if len(b) > httpapi.MaxBodySize {
-			return nil, nil, httpapi.Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", httpapi.MaxBodySize)
+			return nil, nil, err
 		}
 		body = b
 	}
@@ -217,8 +213,7 @@ func decodeAgentCall(mt codec.MediaType, body []byte, call *agentpb.Call) error 
 		}
 		return nil
 	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
+	if err := httpapi.JSONSyntax(body); err != nil {
 		return fmt.Errorf("Failed to parse body into JSON: %v", err)
 	}
 	return codec.Unmarshal(mt, body, call)
