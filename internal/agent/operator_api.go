@@ -21,6 +21,7 @@ import (
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/files"
+	"github.com/meso-project/meso/internal/finite"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/verbosity"
 	"github.com/meso-project/meso/pkg/codec"
@@ -195,6 +196,9 @@ func readAgentCall(r *http.Request, m apiMedia) (*agentpb.Call, *recordio.Reader
 	call := &agentpb.Call{}
 	if err := decodeAgentCall(mt, body, call); err != nil {
 		return nil, nil, httpapi.Errorf(http.StatusBadRequest, "%s", err)
+	}
+	if err := finite.Check(call); err != nil {
+		return nil, nil, httpapi.Errorf(http.StatusBadRequest, "Failed to validate agent::Call: %v", err)
 	}
 	if err := validation.Call(call); err != nil {
 		return nil, nil, httpapi.Errorf(http.StatusBadRequest, "Failed to validate agent::Call: %v", err)

@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meso-project/meso/internal/finite"
 	"github.com/meso-project/meso/pkg/codec"
 )
 
@@ -93,7 +94,10 @@ func MethodNotAllowed(method string, allowed ...string) *Error {
 //     wrong types, missing required fields) is a 400 "Failed to convert
 //     JSON into Call protobuf: <detail>";
 //   - a protobuf body that does not decode (including missing required
-//     fields) is a 400 "Failed to parse body into Call protobuf: <detail>".
+//     fields) is a 400 "Failed to parse body into Call protobuf: <detail>";
+//   - a NaN or an infinity in a field that does not allow one (see package
+//     finite) is a 400 "Failed to validate scheduler::Call: Invalid value
+//     of '<field path>': NaN not supported".
 //
 // It returns the request's media type. All errors are *Error.
 func DecodeCall(r *http.Request, m proto.Message) (codec.MediaType, error) {
@@ -121,12 +125,37 @@ func DecodeCall(r *http.Request, m proto.Message) (codec.MediaType, error) {
 		if err := codec.Unmarshal(mt, body, m); err != nil {
 			return "", Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: %v", err)
 		}
+		if err := checkFinite(m); err != nil {
+			return "", err
+		}
 		return mt, nil
 	}
 	if err := codec.Unmarshal(mt, body, m); err != nil {
 		return "", Errorf(http.StatusBadRequest, "Failed to parse body into Call protobuf: %v", err)
 	}
+	if err := checkFinite(m); err != nil {
+		return "", err
+	}
 	return mt, nil
+}
+
+// checkFinite refuses a call holding a NaN or an infinity where none is
+// allowed (see package finite) with Mesos's 400 for a call that fails
+// validation, e.g. "Failed to validate scheduler::Call: Invalid value of
+// 'subscribe.framework_info.failover_timeout': NaN not supported".
+func checkFinite(m proto.Message) error {
+	if err := finite.Check(m); err != nil {
+		return Errorf(http.StatusBadRequest, "Failed to validate %s: %v", callName(m), err)
+	}
+	return nil
+}
+
+// callName is the C++ name Mesos gives a call message in its messages:
+// mesos.v1.scheduler.Call is "scheduler::Call".
+func callName(m proto.Message) string {
+	name := string(m.ProtoReflect().Descriptor().FullName())
+	name = strings.TrimPrefix(name, "mesos.v1.")
+	return strings.ReplaceAll(name, ".", "::")
 }
 
 // ReadBody reads at most MaxBodySize bytes of the request body; a larger

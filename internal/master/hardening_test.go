@@ -1,0 +1,116 @@
+package master
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/pkg/codec"
+)
+
+// postRaw posts body with the given Content-Type and returns status and body.
+func (h *harness) postRaw(path, contentType string, body []byte) (int, string) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.url(path), strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestNonFiniteFloatsRefused is the issue's repro: one SUBSCRIBE with
+// "failover_timeout": "NaN" made /master/state and /master/frameworks
+// answer 500 until restart. Every NaN or infinity where none is allowed is
+// now a 400 before it reaches the master, and the views stay 200.
+func TestNonFiniteFloatsRefused(t *testing.T) {
+	h := startMaster(t, nil)
+	h.registerAgent("cpus:4;mem:1024")
+	sched := h.subscribe(fwInfo("good"), codec.JSON)
+
+	nanProto, err := proto.Marshal(&schedulerpb.Call{
+		Type: schedulerpb.Call_SUBSCRIBE.Enum(),
+		Subscribe: &schedulerpb.Call_Subscribe{FrameworkInfo: &mesospb.FrameworkInfo{
+			User: proto.String("u"), Name: proto.String("n"), FailoverTimeout: proto.Float64(math.NaN()),
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, contentType, body, want string
+	}{
+		{"NaN failover_timeout", "/api/v1/scheduler", "application/json",
+			`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n","failover_timeout":"NaN"}}}`,
+			"Failed to validate scheduler::Call: Invalid value of 'subscribe.framework_info.failover_timeout': NaN not supported"},
+		{"infinite failover_timeout", "/master/api/v1/scheduler", "application/json",
+			`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n","failover_timeout":"-Infinity"}}}`,
+			"Invalid value of 'subscribe.framework_info.failover_timeout': Infinite values not supported"},
+		{"NaN failover_timeout in protobuf", "/api/v1/scheduler", "application/x-protobuf", string(nanProto),
+			"Failed to validate scheduler::Call: Invalid value of 'subscribe.framework_info.failover_timeout': NaN not supported"},
+		{"NaN offer filter quantity", "/api/v1/scheduler", "application/json",
+			`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n","offer_filters":{"*":{"min_allocatable_resources":{"quantities":[{"quantities":{"cpus":{"value":"NaN"}}}]}}}}}}`,
+			`Invalid value of 'subscribe.framework_info.offer_filters["*"].min_allocatable_resources.quantities[0].quantities["cpus"].value': NaN not supported`},
+		{"infinite resource in ACCEPT", "/api/v1/scheduler", "application/json",
+			`{"type":"ACCEPT","framework_id":{"value":"` + sched.id + `"},"accept":{"offer_ids":[{"value":"o"}],"operations":[{"type":"RESERVE","reserve":{"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":"Infinity"}}]}}]}}`,
+			"Invalid value of 'accept.operations[0].reserve.resources[0].scalar.value': Infinite values not supported"},
+		{"NaN health check timing", "/api/v1/scheduler", "application/json",
+			`{"type":"ACCEPT","framework_id":{"value":"` + sched.id + `"},"accept":{"offer_ids":[{"value":"o"}],"operations":[{"type":"LAUNCH","launch":{"task_infos":[{"name":"t","task_id":{"value":"t"},"agent_id":{"value":"a"},"health_check":{"type":"COMMAND","interval_seconds":"NaN","command":{"value":"true"}}}]}}]}}`,
+			"Invalid value of 'accept.operations[0].launch.task_infos[0].health_check.interval_seconds': NaN not supported"},
+		{"NaN quota", "/api/v1", "application/json",
+			`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"r","guarantees":{"cpus":{"value":"NaN"}}}]}}`,
+			`Failed to validate master::Call: Invalid value of 'update_quota.quota_configs[0].guarantees["cpus"].value': NaN not supported`},
+		{"infinite quota limit", "/api/v1", "application/json",
+			`{"type":"UPDATE_QUOTA","update_quota":{"quota_configs":[{"role":"r","limits":{"cpus":"Infinity"}}]}}`,
+			`Invalid value of 'update_quota.quota_configs[0].limits["cpus"].value': Infinite values not supported`},
+		{"NaN weight", "/api/v1", "application/json",
+			`{"type":"UPDATE_WEIGHTS","update_weights":{"weight_infos":[{"role":"r","weight":"NaN"}]}}`,
+			"Invalid value of 'update_weights.weight_infos[0].weight': NaN not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := h.postRaw(tt.path, tt.contentType, []byte(tt.body))
+			if code != http.StatusBadRequest || !strings.Contains(body, tt.want) {
+				t.Errorf("POST %s = %d %q, want 400 containing %q", tt.path, code, body, tt.want)
+			}
+		})
+	}
+	// The legacy weights endpoint: +Infinity is not a weight either.
+	if code, body := h.do(http.MethodPut, "/master/weights", `[{"role":"r","weight":"Infinity"}]`); code != http.StatusBadRequest ||
+		!strings.Contains(body, "Infinite values not supported") {
+		t.Errorf("PUT /master/weights with an infinite weight = %d %q, want 400", code, body)
+	}
+
+	// Where Mesos gives an infinity a meaning, it is still accepted: a task
+	// limit of Infinity ("unlimited") decodes, and refuse_seconds Infinity
+	// is clamped by the allocator.
+	resp, body := h.post("/api/v1/scheduler", codec.JSON, &schedulerpb.Call{
+		Type:        schedulerpb.Call_DECLINE.Enum(),
+		FrameworkId: &mesospb.FrameworkID{Value: proto.String(sched.id)},
+		Decline: &schedulerpb.Call_Decline{
+			OfferIds: []*mesospb.OfferID{{Value: proto.String("none")}},
+			Filters:  &mesospb.Filters{RefuseSeconds: proto.Float64(math.Inf(1))},
+		},
+	}, http.Header{"Mesos-Stream-Id": {sched.streamID}})
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("DECLINE with refuse_seconds Infinity = %d %q, want 202", resp.StatusCode, body)
+	}
+
+	for _, path := range []string{"/master/state", "/master/frameworks", "/state", "/master/state-summary", "/master/roles"} {
+		code, ct, body := h.get(path)
+		if code != http.StatusOK || !json.Valid([]byte(body)) {
+			t.Errorf("GET %s = %d %s %.200q, want 200 and JSON", path, code, ct, body)
+		}
+	}
+}
