@@ -1,12 +1,17 @@
 package master
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -112,5 +117,54 @@ func TestNonFiniteFloatsRefused(t *testing.T) {
 		if code != http.StatusOK || !json.Valid([]byte(body)) {
 			t.Errorf("GET %s = %d %s %.200q, want 200 and JSON", path, code, ct, body)
 		}
+	}
+}
+
+// TestTricklingClientsCannotExhaust is the repro at a small scale:
+// connections that trickle a request body used to hold the master's file
+// descriptors forever (header reads time out, body reads never did). Now
+// one address holds at most MaxConnectionsPerIP connections, and each
+// trickled body is cut off after BodyReadTimeout, after which the master
+// serves again.
+func TestTricklingClientsCannotExhaust(t *testing.T) {
+	const limit = 10
+	h := startMaster(t, func(c *Config) {
+		c.BodyReadTimeout = time.Second
+		c.MaxConnectionsPerIP = limit
+	})
+	var conns []net.Conn
+	for range 3 * limit {
+		c, err := net.Dial("tcp", h.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+		conns = append(conns, c)
+	}
+	// Every trickling connection ends: refused at once beyond the limit,
+	// cut off (400) at the body deadline within it.
+	answered := 0
+	for _, c := range conns {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("a trickling connection is still open after 10 s")
+			}
+			continue // closed without an answer: refused
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("trickled body answered %d, want 400", resp.StatusCode)
+		}
+		answered++
+	}
+	if answered > limit {
+		t.Errorf("%d trickling connections served, want at most %d", answered, limit)
+	}
+	if code, _, _ := h.get("/master/state"); code != http.StatusOK {
+		t.Errorf("GET /master/state after the trickling clients = %d, want 200", code)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/meso-project/meso/internal/allocator"
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/files"
+	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/detector"
 )
 
@@ -42,6 +43,16 @@ var (
 // default (spec §7.12).
 type Config struct {
 	Logger *slog.Logger
+	// BodyReadTimeout bounds reading one request body (see
+	// httpapi.BodyDeadline); 0 means httpapi.DefaultBodyReadTimeout, a
+	// negative value none (Mesos's libprocess has no such limit). Added
+	// field.
+	BodyReadTimeout time.Duration
+	// MaxConnectionsPerIP bounds the open connections from one client
+	// address (see httpapi.LimitListener); 0 means
+	// httpapi.DefaultMaxConnectionsPerIP, a negative value none. Added
+	// field.
+	MaxConnectionsPerIP int
 	// LogLevel, when set, is the level of Logger's handler:
 	// SET_LOGGING_LEVEL lowers it for a while (operator_read.go). Without
 	// it the call is answered but changes nothing. Added field.
@@ -242,6 +253,22 @@ func New(cfg Config) (*Master, error) {
 	return m, nil
 }
 
+// bodyTimeout and connLimit apply the defaults of Config's
+// BodyReadTimeout and MaxConnectionsPerIP.
+func bodyTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return httpapi.DefaultBodyReadTimeout
+	}
+	return d
+}
+
+func connLimit(n int) int {
+	if n == 0 {
+		return httpapi.DefaultMaxConnectionsPerIP
+	}
+	return n
+}
+
 // ID returns the master's ID (MasterInfo.id), a UUID chosen by New.
 func (m *Master) ID() string { return m.id }
 
@@ -253,8 +280,9 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	if !ok {
 		return fmt.Errorf("master: listener address %v is not TCP", ln.Addr())
 	}
+	ln = httpapi.LimitListener(ln, connLimit(m.cfg.MaxConnectionsPerIP), m.log)
 	srv := &http.Server{
-		Handler:           m.Handler(),
+		Handler:           httpapi.BodyDeadline(m.Handler(), bodyTimeout(m.cfg.BodyReadTimeout)),
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
