@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +168,99 @@ func TestTricklingClientsCannotExhaust(t *testing.T) {
 	}
 	if code, _, _ := h.get("/master/state"); code != http.StatusOK {
 		t.Errorf("GET /master/state after the trickling clients = %d, want 200", code)
+	}
+}
+
+// syncBuffer is a log destination safe for the master's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestNonReadingSubscriberDisconnected is the issue's repro: a scheduler
+// that never reads its stream, plus a RECONCILE flood, grew the master
+// without bound. Its queue is bounded now: past MaxEventQueueBytes the
+// stream is cut with a logged reason and the framework is disconnected
+// (it may subscribe again).
+func TestNonReadingSubscriberDisconnected(t *testing.T) {
+	var logs syncBuffer
+	h := startMaster(t, func(c *Config) {
+		c.MaxEventQueueBytes = 256 << 10
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	// SUBSCRIBE over a raw connection whose events are never read.
+	c, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.(*net.TCPConn).SetReadBuffer(4096)
+	body := `{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"sleepy","failover_timeout":3600}}}`
+	fmt.Fprintf(c, "POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 4096), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamID := resp.Header.Get("Mesos-Stream-Id")
+	var frameworkID string
+	deadline := time.Now().Add(10 * time.Second)
+	for frameworkID == "" {
+		st := h.getJSON("/master/frameworks")
+		if fws, _ := st["frameworks"].([]any); len(fws) == 1 {
+			frameworkID, _ = fws[0].(map[string]any)["id"].(string)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the framework did not subscribe")
+		}
+	}
+
+	// Each RECONCILE of unknown tasks queues one UPDATE per task.
+	var tasks strings.Builder
+	for i := range 2000 {
+		if i > 0 {
+			tasks.WriteByte(',')
+		}
+		fmt.Fprintf(&tasks, `{"task_id":{"value":"task-%d-with-a-longish-name"}}`, i)
+	}
+	reconcile := `{"type":"RECONCILE","framework_id":{"value":"` + frameworkID + `"},"reconcile":{"tasks":[` + tasks.String() + `]}}`
+	for {
+		req, _ := http.NewRequest(http.MethodPost, h.url("/api/v1/scheduler"), strings.NewReader(reconcile))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Mesos-Stream-Id", streamID)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			// Disconnected: Mesos's answer to a call of a framework that
+			// is not subscribed.
+			if !strings.Contains(string(b), "Framework is not subscribed") {
+				t.Errorf("RECONCILE after the stream was cut = %d %q", resp.StatusCode, b)
+			}
+			break
+		}
+		if time.Now().After(deadline.Add(20 * time.Second)) {
+			t.Fatal("the non-reading subscriber is still connected after 30 s of RECONCILE")
+		}
+	}
+	if !strings.Contains(logs.String(), "fell too far behind") {
+		t.Errorf("no logged reason for the disconnection; logs:\n%s", logs.String())
+	}
+	if code, _, _ := h.get("/master/state"); code != http.StatusOK {
+		t.Errorf("GET /master/state = %d, want 200", code)
 	}
 }

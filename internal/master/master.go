@@ -133,6 +133,14 @@ type Config struct {
 	// streams; a new one past it closes the oldest
 	// (--max_operator_event_stream_subscribers, default 1000).
 	MaxOperatorEventStreamSubscribers int
+	// MaxEventQueueBytes bounds the events queued for one stream
+	// (scheduler, operator and agent streams) and not yet written to its
+	// client, in encoded bytes; a stream past it is disconnected, with a
+	// logged reason (the client can subscribe again), so that a client
+	// that stops reading cannot grow the master. Mesos has no such bound.
+	// Default 64 MB; a stream's first event (an operator SUBSCRIBED
+	// holding the whole state) always fits. Added field.
+	MaxEventQueueBytes int
 }
 
 func (c *Config) setDefaults() {
@@ -177,6 +185,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxOperatorEventStreamSubscribers <= 0 {
 		c.MaxOperatorEventStreamSubscribers = 1000
+	}
+	if c.MaxEventQueueBytes <= 0 {
+		c.MaxEventQueueBytes = 64 << 20
 	}
 	if c.RecoveryAgentRemovalLimit == nil {
 		c.RecoveryAgentRemovalLimit = ptr(1.0)

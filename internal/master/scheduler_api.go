@@ -98,7 +98,9 @@ func writeStopped(w http.ResponseWriter, err error) {
 // serveSubscribe opens the event stream of a SUBSCRIBE call and writes
 // events until the master closes the stream or the client goes away.
 func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec.MediaType, sub *schedulerpb.Call_Subscribe) {
-	conn := &schedConn{streamID: uuid.NewString(), out: newOutbox[*schedulerpb.Event](&m.gate)}
+	streamID := uuid.NewString()
+	conn := &schedConn{streamID: streamID, out: newOutbox[*schedulerpb.Event](&m.gate).
+		bound(m.cfg.MaxEventQueueBytes, m.log.With("stream", "scheduler", "stream_id", streamID))}
 	var frameworkID string
 	if err := m.do(r.Context(), func() {
 		m.st.countSubscribe(sub)
@@ -113,6 +115,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec
 		m.streamClosed(frameworkID, conn)
 		return
 	}
+	conn.out.setAbort(stream.Abort)
 	writeEvents(m, r, stream, conn.out, &schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()}, conn.heartbeats)
 	m.streamClosed(frameworkID, conn)
 }
