@@ -264,3 +264,70 @@ func TestNonReadingSubscriberDisconnected(t *testing.T) {
 		t.Errorf("GET /master/state = %d, want 200", code)
 	}
 }
+
+// TestRateLimits is --rate_limits as Mesos applies it, by the framework's
+// principal: calls wait for their turn (qps), and past capacity waiting
+// calls one is dropped with Mesos's error, as an ERROR event on the
+// framework's stream (and a 429 to the call). A principal not listed, with
+// no aggregate default, is not throttled.
+func TestRateLimits(t *testing.T) {
+	capacity := uint64(1)
+	h := startMaster(t, func(c *Config) {
+		c.RateLimits = &mesospb.RateLimits{Limits: []*mesospb.RateLimit{
+			{Principal: proto.String("slow"), Qps: proto.Float64(0.2), Capacity: &capacity},
+		}}
+	})
+	slowInfo := fwInfo("slow")
+	slowInfo.Principal = proto.String("slow")
+	slow := h.subscribe(slowInfo, codec.JSON)
+	freeInfo := fwInfo("free")
+	freeInfo.Principal = proto.String("free")
+	free := h.subscribe(freeInfo, codec.JSON)
+	revive := func() *schedulerpb.Call { return &schedulerpb.Call{Type: schedulerpb.Call_REVIVE.Enum()} }
+
+	// The first call has its turn at once; of two more sent together, one
+	// waits for the next turn (5 s later) and the other finds capacity
+	// (1) calls waiting and is dropped.
+	start := time.Now()
+	slow.mustCall(revive())
+	type answer struct {
+		code int
+		body string
+	}
+	answers := make(chan answer, 2)
+	for range 2 {
+		go func() {
+			resp, body := h.post("/api/v1/scheduler", codec.JSON,
+				&schedulerpb.Call{Type: schedulerpb.Call_REVIVE.Enum(), FrameworkId: &mesospb.FrameworkID{Value: proto.String(slow.id)}},
+				http.Header{"Mesos-Stream-Id": {slow.streamID}})
+			answers <- answer{resp.StatusCode, body}
+		}()
+	}
+	const dropped = "Message mesos.scheduler.Call dropped: capacity(1) exceeded"
+	got := map[int]int{}
+	for range 2 {
+		select {
+		case a := <-answers:
+			got[a.code]++
+			if a.code == http.StatusTooManyRequests && a.body != dropped {
+				t.Errorf("dropped call answered %q, want %q", a.body, dropped)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a throttled call was not answered within 30 s")
+		}
+	}
+	if got[http.StatusAccepted] != 1 || got[http.StatusTooManyRequests] != 1 {
+		t.Errorf("answers to two calls past the first = %v, want one 202 and one 429", got)
+	}
+	if elapsed := time.Since(start); elapsed < 4*time.Second {
+		t.Errorf("the waiting call was answered after %v, want after its turn (5 s)", elapsed)
+	}
+	if ev := slow.next(schedulerpb.Event_ERROR); ev.GetError().GetMessage() != dropped {
+		t.Errorf("ERROR event %q, want %q", ev.GetError().GetMessage(), dropped)
+	}
+
+	// Not listed, no aggregate default: never throttled.
+	for range 5 {
+		free.mustCall(revive())
+	}
+}

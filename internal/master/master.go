@@ -21,6 +21,7 @@ import (
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/internal/ratelimit"
 	"github.com/meso-project/meso/pkg/detector"
 )
 
@@ -141,6 +142,11 @@ type Config struct {
 	// Default 64 MB; a stream's first event (an operator SUBSCRIBED
 	// holding the whole state) always fits. Added field.
 	MaxEventQueueBytes int
+	// RateLimits is --rate_limits (already checked with
+	// ratelimit.Validate): the scheduler calls of frameworks are throttled
+	// by the principal of their FrameworkInfo (ratelimiting.go). nil: no
+	// rate limiting.
+	RateLimits *mesospb.RateLimits
 }
 
 func (c *Config) setDefaults() {
@@ -227,6 +233,10 @@ type Master struct {
 	// process does.
 	files *files.Files
 
+	// limiters throttle scheduler calls (--rate_limits); nil: none. Safe
+	// for concurrent use.
+	limiters *ratelimit.Limiters
+
 	// Everything below is owned by the loop goroutine.
 	st *state
 }
@@ -258,6 +268,12 @@ func New(cfg Config) (*Master, error) {
 	}
 	if cfg.Contender == nil {
 		m.elected.Store(true)
+	}
+	if cfg.RateLimits != nil {
+		if err := ratelimit.Validate(cfg.RateLimits); err != nil {
+			return nil, fmt.Errorf("master: %w", err)
+		}
+		m.limiters = ratelimit.New(cfg.RateLimits)
 	}
 	m.st = newState(m)
 	m.files = newFiles(cfg.LogFile, m.log)

@@ -60,6 +60,9 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 	if v, ok := r.Header[http.CanonicalHeaderKey(streamIDHeader)]; ok && len(v) > 0 {
 		streamID, hasStreamID = v[0], true
 	}
+	if !m.throttle(w, r, call) {
+		return
+	}
 	var res callResult
 	if err := m.do(r.Context(), func() { res = m.st.schedulerCall(call, streamID, hasStreamID) }); err != nil {
 		writeStopped(w, err)
