@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,50 +146,74 @@ func fieldByKey(md protoreflect.MessageDescriptor, key []byte) protoreflect.Fiel
 	return v.(map[string]protoreflect.FieldDescriptor)[string(key)]
 }
 
-// decodeMessage fills m from the JSON object at the scanner's position,
-// found at path. A key given twice takes its last value, as decoding into
-// a map did; null unsets the field; unknown keys are skipped.
+// decodeMessage fills m from the JSON object at the scanner's position.
+// It decodes what encoding/json into a map[string]any and then the map
+// into m did (the decoder before this one): a key given twice takes its
+// last value, and only that one may fail; null unsets the field; unknown
+// keys are skipped; of several failing fields, the first in declaration
+// order is reported.
 func (d decoder) decodeMessage(s *scanner, m protoreflect.Message) error {
 	if s.kind() != jObject {
 		return typeError("an object", s.describeValue())
 	}
 	md := m.Descriptor()
-	return s.object(func(key []byte) error {
+	var failed map[int]error // by field index: the last occurrence failed
+	err := s.object(func(key []byte) error {
 		fd := fieldByKey(md, key)
 		if fd == nil {
 			s.skip() // unknown key
 			return nil
 		}
 		m.Clear(fd) // the last occurrence of a key wins
+		delete(failed, fd.Index())
 		if s.kind() == jNull {
 			s.skip() // null: unset
 			return nil
 		}
-		var err error
-		switch {
-		case fd.IsList():
-			err = d.decodeList(s, m.Mutable(fd).List(), fd)
-		case fd.IsMap():
-			err = d.decodeMap(s, m.Mutable(fd).Map(), fd)
-		case isMessage(fd):
-			err = d.decodeMessage(s, m.Mutable(fd).Message())
-		default:
-			var val protoreflect.Value
-			var known bool
-			val, known, err = d.decodeScalar(s, fd)
-			switch {
-			case err != nil:
-			case known:
-				m.Set(fd, val)
-			case fd.Cardinality() == protoreflect.Required:
-				err = invalid("unknown %s value %s", fd.Enum().FullName(), describe(s.last))
+		start := s.pos
+		if err := d.decodeField(s, m, fd); err != nil {
+			s.pos = start
+			s.skip()
+			if failed == nil {
+				failed = map[int]error{}
 			}
-		}
-		if err != nil {
-			return at(err, string(fd.Name()))
+			failed[fd.Index()] = at(err, string(fd.Name()))
 		}
 		return nil
 	})
+	if err != nil || len(failed) == 0 {
+		return err
+	}
+	first := -1
+	for i := range failed {
+		if first < 0 || i < first {
+			first = i
+		}
+	}
+	return failed[first]
+}
+
+// decodeField decodes the value at the scanner's position into m's field
+// fd.
+func (d decoder) decodeField(s *scanner, m protoreflect.Message, fd protoreflect.FieldDescriptor) error {
+	switch {
+	case fd.IsList():
+		return d.decodeList(s, m.Mutable(fd).List(), fd)
+	case fd.IsMap():
+		return d.decodeMap(s, m.Mutable(fd).Map(), fd)
+	case isMessage(fd):
+		return d.decodeMessage(s, m.Mutable(fd).Message())
+	}
+	val, known, err := d.decodeScalar(s, fd)
+	switch {
+	case err != nil:
+		return err
+	case known:
+		m.Set(fd, val)
+	case fd.Cardinality() == protoreflect.Required:
+		return invalid("unknown %s value %s", fd.Enum().FullName(), describe(s.last))
+	}
+	return nil
 }
 
 func (d decoder) decodeList(s *scanner, l protoreflect.List, fd protoreflect.FieldDescriptor) error {
@@ -225,81 +250,94 @@ func (d decoder) decodeElem(s *scanner, l protoreflect.List, fd protoreflect.Fie
 	return nil
 }
 
+// mapEntry is the last value given for one key text of a map object.
+type mapEntry struct {
+	null bool // null: no entry
+	key  protoreflect.MapKey
+	val  protoreflect.Value
+	set  bool // false: an unknown enum value, no entry
+	err  error
+}
+
+// decodeMap fills mp from the JSON object at the scanner's position as
+// decoding the object into a map[string]any did: the last value of each
+// key text counts, null means no entry, and the entries are applied in
+// key text order, so that of keys naming the same map key ("1", "01") the
+// greatest text wins and the first failing key in that order is reported.
 func (d decoder) decodeMap(s *scanner, mp protoreflect.Map, fd protoreflect.FieldDescriptor) error {
 	if s.kind() != jObject {
 		return typeError("an object", s.describeValue())
 	}
 	kd, vd := fd.MapKey(), fd.MapValue()
-	// Keys that normalise to the same map key ("1", "01") resolve as
-	// decoding into a sorted map did: the greatest key text wins.
-	var winners map[any]string
-	return s.object(func(rawKey []byte) error {
+	entries := map[string]*mapEntry{}
+	err := s.object(func(rawKey []byte) error {
 		k, err := s.keyString(rawKey)
 		if err != nil {
 			return invalid("%v", err)
 		}
-		if err := d.decodeEntry(s, mp, kd, vd, k, &winners); err != nil {
-			return at(err, fmt.Sprintf("[%q]", k))
+		if s.kind() == jNull {
+			s.skip()
+			entries[k] = &mapEntry{null: true}
+			return nil
 		}
+		start := s.pos
+		e := d.decodeEntry(s, mp, kd, vd, k)
+		if e.err != nil {
+			s.pos = start
+			s.skip()
+			e.err = at(e.err, fmt.Sprintf("[%q]", k))
+		}
+		entries[k] = e
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch e := entries[k]; {
+		case e.null:
+		case e.err != nil:
+			return e.err
+		case e.set:
+			mp.Set(e.key, e.val)
+		}
+	}
+	return nil
 }
 
-func (d decoder) decodeEntry(s *scanner, mp protoreflect.Map, kd, vd protoreflect.FieldDescriptor, k string, winnersp *map[any]string) error {
-	winners := *winnersp
-	{
-		isNull := s.kind() == jNull
-		key, err := d.decodeMapKey(kd, k)
-		if isNull {
-			// null: no entry; a null after the same key drops it again.
-			s.skip()
-			if err == nil && (kd.Kind() == protoreflect.StringKind || winners[key.Interface()] == k) {
-				mp.Clear(key)
-				delete(winners, key.Interface())
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if kd.Kind() != protoreflect.StringKind {
-			if winners == nil {
-				winners = map[any]string{}
-				*winnersp = winners
-			}
-			if prev, ok := winners[key.Interface()]; ok && prev > k {
-				s.skip()
-				return nil
-			}
-			winners[key.Interface()] = k
-		}
-		if isMessage(vd) {
-			e := mp.NewValue()
-			if sf := scalarValueField(vd.Message()); sf != nil && s.kind() != jObject {
-				// Bare scalar, e.g. "limits": {"cpus": "Infinity"}.
-				val, _, err := d.decodeScalar(s, sf)
-				if err != nil {
-					return err
-				}
-				e.Message().Set(sf, val)
-				mp.Set(key, e)
-				return nil
-			}
-			if err := d.decodeMessage(s, e.Message()); err != nil {
-				return err
-			}
-			mp.Set(key, e)
-			return nil
-		}
-		val, known, err := d.decodeScalar(s, vd)
-		if err != nil {
-			return err
-		}
-		if known { // unknown enum names drop the entry
-			mp.Set(key, val)
-		}
-		return nil
+// decodeEntry decodes the map value at the scanner's position, for the key
+// text k.
+func (d decoder) decodeEntry(s *scanner, mp protoreflect.Map, kd, vd protoreflect.FieldDescriptor, k string) *mapEntry {
+	key, err := d.decodeMapKey(kd, k)
+	if err != nil {
+		return &mapEntry{err: err}
 	}
+	if isMessage(vd) {
+		v := mp.NewValue()
+		if sf := scalarValueField(vd.Message()); sf != nil && s.kind() != jObject {
+			// Bare scalar, e.g. "limits": {"cpus": "Infinity"}.
+			val, _, err := d.decodeScalar(s, sf)
+			if err != nil {
+				return &mapEntry{err: err}
+			}
+			v.Message().Set(sf, val)
+			return &mapEntry{key: key, val: v, set: true}
+		}
+		if err := d.decodeMessage(s, v.Message()); err != nil {
+			return &mapEntry{err: err}
+		}
+		return &mapEntry{key: key, val: v, set: true}
+	}
+	val, known, err := d.decodeScalar(s, vd)
+	if err != nil {
+		return &mapEntry{err: err}
+	}
+	return &mapEntry{key: key, val: val, set: known} // unknown enum names drop the entry
 }
 
 // scalarValueField returns the "value" field of a Value.Scalar-shaped message
