@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -12,10 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/allocator"
 	"github.com/meso-project/meso/internal/builtin"
 	"github.com/meso-project/meso/internal/flags"
 	"github.com/meso-project/meso/internal/master"
+	"github.com/meso-project/meso/internal/ratelimit"
 	"github.com/meso-project/meso/pkg/resources"
 )
 
@@ -46,6 +49,8 @@ type masterFlags struct {
 	removalLimit                            float64            // set by validateHA()
 	loggingLevel                            string
 	maxOperatorSubscribers                  int
+	rateLimits                              string
+	parsedRateLimits                        *mesospb.RateLimits // set by validateHA()
 	log                                     logFlags
 }
 
@@ -99,6 +104,10 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 		"after a failover, the largest share of the registry's agents that may be marked unreachable;\nabove it the master exits instead")
 	fs.IntVar(&f.maxOperatorSubscribers, "max_operator_event_stream_subscribers", 1000,
 		"most operator SUBSCRIBE streams at once; a new one past it closes the oldest")
+	fs.StringVar(&f.rateLimits, "rate_limits", "",
+		"framework rate limiting: a RateLimits message in JSON (or file:///path or /path holding one),\n"+
+			"e.g. '{\"limits\":[{\"principal\":\"foo\",\"qps\":55.5,\"capacity\":1000}],\"aggregate_default_qps\":33.3}';\n"+
+			"the scheduler calls of a framework are throttled by its FrameworkInfo.principal")
 	fs.StringVar(&f.cluster, "cluster", "", "human-readable name for the cluster, shown in /master/state")
 	if withAddress {
 		fs.StringVar(&f.zk, "zk", "",
@@ -166,6 +175,7 @@ func (f *masterFlags) config(logger *slog.Logger, alloc allocator.Allocator, dum
 		RegistryMaxAgentAge:               f.registryMaxAgentAge.Duration,
 		RegistryMaxAgentCount:             f.registryMaxAgentCount,
 		RecoveryAgentRemovalLimit:         &f.removalLimit,
+		RateLimits:                        f.parsedRateLimits,
 	}
 }
 
@@ -202,12 +212,19 @@ func (f *masterFlags) validateHA() error {
 	if err != nil {
 		return fmt.Errorf("Invalid value '%s' for --recovery_agent_removal_percent_limit: %v", f.recoveryAgentRemovalLimit, err)
 	}
-	if pct < 0 || pct > 100 {
+	if !(pct >= 0 && pct <= 100) { // NaN too
 		return fmt.Errorf("Invalid value '%s' for --recovery_agent_removal_percent_limit: Must be within [0%%-100%%]", f.recoveryAgentRemovalLimit)
 	}
 	f.removalLimit = pct / 100
 	if f.registryMaxAgentCount <= 0 {
 		return fmt.Errorf("Invalid value '%d' for --registry_max_agent_count: must be positive", f.registryMaxAgentCount)
+	}
+	if f.rateLimits != "" {
+		rl, err := ratelimit.Parse(f.rateLimits)
+		if err != nil {
+			return fmt.Errorf("--rate_limits: %w", err)
+		}
+		f.parsedRateLimits = rl
 	}
 	return nil
 }
@@ -224,7 +241,7 @@ func parseWeights(s string) (map[string]float64, error) {
 			return nil, fmt.Errorf("bad --weights entry %q: want role=weight", part)
 		}
 		v, err := strconv.ParseFloat(w, 64)
-		if err != nil || v <= 0 {
+		if err != nil || !(v > 0) || math.IsInf(v, 1) { // NaN and infinity are no weights
 			return nil, fmt.Errorf("bad --weights entry %q: the weight must be a positive number", part)
 		}
 		out[role] = v

@@ -24,6 +24,7 @@ import (
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/files"
+	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/tlsconfig"
@@ -69,6 +70,16 @@ var (
 // Config configures an Agent. Zero durations take Mesos's defaults.
 type Config struct {
 	Logger *slog.Logger
+	// BodyReadTimeout bounds reading one request body (see
+	// httpapi.BodyDeadline); 0 means httpapi.DefaultBodyReadTimeout, a
+	// negative value none (Mesos's libprocess has no such limit). Added
+	// field.
+	BodyReadTimeout time.Duration
+	// MaxConnectionsPerIP bounds the open connections from one client
+	// address (see httpapi.LimitListener); 0 means
+	// httpapi.DefaultMaxConnectionsPerIP, a negative value none. Added
+	// field.
+	MaxConnectionsPerIP int
 	// LogLevel, when set, is the level of Logger's handler: the operator
 	// API's SET_LOGGING_LEVEL lowers it for a while (operator_api.go).
 	// Without it the call is answered but changes nothing.
@@ -220,6 +231,22 @@ type Agent struct {
 	// standalone are the standalone containers launched through the
 	// operator API (container_api.go).
 	standalone map[string]bool
+}
+
+// bodyTimeout and connLimit apply the defaults of Config's
+// BodyReadTimeout and MaxConnectionsPerIP.
+func bodyTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return httpapi.DefaultBodyReadTimeout
+	}
+	return d
+}
+
+func connLimit(n int) int {
+	if n == 0 {
+		return httpapi.DefaultMaxConnectionsPerIP
+	}
+	return n
 }
 
 // New validates cfg, detects the resources and returns an Agent.
@@ -387,7 +414,8 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 
-	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	ln = httpapi.LimitListener(ln, connLimit(a.cfg.MaxConnectionsPerIP), a.log)
+	srv := &http.Server{Handler: httpapi.BodyDeadline(a.handler, bodyTimeout(a.cfg.BodyReadTimeout)), ReadHeaderTimeout: 10 * time.Second}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
 

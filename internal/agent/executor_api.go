@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/meso-project/meso/api/v1/executorpb"
@@ -18,12 +20,19 @@ type executorConn struct {
 	events chan *executorpb.Event
 	done   chan struct{} // closed by the actor: finish writing, end the stream
 	closed bool          // owned by the actor
+	log    *slog.Logger
+	// stream is the writer's stream, for aborting a write blocked on an
+	// executor that does not read.
+	stream     atomic.Pointer[httpapi.Stream]
+	overflowed atomic.Bool
 }
 
+// executorConnBuffer bounds the events queued for one executor: a
+// connection that cannot keep up is closed, with a logged reason.
 const executorConnBuffer = 1024
 
-func newExecutorConn() *executorConn {
-	return &executorConn{events: make(chan *executorpb.Event, executorConnBuffer), done: make(chan struct{})}
+func newExecutorConn(log *slog.Logger) *executorConn {
+	return &executorConn{events: make(chan *executorpb.Event, executorConnBuffer), done: make(chan struct{}), log: log}
 }
 
 // send queues ev; a connection that cannot keep up is closed.
@@ -35,7 +44,13 @@ func (c *executorConn) send(ev *executorpb.Event) bool {
 	case c.events <- ev:
 		return true
 	default:
+		c.log.Warn("disconnecting an executor event stream whose executor fell too far behind",
+			"queued_events", len(c.events))
 		c.close()
+		c.overflowed.Store(true)
+		if s := c.stream.Load(); s != nil {
+			s.Abort()
+		}
 		return false
 	}
 }
@@ -101,7 +116,7 @@ func (a *Agent) executorAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		switch call.GetType() {
 		case executorpb.Call_SUBSCRIBE:
-			conn = newExecutorConn()
+			conn = newExecutorConn(a.log.With("framework_id", fw.id, "executor_id", ex.id))
 			a.subscribeExecutor(fw, ex, call.GetSubscribe(), conn)
 		case executorpb.Call_UPDATE:
 			a.executorUpdate(fw, ex, call.GetUpdate().GetStatus())
@@ -263,6 +278,10 @@ func (a *Agent) streamToExecutor(w http.ResponseWriter, r *http.Request, accept 
 	if err != nil {
 		a.post(func() { a.executorDisconnected(call, conn) })
 		return
+	}
+	conn.stream.Store(stream)
+	if conn.overflowed.Load() {
+		stream.Abort()
 	}
 	heartbeat := time.NewTicker(ExecutorHeartbeatInterval)
 	defer heartbeat.Stop()

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/files"
+	"github.com/meso-project/meso/internal/finite"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/verbosity"
 	"github.com/meso-project/meso/pkg/codec"
@@ -183,12 +183,9 @@ func readAgentCall(r *http.Request, m apiMedia) (*agentpb.Call, *recordio.Reader
 		}
 		body = rec
 	} else {
-		b, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBodySize+1))
+		b, err := httpapi.ReadBody(r)
 		if err != nil {
-			return nil, nil, httpapi.Errorf(http.StatusBadRequest, "Failed to read request body: %v", err)
-		}
-		if len(b) > httpapi.MaxBodySize {
-			return nil, nil, httpapi.Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", httpapi.MaxBodySize)
+			return nil, nil, err
 		}
 		body = b
 	}
@@ -199,6 +196,9 @@ func readAgentCall(r *http.Request, m apiMedia) (*agentpb.Call, *recordio.Reader
 	call := &agentpb.Call{}
 	if err := decodeAgentCall(mt, body, call); err != nil {
 		return nil, nil, httpapi.Errorf(http.StatusBadRequest, "%s", err)
+	}
+	if err := finite.Check(call); err != nil {
+		return nil, nil, httpapi.Errorf(http.StatusBadRequest, "Failed to validate agent::Call: %v", err)
 	}
 	if err := validation.Call(call); err != nil {
 		return nil, nil, httpapi.Errorf(http.StatusBadRequest, "Failed to validate agent::Call: %v", err)
@@ -217,8 +217,7 @@ func decodeAgentCall(mt codec.MediaType, body []byte, call *agentpb.Call) error 
 		}
 		return nil
 	}
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
+	if err := httpapi.JSONSyntax(body); err != nil {
 		return fmt.Errorf("Failed to parse body into JSON: %v", err)
 	}
 	return codec.Unmarshal(mt, body, call)

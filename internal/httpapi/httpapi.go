@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meso-project/meso/internal/finite"
 	"github.com/meso-project/meso/pkg/codec"
 )
 
@@ -93,7 +94,10 @@ func MethodNotAllowed(method string, allowed ...string) *Error {
 //     wrong types, missing required fields) is a 400 "Failed to convert
 //     JSON into Call protobuf: <detail>";
 //   - a protobuf body that does not decode (including missing required
-//     fields) is a 400 "Failed to parse body into Call protobuf: <detail>".
+//     fields) is a 400 "Failed to parse body into Call protobuf: <detail>";
+//   - a NaN or an infinity in a field that does not allow one (see package
+//     finite) is a 400 "Failed to validate scheduler::Call: Invalid value
+//     of '<field path>': NaN not supported".
 //
 // It returns the request's media type. All errors are *Error.
 func DecodeCall(r *http.Request, m proto.Message) (codec.MediaType, error) {
@@ -108,37 +112,76 @@ func DecodeCall(r *http.Request, m proto.Message) (codec.MediaType, error) {
 		return "", Errorf(http.StatusUnsupportedMediaType,
 			"Expecting 'Content-Type' of %s or %s", codec.JSON, codec.Protobuf)
 	}
-	body, err := readBody(r)
+	body, err := ReadBody(r)
 	if err != nil {
 		return "", err
 	}
 	if mt == codec.JSON {
 		// Mesos tells a body that is not JSON apart from JSON that does
 		// not fit the Call message.
-		var v any
-		if err := json.Unmarshal(body, &v); err != nil {
+		if err := JSONSyntax(body); err != nil {
 			return "", Errorf(http.StatusBadRequest, "Failed to parse body into JSON: %v", err)
 		}
 		if err := codec.Unmarshal(mt, body, m); err != nil {
 			return "", Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: %v", err)
+		}
+		if err := checkFinite(m); err != nil {
+			return "", err
 		}
 		return mt, nil
 	}
 	if err := codec.Unmarshal(mt, body, m); err != nil {
 		return "", Errorf(http.StatusBadRequest, "Failed to parse body into Call protobuf: %v", err)
 	}
+	if err := checkFinite(m); err != nil {
+		return "", err
+	}
 	return mt, nil
 }
 
-// readBody reads at most MaxBodySize bytes of the request body.
-func readBody(r *http.Request) ([]byte, error) {
+// checkFinite refuses a call holding a NaN or an infinity where none is
+// allowed (see package finite) with Mesos's 400 for a call that fails
+// validation, e.g. "Failed to validate scheduler::Call: Invalid value of
+// 'subscribe.framework_info.failover_timeout': NaN not supported".
+func checkFinite(m proto.Message) error {
+	if err := finite.Check(m); err != nil {
+		return Errorf(http.StatusBadRequest, "Failed to validate %s: %v", callName(m), err)
+	}
+	return nil
+}
+
+// callName is the C++ name Mesos gives a call message in its messages:
+// mesos.v1.scheduler.Call is "scheduler::Call".
+func callName(m proto.Message) string {
+	name := string(m.ProtoReflect().Descriptor().FullName())
+	name = strings.TrimPrefix(name, "mesos.v1.")
+	return strings.ReplaceAll(name, ".", "::")
+}
+
+// ReadBody reads at most MaxBodySize bytes of the request body; a larger
+// body is a 413. A body with a Content-Length is read into a buffer of
+// exactly that size, so reading costs the body's size once (io.ReadAll's
+// doubling would cost up to twice more while it grows).
+func ReadBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
 	if r.ContentLength > MaxBodySize {
 		return nil, Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", MaxBodySize)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		body = make([]byte, r.ContentLength)
+		var n int
+		n, err = io.ReadFull(r.Body, body)
+		body = body[:n]
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
+	}
 	if err != nil {
 		return nil, Errorf(http.StatusBadRequest, "Failed to read request body: %v", err)
 	}
@@ -146,6 +189,20 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, Errorf(http.StatusRequestEntityTooLarge, "Request body exceeds %d bytes", MaxBodySize)
 	}
 	return body, nil
+}
+
+// JSONSyntax returns nil when body is one JSON document, else encoding/json's
+// description of the first syntax error. It checks without building a tree
+// of the document.
+func JSONSyntax(body []byte) error {
+	if json.Valid(body) {
+		return nil
+	}
+	var raw json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return err
+	}
+	return errors.New("invalid JSON") // unreachable: Valid and Unmarshal agree
 }
 
 // Accept negotiates the response media type from the request's Accept

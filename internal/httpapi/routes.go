@@ -2,8 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
@@ -28,6 +32,14 @@ func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 		body, err = codec.MarshalJSON(m)
 	} else {
 		body, err = json.Marshal(v)
+		var uv *json.UnsupportedValueError
+		if errors.As(err, &uv) {
+			// A NaN or an infinity got into a view although every call is
+			// checked (package finite): render it as the Mesos JSON
+			// dialect does ("NaN", "Infinity") rather than fail the whole
+			// endpoint until restart.
+			body, err = json.Marshal(finiteJSON(reflect.ValueOf(v)))
+		}
 	}
 	if err != nil {
 		WriteError(w, err)
@@ -35,6 +47,65 @@ func WriteJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	}
 	WriteRawJSON(w, r, status, body)
 }
+
+// finiteJSON returns v with every non-finite float replaced by the string
+// the Mesos JSON dialect writes for it; maps, slices, arrays, pointers and
+// interfaces are rebuilt as generic values on the way, other values kept
+// (a json.Marshaler, e.g. json.RawMessage from codec.MarshalJSON, already
+// encodes non-finite values its own way).
+func finiteJSON(v reflect.Value) any {
+	if !v.IsValid() {
+		return nil
+	}
+	if v.Type().Implements(marshalerType) {
+		return v.Interface()
+	}
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		f := v.Float()
+		switch {
+		case math.IsNaN(f):
+			return "NaN"
+		case math.IsInf(f, 1):
+			return "Infinity"
+		case math.IsInf(f, -1):
+			return "-Infinity"
+		}
+		return v.Interface()
+	case reflect.Interface, reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return finiteJSON(v.Elem())
+	case reflect.Map:
+		if v.IsNil() {
+			return nil
+		}
+		out := make(map[string]any, v.Len())
+		it := v.MapRange()
+		for it.Next() {
+			k := it.Key()
+			key := fmt.Sprint(k.Interface())
+			if k.Kind() == reflect.String {
+				key = k.String()
+			}
+			out[key] = finiteJSON(it.Value())
+		}
+		return out
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && (v.IsNil() || v.Type().Elem().Kind() == reflect.Uint8) {
+			return v.Interface()
+		}
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = finiteJSON(v.Index(i))
+		}
+		return out
+	}
+	return v.Interface()
+}
+
+var marshalerType = reflect.TypeFor[json.Marshaler]()
 
 // WriteRawJSON is WriteJSON for a body already encoded as JSON, e.g. by a
 // writer that reproduces Mesos's byte-exact encoding.

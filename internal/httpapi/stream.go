@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -64,6 +65,13 @@ func (s *Stream) Send(m proto.Message) error {
 		return fmt.Errorf("httpapi: flush stream message: %w", err)
 	}
 	return nil
+}
+
+// Abort makes a Send blocked on a client that does not read (and every
+// later one) fail at once, so that its writer can end the stream. It is
+// safe to call from any goroutine, also during Send.
+func (s *Stream) Abort() {
+	_ = s.rc.SetWriteDeadline(time.Unix(1, 0))
 }
 
 // MediaType returns the encoding of the stream's messages.

@@ -66,7 +66,9 @@ func (m *Master) serveAgentStream(w http.ResponseWriter, r *http.Request, call *
 			strings.ToLower(call.GetType().String())))
 		return
 	}
-	conn := &agentConn{streamID: uuid.NewString(), out: newOutbox[*agentapipb.Event](&m.gate)}
+	streamID := uuid.NewString()
+	conn := &agentConn{streamID: streamID, out: newOutbox[*agentapipb.Event](&m.gate).
+		bound(m.cfg.MaxEventQueueBytes, m.log.With("stream", "agent", "stream_id", streamID))}
 	var agentID string
 	var res callResult
 	if err := m.do(r.Context(), func() {
@@ -85,6 +87,7 @@ func (m *Master) serveAgentStream(w http.ResponseWriter, r *http.Request, call *
 	}
 	stream, err := httpapi.NewStream(w, codec.Protobuf, http.Header{streamIDHeader: {conn.streamID}})
 	if err == nil {
+		conn.out.setAbort(stream.Abort)
 		m.writeAgentEvents(r, stream, conn)
 	}
 	m.post(func() { m.st.agentDisconnected(agentID, conn) })

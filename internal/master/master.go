@@ -20,6 +20,8 @@ import (
 	"github.com/meso-project/meso/internal/allocator"
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/files"
+	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/internal/ratelimit"
 	"github.com/meso-project/meso/pkg/detector"
 )
 
@@ -42,6 +44,16 @@ var (
 // default (spec §7.12).
 type Config struct {
 	Logger *slog.Logger
+	// BodyReadTimeout bounds reading one request body (see
+	// httpapi.BodyDeadline); 0 means httpapi.DefaultBodyReadTimeout, a
+	// negative value none (Mesos's libprocess has no such limit). Added
+	// field.
+	BodyReadTimeout time.Duration
+	// MaxConnectionsPerIP bounds the open connections from one client
+	// address (see httpapi.LimitListener); 0 means
+	// httpapi.DefaultMaxConnectionsPerIP, a negative value none. Added
+	// field.
+	MaxConnectionsPerIP int
 	// LogLevel, when set, is the level of Logger's handler:
 	// SET_LOGGING_LEVEL lowers it for a while (operator_read.go). Without
 	// it the call is answered but changes nothing. Added field.
@@ -122,6 +134,19 @@ type Config struct {
 	// streams; a new one past it closes the oldest
 	// (--max_operator_event_stream_subscribers, default 1000).
 	MaxOperatorEventStreamSubscribers int
+	// MaxEventQueueBytes bounds the events queued for one stream
+	// (scheduler, operator and agent streams) and not yet written to its
+	// client, in encoded bytes; a stream past it is disconnected, with a
+	// logged reason (the client can subscribe again), so that a client
+	// that stops reading cannot grow the master. Mesos has no such bound.
+	// Default 64 MB; a stream's first event (an operator SUBSCRIBED
+	// holding the whole state) always fits. Added field.
+	MaxEventQueueBytes int
+	// RateLimits is --rate_limits (already checked with
+	// ratelimit.Validate): the scheduler calls of frameworks are throttled
+	// by the principal of their FrameworkInfo (ratelimiting.go). nil: no
+	// rate limiting.
+	RateLimits *mesospb.RateLimits
 }
 
 func (c *Config) setDefaults() {
@@ -167,6 +192,9 @@ func (c *Config) setDefaults() {
 	if c.MaxOperatorEventStreamSubscribers <= 0 {
 		c.MaxOperatorEventStreamSubscribers = 1000
 	}
+	if c.MaxEventQueueBytes <= 0 {
+		c.MaxEventQueueBytes = 64 << 20
+	}
 	if c.RecoveryAgentRemovalLimit == nil {
 		c.RecoveryAgentRemovalLimit = ptr(1.0)
 	}
@@ -205,6 +233,10 @@ type Master struct {
 	// process does.
 	files *files.Files
 
+	// limiters throttle scheduler calls (--rate_limits); nil: none. Safe
+	// for concurrent use.
+	limiters *ratelimit.Limiters
+
 	// Everything below is owned by the loop goroutine.
 	st *state
 }
@@ -237,9 +269,31 @@ func New(cfg Config) (*Master, error) {
 	if cfg.Contender == nil {
 		m.elected.Store(true)
 	}
+	if cfg.RateLimits != nil {
+		if err := ratelimit.Validate(cfg.RateLimits); err != nil {
+			return nil, fmt.Errorf("master: %w", err)
+		}
+		m.limiters = ratelimit.New(cfg.RateLimits)
+	}
 	m.st = newState(m)
 	m.files = newFiles(cfg.LogFile, m.log)
 	return m, nil
+}
+
+// bodyTimeout and connLimit apply the defaults of Config's
+// BodyReadTimeout and MaxConnectionsPerIP.
+func bodyTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return httpapi.DefaultBodyReadTimeout
+	}
+	return d
+}
+
+func connLimit(n int) int {
+	if n == 0 {
+		return httpapi.DefaultMaxConnectionsPerIP
+	}
+	return n
 }
 
 // ID returns the master's ID (MasterInfo.id), a UUID chosen by New.
@@ -253,8 +307,9 @@ func (m *Master) Serve(ctx context.Context, ln net.Listener) error {
 	if !ok {
 		return fmt.Errorf("master: listener address %v is not TCP", ln.Addr())
 	}
+	ln = httpapi.LimitListener(ln, connLimit(m.cfg.MaxConnectionsPerIP), m.log)
 	srv := &http.Server{
-		Handler:           m.Handler(),
+		Handler:           httpapi.BodyDeadline(m.Handler(), bodyTimeout(m.cfg.BodyReadTimeout)),
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}

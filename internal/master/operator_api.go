@@ -245,6 +245,11 @@ func (s *state) updateWeights(infos []*mesospb.WeightInfo) opResult {
 				"Failed to validate update weights request JSON for role '%s': Invalid weight '%s': Weights must be positive",
 				role, strconv.FormatFloat(w, 'g', -1, 64))
 		}
+		if w := wi.GetWeight(); math.IsInf(w, 0) {
+			return opFailed(ErrInvalid,
+				"Failed to validate update weights request JSON for role '%s': Invalid weight '%s': Infinite values not supported",
+				role, strconv.FormatFloat(w, 'g', -1, 64))
+		}
 		if _, seen := valid[role]; !seen {
 			order = append(order, role)
 		}

@@ -50,7 +50,9 @@ type opSubscriber struct {
 // and the first HEARTBEAT and adds the subscriber, then this goroutine
 // writes its events until the client or the master ends the stream.
 func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, mt codec.MediaType) {
-	sub := &opSubscriber{id: uuid.NewString(), out: newOutbox[*masterpb.Event](&m.gate)}
+	id := uuid.NewString()
+	sub := &opSubscriber{id: id, out: newOutbox[*masterpb.Event](&m.gate).
+		bound(m.cfg.MaxEventQueueBytes, m.log.With("stream", "operator", "stream_id", id))}
 	if err := m.do(r.Context(), func() { m.st.addSubscriber(sub) }); err != nil {
 		writeStopped(w, err)
 		return
@@ -60,6 +62,7 @@ func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return
 	}
+	sub.out.setAbort(stream.Abort)
 	writeEvents(m, r, stream, sub.out, &masterpb.Event{Type: masterpb.Event_HEARTBEAT.Enum()}, nil)
 }
 

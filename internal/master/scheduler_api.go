@@ -60,6 +60,9 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 	if v, ok := r.Header[http.CanonicalHeaderKey(streamIDHeader)]; ok && len(v) > 0 {
 		streamID, hasStreamID = v[0], true
 	}
+	if !m.throttle(w, r, call) {
+		return
+	}
 	var res callResult
 	if err := m.do(r.Context(), func() { res = m.st.schedulerCall(call, streamID, hasStreamID) }); err != nil {
 		writeStopped(w, err)
@@ -98,7 +101,9 @@ func writeStopped(w http.ResponseWriter, err error) {
 // serveSubscribe opens the event stream of a SUBSCRIBE call and writes
 // events until the master closes the stream or the client goes away.
 func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec.MediaType, sub *schedulerpb.Call_Subscribe) {
-	conn := &schedConn{streamID: uuid.NewString(), out: newOutbox[*schedulerpb.Event](&m.gate)}
+	streamID := uuid.NewString()
+	conn := &schedConn{streamID: streamID, out: newOutbox[*schedulerpb.Event](&m.gate).
+		bound(m.cfg.MaxEventQueueBytes, m.log.With("stream", "scheduler", "stream_id", streamID))}
 	var frameworkID string
 	if err := m.do(r.Context(), func() {
 		m.st.countSubscribe(sub)
@@ -113,6 +118,7 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, mt codec
 		m.streamClosed(frameworkID, conn)
 		return
 	}
+	conn.out.setAbort(stream.Abort)
 	writeEvents(m, r, stream, conn.out, &schedulerpb.Event{Type: schedulerpb.Event_HEARTBEAT.Enum()}, conn.heartbeats)
 	m.streamClosed(frameworkID, conn)
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -70,22 +71,32 @@ func (d decoder) unmarshal(data []byte, m proto.Message) error {
 	if err := checkDepth(data, MaxJSONDepth); err != nil {
 		return err
 	}
+	// json.Valid scans without allocating; the decoder below then walks the
+	// document once, straight into the message, so decoding never holds a
+	// generic tree of the whole body (a 60 MB body once became ~2 GB of
+	// map[string]any). See BenchmarkUnmarshalJSONLarge.
+	if !json.Valid(data) {
+		return syntaxError(data)
+	}
+	s := &scanner{data: data}
+	if err := d.decodeMessage(s, m.ProtoReflect()); err != nil {
+		return err
+	}
+	return checkRequired(m.ProtoReflect())
+}
+
+// syntaxError describes why data is not one JSON document. It runs only for
+// invalid input.
+func syntaxError(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%w: empty document", ErrInvalidJSON)
 		}
 		return fmt.Errorf("%w: %v", ErrInvalidJSON, err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: unexpected data after the top-level value", ErrInvalidJSON)
-	}
-	if err := d.decodeMessage(m.ProtoReflect(), v, ""); err != nil {
-		return err
-	}
-	return checkRequired(m.ProtoReflect())
+	return fmt.Errorf("%w: unexpected data after the top-level value", ErrInvalidJSON)
 }
 
 // checkDepth rejects documents nesting objects and arrays deeper than limit,
@@ -118,128 +129,215 @@ func checkDepth(data []byte, limit int) error {
 	return nil
 }
 
-// decodeMessage fills m from the JSON value v (an object) found at path.
-func (d decoder) decodeMessage(m protoreflect.Message, v any, path string) error {
-	obj, ok := v.(map[string]any)
+// fieldsByName caches, per message descriptor, its fields by JSON key so
+// that looking a key up does not allocate.
+var fieldsByName sync.Map // protoreflect.MessageDescriptor -> map[string]protoreflect.FieldDescriptor
+
+func fieldByKey(md protoreflect.MessageDescriptor, key []byte) protoreflect.FieldDescriptor {
+	v, ok := fieldsByName.Load(md)
 	if !ok {
-		return typeError(path, "an object", v)
+		fields := md.Fields()
+		byName := make(map[string]protoreflect.FieldDescriptor, fields.Len())
+		for i := range fields.Len() {
+			byName[string(fields.Get(i).Name())] = fields.Get(i)
+		}
+		v, _ = fieldsByName.LoadOrStore(md, byName)
 	}
-	fields := m.Descriptor().Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		jv, ok := obj[string(fd.Name())]
-		if !ok || jv == nil {
-			continue // absent or null: unset
+	return v.(map[string]protoreflect.FieldDescriptor)[string(key)]
+}
+
+// decodeMessage fills m from the JSON object at the scanner's position.
+// It decodes what encoding/json into a map[string]any and then the map
+// into m did (the decoder before this one): a key given twice takes its
+// last value, and only that one may fail; null unsets the field; unknown
+// keys are skipped; of several failing fields, the first in declaration
+// order is reported.
+func (d decoder) decodeMessage(s *scanner, m protoreflect.Message) error {
+	if s.kind() != jObject {
+		return typeError("an object", s.describeValue())
+	}
+	md := m.Descriptor()
+	var failed map[int]error // by field index: the last occurrence failed
+	err := s.object(func(key []byte) error {
+		fd := fieldByKey(md, key)
+		if fd == nil {
+			s.skip() // unknown key
+			return nil
 		}
-		fpath := joinPath(path, string(fd.Name()))
-		var err error
-		switch {
-		case fd.IsList():
-			err = d.decodeList(m.Mutable(fd).List(), fd, jv, fpath)
-		case fd.IsMap():
-			err = d.decodeMap(m.Mutable(fd).Map(), fd, jv, fpath)
-		case isMessage(fd):
-			err = d.decodeMessage(m.Mutable(fd).Message(), jv, fpath)
-		default:
-			var val protoreflect.Value
-			var known bool
-			val, known, err = d.decodeScalar(fd, jv, fpath)
-			switch {
-			case err != nil:
-			case known:
-				m.Set(fd, val)
-			case fd.Cardinality() == protoreflect.Required:
-				err = fmt.Errorf("%w: %s: unknown %s value %s", ErrInvalidJSON, fpath, fd.Enum().FullName(), describe(jv))
+		m.Clear(fd) // the last occurrence of a key wins
+		delete(failed, fd.Index())
+		if s.kind() == jNull {
+			s.skip() // null: unset
+			return nil
+		}
+		start := s.pos
+		if err := d.decodeField(s, m, fd); err != nil {
+			s.pos = start
+			s.skip()
+			if failed == nil {
+				failed = map[int]error{}
 			}
+			failed[fd.Index()] = at(err, string(fd.Name()))
 		}
-		if err != nil {
-			return err
+		return nil
+	})
+	if err != nil || len(failed) == 0 {
+		return err
+	}
+	first := -1
+	for i := range failed {
+		if first < 0 || i < first {
+			first = i
 		}
+	}
+	return failed[first]
+}
+
+// decodeField decodes the value at the scanner's position into m's field
+// fd.
+func (d decoder) decodeField(s *scanner, m protoreflect.Message, fd protoreflect.FieldDescriptor) error {
+	switch {
+	case fd.IsList():
+		return d.decodeList(s, m.Mutable(fd).List(), fd)
+	case fd.IsMap():
+		return d.decodeMap(s, m.Mutable(fd).Map(), fd)
+	case isMessage(fd):
+		return d.decodeMessage(s, m.Mutable(fd).Message())
+	}
+	val, known, err := d.decodeScalar(s, fd)
+	switch {
+	case err != nil:
+		return err
+	case known:
+		m.Set(fd, val)
+	case fd.Cardinality() == protoreflect.Required:
+		return invalid("unknown %s value %s", fd.Enum().FullName(), describe(s.last))
 	}
 	return nil
 }
 
-func (d decoder) decodeList(l protoreflect.List, fd protoreflect.FieldDescriptor, v any, path string) error {
-	arr, ok := v.([]any)
-	if !ok {
-		return typeError(path, "an array", v)
+func (d decoder) decodeList(s *scanner, l protoreflect.List, fd protoreflect.FieldDescriptor) error {
+	if s.kind() != jArray {
+		return typeError("an array", s.describeValue())
 	}
-	for i, ev := range arr {
-		epath := fmt.Sprintf("%s[%d]", path, i)
-		if ev == nil {
-			return fmt.Errorf("%w: %s: null array element", ErrInvalidJSON, epath)
+	return s.array(func(i int) error {
+		if err := d.decodeElem(s, l, fd); err != nil {
+			return at(err, "["+strconv.Itoa(i)+"]")
 		}
-		if isMessage(fd) {
-			e := l.NewElement()
-			if err := d.decodeMessage(e.Message(), ev, epath); err != nil {
-				return err
-			}
-			l.Append(e)
-			continue
-		}
-		val, known, err := d.decodeScalar(fd, ev, epath)
-		if err != nil {
+		return nil
+	})
+}
+
+func (d decoder) decodeElem(s *scanner, l protoreflect.List, fd protoreflect.FieldDescriptor) error {
+	if s.kind() == jNull {
+		return invalid("null array element")
+	}
+	if isMessage(fd) {
+		e := l.NewElement()
+		if err := d.decodeMessage(s, e.Message()); err != nil {
 			return err
 		}
-		if known { // unknown enum names in repeated fields are dropped
-			l.Append(val)
-		}
+		l.Append(e)
+		return nil
+	}
+	val, known, err := d.decodeScalar(s, fd)
+	if err != nil {
+		return err
+	}
+	if known { // unknown enum names in repeated fields are dropped
+		l.Append(val)
 	}
 	return nil
 }
 
-func (d decoder) decodeMap(mp protoreflect.Map, fd protoreflect.FieldDescriptor, v any, path string) error {
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return typeError(path, "an object", v)
+// mapEntry is the last value given for one key text of a map object.
+type mapEntry struct {
+	null bool // null: no entry
+	key  protoreflect.MapKey
+	val  protoreflect.Value
+	set  bool // false: an unknown enum value, no entry
+	err  error
+}
+
+// decodeMap fills mp from the JSON object at the scanner's position as
+// decoding the object into a map[string]any did: the last value of each
+// key text counts, null means no entry, and the entries are applied in
+// key text order, so that of keys naming the same map key ("1", "01") the
+// greatest text wins and the first failing key in that order is reported.
+func (d decoder) decodeMap(s *scanner, mp protoreflect.Map, fd protoreflect.FieldDescriptor) error {
+	if s.kind() != jObject {
+		return typeError("an object", s.describeValue())
 	}
-	// Sorted, so that keys that normalise to the same map key ("1", "01")
-	// resolve deterministically.
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
+	kd, vd := fd.MapKey(), fd.MapValue()
+	entries := map[string]*mapEntry{}
+	err := s.object(func(rawKey []byte) error {
+		k, err := s.keyString(rawKey)
+		if err != nil {
+			return invalid("%v", err)
+		}
+		if s.kind() == jNull {
+			s.skip()
+			entries[k] = &mapEntry{null: true}
+			return nil
+		}
+		start := s.pos
+		e := d.decodeEntry(s, mp, kd, vd, k)
+		if e.err != nil {
+			s.pos = start
+			s.skip()
+			e.err = at(e.err, fmt.Sprintf("[%q]", k))
+		}
+		entries[k] = e
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	kd, vd := fd.MapKey(), fd.MapValue()
 	for _, k := range keys {
-		ev := obj[k]
-		epath := fmt.Sprintf("%s[%q]", path, k)
-		if ev == nil {
-			continue // null: no entry
-		}
-		key, err := d.decodeMapKey(kd, k, epath)
-		if err != nil {
-			return err
-		}
-		if isMessage(vd) {
-			e := mp.NewValue()
-			if sf := scalarValueField(vd.Message()); sf != nil {
-				if _, isObj := ev.(map[string]any); !isObj {
-					// Bare scalar, e.g. "limits": {"cpus": "Infinity"}.
-					val, _, err := d.decodeScalar(sf, ev, epath)
-					if err != nil {
-						return err
-					}
-					e.Message().Set(sf, val)
-					mp.Set(key, e)
-					continue
-				}
-			}
-			if err := d.decodeMessage(e.Message(), ev, epath); err != nil {
-				return err
-			}
-			mp.Set(key, e)
-			continue
-		}
-		val, known, err := d.decodeScalar(vd, ev, epath)
-		if err != nil {
-			return err
-		}
-		if known { // unknown enum names drop the entry
-			mp.Set(key, val)
+		switch e := entries[k]; {
+		case e.null:
+		case e.err != nil:
+			return e.err
+		case e.set:
+			mp.Set(e.key, e.val)
 		}
 	}
 	return nil
+}
+
+// decodeEntry decodes the map value at the scanner's position, for the key
+// text k.
+func (d decoder) decodeEntry(s *scanner, mp protoreflect.Map, kd, vd protoreflect.FieldDescriptor, k string) *mapEntry {
+	key, err := d.decodeMapKey(kd, k)
+	if err != nil {
+		return &mapEntry{err: err}
+	}
+	if isMessage(vd) {
+		v := mp.NewValue()
+		if sf := scalarValueField(vd.Message()); sf != nil && s.kind() != jObject {
+			// Bare scalar, e.g. "limits": {"cpus": "Infinity"}.
+			val, _, err := d.decodeScalar(s, sf)
+			if err != nil {
+				return &mapEntry{err: err}
+			}
+			v.Message().Set(sf, val)
+			return &mapEntry{key: key, val: v, set: true}
+		}
+		if err := d.decodeMessage(s, v.Message()); err != nil {
+			return &mapEntry{err: err}
+		}
+		return &mapEntry{key: key, val: v, set: true}
+	}
+	val, known, err := d.decodeScalar(s, vd)
+	if err != nil {
+		return &mapEntry{err: err}
+	}
+	return &mapEntry{key: key, val: val, set: known} // unknown enum names drop the entry
 }
 
 // scalarValueField returns the "value" field of a Value.Scalar-shaped message
@@ -256,7 +354,7 @@ func scalarValueField(md protoreflect.MessageDescriptor) protoreflect.FieldDescr
 	return fd
 }
 
-func (d decoder) decodeMapKey(fd protoreflect.FieldDescriptor, k, path string) (protoreflect.MapKey, error) {
+func (d decoder) decodeMapKey(fd protoreflect.FieldDescriptor, k string) (protoreflect.MapKey, error) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		return protoreflect.ValueOfString(k).MapKey(), nil
@@ -267,18 +365,50 @@ func (d decoder) decodeMapKey(fd protoreflect.FieldDescriptor, k, path string) (
 		case "false":
 			return protoreflect.ValueOfBool(false).MapKey(), nil
 		}
-		return protoreflect.MapKey{}, fmt.Errorf("%w: %s: invalid bool map key", ErrInvalidJSON, path)
+		return protoreflect.MapKey{}, invalid("invalid bool map key")
 	}
-	v, _, err := d.decodeScalar(fd, k, path)
+	v, _, err := d.convertScalar(fd, k)
 	if err != nil {
 		return protoreflect.MapKey{}, err
 	}
 	return v.MapKey(), nil
 }
 
-// decodeScalar converts the JSON value v to a value of fd's (non-message)
-// kind. known is false for an enum name or number the enum does not define.
-func (d decoder) decodeScalar(fd protoreflect.FieldDescriptor, v any, path string) (val protoreflect.Value, known bool, err error) {
+// decodeScalar reads the value at the scanner's position as a value of fd's
+// (non-message) kind. known is false for an enum name or number the enum
+// does not define.
+func (d decoder) decodeScalar(s *scanner, fd protoreflect.FieldDescriptor) (val protoreflect.Value, known bool, err error) {
+	if fd.Kind() == protoreflect.BytesKind && s.kind() == jString {
+		// Decoded straight from the document: a large base64 field costs
+		// its decoded size only, not a string copy as well.
+		raw, escaped := s.rawString()
+		if !escaped {
+			b, err := decodeBase64Bytes(raw)
+			if err != nil {
+				return val, false, invalid("invalid base64")
+			}
+			return protoreflect.ValueOfBytes(b), true, nil
+		}
+		s.pos -= len(raw) + 2 // read it again as a string
+	}
+	if fd.Kind() == protoreflect.StringKind && s.kind() == jString {
+		raw, _ := s.rawString()
+		str, err := unquote(raw)
+		if err != nil {
+			return val, false, invalid("%v", err)
+		}
+		return protoreflect.ValueOfString(str), true, nil
+	}
+	v := s.value()
+	s.last = v
+	return d.convertScalar(fd, v)
+}
+
+// convertScalar converts the JSON value v (nil, bool, json.Number, string,
+// or a nil []any or map[string]any standing for an array or object) to a
+// value of fd's (non-message) kind. known is false for an enum name or
+// number the enum does not define.
+func (d decoder) convertScalar(fd protoreflect.FieldDescriptor, v any) (val protoreflect.Value, known bool, err error) {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
 		switch v {
@@ -287,56 +417,56 @@ func (d decoder) decodeScalar(fd protoreflect.FieldDescriptor, v any, path strin
 		case false, "false":
 			return protoreflect.ValueOfBool(false), true, nil
 		}
-		return val, false, typeError(path, "a bool", v)
+		return val, false, typeError("a bool", v)
 
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
 		s, ok := numberText(v)
 		if !ok {
-			return val, false, typeError(path, "an integer", v)
+			return val, false, typeError("an integer", v)
 		}
 		n, err := parseInt(s, math.MinInt32, math.MaxInt32)
 		if err != nil {
-			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+			return val, false, invalid("%v", err)
 		}
 		return protoreflect.ValueOfInt32(int32(n)), true, nil
 
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		s, ok := numberText(v)
 		if !ok {
-			return val, false, typeError(path, "an integer", v)
+			return val, false, typeError("an integer", v)
 		}
 		n, err := parseInt(s, math.MinInt64, math.MaxInt64)
 		if err != nil {
-			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+			return val, false, invalid("%v", err)
 		}
 		return protoreflect.ValueOfInt64(n), true, nil
 
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
 		s, ok := numberText(v)
 		if !ok {
-			return val, false, typeError(path, "an unsigned integer", v)
+			return val, false, typeError("an unsigned integer", v)
 		}
 		n, err := parseUint(s, math.MaxUint32)
 		if err != nil {
-			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+			return val, false, invalid("%v", err)
 		}
 		return protoreflect.ValueOfUint32(uint32(n)), true, nil
 
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		s, ok := numberText(v)
 		if !ok {
-			return val, false, typeError(path, "an unsigned integer", v)
+			return val, false, typeError("an unsigned integer", v)
 		}
 		n, err := parseUint(s, math.MaxUint64)
 		if err != nil {
-			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+			return val, false, invalid("%v", err)
 		}
 		return protoreflect.ValueOfUint64(n), true, nil
 
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		s, ok := numberText(v)
 		if !ok {
-			return val, false, typeError(path, "a number", v)
+			return val, false, typeError("a number", v)
 		}
 		bits := 64
 		if fd.Kind() == protoreflect.FloatKind {
@@ -344,7 +474,7 @@ func (d decoder) decodeScalar(fd protoreflect.FieldDescriptor, v any, path strin
 		}
 		f, err := parseFloat(s, bits)
 		if err != nil {
-			return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+			return val, false, invalid("%v", err)
 		}
 		if bits == 32 {
 			return protoreflect.ValueOfFloat32(float32(f)), true, nil
@@ -354,18 +484,18 @@ func (d decoder) decodeScalar(fd protoreflect.FieldDescriptor, v any, path strin
 	case protoreflect.StringKind:
 		s, ok := v.(string)
 		if !ok {
-			return val, false, typeError(path, "a string", v)
+			return val, false, typeError("a string", v)
 		}
 		return protoreflect.ValueOfString(s), true, nil
 
 	case protoreflect.BytesKind:
 		s, ok := v.(string)
 		if !ok {
-			return val, false, typeError(path, "a base64 string", v)
+			return val, false, typeError("a base64 string", v)
 		}
 		b, err := decodeBase64(s)
 		if err != nil {
-			return val, false, fmt.Errorf("%w: %s: invalid base64", ErrInvalidJSON, path)
+			return val, false, invalid("invalid base64")
 		}
 		return protoreflect.ValueOfBytes(b), true, nil
 
@@ -379,7 +509,7 @@ func (d decoder) decodeScalar(fd protoreflect.FieldDescriptor, v any, path strin
 		case json.Number:
 			n, err := parseInt(string(x), math.MinInt32, math.MaxInt32)
 			if err != nil {
-				return val, false, fmt.Errorf("%w: %s: %v", ErrInvalidJSON, path, err)
+				return val, false, invalid("%v", err)
 			}
 			// A number a closed (proto2) enum does not declare is unknown,
 			// like an unknown name: Mesos's protobuf would keep it in the
@@ -391,9 +521,9 @@ func (d decoder) decodeScalar(fd protoreflect.FieldDescriptor, v any, path strin
 			}
 			return protoreflect.ValueOfEnum(num), true, nil
 		}
-		return val, false, typeError(path, "an enum name", v)
+		return val, false, typeError("an enum name", v)
 	}
-	return val, false, fmt.Errorf("%w: %s: unsupported field kind %v", ErrInvalidJSON, path, fd.Kind())
+	return val, false, invalid("unsupported field kind %v", fd.Kind())
 }
 
 // numberText returns the text of a JSON number or of a string holding one.
@@ -472,6 +602,23 @@ func parseFloat(s string, bits int) (float64, error) {
 	return f, nil
 }
 
+// decodeBase64Bytes is decodeBase64 for a slice of the document.
+func decodeBase64Bytes(src []byte) ([]byte, error) {
+	enc := base64.StdEncoding
+	if bytes.ContainsAny(src, "-_") {
+		enc = base64.URLEncoding
+	}
+	if len(src)%4 != 0 {
+		enc = enc.WithPadding(base64.NoPadding)
+	}
+	dst := make([]byte, enc.DecodedLen(len(src)))
+	n, err := enc.Decode(dst, src)
+	if err != nil {
+		return nil, err
+	}
+	return dst[:n], nil
+}
+
 // decodeBase64 accepts standard and URL-safe base64, padded or not.
 func decodeBase64(s string) ([]byte, error) {
 	enc := base64.StdEncoding
@@ -484,11 +631,43 @@ func decodeBase64(s string) ([]byte, error) {
 	return enc.DecodeString(s)
 }
 
-func typeError(path, want string, got any) error {
-	if path == "" {
-		return fmt.Errorf("%w: expected %s, got %s", ErrInvalidJSON, want, describe(got))
+func typeError(want string, got any) error {
+	return invalid("expected %s, got %s", want, describe(got))
+}
+
+// jsonError is an ErrInvalidJSON with the path of the offending field. The
+// path is built only on the way out of a failed decode (see at): building
+// it for every field decoded cost more than the message itself.
+type jsonError struct{ path, detail string }
+
+func (e *jsonError) Error() string {
+	if e.path == "" {
+		return ErrInvalidJSON.Error() + ": " + e.detail
 	}
-	return fmt.Errorf("%w: %s: expected %s, got %s", ErrInvalidJSON, path, want, describe(got))
+	return ErrInvalidJSON.Error() + ": " + e.path + ": " + e.detail
+}
+
+func (e *jsonError) Unwrap() error { return ErrInvalidJSON }
+
+func invalid(format string, args ...any) error {
+	return &jsonError{detail: fmt.Sprintf(format, args...)}
+}
+
+// at prefixes err's path with seg: a field name, "[3]" or "[\"key\"]".
+func at(err error, seg string) error {
+	var je *jsonError
+	if !errors.As(err, &je) {
+		return err
+	}
+	switch {
+	case je.path == "":
+		je.path = seg
+	case strings.HasPrefix(je.path, "["):
+		je.path = seg + je.path
+	default:
+		je.path = seg + "." + je.path
+	}
+	return err
 }
 
 // describe names a decoded JSON value for an error message.

@@ -16,7 +16,8 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	_ "github.com/meso-project/meso/api/v1/agentpb" // its field names are in alwaysArrays
+	"github.com/meso-project/meso/api/v1/agentpb" // its field names are in alwaysArrays
+	"github.com/meso-project/meso/api/v1/executorpb"
 	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/quotapb"
@@ -480,6 +481,11 @@ func FuzzUnmarshalProtobuf(f *testing.F) {
 
 var fuzzMessages = []func() proto.Message{
 	func() proto.Message { return &schedulerpb.Call{} },
+	// The other v1 calls a client can send: the executor, operator (master)
+	// and agent APIs'.
+	func() proto.Message { return &executorpb.Call{} },
+	func() proto.Message { return &masterpb.Call{} },
+	func() proto.Message { return &agentpb.Call{} },
 	func() proto.Message { return &schedulerpb.Event{} },
 	func() proto.Message { return &mesospb.TaskStatus{} },
 	func() proto.Message { return &mesospb.Resource{} },

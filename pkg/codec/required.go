@@ -20,6 +20,9 @@ const maxMissingReported = 10
 // field in m and its sub-messages, e.g.
 // "missing required fields: subscribe.framework_info.user".
 func checkRequired(m protoreflect.Message) error {
+	if complete(m) {
+		return nil // the common case, checked without building any path
+	}
 	var missing []string
 	walkRequired(m, "", &missing)
 	if len(missing) == 0 {
@@ -86,6 +89,46 @@ func walkField(fd protoreflect.FieldDescriptor, v protoreflect.Value, path strin
 	case isMessage(fd):
 		walkRequired(v.Message(), path, missing)
 	}
+}
+
+// complete reports whether m and its sub-messages have every required
+// field (walkRequired's test, without the paths).
+func complete(m protoreflect.Message) bool {
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if !m.Has(fd) || (!fd.IsList() && !fd.IsMap() && undeclared(fd, m.Get(fd))) {
+			if fd.Cardinality() == protoreflect.Required {
+				return false
+			}
+		}
+	}
+	ok := true
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList():
+			if isMessage(fd) {
+				l := v.List()
+				for i := range l.Len() {
+					if !complete(l.Get(i).Message()) {
+						ok = false
+						break
+					}
+				}
+			}
+		case fd.IsMap():
+			if isMessage(fd.MapValue()) {
+				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
+					ok = complete(e.Message())
+					return ok
+				})
+			}
+		case isMessage(fd):
+			ok = complete(v.Message())
+		}
+		return ok
+	})
+	return ok
 }
 
 func isMessage(fd protoreflect.FieldDescriptor) bool {
