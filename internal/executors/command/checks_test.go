@@ -4,6 +4,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -130,26 +132,40 @@ func TestPassingHTTPHealthCheck(t *testing.T) {
 func TestCommandCheckStatus(t *testing.T) {
 	agent := executortest.NewAgent(t)
 	h := start(t, agent, nil)
-	// The check's exit code follows a file the task writes: 1, then 0.
-	task := shellTask("t1", "echo 1 > code; sleep 1; echo 0 > code; exec sleep 1000")
+	// The check's exit code follows a file the test writes: 1, then, once
+	// the executor reported it, 0.
+	code := filepath.Join(t.TempDir(), "code")
+	writeCode := func(c string) {
+		t.Helper()
+		if err := os.WriteFile(code, []byte(c+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCode("1")
+	task := shellTask("t1", "exec sleep 1000")
 	task.Check = &mesospb.CheckInfo{
-		Type:            mesospb.CheckInfo_COMMAND.Enum(),
-		Command:         &mesospb.CheckInfo_Command{Command: &mesospb.CommandInfo{Value: proto.String(`exit "$(cat code 2>/dev/null || echo 1)"`)}},
+		Type: mesospb.CheckInfo_COMMAND.Enum(),
+		Command: &mesospb.CheckInfo_Command{Command: &mesospb.CommandInfo{
+			Value: proto.String(`exit "$(cat ` + code + `)"`)}},
 		DelaySeconds:    proto.Float64(0),
 		IntervalSeconds: proto.Float64(0.1),
 	}
 	if err := agent.Launch(task); err != nil {
 		t.Fatal(err)
 	}
-	exit0 := func() bool {
-		for _, st := range agent.Updates() {
-			if st.GetCheckStatus().GetCommand().ExitCode != nil && st.GetCheckStatus().GetCommand().GetExitCode() == 0 {
-				return true
+	exitCode := func(c int32) func() bool {
+		return func() bool {
+			for _, st := range agent.Updates() {
+				if st.GetCheckStatus().GetCommand().ExitCode != nil && st.GetCheckStatus().GetCommand().GetExitCode() == c {
+					return true
+				}
 			}
+			return false
 		}
-		return false
 	}
-	agent.WaitFor(t, wait, "a check update with exit code 0", exit0)
+	agent.WaitFor(t, wait, "a check update with exit code 1", exitCode(1))
+	writeCode("0")
+	agent.WaitFor(t, wait, "a check update with exit code 0", exitCode(0))
 	if err := agent.Kill("t1", grace(0)); err != nil {
 		t.Fatal(err)
 	}
