@@ -69,6 +69,9 @@ Then, in another shell:
 				if err := mf.validateHA(); err != nil {
 					return err
 				}
+				if err := mf.authz.build(); err != nil {
+					return err
+				}
 				ha, err := mf.buildHA(ctx, logger, workDir)
 				if err != nil {
 					return err

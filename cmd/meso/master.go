@@ -47,6 +47,7 @@ type masterFlags struct {
 	loggingLevel                            string
 	maxOperatorSubscribers                  int
 	log                                     logFlags
+	authz                                   authzFlags
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -100,6 +101,7 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 	fs.IntVar(&f.maxOperatorSubscribers, "max_operator_event_stream_subscribers", 1000,
 		"most operator SUBSCRIBE streams at once; a new one past it closes the oldest")
 	fs.StringVar(&f.cluster, "cluster", "", "human-readable name for the cluster, shown in /master/state")
+	f.authz.register(fs)
 	if withAddress {
 		fs.StringVar(&f.zk, "zk", "",
 			"ZooKeeper URL for leader election and the shared registry: zk://host:port[,host:port]/path\n"+
@@ -166,6 +168,7 @@ func (f *masterFlags) config(logger *slog.Logger, alloc allocator.Allocator, dum
 		RegistryMaxAgentAge:               f.registryMaxAgentAge.Duration,
 		RegistryMaxAgentCount:             f.registryMaxAgentCount,
 		RecoveryAgentRemovalLimit:         &f.removalLimit,
+		Authorizer:                        f.authz.built,
 	}
 }
 
@@ -246,6 +249,9 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				}
 				defer closeLog()
 				if err := f.validateHA(); err != nil {
+					return err
+				}
+				if err := f.authz.build(); err != nil {
 					return err
 				}
 				alloc, err := f.allocator()

@@ -1,0 +1,240 @@
+package master
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/masterpb"
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/authz"
+	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/codec"
+)
+
+// withACLs returns a Config modifier installing the LocalAuthorizer of
+// the JSON ACLs.
+func withACLs(t *testing.T, js string) func(*Config) {
+	t.Helper()
+	acls, err := authz.ParseACLs([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(c *Config) { c.Authorizer = authz.NewLocal(acls) }
+}
+
+// principalServer serves the master's routes on a second loopback
+// listener whose requests carry principal, as authentication middleware
+// would set it (the actor runs under startMaster's Serve).
+func principalServer(t *testing.T, h *harness, principal string) string {
+	t.Helper()
+	handler := h.m.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler.ServeHTTP(w, r.WithContext(httpapi.WithPrincipal(r.Context(), principal)))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func do(t *testing.T, method, url, contentType string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Accept", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 && strings.Contains(url, "/api/v1") {
+		return resp.StatusCode, "" // SUBSCRIBE streams
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(b)
+}
+
+// authzDeniedCalls are the operator calls an ACL can deny (403); the
+// others either need no authorization in Mesos (GET_HEALTH, GET_VERSION,
+// GET_MASTER, GET_LOGGING_LEVEL) or are views that are filtered (200).
+var authzDeniedCalls = []masterpb.Call_Type{
+	masterpb.Call_GET_FLAGS, masterpb.Call_GET_METRICS, masterpb.Call_SET_LOGGING_LEVEL,
+	masterpb.Call_LIST_FILES, masterpb.Call_READ_FILE,
+	masterpb.Call_UPDATE_WEIGHTS, masterpb.Call_RESERVE_RESOURCES, masterpb.Call_UNRESERVE_RESOURCES,
+	masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT,
+	masterpb.Call_UPDATE_QUOTA, masterpb.Call_SET_QUOTA, masterpb.Call_REMOVE_QUOTA,
+	masterpb.Call_TEARDOWN, masterpb.Call_MARK_AGENT_GONE,
+}
+
+// TestAuthzDenyAllRoutes: with ACLs that deny everything but the test
+// framework's registration (permissive false), for a request with a
+// principal (set as authentication would) and for one without,
+// every operator call and legacy endpoint that Mesos authorizes answers
+// 403, and the views answer 200 (filtered, see TestAuthzViewFiltering).
+// Then the same calls with permissive ACLs are not 403.
+func TestAuthzDenyAllRoutes(t *testing.T) {
+	for _, permissive := range []bool{false, true} {
+		t.Run(map[bool]string{false: "deny", true: "permissive"}[permissive], func(t *testing.T) {
+			logFile := filepath.Join(t.TempDir(), "mesos-master.INFO")
+			if err := os.WriteFile(logFile, []byte("master log\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			js := `{"permissive": false, "register_frameworks": [{"principals": {"values": ["fw"]}, "roles": {"type": "ANY"}}]}`
+			if permissive {
+				js = `{"permissive": true}`
+			}
+			set := withACLs(t, js)
+			h := startMaster(t, func(c *Config) { c.LogFile = logFile; set(c) })
+			gone := h.registerAgent("cpus:2;mem:1024")
+			agent := h.registerAgent("cpus:2;mem:1024")
+			// Only the framework's registration is allowed.
+			fwID := h.subscribe(roleFramework("eng", "fw", false), codec.JSON).id
+			ids := walkIDs{agent: agent.id, goneAgent: gone.id, framework: fwID}
+
+			for _, base := range []string{"http://" + h.addr, principalServer(t, h, "mallory")} {
+				mt := codec.JSON
+				values := masterpb.Call_UNKNOWN.Descriptor().Values()
+				for i := range values.Len() {
+					typ := masterpb.Call_Type(values.Get(i).Number())
+					if slices.Contains(walkNotImplemented, typ) || typ == masterpb.Call_MARK_AGENT_GONE && permissive {
+						continue
+					}
+					body, err := codec.Marshal(mt, walkCall(typ, ids))
+					if err != nil {
+						t.Fatal(err)
+					}
+					code, msg := do(t, http.MethodPost, base+"/api/v1", string(mt), body)
+					denied := slices.Contains(authzDeniedCalls, typ)
+					switch {
+					case !permissive && denied && code != http.StatusForbidden:
+						t.Errorf("%s %s: %d %s, want 403", base, typ, code, msg)
+					case (permissive || !denied) && code == http.StatusForbidden:
+						t.Errorf("%s %s: 403, want it allowed", base, typ)
+					case !denied && code/100 != 2:
+						t.Errorf("%s %s: %d %s, want 2xx", base, typ, code, msg)
+					}
+				}
+				for _, ep := range []struct {
+					method, path, ctype, body string
+					denied                    bool
+				}{
+					{"GET", "/flags", "", "", true},
+					{"GET", "/master/flags", "", "", true},
+					{"GET", "/metrics/snapshot", "", "", true},
+					{"GET", "/files/browse?path=/master/log", "", "", true},
+					{"GET", "/files/read?path=/master/log&offset=0", "", "", true},
+					{"GET", "/files/download?path=/master/log", "", "", true},
+					{"GET", "/files/debug", "", "", true},
+					{"POST", "/master/teardown", "application/x-www-form-urlencoded", "frameworkId=" + fwID, true},
+					{"POST", "/master/reserve", "application/x-www-form-urlencoded",
+						"slaveId=" + agent.id + `&resources=[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"eng"}]}]`, true},
+					{"POST", "/master/unreserve", "application/x-www-form-urlencoded",
+						"slaveId=" + agent.id + `&resources=[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"reservations":[{"type":"DYNAMIC","role":"eng"}]}]`, true},
+					{"PUT", "/master/weights", "application/json", `[{"role":"eng","weight":2}]`, true},
+					{"POST", "/master/quota", "application/json", `{"role":"eng","guarantee":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}`, true},
+					{"DELETE", "/master/quota/eng", "", "", true},
+					{"GET", "/master/state", "", "", false},
+					{"GET", "/master/frameworks", "", "", false},
+					{"GET", "/master/tasks", "", "", false},
+					{"GET", "/master/slaves", "", "", false},
+					{"GET", "/master/roles", "", "", false},
+					{"GET", "/master/state-summary", "", "", false},
+					{"GET", "/master/weights", "", "", false},
+					{"GET", "/master/quota", "", "", false},
+					{"GET", "/version", "", "", false},
+					{"GET", "/health", "", "", false},
+				} {
+					code, msg := do(t, ep.method, base+ep.path, ep.ctype, []byte(ep.body))
+					switch {
+					case !permissive && ep.denied && code != http.StatusForbidden:
+						t.Errorf("%s %s %s: %d %s, want 403", base, ep.method, ep.path, code, msg)
+					case (permissive || !ep.denied) && code == http.StatusForbidden:
+						t.Errorf("%s %s %s: 403, want it allowed", base, ep.method, ep.path)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAuthzRunTaskUserRoot is the issue's repro: CommandInfo.user=root ran
+// as root. With an ACL that lets the framework's principal run tasks only
+// as "nobody", the root task gets TASK_ERROR REASON_TASK_UNAUTHORIZED and
+// never reaches the agent; a task as nobody is launched.
+func TestAuthzRunTaskUserRoot(t *testing.T) {
+	h := startMaster(t, withACLs(t, `{
+	  "permissive": false,
+	  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+	  "run_tasks": [
+	    {"principals": {"values": ["fw"]}, "users": {"values": ["nobody"]}},
+	    {"principals": {"type": "ANY"}, "users": {"type": "NONE"}}
+	  ]
+	}`))
+	agent := h.registerAgent("cpus:4;mem:1024")
+	info := roleFramework("*", "fw", false)
+	info.User = proto.String("nobody")
+	sched := h.subscribe(info, codec.JSON)
+	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+	task := func(id, user string) *mesospb.TaskInfo {
+		t := &mesospb.TaskInfo{Name: proto.String(id), TaskId: &mesospb.TaskID{Value: proto.String(id)}, AgentId: o.AgentId,
+			Command: &mesospb.CommandInfo{Value: proto.String("id -u")}, Resources: cpuMem(1, 64)}
+		if user != "" {
+			t.Command.User = proto.String(user)
+		}
+		return t
+	}
+	sched.mustCall(&schedulerpb.Call{
+		Type: schedulerpb.Call_ACCEPT.Enum(),
+		Accept: &schedulerpb.Call_Accept{
+			OfferIds: []*mesospb.OfferID{o.Id},
+			Operations: []*mesospb.Offer_Operation{{
+				Type: mesospb.Offer_Operation_LAUNCH.Enum(),
+				Launch: &mesospb.Offer_Operation_Launch{TaskInfos: []*mesospb.TaskInfo{
+					task("as-root", "root"), task("as-nobody", ""),
+				}},
+			}},
+		},
+	})
+	st := sched.next(schedulerpb.Event_UPDATE).GetUpdate().GetStatus()
+	if st.GetTaskId().GetValue() != "as-root" || st.GetState() != mesospb.TaskState_TASK_ERROR ||
+		st.GetReason() != mesospb.TaskStatus_REASON_TASK_UNAUTHORIZED || st.GetSource() != mesospb.TaskStatus_SOURCE_MASTER ||
+		st.GetMessage() != "Not authorized to launch task as-root of framework "+sched.id+" under user 'root'" {
+		t.Fatalf("update for the root task: %v", st)
+	}
+	run := agent.next(agentapipb.Event_RUN_TASK).GetRunTask()
+	if run.GetTask().GetTaskId().GetValue() != "as-nobody" {
+		t.Fatalf("RUN_TASK %v, want only as-nobody", run)
+	}
+}
+
+// TestAuthzSubscribeRoles: register_frameworks decides the roles a
+// principal may subscribe with, hierarchically ("eng/%").
+func TestAuthzSubscribeRoles(t *testing.T) {
+	h := startMaster(t, withACLs(t, `{
+	  "permissive": false,
+	  "register_frameworks": [{"principals": {"values": ["fw"]}, "roles": {"values": ["eng/%"]}}]
+	}`))
+	h.subscribe(roleFramework("eng/dev", "fw", false), codec.JSON)
+	for _, info := range []*mesospb.FrameworkInfo{roleFramework("eng", "fw", false), roleFramework("eng/dev", "other", false), roleFramework("eng/dev", "", false)} {
+		s := h.subscribeRaw(info, codec.JSON)
+		evs := s.waitClosed()
+		if len(evs) != 1 || evs[0].GetType() != schedulerpb.Event_ERROR ||
+			!strings.HasPrefix(evs[0].GetError().GetMessage(), "Not authorized to register framework") {
+			t.Errorf("SUBSCRIBE %v: events %v, want one ERROR", info, evs)
+		}
+	}
+}
