@@ -192,11 +192,13 @@ func reservationPrincipal(r *mesospb.Resource) string {
 func (m *Master) authorizedOp(r *http.Request, call *masterpb.Call, fn func() opResult) func() opResult {
 	subject := httpSubject(r)
 	ctx := r.Context()
-	return func() opResult {
+	view := m.viewerFor(r)
+	return func() (res opResult) {
 		if err := m.st.authorizeCall(ctx, subject, call); err != nil {
 			return opResult{err: err}
 		}
-		return fn()
+		m.st.viewing(view, func() { res = fn() })
+		return res
 	}
 }
 
@@ -230,4 +232,123 @@ func (s *state) taskGroupDenied(f *framework, tasks []*mesospb.TaskInfo) string 
 		}
 	}
 	return msg
+}
+
+// viewer filters what one reader sees, as Mesos's read-only handlers do
+// with their ObjectApprovers: frameworks by view_frameworks (object: the
+// framework's user), tasks by view_tasks (the task's user, else the
+// framework's), executors by view_executors (the executor's user, else the
+// framework's), flags by view_flags. A nil viewer sees everything.
+type viewer struct {
+	m       *Master
+	ctx     context.Context
+	subject *string
+}
+
+// viewerFor is the viewer of an HTTP request; nil without an authorizer.
+func (m *Master) viewerFor(r *http.Request) *viewer {
+	if m.cfg.Authorizer == nil {
+		return nil
+	}
+	return &viewer{m: m, ctx: r.Context(), subject: httpSubject(r)}
+}
+
+func (v *viewer) ok(action authz.Action, object *string) bool {
+	return v == nil || v.m.allowed(v.ctx, authz.Request{Action: action, Subject: v.subject, Object: object})
+}
+
+func (v *viewer) framework(f *framework) bool {
+	return v == nil || v.ok(authz.ViewFramework, authz.Ptr(f.info.GetUser()))
+}
+
+func (v *viewer) task(f *framework, t *mesospb.Task) bool {
+	return v == nil || v.ok(authz.ViewTask, authz.Ptr(authz.TaskUser(t, f.info)))
+}
+
+func (v *viewer) executor(f *framework, e *mesospb.ExecutorInfo) bool {
+	return v == nil || v.ok(authz.ViewExecutor, authz.Ptr(authz.ExecutorUser(e, f.info)))
+}
+
+func (v *viewer) flags() bool { return v == nil || v.ok(authz.ViewFlags, nil) }
+
+// viewing runs fn on the actor with s.view set to v, so that the models
+// it builds are filtered for v's reader.
+func (s *state) viewing(v *viewer, fn func()) {
+	s.view = v
+	defer func() { s.view = nil }()
+	fn()
+}
+
+// visibleTasks are the tasks of ts that s.view may see.
+func (s *state) visibleTasks(f *framework, ts []*mesospb.Task) []*mesospb.Task {
+	if s.view == nil {
+		return ts
+	}
+	if !s.view.framework(f) {
+		return nil // Mesos skips the tasks of frameworks the reader may not view
+	}
+	var out []*mesospb.Task
+	for _, t := range ts {
+		if s.view.task(f, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// eventVisible is Mesos's operator-stream Subscriber::send filtering: task
+// events need view_frameworks and view_tasks, framework events
+// view_frameworks; other events are sent to every subscriber.
+func (s *state) eventVisible(v *viewer, ev *masterpb.Event) bool {
+	switch ev.GetType() {
+	case masterpb.Event_TASK_ADDED:
+		t := ev.GetTaskAdded().GetTask()
+		f := s.findFramework(t.GetFrameworkId().GetValue())
+		return f != nil && v.framework(f) && v.task(f, t)
+	case masterpb.Event_TASK_UPDATED:
+		up := ev.GetTaskUpdated()
+		f := s.findFramework(up.GetFrameworkId().GetValue())
+		if f == nil || !v.framework(f) {
+			return false
+		}
+		if t := s.findTask(f, up.GetStatus().GetTaskId().GetValue()); t != nil {
+			return v.task(f, t)
+		}
+		return v.ok(authz.ViewTask, authz.Ptr(f.info.GetUser()))
+	case masterpb.Event_FRAMEWORK_ADDED:
+		return v.ok(authz.ViewFramework, authz.Ptr(ev.GetFrameworkAdded().GetFramework().GetFrameworkInfo().GetUser()))
+	case masterpb.Event_FRAMEWORK_UPDATED:
+		return v.ok(authz.ViewFramework, authz.Ptr(ev.GetFrameworkUpdated().GetFramework().GetFrameworkInfo().GetUser()))
+	case masterpb.Event_FRAMEWORK_REMOVED:
+		return v.ok(authz.ViewFramework, authz.Ptr(ev.GetFrameworkRemoved().GetFrameworkInfo().GetUser()))
+	}
+	return true
+}
+
+// findFramework is a registered or completed framework by ID.
+func (s *state) findFramework(id string) *framework {
+	if f := s.frameworks[id]; f != nil {
+		return f
+	}
+	for _, f := range s.completedFrameworks {
+		if f.id == id {
+			return f
+		}
+	}
+	return nil
+}
+
+// findTask is a framework's task by ID, live, unreachable or completed.
+func (s *state) findTask(f *framework, id string) *mesospb.Task {
+	if t := f.tasks[id]; t != nil {
+		return t
+	}
+	for _, ts := range [][]*mesospb.Task{f.unreachableTasks, f.completedTasks} {
+		for _, t := range ts {
+			if t.GetTaskId().GetValue() == id {
+				return t
+			}
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package master
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -237,4 +238,129 @@ func TestAuthzSubscribeRoles(t *testing.T) {
 			t.Errorf("SUBSCRIBE %v: events %v, want one ERROR", info, evs)
 		}
 	}
+}
+
+// TestAuthzViewFiltering: /state, /frameworks, /tasks, GET_FRAMEWORKS,
+// GET_TASKS and the operator event stream show a reader only the
+// frameworks and tasks the view ACLs let it see, and /state's flags only
+// with view_flags.
+func TestAuthzViewFiltering(t *testing.T) {
+	h := startMaster(t, withACLs(t, `{
+	  "permissive": false,
+	  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+	  "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+	  "view_frameworks": [{"principals": {"values": ["alice", "ops"]}, "users": {"values": ["alice"]}},
+	                      {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+	  "view_tasks": [{"principals": {"values": ["alice", "ops"]}, "users": {"values": ["alice"]}},
+	                 {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+	  "view_flags": [{"principals": {"values": ["ops"]}, "flags": {"type": "ANY"}}]
+	}`))
+	agent := h.registerAgent("cpus:4;mem:1024")
+	launch := func(user string) string {
+		info := roleFramework("*", user, false)
+		info.User = proto.String(user)
+		s := h.subscribe(info, codec.JSON)
+		o := s.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+		s.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_ACCEPT.Enum(), Accept: &schedulerpb.Call_Accept{
+			OfferIds: []*mesospb.OfferID{o.Id},
+			Operations: []*mesospb.Offer_Operation{{Type: mesospb.Offer_Operation_LAUNCH.Enum(),
+				Launch: &mesospb.Offer_Operation_Launch{TaskInfos: []*mesospb.TaskInfo{{
+					Name: proto.String(user), TaskId: &mesospb.TaskID{Value: proto.String(user + "-task")}, AgentId: o.AgentId,
+					Command: &mesospb.CommandInfo{Value: proto.String("true")}, Resources: cpuMem(1, 64)}}}}},
+			Filters: &mesospb.Filters{RefuseSeconds: proto.Float64(3600)},
+		}})
+		agent.next(agentapipb.Event_RUN_TASK)
+		return s.id
+	}
+	aliceID, bobID := launch("alice"), launch("bob")
+
+	getJSON := func(base, path string) map[string]any {
+		t.Helper()
+		code, body := do(t, http.MethodGet, base+path, "", nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET %s%s: %d %s", base, path, code, body)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return v
+	}
+	ids := func(list any, key string) []string {
+		out := []string{}
+		for _, x := range list.([]any) {
+			out = append(out, x.(map[string]any)[key].(string))
+		}
+		slices.Sort(out)
+		return out
+	}
+	operator := func(base string, typ masterpb.Call_Type) *masterpb.Response {
+		t.Helper()
+		body, _ := codec.Marshal(codec.JSON, &masterpb.Call{Type: typ.Enum()})
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1", bytes.NewReader(body))
+		req.Header.Set("Content-Type", string(codec.JSON))
+		req.Header.Set("Accept", string(codec.JSON))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		out := &masterpb.Response{}
+		if err := codec.Unmarshal(codec.JSON, b, out); err != nil {
+			t.Fatalf("%s: %d %s: %v", typ, resp.StatusCode, b, err)
+		}
+		return out
+	}
+
+	for _, tc := range []struct {
+		principal  string // "" for none
+		frameworks []string
+		tasks      []string
+		flags      bool
+	}{
+		{"alice", []string{aliceID}, []string{"alice-task"}, false},
+		{"ops", sortedStrings(aliceID, bobID), []string{"alice-task", "bob-task"}, true},
+		{"mallory", []string{}, []string{}, false},
+		{"", []string{}, []string{}, false},
+	} {
+		base := "http://" + h.addr
+		if tc.principal != "" {
+			base = principalServer(t, h, tc.principal)
+		}
+		st := getJSON(base, "/master/state")
+		if got := ids(st["frameworks"], "id"); !slices.Equal(got, tc.frameworks) {
+			t.Errorf("%q /state frameworks %v, want %v", tc.principal, got, tc.frameworks)
+		}
+		if _, ok := st["flags"]; ok != tc.flags {
+			t.Errorf("%q /state has flags: %v, want %v", tc.principal, ok, tc.flags)
+		}
+		if got := ids(getJSON(base, "/master/frameworks")["frameworks"], "id"); !slices.Equal(got, tc.frameworks) {
+			t.Errorf("%q /frameworks %v, want %v", tc.principal, got, tc.frameworks)
+		}
+		if got := ids(getJSON(base, "/master/tasks")["tasks"], "id"); !slices.Equal(got, tc.tasks) {
+			t.Errorf("%q /tasks %v, want %v", tc.principal, got, tc.tasks)
+		}
+		var fws []string
+		for _, f := range operator(base, masterpb.Call_GET_FRAMEWORKS).GetGetFrameworks().GetFrameworks() {
+			fws = append(fws, f.GetFrameworkInfo().GetId().GetValue())
+		}
+		slices.Sort(fws)
+		if !slices.Equal(append([]string{}, fws...), tc.frameworks) {
+			t.Errorf("%q GET_FRAMEWORKS %v, want %v", tc.principal, fws, tc.frameworks)
+		}
+		var tasks []string
+		for _, tk := range operator(base, masterpb.Call_GET_TASKS).GetGetTasks().GetTasks() {
+			tasks = append(tasks, tk.GetTaskId().GetValue())
+		}
+		slices.Sort(tasks)
+		if !slices.Equal(append([]string{}, tasks...), tc.tasks) {
+			t.Errorf("%q GET_TASKS %v, want %v", tc.principal, tasks, tc.tasks)
+		}
+	}
+}
+
+func sortedStrings(s ...string) []string {
+	slices.Sort(s)
+	return s
 }

@@ -44,14 +44,16 @@ import (
 type opSubscriber struct {
 	id  string
 	out *outbox[*masterpb.Event]
+	// view filters the events of a reader the ACLs limit (authz.go).
+	view *viewer
 }
 
 // serveOperatorSubscribe answers SUBSCRIBE: the loop queues SUBSCRIBED
 // and the first HEARTBEAT and adds the subscriber, then this goroutine
 // writes its events until the client or the master ends the stream.
 func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, mt codec.MediaType) {
-	sub := &opSubscriber{id: uuid.NewString(), out: newOutbox[*masterpb.Event](&m.gate)}
-	if err := m.do(r.Context(), func() { m.st.addSubscriber(sub) }); err != nil {
+	sub := &opSubscriber{id: uuid.NewString(), out: newOutbox[*masterpb.Event](&m.gate), view: m.viewerFor(r)}
+	if err := m.do(r.Context(), func() { m.st.viewing(sub.view, func() { m.st.addSubscriber(sub) }) }); err != nil {
 		writeStopped(w, err)
 		return
 	}
@@ -107,7 +109,9 @@ func (s *state) publish(build func() *masterpb.Event) {
 	}
 	ev := build()
 	for _, sub := range s.subscribers {
-		sub.out.push(ev)
+		if sub.view == nil || s.eventVisible(sub.view, ev) {
+			sub.out.push(ev)
+		}
 	}
 }
 
