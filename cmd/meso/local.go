@@ -72,6 +72,7 @@ Then, in another shell:
 				if err := mf.authz.build(); err != nil {
 					return err
 				}
+				acfg.Authorizer = mf.authz.built // one cluster, one --acls
 				ha, err := mf.buildHA(ctx, logger, workDir)
 				if err != nil {
 					return err

@@ -62,6 +62,12 @@ const (
 	AttachContainerInput
 	AttachContainerOutput
 	ViewContainer
+	LaunchStandaloneContainer
+	KillStandaloneContainer
+	WaitStandaloneContainer
+	RemoveStandaloneContainer
+	ViewStandaloneContainer
+	PruneImages
 )
 
 // actionInfo is an action's Mesos name, its ACLs list and whether its
@@ -112,6 +118,12 @@ var actionInfo = map[Action]struct {
 	AttachContainerInput:         {"ATTACH_CONTAINER_INPUT", "attach_containers_input", false, false},
 	AttachContainerOutput:        {"ATTACH_CONTAINER_OUTPUT", "attach_containers_output", false, false},
 	ViewContainer:                {"VIEW_CONTAINER", "view_containers", false, false},
+	LaunchStandaloneContainer:    {"LAUNCH_STANDALONE_CONTAINER", "launch_standalone_containers", false, true},
+	KillStandaloneContainer:      {"KILL_STANDALONE_CONTAINER", "kill_standalone_containers", false, true},
+	WaitStandaloneContainer:      {"WAIT_STANDALONE_CONTAINER", "wait_standalone_containers", false, true},
+	RemoveStandaloneContainer:    {"REMOVE_STANDALONE_CONTAINER", "remove_standalone_containers", false, true},
+	ViewStandaloneContainer:      {"VIEW_STANDALONE_CONTAINER", "view_standalone_containers", false, true},
+	PruneImages:                  {"PRUNE_IMAGES", "prune_images", false, true},
 }
 
 // String is Mesos's name of the action.
