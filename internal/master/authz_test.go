@@ -364,3 +364,78 @@ func sortedStrings(s ...string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// TestAuthzEventStreamFiltering: the operator event stream of a reader
+// the ACLs limit to alice's frameworks and tasks carries neither bob's
+// framework nor his task, in SUBSCRIBED nor in later events; a reader the
+// ACLs allow everything sees both.
+func TestAuthzEventStreamFiltering(t *testing.T) {
+	h := startMaster(t, withACLs(t, `{
+	  "permissive": false,
+	  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+	  "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+	  "view_frameworks": [{"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}},
+	                      {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+	  "view_tasks": [{"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}},
+	                 {"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}]
+	}`))
+	agent := h.registerAgent("cpus:4;mem:1024")
+	launch := func(user string) {
+		info := roleFramework("*", user, false)
+		info.User = proto.String(user)
+		s := h.subscribe(info, codec.JSON)
+		o := s.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+		s.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_ACCEPT.Enum(), Accept: &schedulerpb.Call_Accept{
+			OfferIds: []*mesospb.OfferID{o.Id},
+			Operations: []*mesospb.Offer_Operation{{Type: mesospb.Offer_Operation_LAUNCH.Enum(),
+				Launch: &mesospb.Offer_Operation_Launch{TaskInfos: []*mesospb.TaskInfo{{
+					Name: proto.String(user), TaskId: &mesospb.TaskID{Value: proto.String(user + "-task")}, AgentId: o.AgentId,
+					Command: &mesospb.CommandInfo{Value: proto.String("true")}, Resources: cpuMem(1, 64)}}}}},
+			Filters: &mesospb.Filters{RefuseSeconds: proto.Float64(3600)},
+		}})
+		agent.next(agentapipb.Event_RUN_TASK)
+	}
+	launch("bob") // before the streams: in SUBSCRIBED
+	stream := func(principal string) *opStream {
+		h2 := *h
+		h2.addr = strings.TrimPrefix(principalServer(t, h, principal), "http://")
+		return h2.operatorSubscribe(codec.JSON)
+	}
+	alice, ops := stream("alice"), stream("ops")
+	if st := alice.expect(masterpb.Event_SUBSCRIBED).GetSubscribed().GetGetState(); len(st.GetGetFrameworks().GetFrameworks()) != 0 ||
+		len(st.GetGetTasks().GetTasks()) != 0 {
+		t.Errorf("alice's SUBSCRIBED shows bob's framework or task: %v", prototext(st))
+	}
+	if st := ops.expect(masterpb.Event_SUBSCRIBED).GetSubscribed().GetGetState(); len(st.GetGetFrameworks().GetFrameworks()) != 1 ||
+		len(st.GetGetTasks().GetTasks()) != 1 {
+		t.Errorf("ops's SUBSCRIBED lacks bob's framework or task: %v", prototext(st))
+	}
+	launch("bob2")
+	launch("alice")
+	// alice's stream: the first framework and task events are alice's.
+	seen := func(s *opStream, until string) []string {
+		var out []string
+		for {
+			ev := s.next()
+			var what string
+			switch ev.GetType() {
+			case masterpb.Event_FRAMEWORK_ADDED:
+				what = "framework:" + ev.GetFrameworkAdded().GetFramework().GetFrameworkInfo().GetUser()
+			case masterpb.Event_TASK_ADDED:
+				what = "task:" + ev.GetTaskAdded().GetTask().GetTaskId().GetValue()
+			default:
+				continue
+			}
+			out = append(out, what)
+			if what == until {
+				return out
+			}
+		}
+	}
+	if got, want := seen(alice, "task:alice-task"), []string{"framework:alice", "task:alice-task"}; !slices.Equal(got, want) {
+		t.Errorf("alice's events %v, want %v", got, want)
+	}
+	if got, want := seen(ops, "task:alice-task"), []string{"framework:bob2", "task:bob2-task", "framework:alice", "task:alice-task"}; !slices.Equal(got, want) {
+		t.Errorf("ops's events %v, want %v", got, want)
+	}
+}
