@@ -439,3 +439,65 @@ func TestAuthzEventStreamFiltering(t *testing.T) {
 		t.Errorf("ops's events %v, want %v", got, want)
 	}
 }
+
+// TestAuthzRoleViews: /roles, GET_ROLES and the weights show the roles
+// view_roles allows, /quota and GET_QUOTA those get_quotas allows.
+func TestAuthzRoleViews(t *testing.T) {
+	set := withACLs(t, `{
+	  "permissive": false,
+	  "update_quotas": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+	  "view_roles": [{"principals": {"values": ["alice"]}, "roles": {"values": ["eng", "eng/%"]}}],
+	  "get_quotas": [{"principals": {"values": ["alice"]}, "roles": {"values": ["eng"]}}]
+	}`)
+	h := startMaster(t, func(c *Config) {
+		set(c)
+		c.Weights = map[string]float64{"eng": 1, "eng/dev": 2, "ops": 3}
+	})
+	for _, role := range []string{"eng", "ops"} {
+		body := `{"role":"` + role + `","force":true,"guarantee":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}`
+		if code, msg := do(t, http.MethodPost, h.url("/master/quota"), "application/json", []byte(body)); code != http.StatusOK {
+			t.Fatalf("set quota %s: %d %s", role, code, msg)
+		}
+	}
+	roles := func(base, path, listKey, nameKey string) []string {
+		t.Helper()
+		code, body := do(t, http.MethodGet, base+path, "", nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, code, body)
+		}
+		var v any
+		if err := json.Unmarshal([]byte(body), &v); err != nil {
+			t.Fatal(err)
+		}
+		list := v
+		if listKey != "" {
+			list = v.(map[string]any)[listKey]
+		}
+		out := []string{}
+		if list == nil {
+			return out
+		}
+		for _, x := range list.([]any) {
+			out = append(out, x.(map[string]any)[nameKey].(string))
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, tc := range []struct {
+		base                   string
+		weights, quota, listed []string
+	}{
+		{principalServer(t, h, "alice"), []string{"eng", "eng/dev"}, []string{"eng"}, []string{"eng", "eng/dev"}},
+		{"http://" + h.addr, []string{}, []string{}, []string{}},
+	} {
+		if got := roles(tc.base, "/master/weights", "", "role"); !slices.Equal(got, tc.weights) {
+			t.Errorf("%s weights %v, want %v", tc.base, got, tc.weights)
+		}
+		if got := roles(tc.base, "/master/quota", "configs", "role"); !slices.Equal(got, tc.quota) {
+			t.Errorf("%s quota %v, want %v", tc.base, got, tc.quota)
+		}
+		if got := roles(tc.base, "/master/roles", "roles", "name"); !slices.Equal(got, tc.listed) {
+			t.Errorf("%s roles %v, want %v", tc.base, got, tc.listed)
+		}
+	}
+}

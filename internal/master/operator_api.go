@@ -228,7 +228,9 @@ func (s *state) operatorCall(call *masterpb.Call) opResult {
 func (s *state) weightInfos() []*mesospb.WeightInfo {
 	out := []*mesospb.WeightInfo{}
 	for _, role := range slices.Sorted(maps.Keys(s.weights)) {
-		out = append(out, &mesospb.WeightInfo{Role: ptr(role), Weight: ptr(s.weights[role])})
+		if s.view.role(role) {
+			out = append(out, &mesospb.WeightInfo{Role: ptr(role), Weight: ptr(s.weights[role])})
+		}
 	}
 	return out
 }
@@ -285,6 +287,9 @@ func (s *state) updateWeights(infos []*mesospb.WeightInfo) opResult {
 func (s *state) quotaStatus() *quotapb.QuotaStatus {
 	st := &quotapb.QuotaStatus{}
 	for _, role := range slices.Sorted(maps.Keys(s.quotas)) {
+		if !s.view.quota(role) {
+			continue
+		}
 		c := s.quotas[role]
 		info := &quotapb.QuotaInfo{Role: ptr(role)}
 		for _, name := range slices.Sorted(maps.Keys(c.GetGuarantees())) {
@@ -653,7 +658,8 @@ func (m *Master) serveWeights(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		var infos []*mesospb.WeightInfo
-		if err := m.do(r.Context(), func() { infos = m.st.weightInfos() }); err != nil {
+		view := m.viewerFor(r)
+		if err := m.do(r.Context(), func() { m.st.viewing(view, func() { infos = m.st.weightInfos() }) }); err != nil {
 			writeStopped(w, err)
 			return
 		}
@@ -700,7 +706,8 @@ func (m *Master) serveQuota(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		var st *quotapb.QuotaStatus
-		if err := m.do(r.Context(), func() { st = m.st.quotaStatus() }); err != nil {
+		view := m.viewerFor(r)
+		if err := m.do(r.Context(), func() { m.st.viewing(view, func() { st = m.st.quotaStatus() }) }); err != nil {
 			writeStopped(w, err)
 			return
 		}
