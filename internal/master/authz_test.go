@@ -335,6 +335,9 @@ func TestAuthzViewFiltering(t *testing.T) {
 		if _, ok := st["flags"]; ok != tc.flags {
 			t.Errorf("%q /state has flags: %v, want %v", tc.principal, ok, tc.flags)
 		}
+		if got := ids(getJSON(base, "/master/state-summary")["frameworks"], "id"); !slices.Equal(got, tc.frameworks) {
+			t.Errorf("%q /state-summary frameworks %v, want %v", tc.principal, got, tc.frameworks)
+		}
 		if got := ids(getJSON(base, "/master/frameworks")["frameworks"], "id"); !slices.Equal(got, tc.frameworks) {
 			t.Errorf("%q /frameworks %v, want %v", tc.principal, got, tc.frameworks)
 		}
