@@ -66,6 +66,10 @@ func (m *Master) serveAgentStream(w http.ResponseWriter, r *http.Request, call *
 			strings.ToLower(call.GetType().String())))
 		return
 	}
+	if msg := m.agentRegistrationDenied(r, call); msg != "" {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusForbidden, "%s", msg))
+		return
+	}
 	conn := &agentConn{streamID: uuid.NewString(), out: newOutbox[*agentapipb.Event](&m.gate)}
 	var agentID string
 	var res callResult

@@ -9,6 +9,8 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/resources"
 )
 
 // Authorization (--acls, Config.Authorizer): Mesos's master asks its
@@ -364,3 +366,28 @@ func (v *viewer) role(name string) bool { return v == nil || v.ok(authz.ViewRole
 
 // quota is get_quotas (the quota of /quota and GET_QUOTA).
 func (v *viewer) quota(role string) bool { return v == nil || v.ok(authz.GetQuota, authz.Ptr(role)) }
+
+// agentRegistrationDenied is register_agents for an agent's REGISTER or
+// REREGISTER (subject: the agent's authenticated principal): Mesos's
+// message, or "" when allowed. Mesos drops the registration silently and
+// the agent retries; meso's agent protocol answers 403 with the message,
+// and the agent retries the same way.
+func (m *Master) agentRegistrationDenied(r *http.Request, call *agentapipb.Call) string {
+	subject := httpSubject(r)
+	if m.allowed(r.Context(), authz.Request{Action: authz.RegisterAgent, Subject: subject}) {
+		return ""
+	}
+	info := call.GetRegister().GetAgentInfo()
+	if call.GetType() == agentapipb.Call_REREGISTER {
+		info = call.GetReregister().GetAgentInfo()
+	}
+	verb, who := "register", "without a principal"
+	if call.GetType() == agentapipb.Call_REREGISTER {
+		verb = "reregister"
+	}
+	if subject != nil {
+		who = "with principal '" + *subject + "'"
+	}
+	return "Not authorized to " + verb + " agent providing resources '" +
+		resources.Resources(info.GetResources()).String() + "' " + who
+}

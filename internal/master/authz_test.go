@@ -94,7 +94,7 @@ func TestAuthzDenyAllRoutes(t *testing.T) {
 			if err := os.WriteFile(logFile, []byte("master log\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			js := `{"permissive": false, "register_frameworks": [{"principals": {"values": ["fw"]}, "roles": {"type": "ANY"}}]}`
+			js := `{"permissive": false, "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}], "register_frameworks": [{"principals": {"values": ["fw"]}, "roles": {"type": "ANY"}}]}`
 			if permissive {
 				js = `{"permissive": true}`
 			}
@@ -179,6 +179,7 @@ func TestAuthzDenyAllRoutes(t *testing.T) {
 func TestAuthzRunTaskUserRoot(t *testing.T) {
 	h := startMaster(t, withACLs(t, `{
 	  "permissive": false,
+	  "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
 	  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
 	  "run_tasks": [
 	    {"principals": {"values": ["fw"]}, "users": {"values": ["nobody"]}},
@@ -227,6 +228,7 @@ func TestAuthzRunTaskUserRoot(t *testing.T) {
 func TestAuthzSubscribeRoles(t *testing.T) {
 	h := startMaster(t, withACLs(t, `{
 	  "permissive": false,
+	  "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
 	  "register_frameworks": [{"principals": {"values": ["fw"]}, "roles": {"values": ["eng/%"]}}]
 	}`))
 	h.subscribe(roleFramework("eng/dev", "fw", false), codec.JSON)
@@ -247,6 +249,7 @@ func TestAuthzSubscribeRoles(t *testing.T) {
 func TestAuthzViewFiltering(t *testing.T) {
 	h := startMaster(t, withACLs(t, `{
 	  "permissive": false,
+	  "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
 	  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
 	  "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
 	  "view_frameworks": [{"principals": {"values": ["alice", "ops"]}, "users": {"values": ["alice"]}},
@@ -375,6 +378,7 @@ func sortedStrings(s ...string) []string {
 func TestAuthzEventStreamFiltering(t *testing.T) {
 	h := startMaster(t, withACLs(t, `{
 	  "permissive": false,
+	  "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
 	  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
 	  "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
 	  "view_frameworks": [{"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}},
@@ -448,6 +452,7 @@ func TestAuthzEventStreamFiltering(t *testing.T) {
 func TestAuthzRoleViews(t *testing.T) {
 	set := withACLs(t, `{
 	  "permissive": false,
+	  "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
 	  "update_quotas": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
 	  "view_roles": [{"principals": {"values": ["alice"]}, "roles": {"values": ["eng", "eng/%"]}}],
 	  "get_quotas": [{"principals": {"values": ["alice"]}, "roles": {"values": ["eng"]}}]
@@ -502,5 +507,19 @@ func TestAuthzRoleViews(t *testing.T) {
 		if got := roles(tc.base, "/master/roles", "roles", "name"); !slices.Equal(got, tc.listed) {
 			t.Errorf("%s roles %v, want %v", tc.base, got, tc.listed)
 		}
+	}
+}
+
+// TestAuthzRegisterAgent: register_agents decides which agents may
+// register; a refused one gets 403 with Mesos's message.
+func TestAuthzRegisterAgent(t *testing.T) {
+	h := startMaster(t, withACLs(t, `{"permissive": false}`))
+	body, err := codec.Marshal(codec.Protobuf, registerCall(t, "cpus:1;mem:64", 5051))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, msg := do(t, http.MethodPost, h.url("/master/internal/agent"), string(codec.Protobuf), body)
+	if code != http.StatusForbidden || msg != "Not authorized to register agent providing resources 'cpus:1; mem:64' without a principal" {
+		t.Errorf("REGISTER: %d %q, want 403", code, msg)
 	}
 }
