@@ -267,3 +267,17 @@ func (a *Agent) visibleTasks(fw *framework, ts []*mesospb.Task) []*mesospb.Task 
 	}
 	return out
 }
+
+// containerVisible is view_containers for a container of /containers and
+// GET_CONTAINERS (object: its executor's user, else its framework's);
+// a container no executor owns is a standalone one
+// (view_standalone_containers).
+func (a *Agent) containerVisible(ctx context.Context, v *viewer, cid *mesospb.ContainerID) bool {
+	if v == nil {
+		return true
+	}
+	if user, ok := a.containerUser(ctx, cid); ok {
+		return v.ok(authz.ViewContainer, user)
+	}
+	return v.a.allowed(v.ctx, authz.Request{Action: authz.ViewStandaloneContainer, Subject: v.subject})
+}

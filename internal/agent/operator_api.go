@@ -537,6 +537,11 @@ func (a *Agent) getContainers(ctx context.Context, c *agentpb.Call_GetContainers
 	if err != nil {
 		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running")
 	}
+	view, _ := ctx.Value(viewerKey{}).(*viewer)
+	live = slices.DeleteFunc(live, func(c liveContainer) bool {
+		return !a.containerVisible(ctx, view, &mesospb.ContainerID{Value: proto.String(c.containerID)})
+	})
+	others = slices.DeleteFunc(others, func(id string) bool { return !a.containerVisible(ctx, view, containerizer.IDProto(id)) })
 	stats := a.usages(ctx, live)
 	resp := &agentpb.Response{Type: agentpb.Response_GET_CONTAINERS.Enum()}
 	for i, c := range live {
