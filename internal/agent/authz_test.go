@@ -11,7 +11,9 @@ import (
 	"testing"
 
 	"github.com/meso-project/meso/api/v1/agentpb"
+	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/authz"
+	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
 )
@@ -113,6 +115,100 @@ func TestAuthzAgentRoutes(t *testing.T) {
 	for _, ct := range []agentpb.Call_Type{agentpb.Call_GET_FLAGS, agentpb.Call_GET_METRICS, agentpb.Call_READ_FILE} {
 		if code := post(ops, validCall(ct, "/slave/log")); code != http.StatusOK {
 			t.Errorf("ops %s: %d, want 200", ct, code)
+		}
+	}
+}
+
+// TestAuthzAgentViews: a running task's framework, executor, task,
+// container and sandbox are shown to the principal the view ACLs and
+// access_sandboxes allow, and to no other.
+func TestAuthzAgentViews(t *testing.T) {
+	acls, err := authz.ParseACLs([]byte(`{
+	  "permissive": false,
+	  "view_frameworks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+	  "view_executors": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+	  "view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+	  "view_containers": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+	  "access_sandboxes": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+	  "get_endpoints": [{"principals": {"type": "ANY"}, "paths": {"values": ["/containers"]}}]
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newFakeMaster(t, 30)
+	ta := startAgent(t, m, "normal", func(c *Config) { c.Authorizer = authz.NewLocal(acls) })
+	runTask(m, commandTask("t1", "sleep"))
+	m.waitUpdate(t, "t1", mesospb.TaskState_TASK_RUNNING)
+	as := func(principal string) string {
+		h := ta.Handler()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r.WithContext(httpapi.WithPrincipal(r.Context(), principal)))
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	call := func(base string, ct agentpb.Call_Type) *agentpb.Response {
+		t.Helper()
+		body, _ := codec.Marshal(codec.JSON, validCall(ct, ""))
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", string(codec.JSON))
+		req.Header.Set("Accept", string(codec.JSON))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		out := &agentpb.Response{}
+		if err := codec.Unmarshal(codec.JSON, b, out); err != nil {
+			t.Fatalf("%s: %d %s", ct, resp.StatusCode, b)
+		}
+		return out
+	}
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	sandbox := files.ExecutorVirtualPath(testFrameworkID, "t1")
+	for _, tc := range []struct {
+		base string
+		sees bool
+	}{{as("ops"), true}, {as("alice"), false}, {"http://" + ta.addr, false}} {
+		n := 0
+		if tc.sees {
+			n = 1
+		}
+		if got := len(call(tc.base, agentpb.Call_GET_FRAMEWORKS).GetGetFrameworks().GetFrameworks()); got != n {
+			t.Errorf("%s GET_FRAMEWORKS: %d frameworks, want %d", tc.base, got, n)
+		}
+		if got := len(call(tc.base, agentpb.Call_GET_TASKS).GetGetTasks().GetLaunchedTasks()); got != n {
+			t.Errorf("%s GET_TASKS: %d tasks, want %d", tc.base, got, n)
+		}
+		if got := len(call(tc.base, agentpb.Call_GET_EXECUTORS).GetGetExecutors().GetExecutors()); got != n {
+			t.Errorf("%s GET_EXECUTORS: %d executors, want %d", tc.base, got, n)
+		}
+		if got := len(call(tc.base, agentpb.Call_GET_CONTAINERS).GetGetContainers().GetContainers()); got != n {
+			t.Errorf("%s GET_CONTAINERS: %d containers, want %d", tc.base, got, n)
+		}
+		code, body := get(tc.base + "/state")
+		if code != http.StatusOK || strings.Contains(body, `"t1"`) != tc.sees {
+			t.Errorf("%s /state: %d, shows t1: %v, want %v", tc.base, code, strings.Contains(body, `"t1"`), tc.sees)
+		}
+		code, body = get(tc.base + "/containers")
+		if code != http.StatusOK || strings.Contains(body, `"t1"`) != tc.sees {
+			t.Errorf("%s /containers: %d, shows t1: %v, want %v", tc.base, code, strings.Contains(body, `"t1"`), tc.sees)
+		}
+		want := http.StatusForbidden
+		if tc.sees {
+			want = http.StatusOK
+		}
+		if code, body := get(tc.base + "/files/browse?path=" + sandbox); code != want {
+			t.Errorf("%s browse the sandbox: %d %s, want %d", tc.base, code, body, want)
 		}
 	}
 }
