@@ -231,7 +231,15 @@ func TestAuthzSubscribeRoles(t *testing.T) {
 	  "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
 	  "register_frameworks": [{"principals": {"values": ["fw"]}, "roles": {"values": ["eng/%"]}}]
 	}`))
-	h.subscribe(roleFramework("eng/dev", "fw", false), codec.JSON)
+	sched := h.subscribe(roleFramework("eng/dev", "fw", false), codec.JSON)
+	// UPDATE_FRAMEWORK to a role the ACLs refuse: 403, as Mesos.
+	update := roleFramework("ops", "fw", false)
+	update.Id = &mesospb.FrameworkID{Value: proto.String(sched.id)}
+	code, body := sched.call(&schedulerpb.Call{Type: schedulerpb.Call_UPDATE_FRAMEWORK.Enum(),
+		UpdateFramework: &schedulerpb.Call_UpdateFramework{FrameworkInfo: update}})
+	if code != http.StatusForbidden || body != "Not authorized to register framework "+sched.id+" with roles { ops }" {
+		t.Errorf("UPDATE_FRAMEWORK to role ops: %d %q, want 403", code, body)
+	}
 	for _, info := range []*mesospb.FrameworkInfo{roleFramework("eng", "fw", false), roleFramework("eng/dev", "other", false), roleFramework("eng/dev", "", false)} {
 		s := h.subscribeRaw(info, codec.JSON)
 		evs := s.waitClosed()

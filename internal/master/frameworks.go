@@ -307,6 +307,10 @@ func (s *state) updateFrameworkCall(f *framework, u *schedulerpb.Call_UpdateFram
 	if err := validation.SuppressedRoles(frameworkRoles(info), u.GetSuppressedRoles()); err != nil {
 		return failed(ErrInvalid, "'UpdateFramework' call is not valid: %v", err)
 	}
+	if !s.frameworkAllowed(info) {
+		// Master::updateFramework: 403 with the registration's message.
+		return failed(ErrForbidden, "%s", authz.DeniedRegistration(info))
+	}
 	changed := !proto.Equal(f.info, info)
 	s.applyFrameworkInfo(f, info, u.GetSuppressedRoles())
 	if changed {
