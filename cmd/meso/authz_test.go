@@ -30,11 +30,16 @@ func TestAuthzFlags(t *testing.T) {
 		{"file:// ACLs validated", []string{"--acls=file://" + bad}, "ACL.ViewFlags type must be either NONE or ANY"},
 		{"path ACLs validated", []string{"--acls=" + bad}, "ACL.ViewFlags type must be either NONE or ANY"},
 		{"local takes --acls", []string{"--acls=/nonexistent.json"}, "Error reading file '/nonexistent.json'"},
+		{"agent takes --acls", []string{`--acls={"permissive": "no"}`}, "Not expecting a JSON string for field 'permissive'"},
+		{"agent takes --authorizers", []string{"--authorizers=other"}, "Could not create 'other' authorizer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"master", "--registry=in_memory", "--port=0"}, tc.args...)
-			if tc.name == "local takes --acls" {
+			switch {
+			case tc.name == "local takes --acls":
 				args = append([]string{"local", "--work_dir=" + t.TempDir(), "--port=0"}, tc.args...)
+			case strings.HasPrefix(tc.name, "agent"):
+				args = append([]string{"agent", "--master=127.0.0.1:1", "--work_dir=" + t.TempDir(), "--port=0"}, tc.args...)
 			}
 			cmd := exec.CommandContext(t.Context(), bin, args...)
 			cmd.Env = []string{"PATH=/usr/bin:/bin"}
