@@ -25,6 +25,10 @@ import (
 // principals ANY allow); the subject of a scheduler call is the
 // framework's principal. The LocalAuthorizer is synchronous and cheap,
 // so the checks that need the master's state run on the actor loop.
+//
+// One deliberate difference: Mesos authorizes /metrics/snapshot
+// (get_endpoints) but answers GET_METRICS, the same numbers, to anyone;
+// meso asks get_endpoints "/metrics/snapshot" for both (master and agent).
 
 // httpSubject is the subject of an HTTP request.
 func httpSubject(r *http.Request) *string {
