@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -169,7 +170,7 @@ func (s *state) authorizeCall(ctx context.Context, subject *string, call *master
 		}
 	case masterpb.Call_UNRESERVE_RESOURCES:
 		for _, r := range call.GetUnreserveResources().GetResources() {
-			if !ok(authz.UnreserveResources, authz.Ptr(reservationPrincipal(r))) {
+			if !ok(authz.UnreserveResources, reservationPrincipal(r)) {
 				return denied
 			}
 		}
@@ -187,12 +188,20 @@ func reservationRole(r *mesospb.Resource) string {
 }
 
 // reservationPrincipal is UNRESERVE_RESOURCES's object: the principal of
-// the resource's last reservation (or of its pre-refinement one).
-func reservationPrincipal(r *mesospb.Resource) string {
+// the resource's last reservation (or of its pre-refinement one); nil —
+// any object — for a reservation without a principal, as Mesos's
+// pushUnreserveActionObjects.
+func reservationPrincipal(r *mesospb.Resource) *string {
 	if rs := r.GetReservations(); len(rs) > 0 {
-		return rs[len(rs)-1].GetPrincipal()
+		if p := rs[len(rs)-1].Principal; p != nil {
+			return authz.Ptr(*p)
+		}
+		return nil
 	}
-	return r.GetReservation().GetPrincipal()
+	if p := r.GetReservation().Principal; p != nil {
+		return authz.Ptr(*p)
+	}
+	return nil
 }
 
 // authorizedOp runs fn on the actor after authorizeCall allows call.
@@ -394,4 +403,48 @@ func (m *Master) agentRegistrationDenied(r *http.Request, call *agentapipb.Call)
 	}
 	return "Not authorized to " + verb + " agent providing resources '" +
 		resources.Resources(info.GetResources()).String() + "' " + who
+}
+
+// reservationDenied authorizes a framework's RESERVE or UNRESERVE offer
+// operation (Master::_accept, after validation): "" when allowed, else
+// Mesos's message for the dropped operation, "Principal '<p>' no
+// authorized to perform action RESERVE_RESOURCES on object {...}" (sic).
+func (s *state) reservationDenied(f *framework, typ mesospb.Offer_Operation_Type, rs []*mesospb.Resource) string {
+	if s.m.cfg.Authorizer == nil {
+		return ""
+	}
+	subject := authz.FrameworkSubject(f.info)
+	deny := func(action authz.Action, value *string, r *mesospb.Resource) string {
+		if s.m.allowed(context.Background(), authz.Request{Action: action, Subject: subject, Object: value}) {
+			return ""
+		}
+		what := "on ANY object"
+		if value != nil {
+			v, _ := json.Marshal(*value)
+			what = "on object {\"value\":" + string(v) + ",\"resource\":" + string(protoJSON(r)) + "}"
+		}
+		return "Principal '" + f.info.GetPrincipal() + "' no authorized to perform action " + action.String() + " " + what
+	}
+	seen := map[string]bool{}
+	for _, r := range rs {
+		switch typ {
+		case mesospb.Offer_Operation_RESERVE:
+			role := reservationRole(r)
+			if role == "" {
+				role = "*"
+			}
+			if seen[role] {
+				continue
+			}
+			seen[role] = true
+			if msg := deny(authz.ReserveResources, authz.Ptr(role), r); msg != "" {
+				return msg
+			}
+		case mesospb.Offer_Operation_UNRESERVE:
+			if msg := deny(authz.UnreserveResources, reservationPrincipal(r), r); msg != "" {
+				return msg
+			}
+		}
+	}
+	return ""
 }

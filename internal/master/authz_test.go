@@ -21,6 +21,7 @@ import (
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/codec"
+	"github.com/meso-project/meso/pkg/resources"
 )
 
 // withACLs returns a Config modifier installing the LocalAuthorizer of
@@ -529,5 +530,42 @@ func TestAuthzRegisterAgent(t *testing.T) {
 	code, msg := do(t, http.MethodPost, h.url("/master/internal/agent"), string(codec.Protobuf), body)
 	if code != http.StatusForbidden || msg != "Not authorized to register agent providing resources 'cpus:1; mem:64' without a principal" {
 		t.Errorf("REGISTER: %d %q, want 403", code, msg)
+	}
+}
+
+// TestAuthzOfferReservations: a framework's RESERVE offer operation needs
+// reserve_resources for the role: refused, it is dropped (the agent
+// checkpoints nothing and the resources come back unreserved); allowed,
+// it is applied.
+func TestAuthzOfferReservations(t *testing.T) {
+	for _, allowed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "refused", true: "allowed"}[allowed], func(t *testing.T) {
+			role := "ops"
+			if allowed {
+				role = "eng"
+			}
+			h := startMaster(t, withACLs(t, `{
+			  "permissive": false,
+			  "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
+			  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+			  "reserve_resources": [{"principals": {"values": ["p"]}, "roles": {"values": ["`+role+`"]}}]
+			}`))
+			agent := h.registerAgent("cpus:2;mem:1024")
+			sched := h.subscribe(roleFramework("eng", "p", true), codec.JSON)
+			o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+			sched.accept(o, reserveOp(reservedFor("eng", "p", true, 1, 512)))
+			if allowed {
+				cp := agent.next(agentapipb.Event_CHECKPOINT_RESOURCES).GetCheckpointResources().GetResources()
+				if got := resources.Resources(cp).ReservedBy("eng").Quantities(); got["cpus"] != 1 {
+					t.Fatalf("checkpointed %v", got)
+				}
+				return
+			}
+			next := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+			if rs := resources.Resources(next.GetResources()); rs.ReservedBy("eng").Quantities()["cpus"] != 0 ||
+				rs.Unreserved().Quantities()["cpus"] != 2 {
+				t.Fatalf("re-offered %v, want all of it unreserved", rs)
+			}
+		})
 	}
 }
