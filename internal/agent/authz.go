@@ -172,6 +172,11 @@ func (a *Agent) authorizeCall(r *http.Request, call *agentpb.Call) bool {
 		return ok(authz.SetLogLevel, nil)
 	case agentpb.Call_PRUNE_IMAGES:
 		return ok(authz.PruneImages, nil)
+	case agentpb.Call_ADD_RESOURCE_PROVIDER_CONFIG, agentpb.Call_UPDATE_RESOURCE_PROVIDER_CONFIG,
+		agentpb.Call_REMOVE_RESOURCE_PROVIDER_CONFIG:
+		return ok(authz.ModifyResourceProviderConfig, nil)
+	case agentpb.Call_MARK_RESOURCE_PROVIDER_GONE:
+		return ok(authz.MarkResourceProviderGone, nil)
 	case agentpb.Call_LIST_FILES:
 		return a.filesAllowed(ctx, subject, call.GetListFiles().GetPath())
 	case agentpb.Call_READ_FILE:

@@ -28,6 +28,8 @@ var authzDeniedAgentCalls = []agentpb.Call_Type{
 	agentpb.Call_REMOVE_NESTED_CONTAINER, agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION,
 	agentpb.Call_ATTACH_CONTAINER_OUTPUT, agentpb.Call_LAUNCH_CONTAINER, agentpb.Call_WAIT_CONTAINER,
 	agentpb.Call_KILL_CONTAINER, agentpb.Call_REMOVE_CONTAINER,
+	agentpb.Call_ADD_RESOURCE_PROVIDER_CONFIG, agentpb.Call_UPDATE_RESOURCE_PROVIDER_CONFIG,
+	agentpb.Call_REMOVE_RESOURCE_PROVIDER_CONFIG, agentpb.Call_MARK_RESOURCE_PROVIDER_GONE,
 }
 
 // TestAuthzAgentRoutes: with ACLs denying everything (permissive false),

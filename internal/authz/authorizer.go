@@ -68,6 +68,9 @@ const (
 	RemoveStandaloneContainer
 	ViewStandaloneContainer
 	PruneImages
+	ModifyResourceProviderConfig
+	MarkResourceProviderGone
+	ViewResourceProvider
 )
 
 // actionInfo is an action's Mesos name, its ACLs list and whether its
@@ -124,6 +127,9 @@ var actionInfo = map[Action]struct {
 	RemoveStandaloneContainer:    {"REMOVE_STANDALONE_CONTAINER", "remove_standalone_containers", false, true},
 	ViewStandaloneContainer:      {"VIEW_STANDALONE_CONTAINER", "view_standalone_containers", false, true},
 	PruneImages:                  {"PRUNE_IMAGES", "prune_images", false, true},
+	ModifyResourceProviderConfig: {"MODIFY_RESOURCE_PROVIDER_CONFIG", "modify_resource_provider_configs", false, true},
+	MarkResourceProviderGone:     {"MARK_RESOURCE_PROVIDER_GONE", "mark_resource_providers_gone", false, true},
+	ViewResourceProvider:         {"VIEW_RESOURCE_PROVIDER", "view_resource_providers", false, true},
 }
 
 // String is Mesos's name of the action.
