@@ -157,7 +157,7 @@ func (a *Agent) authorizeCall(r *http.Request, call *agentpb.Call) bool {
 			}
 			return ok(nested, nil)
 		}
-		req := authz.Request{Action: nested, Subject: subject, Object: authz.Ptr(user)}
+		req := authz.Request{Action: nested, Subject: subject, Object: authz.Ptr(user), ChildCommand: cmd != nil}
 		if cmd != nil && cmd.User != nil {
 			req.ChildUser = authz.Ptr(cmd.GetUser())
 		}

@@ -154,10 +154,12 @@ type Request struct {
 	// framework: all must be allowed; none at all is decided by
 	// permissive. Object is ignored for that action.
 	Roles []string
-	// ChildUser, for LaunchNestedContainer(Session) with a command that
-	// names a user, is that user: the launch also needs the
-	// *_as_user ACL for it (LocalNestedContainerObjectApprover).
-	ChildUser *string
+	// ChildCommand, for LaunchNestedContainer(Session), says the launch
+	// carries a command: then it also needs the *_as_user ACL for the
+	// command's user, ChildUser (nil: a command without a user, the
+	// object ANY), as LocalNestedContainerObjectApprover does.
+	ChildCommand bool
+	ChildUser    *string
 }
 
 // Authorizer answers authorization requests (Mesos's Authorizer).
@@ -226,12 +228,16 @@ func (l *Local) Authorized(_ context.Context, req Request) (bool, error) {
 		return approvedHierarchical(l.roleRules[info.list], subject, *req.Object, permissive), nil
 	}
 	ok = approved(l.acls.Lists[info.list], subject, object, permissive)
-	if ok && req.ChildUser != nil && (req.Action == LaunchNestedContainer || req.Action == LaunchNestedContainerSession) {
+	if ok && req.ChildCommand && (req.Action == LaunchNestedContainer || req.Action == LaunchNestedContainerSession) {
 		list := "launch_nested_containers_as_user"
 		if req.Action == LaunchNestedContainerSession {
 			list = "launch_nested_container_sessions_as_user"
 		}
-		ok = approved(l.acls.Lists[list], subject, Entity{Type: Some, Values: []string{*req.ChildUser}}, permissive)
+		child := Entity{Type: Any}
+		if req.ChildUser != nil {
+			child = Entity{Type: Some, Values: []string{*req.ChildUser}}
+		}
+		ok = approved(l.acls.Lists[list], subject, child, permissive)
 	}
 	return ok, nil
 }

@@ -142,7 +142,15 @@ func TestLocalSemantics(t *testing.T) {
 		{"nested launch needs both", `{"permissive": false,
 			"launch_nested_containers_under_parent_with_user": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
 			"launch_nested_containers_as_user": [{"principals": {"type": "ANY"}, "users": {"values": ["u"]}}]}`,
-			Request{Action: LaunchNestedContainer, Subject: a("p"), Object: a("fwuser"), ChildUser: a("root")}, false},
+			Request{Action: LaunchNestedContainer, Subject: a("p"), Object: a("fwuser"), ChildCommand: true, ChildUser: a("root")}, false},
+		{"nested launch as the allowed user", `{"permissive": false,
+			"launch_nested_containers_under_parent_with_user": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+			"launch_nested_containers_as_user": [{"principals": {"type": "ANY"}, "users": {"values": ["u"]}}]}`,
+			Request{Action: LaunchNestedContainer, Subject: a("p"), Object: a("fwuser"), ChildCommand: true, ChildUser: a("u")}, true},
+		{"nested launch of a command without a user: ANY", `{"permissive": false,
+			"launch_nested_containers_under_parent_with_user": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+			"launch_nested_containers_as_user": [{"principals": {"type": "ANY"}, "users": {"values": ["u"]}}]}`,
+			Request{Action: LaunchNestedContainer, Subject: a("p"), Object: a("fwuser"), ChildCommand: true}, false},
 		{"unknown action", `{}`, Request{Action: Action(999), Subject: a("p")}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,7 +210,7 @@ func FuzzParseACLs(f *testing.F) {
 		for act := range actionInfo {
 			for _, req := range []Request{
 				{Action: act},
-				{Action: act, Subject: &subject, Object: &object, Roles: []string{object, subject}, ChildUser: &object},
+				{Action: act, Subject: &subject, Object: &object, Roles: []string{object, subject}, ChildCommand: true, ChildUser: &object},
 			} {
 				if _, err := l.Authorized(context.Background(), req); err != nil {
 					t.Fatalf("Authorized(%+v): %v", req, err)
