@@ -448,3 +448,33 @@ func (s *state) reservationDenied(f *framework, typ mesospb.Offer_Operation_Type
 	}
 	return ""
 }
+
+// resource is view_roles for one resource (ObjectApprovers::approved for
+// a Resource): a reserved resource needs its (most refined) reservation's
+// role, an unreserved one is always shown.
+func (v *viewer) resource(r *mesospb.Resource) bool {
+	if v == nil {
+		return true
+	}
+	if rs := r.GetReservations(); len(rs) > 0 {
+		return v.role(rs[len(rs)-1].GetRole())
+	}
+	if role := r.GetRole(); role != "" && role != "*" {
+		return v.role(role)
+	}
+	return true
+}
+
+// visibleResources are the resources of rs that s.view may see.
+func (s *state) visibleResources(rs []*mesospb.Resource) []*mesospb.Resource {
+	if s.view == nil {
+		return rs
+	}
+	var out []*mesospb.Resource
+	for _, r := range rs {
+		if s.view.resource(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

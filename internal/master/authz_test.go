@@ -548,7 +548,8 @@ func TestAuthzOfferReservations(t *testing.T) {
 			  "permissive": false,
 			  "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
 			  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
-			  "reserve_resources": [{"principals": {"values": ["p"]}, "roles": {"values": ["`+role+`"]}}]
+			  "reserve_resources": [{"principals": {"values": ["p"]}, "roles": {"values": ["`+role+`"]}}],
+			  "view_roles": [{"principals": {"values": ["ops"]}, "roles": {"type": "ANY"}}]
 			}`))
 			agent := h.registerAgent("cpus:2;mem:1024")
 			sched := h.subscribe(roleFramework("eng", "p", true), codec.JSON)
@@ -558,6 +559,25 @@ func TestAuthzOfferReservations(t *testing.T) {
 				cp := agent.next(agentapipb.Event_CHECKPOINT_RESOURCES).GetCheckpointResources().GetResources()
 				if got := resources.Resources(cp).ReservedBy("eng").Quantities(); got["cpus"] != 1 {
 					t.Fatalf("checkpointed %v", got)
+				}
+				// /slaves shows the reservation only to a reader with
+				// view_roles for eng (ReadOnlyHandler's SlaveWriter).
+				for base, want := range map[string]bool{"http://" + h.addr: false, principalServer(t, h, "ops"): true} {
+					code, body := do(t, http.MethodGet, base+"/master/slaves", "", nil)
+					var v struct {
+						Slaves []struct {
+							Reserved     map[string]any `json:"reserved_resources"`
+							ReservedFull map[string]any `json:"reserved_resources_full"`
+						} `json:"slaves"`
+					}
+					if err := json.Unmarshal([]byte(body), &v); code != http.StatusOK || err != nil || len(v.Slaves) != 1 {
+						t.Fatalf("/slaves: %d %s", code, body)
+					}
+					_, shown := v.Slaves[0].Reserved["eng"]
+					_, shownFull := v.Slaves[0].ReservedFull["eng"]
+					if shown != want || shownFull != want {
+						t.Errorf("%s /slaves shows eng's reservation: %v %v, want %v", base, shown, shownFull, want)
+					}
 				}
 				return
 			}

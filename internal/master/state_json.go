@@ -195,7 +195,9 @@ func (s *state) agentJSON(a *agent, full bool) object {
 	}
 	reserved := object{}
 	for role, rs := range reservations(a.total) {
-		reserved[role] = legacyMap(rs)
+		if s.view.role(role) {
+			reserved[role] = legacyMap(rs)
+		}
 	}
 	o := object{
 		"id":                   a.id,
@@ -223,12 +225,14 @@ func (s *state) agentJSON(a *agent, full bool) object {
 	if full {
 		reservedFull := object{}
 		for role, rs := range reservations(a.total) {
-			reservedFull[role] = resourcesJSON(rs)
+			if s.view.role(role) {
+				reservedFull[role] = resourcesJSON(s.visibleResources(rs))
+			}
 		}
 		o["reserved_resources_full"] = reservedFull
-		o["unreserved_resources_full"] = resourcesJSON(unreserved(a.total))
-		o["used_resources_full"] = resourcesJSON(usedFull)
-		o["offered_resources_full"] = resourcesJSON(offeredFull)
+		o["unreserved_resources_full"] = resourcesJSON(s.visibleResources(unreserved(a.total)))
+		o["used_resources_full"] = resourcesJSON(s.visibleResources(usedFull))
+		o["offered_resources_full"] = resourcesJSON(s.visibleResources(offeredFull))
 	}
 	return o
 }
