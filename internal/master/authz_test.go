@@ -578,6 +578,24 @@ func TestAuthzOfferReservations(t *testing.T) {
 					if shown != want || shownFull != want {
 						t.Errorf("%s /slaves shows eng's reservation: %v %v, want %v", base, shown, shownFull, want)
 					}
+					body2, _ := codec.Marshal(codec.JSON, &masterpb.Call{Type: masterpb.Call_GET_AGENTS.Enum()})
+					req, _ := http.NewRequest(http.MethodPost, base+"/api/v1", bytes.NewReader(body2))
+					req.Header.Set("Content-Type", string(codec.JSON))
+					req.Header.Set("Accept", string(codec.JSON))
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					out := &masterpb.Response{}
+					if err := codec.Unmarshal(codec.JSON, b, out); err != nil || len(out.GetGetAgents().GetAgents()) != 1 {
+						t.Fatalf("GET_AGENTS: %s %v", b, err)
+					}
+					total := resources.Resources(out.GetGetAgents().GetAgents()[0].GetTotalResources())
+					if got := total.ReservedBy("eng").Quantities()["cpus"] == 1; got != want {
+						t.Errorf("%s GET_AGENTS shows eng's reservation: %v, want %v", base, got, want)
+					}
 				}
 				return
 			}

@@ -69,9 +69,9 @@ func (s *state) agentModel(a *agent) *masterpb.Response_GetAgents_Agent {
 		Version:            ptr(a.version),
 		Pid:                ptr(a.pid),
 		RegisteredTime:     timeInfo(a.registeredTime),
-		TotalResources:     endpointFormat(cloneRes(a.total)),
-		AllocatedResources: endpointFormat(cloneRes(used)),
-		OfferedResources:   endpointFormat(cloneRes(offered)),
+		TotalResources:     endpointFormat(cloneRes(s.visibleResources(a.total))),
+		AllocatedResources: endpointFormat(cloneRes(s.visibleResources(used))),
+		OfferedResources:   endpointFormat(cloneRes(s.visibleResources(offered))),
 	}
 	if m.AgentInfo.Id == nil {
 		m.AgentInfo.Id = &mesospb.AgentID{Value: ptr(a.id)}
