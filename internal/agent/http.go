@@ -52,7 +52,8 @@ func (a *Agent) routes() http.Handler {
 	route("/version", version)
 	rt.HandleFunc("metrics", "/snapshot", a.guard(authz.GetEndpointWithPath, "/metrics/snapshot", a.serveMetrics))
 	// /metrics itself is the Prometheus scrape (metrics.go).
-	rt.HandleFunc("metrics", "/", a.servePrometheus)
+	// The scrape shows the same numbers: the same ACL guards it.
+	rt.HandleFunc("metrics", "/", a.guard(authz.GetEndpointWithPath, "/metrics/snapshot", a.servePrometheus))
 	route("/metrics/snapshot", a.guard(authz.GetEndpointWithPath, "/metrics/snapshot", a.serveMetrics))
 	route("/monitor/statistics", a.guard(authz.GetEndpointWithPath, "/monitor/statistics", a.serveStatistics))
 	// The name Mesos used before 1.0, which old tools still ask for.

@@ -107,6 +107,20 @@ func TestAuthzDenyAllRoutes(t *testing.T) {
 			fwID := h.subscribe(roleFramework("eng", "fw", false), codec.JSON).id
 			ids := walkIDs{agent: agent.id, goneAgent: gone.id, framework: fwID}
 
+			// Every route of the master is checked here or, for the three
+			// with authorization of their own, in the tests named.
+			covered := map[string]bool{
+				"/master/api/v1":           true, // the operator calls, walked below
+				"/master/api/v1/scheduler": true, // TestAuthzSubscribeRoles, TestAuthzRunTaskUserRoot, TestAuthzOfferReservations
+				"/master/internal/agent":   true, // TestAuthzRegisterAgent
+			}
+			defer func() {
+				for _, route := range h.m.Handler().(*httpapi.Router).Routes() {
+					if !covered[route] {
+						t.Errorf("route %s is not checked for authorization", route)
+					}
+				}
+			}()
 			for _, base := range []string{"http://" + h.addr, principalServer(t, h, "mallory")} {
 				mt := codec.JSON
 				values := masterpb.Call_UNKNOWN.Descriptor().Values()
@@ -157,9 +171,17 @@ func TestAuthzDenyAllRoutes(t *testing.T) {
 					{"GET", "/master/state-summary", "", "", false},
 					{"GET", "/master/weights", "", "", false},
 					{"GET", "/master/quota", "", "", false},
+					{"GET", "/master/state.json", "", "", false},
+					{"GET", "/master/frameworks.json", "", "", false},
+					{"GET", "/master/tasks.json", "", "", false},
+					{"GET", "/master/slaves.json", "", "", false},
+					{"GET", "/master/roles.json", "", "", false},
+					{"GET", "/master/redirect", "", "", false},
+					{"GET", "/metrics", "", "", true},
 					{"GET", "/version", "", "", false},
-					{"GET", "/health", "", "", false},
+					{"GET", "/master/health", "", "", false},
 				} {
+					covered[routeOf(ep.path)] = true
 					code, msg := do(t, ep.method, base+ep.path, ep.ctype, []byte(ep.body))
 					switch {
 					case !permissive && ep.denied && code != http.StatusForbidden:
@@ -606,4 +628,19 @@ func TestAuthzOfferReservations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// routeOf is the router's name of the route a test path reaches:
+// "/flags" is "/master/flags" (delegated), "/version" is "/version/".
+func routeOf(p string) string {
+	p, _, _ = strings.Cut(p, "?")
+	switch {
+	case p == "/version" || p == "/metrics":
+		return p + "/"
+	case p == "/master/quota/eng":
+		return "/master/quota"
+	case strings.HasPrefix(p, "/master/"), strings.HasPrefix(p, "/files/"), strings.HasPrefix(p, "/metrics/"):
+		return p
+	}
+	return "/master" + p
 }

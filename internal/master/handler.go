@@ -61,7 +61,8 @@ func (m *Master) routes() http.Handler {
 	// /metrics itself is the Prometheus scrape (an addition), the
 	// "metrics" process's route "/", which no longer path reaches.
 	rt.HandleFunc("metrics", "/snapshot", m.guard(authz.GetEndpointWithPath, "/metrics/snapshot", m.serveMetricsSnapshot))
-	rt.HandleFunc("metrics", "/", m.servePrometheus)
+	// The scrape shows the same numbers: the same ACL guards it.
+	rt.HandleFunc("metrics", "/", m.guard(authz.GetEndpointWithPath, "/metrics/snapshot", m.servePrometheus))
 	// /files/{browse,read,download,debug}: the master log (files.go).
 	// With an authorizer, the master log needs access_mesos_logs and
 	// /files/debug get_endpoints (the files process's authorization).
