@@ -189,8 +189,8 @@ func (s *state) getExecutors() *masterpb.Response_GetExecutors {
 
 // getTasks is _getTasks: the tasks (non-terminal, and terminal ones not yet
 // acknowledged), unreachable and completed tasks of every framework. meso
-// authorizes nothing, so no task is ever pending and pending_tasks stays
-// empty, as do the deprecated orphan_tasks.
+// authorizes synchronously (authz.go), so no task is ever pending and
+// pending_tasks stays empty, as do the deprecated orphan_tasks.
 func (s *state) getTasks() *masterpb.Response_GetTasks {
 	out := &masterpb.Response_GetTasks{}
 	clone := func(t *mesospb.Task) *mesospb.Task { return proto.Clone(t).(*mesospb.Task) }
