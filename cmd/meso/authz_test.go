@@ -1,11 +1,14 @@
 package main
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meso-project/meso/internal/testutil"
 )
@@ -51,5 +54,65 @@ func TestAuthzFlags(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", tc.wantOut, out)
 			}
 		})
+	}
+}
+
+// TestAuthzRunAsRootRefused is the issue's repro with the real binary:
+// `meso local --acls=...` whose run_tasks ACL allows only "nobody" answers
+// a task with CommandInfo.user=root with TASK_ERROR
+// REASON_TASK_UNAUTHORIZED, and `meso execute` fails; /flags is 403.
+func TestAuthzRunAsRootRefused(t *testing.T) {
+	bin := testutil.MesoBinary(t)
+	acls := filepath.Join(t.TempDir(), "acls.json")
+	if err := os.WriteFile(acls, []byte(`{
+	  "permissive": false,
+	  "register_agents":     [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
+	  "register_frameworks": [{"principals": {"type": "ANY"}, "roles":  {"type": "ANY"}}],
+	  "run_tasks":           [{"principals": {"type": "ANY"}, "users":  {"values": ["nobody"]}}]
+	}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	local := exec.CommandContext(t.Context(), bin, "local", "--ip=127.0.0.1", "--port=0",
+		"--work_dir="+t.TempDir(), "--acls=file://"+acls)
+	local.Env = []string{"PATH=/usr/bin:/bin"}
+	stdout := &lockedBuffer{}
+	local.Stdout = stdout
+	if err := local.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = local.Process.Kill()
+		_ = local.Wait()
+	})
+	addr := regexp.MustCompile(`master at http://(\S+)`)
+	var m []string
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		m = addr.FindStringSubmatch(stdout.String())
+		return m != nil
+	}, "meso local did not print its address: %q", stdout)
+
+	resp, err := http.Get("http://" + m[1] + "/flags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("/flags: %d, want 403 (no view_flags ACL)", resp.StatusCode)
+	}
+
+	task := `{"name": "root", "task_id": {"value": "as-root"}, "agent_id": {"value": ""},
+	  "command": {"value": "id -u", "user": "root"},
+	  "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+	                {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}}]}`
+	execute := exec.CommandContext(t.Context(), bin, "execute", "--master="+m[1], "--task="+task)
+	execute.Env = []string{"PATH=/usr/bin:/bin"}
+	out, err := execute.CombinedOutput()
+	if err == nil {
+		t.Fatalf("meso execute succeeded:\n%s", out)
+	}
+	for _, want := range []string{"TASK_ERROR", "REASON_TASK_UNAUTHORIZED", "under user 'root'"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("meso execute output lacks %q:\n%s", want, out)
+		}
 	}
 }
