@@ -19,6 +19,7 @@ import (
 	"github.com/meso-project/meso/internal/agent"
 	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/agent/gc"
+	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/builtin"
 	"github.com/meso-project/meso/internal/cgroups"
 	"github.com/meso-project/meso/internal/flags"
@@ -28,6 +29,7 @@ import (
 type agentFlags struct {
 	master, workDir, ip, hostname          string
 	port                                   int
+	authz                                  *authzFlags // standalone agents only; `meso local` shares the master's
 	resources, attributes, defaultRole     string
 	executorRegistrationTimeout            flags.Duration
 	fetcherStallTimeout                    flags.Duration
@@ -72,6 +74,8 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 		fs.StringVar(&f.hostname, "hostname", "", "hostname the agent advertises (default: the machine's hostname)")
 		fs.StringVar(&f.loggingLevel, "logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
 		f.log.register(fs)
+		f.authz = &authzFlags{}
+		f.authz.register(fs)
 	}
 	fs.StringVar(&f.resources, "resources", "",
 		"total resources, e.g. 'cpus:4;mem:4096;ports:[31000-32000]' or a JSON array;\nnames left out are detected")
@@ -203,6 +207,13 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 	if f.fetcherCacheDir == "" {
 		return agent.Config{}, errors.New("--fetcher_cache_dir must not be empty")
 	}
+	var authorizer authz.Authorizer
+	if f.authz != nil {
+		if err := f.authz.build(); err != nil {
+			return agent.Config{}, err
+		}
+		authorizer = f.authz.built
+	}
 	cacheSize := uint64(f.fetcherCacheSize)
 	// The command executor switches to the task's user itself when it runs
 	// as root; it must be told when the operator turned that off.
@@ -238,6 +249,7 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		GCDelay:                       f.gcDelay.Duration,
 		GCDiskHeadroom:                f.gcDiskHeadroom,
 		DiskWatchInterval:             f.gcDiskWatchInterval.Duration,
+		Authorizer:                    authorizer,
 	}, nil
 }
 

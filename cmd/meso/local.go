@@ -69,6 +69,10 @@ Then, in another shell:
 				if err := mf.validateHA(); err != nil {
 					return err
 				}
+				if err := mf.authz.build(); err != nil {
+					return err
+				}
+				acfg.Authorizer = mf.authz.built // one cluster, one --acls
 				ha, err := mf.buildHA(ctx, logger, workDir)
 				if err != nil {
 					return err

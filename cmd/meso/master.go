@@ -52,6 +52,7 @@ type masterFlags struct {
 	rateLimits                              string
 	parsedRateLimits                        *mesospb.RateLimits // set by validateHA()
 	log                                     logFlags
+	authz                                   authzFlags
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -109,6 +110,7 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 			"e.g. '{\"limits\":[{\"principal\":\"foo\",\"qps\":55.5,\"capacity\":1000}],\"aggregate_default_qps\":33.3}';\n"+
 			"the scheduler calls of a framework are throttled by its FrameworkInfo.principal")
 	fs.StringVar(&f.cluster, "cluster", "", "human-readable name for the cluster, shown in /master/state")
+	f.authz.register(fs)
 	if withAddress {
 		fs.StringVar(&f.zk, "zk", "",
 			"ZooKeeper URL for leader election and the shared registry: zk://host:port[,host:port]/path\n"+
@@ -176,6 +178,7 @@ func (f *masterFlags) config(logger *slog.Logger, alloc allocator.Allocator, dum
 		RegistryMaxAgentCount:             f.registryMaxAgentCount,
 		RecoveryAgentRemovalLimit:         &f.removalLimit,
 		RateLimits:                        f.parsedRateLimits,
+		Authorizer:                        f.authz.built,
 	}
 }
 
@@ -263,6 +266,9 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				}
 				defer closeLog()
 				if err := f.validateHA(); err != nil {
+					return err
+				}
+				if err := f.authz.build(); err != nil {
 					return err
 				}
 				alloc, err := f.allocator()

@@ -21,6 +21,7 @@ import (
 	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/agent/statusupdate"
+	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/files"
@@ -80,6 +81,11 @@ type Config struct {
 	// httpapi.DefaultMaxConnectionsPerIP, a negative value none. Added
 	// field.
 	MaxConnectionsPerIP int
+	// Authorizer authorizes what principals may do and see on the agent
+	// (--acls with --authorizers=local, authz.Local); nil allows
+	// everything, as Mesos without --acls. It is called on the actor
+	// too: it must not block. See authz.go. Added field.
+	Authorizer authz.Authorizer
 	// LogLevel, when set, is the level of Logger's handler: the operator
 	// API's SET_LOGGING_LEVEL lowers it for a while (operator_api.go).
 	// Without it the call is answered but changes nothing.
@@ -210,6 +216,9 @@ type Agent struct {
 	link       linkState
 	frameworks map[string]*framework
 	completed  []*framework
+	// view, while /state or a GET_* answer is built for one reader,
+	// filters what it shows (authz.go); nil: everything.
+	view       *viewer
 	updates    *statusupdate.Manager
 	retryTimer *time.Timer
 	retryAt    time.Time

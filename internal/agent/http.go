@@ -9,7 +9,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/buildinfo"
+	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
@@ -24,7 +26,11 @@ const actorID = "slave(1)"
 func (a *Agent) routes() http.Handler {
 	rt := httpapi.NewRouter(actorID)
 	route := func(path string, h http.HandlerFunc) { rt.Handle(actorID, path, h) }
-	a.files.Register(rt)
+	// /files, with the authorization of the path read (authz.go).
+	rt.HandleFunc(files.ProcessID, "/browse", a.guardFiles(a.files.ServeBrowse))
+	rt.HandleFunc(files.ProcessID, "/read", a.guardFiles(a.files.ServeRead))
+	rt.HandleFunc(files.ProcessID, "/download", a.guardFiles(a.files.ServeDownload))
+	rt.HandleFunc(files.ProcessID, "/debug", a.guard(authz.GetEndpointWithPath, "/files/debug", a.files.ServeDebug))
 	route("/api/v1/executor", a.executorAPI)
 	route("/api/v1", a.serveOperatorAPI)
 	route("/state", a.serveState)
@@ -33,9 +39,9 @@ func (a *Agent) routes() http.Handler {
 	route("/health", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})
-	route("/flags", func(w http.ResponseWriter, r *http.Request) {
+	route("/flags", a.guard(authz.ViewFlags, "", func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, r, http.StatusOK, map[string]any{"flags": a.flags()})
-	})
+	}))
 	version := func(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteJSON(w, r, http.StatusOK, versionJSON())
 	}
@@ -44,14 +50,15 @@ func (a *Agent) routes() http.Handler {
 	// under /slave(1), as it always has.
 	rt.HandleFunc("version", "/", version)
 	route("/version", version)
-	rt.HandleFunc("metrics", "/snapshot", a.serveMetrics)
+	rt.HandleFunc("metrics", "/snapshot", a.guard(authz.GetEndpointWithPath, "/metrics/snapshot", a.serveMetrics))
 	// /metrics itself is the Prometheus scrape (metrics.go).
-	rt.HandleFunc("metrics", "/", a.servePrometheus)
-	route("/metrics/snapshot", a.serveMetrics)
-	route("/monitor/statistics", a.serveStatistics)
+	// The scrape shows the same numbers: the same ACL guards it.
+	rt.HandleFunc("metrics", "/", a.guard(authz.GetEndpointWithPath, "/metrics/snapshot", a.servePrometheus))
+	route("/metrics/snapshot", a.guard(authz.GetEndpointWithPath, "/metrics/snapshot", a.serveMetrics))
+	route("/monitor/statistics", a.guard(authz.GetEndpointWithPath, "/monitor/statistics", a.serveStatistics))
 	// The name Mesos used before 1.0, which old tools still ask for.
-	route("/monitor/statistics.json", a.serveStatistics)
-	route("/containers", a.serveContainers)
+	route("/monitor/statistics.json", a.guard(authz.GetEndpointWithPath, "/monitor/statistics", a.serveStatistics))
+	route("/containers", a.guard(authz.GetEndpointWithPath, "/containers", a.serveContainers))
 	return rt
 }
 
@@ -77,7 +84,8 @@ func (a *Agent) flags() map[string]string {
 
 func (a *Agent) serveState(w http.ResponseWriter, r *http.Request) {
 	var state map[string]any
-	if err := a.call(r.Context(), func() { state = a.state() }); err != nil {
+	view := a.viewerFor(r)
+	if err := a.call(r.Context(), func() { a.viewing(view, func() { state = a.state() }) }); err != nil {
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running"))
 		return
 	}
@@ -104,19 +112,25 @@ func (a *Agent) state() map[string]any {
 		"unreserved_resources_allocated": used.Unreserved().LegacyMap(),
 		"resource_providers":             []any{},
 		"attributes":                     resources.AttributesLegacyMap(a.attributes),
-		"flags":                          a.flags(),
 		"frameworks":                     []any{},
 		"completed_frameworks":           []any{},
+	}
+	if a.view.flags() {
+		s["flags"] = a.flags()
 	}
 	if h := a.masterHostname(); h != "" {
 		s["master_hostname"] = h
 	}
 	var fws, done []any
 	for _, fw := range a.sortedFrameworks() {
-		fws = append(fws, a.frameworkJSON(fw))
+		if a.view.framework(fw) {
+			fws = append(fws, a.frameworkJSON(fw))
+		}
 	}
 	for _, fw := range a.completed {
-		done = append(done, a.frameworkJSON(fw))
+		if a.view.framework(fw) {
+			done = append(done, a.frameworkJSON(fw))
+		}
 	}
 	if fws != nil {
 		s["frameworks"] = fws
@@ -165,10 +179,14 @@ func (a *Agent) frameworkJSON(fw *framework) map[string]any {
 	}
 	var exs, done []any
 	for _, ex := range fw.sortedExecutors() {
-		exs = append(exs, a.executorJSON(ex))
+		if a.view.executor(fw, ex) {
+			exs = append(exs, a.executorJSON(ex))
+		}
 	}
 	for _, ex := range fw.completedExecutors {
-		done = append(done, a.executorJSON(ex))
+		if a.view.executor(fw, ex) {
+			done = append(done, a.executorJSON(ex))
+		}
 	}
 	if exs != nil {
 		m["executors"] = exs
@@ -201,13 +219,15 @@ func (a *Agent) executorJSON(ex *executor) map[string]any {
 		m["role"] = role
 	}
 	var tasks, queued, completed []any
-	for _, t := range ex.launchedTasks() {
+	for _, t := range a.visibleTasks(ex.fw, ex.launchedTasks()) {
 		tasks = append(tasks, taskJSON(t))
 	}
 	for _, t := range ex.queuedTasks() {
-		queued = append(queued, taskInfoJSON(t, ex))
+		if a.view.taskInfo(ex.fw, t) {
+			queued = append(queued, taskInfoJSON(t, ex))
+		}
 	}
-	for _, t := range ex.completed {
+	for _, t := range a.visibleTasks(ex.fw, ex.completed) {
 		completed = append(completed, taskJSON(t))
 	}
 	if tasks != nil {

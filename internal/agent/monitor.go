@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/httpapi"
@@ -71,6 +74,10 @@ func (a *Agent) serveContainers(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running"))
 		return
 	}
+	view := a.viewerFor(r)
+	live = slices.DeleteFunc(live, func(c liveContainer) bool {
+		return !a.containerVisible(r.Context(), view, &mesospb.ContainerID{Value: proto.String(c.containerID)})
+	})
 	if want := r.URL.Query().Get("container_id"); want != "" {
 		var sel []liveContainer
 		for _, c := range live {

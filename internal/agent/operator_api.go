@@ -90,6 +90,13 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, err)
 		return
 	}
+	if !a.authorizeCall(r, call) {
+		forbidden(w)
+		return
+	}
+	if v := a.viewerFor(r); v != nil {
+		r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, v))
+	}
 	a.log.Info("processing agent operator call", "type", call.GetType().String())
 	if a.serveContainerCall(w, r, call, media, rd) {
 		return
@@ -299,7 +306,8 @@ func (a *Agent) operatorCall(ctx context.Context, call *agentpb.Call) (*agentpb.
 	}
 	var resp *agentpb.Response
 	var err error
-	if cerr := a.call(ctx, func() { resp, err = a.actorCall(call) }); cerr != nil {
+	view, _ := ctx.Value(viewerKey{}).(*viewer)
+	if cerr := a.call(ctx, func() { a.viewing(view, func() { resp, err = a.actorCall(call) }) }); cerr != nil {
 		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running")
 	}
 	return resp, err
@@ -376,10 +384,14 @@ func (a *Agent) allFrameworks() []*framework {
 func (a *Agent) getFrameworks() *agentpb.Response_GetFrameworks {
 	out := &agentpb.Response_GetFrameworks{}
 	for _, fw := range a.sortedFrameworks() {
-		out.Frameworks = append(out.Frameworks, &agentpb.Response_GetFrameworks_Framework{FrameworkInfo: fw.info})
+		if a.view.framework(fw) {
+			out.Frameworks = append(out.Frameworks, &agentpb.Response_GetFrameworks_Framework{FrameworkInfo: fw.info})
+		}
 	}
 	for _, fw := range a.completed {
-		out.CompletedFrameworks = append(out.CompletedFrameworks, &agentpb.Response_GetFrameworks_Framework{FrameworkInfo: fw.info})
+		if a.view.framework(fw) {
+			out.CompletedFrameworks = append(out.CompletedFrameworks, &agentpb.Response_GetFrameworks_Framework{FrameworkInfo: fw.info})
+		}
 	}
 	return out
 }
@@ -389,11 +401,18 @@ func (a *Agent) getFrameworks() *agentpb.Response_GetFrameworks {
 func (a *Agent) getExecutors() *agentpb.Response_GetExecutors {
 	out := &agentpb.Response_GetExecutors{}
 	for _, fw := range a.allFrameworks() {
+		if !a.view.framework(fw) {
+			continue
+		}
 		for _, ex := range fw.sortedExecutors() {
-			out.Executors = append(out.Executors, &agentpb.Response_GetExecutors_Executor{ExecutorInfo: ex.info})
+			if a.view.executor(fw, ex) {
+				out.Executors = append(out.Executors, &agentpb.Response_GetExecutors_Executor{ExecutorInfo: ex.info})
+			}
 		}
 		for _, ex := range fw.completedExecutors {
-			out.CompletedExecutors = append(out.CompletedExecutors, &agentpb.Response_GetExecutors_Executor{ExecutorInfo: ex.info})
+			if a.view.executor(fw, ex) {
+				out.CompletedExecutors = append(out.CompletedExecutors, &agentpb.Response_GetExecutors_Executor{ExecutorInfo: ex.info})
+			}
 		}
 	}
 	return out
@@ -409,18 +428,23 @@ func (a *Agent) getExecutors() *agentpb.Response_GetExecutors {
 func (a *Agent) getTasks() *agentpb.Response_GetTasks {
 	out := &agentpb.Response_GetTasks{}
 	for _, fw := range a.allFrameworks() {
+		if !a.view.framework(fw) {
+			continue
+		}
 		for _, ex := range append(fw.sortedExecutors(), fw.completedExecutors...) {
 			for _, ti := range ex.queuedTasks() {
-				out.QueuedTasks = append(out.QueuedTasks, ex.newTask(ti, mesospb.TaskState_TASK_STAGING))
+				if a.view.taskInfo(fw, ti) {
+					out.QueuedTasks = append(out.QueuedTasks, ex.newTask(ti, mesospb.TaskState_TASK_STAGING))
+				}
 			}
-			for _, t := range ex.launchedTasks() {
+			for _, t := range a.visibleTasks(fw, ex.launchedTasks()) {
 				if taskstate.IsTerminal(t.GetState()) {
 					out.TerminatedTasks = append(out.TerminatedTasks, t)
 				} else {
 					out.LaunchedTasks = append(out.LaunchedTasks, t)
 				}
 			}
-			out.CompletedTasks = append(out.CompletedTasks, ex.completed...)
+			out.CompletedTasks = append(out.CompletedTasks, a.visibleTasks(fw, ex.completed)...)
 		}
 	}
 	return out
@@ -512,6 +536,11 @@ func (a *Agent) getContainers(ctx context.Context, c *agentpb.Call_GetContainers
 	if err != nil {
 		return nil, httpapi.Errorf(http.StatusServiceUnavailable, "Agent is not running")
 	}
+	view, _ := ctx.Value(viewerKey{}).(*viewer)
+	live = slices.DeleteFunc(live, func(c liveContainer) bool {
+		return !a.containerVisible(ctx, view, &mesospb.ContainerID{Value: proto.String(c.containerID)})
+	})
+	others = slices.DeleteFunc(others, func(id string) bool { return !a.containerVisible(ctx, view, containerizer.IDProto(id)) })
 	stats := a.usages(ctx, live)
 	resp := &agentpb.Response{Type: agentpb.Response_GET_CONTAINERS.Enum()}
 	for i, c := range live {

@@ -12,7 +12,9 @@
 // rename racing the check can reach outside it.
 //
 // Authorization (Mesos's per-path authorizer callbacks and the /files/debug
-// endpoint ACL) is not implemented: every request is authorized.
+// endpoint ACL) is the caller's: the master and the agent wrap these
+// handlers and their LIST_FILES/READ_FILE calls with their ACL checks
+// (access_mesos_logs, access_sandboxes, get_endpoints).
 package files
 
 import (

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 )
 
@@ -170,4 +171,18 @@ func dirname(p string) string {
 		return "/"
 	}
 	return p[:end+1]
+}
+
+// Routes lists every registered route as "/<process><route>" (e.g.
+// "/master/state", "/version/"), sorted: tests enumerate them, e.g. to
+// check that each is authorized.
+func (rt *Router) Routes() []string {
+	var out []string
+	for id, routes := range rt.processes {
+		for name := range routes {
+			out = append(out, "/"+id+"/"+name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -66,6 +66,10 @@ func (m *Master) serveAgentStream(w http.ResponseWriter, r *http.Request, call *
 			strings.ToLower(call.GetType().String())))
 		return
 	}
+	if msg := m.agentRegistrationDenied(r, call); msg != "" {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusForbidden, "%s", msg))
+		return
+	}
 	streamID := uuid.NewString()
 	conn := &agentConn{streamID: streamID, out: newOutbox[*agentapipb.Event](&m.gate).
 		bound(m.cfg.MaxEventQueueBytes, m.log.With("stream", "agent", "stream_id", streamID))}

@@ -146,7 +146,7 @@
 // comments where they occur; the main ones: offer operations other than
 // LAUNCH, LAUNCH_GROUP, RESERVE and UNRESERVE are dropped (their resources
 // declined), no authentication or
-// authorization, no inverse offers, no operation feedback, and tasks an
+// authorization without --acls (authz.go), no inverse offers, no operation feedback, and tasks an
 // agent no longer reports when it reconnects are answered with
 // TASK_LOST/TASK_DROPPED by the master instead of being reconciled through
 // the agent.

@@ -9,6 +9,7 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/master/validation"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 )
@@ -34,6 +35,11 @@ func (s *state) subscribe(conn *schedConn, sub *schedulerpb.Call_Subscribe) stri
 	roles := frameworkRoles(info)
 	if err := validation.SuppressedRoles(roles, sub.GetSuppressedRoles()); err != nil {
 		return refuse(err.Error())
+	}
+	if !s.frameworkAllowed(info) {
+		// Mesos's checkSubscribeAuthorization: an ERROR event, then the
+		// end of the stream.
+		return refuse(authz.DeniedRegistration(info))
 	}
 
 	if info.GetId().GetValue() == "" {
@@ -300,6 +306,10 @@ func (s *state) updateFrameworkCall(f *framework, u *schedulerpb.Call_UpdateFram
 	}
 	if err := validation.SuppressedRoles(frameworkRoles(info), u.GetSuppressedRoles()); err != nil {
 		return failed(ErrInvalid, "'UpdateFramework' call is not valid: %v", err)
+	}
+	if !s.frameworkAllowed(info) {
+		// Master::updateFramework: 403 with the registration's message.
+		return failed(ErrForbidden, "%s", authz.DeniedRegistration(info))
 	}
 	changed := !proto.Equal(f.info, info)
 	s.applyFrameworkInfo(f, info, u.GetSuppressedRoles())

@@ -3,6 +3,8 @@ package master
 import (
 	"net/http"
 
+	"github.com/meso-project/meso/internal/authz"
+	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
 )
 
@@ -50,7 +52,7 @@ func (m *Master) routes() http.Handler {
 	route("/teardown", m.serveTeardown)
 	route("/roles", m.serveRead(st.rolesEndpoint, true))
 	route("/roles.json", m.serveRead(st.rolesEndpoint, true))
-	route("/flags", m.serveRead(func(*http.Request) any { return object{"flags": st.flags()} }, false))
+	route("/flags", m.guard(authz.ViewFlags, "", m.serveRead(func(*http.Request) any { return object{"flags": st.flags()} }, false)))
 	// Process-wide routes live in their own libprocess processes, at the
 	// root only: /version, /metrics/snapshot and /metrics.
 	rt.HandleFunc("version", "/", func(w http.ResponseWriter, r *http.Request) {
@@ -58,9 +60,15 @@ func (m *Master) routes() http.Handler {
 	})
 	// /metrics itself is the Prometheus scrape (an addition), the
 	// "metrics" process's route "/", which no longer path reaches.
-	rt.HandleFunc("metrics", "/snapshot", m.serveMetricsSnapshot)
-	rt.HandleFunc("metrics", "/", m.servePrometheus)
+	rt.HandleFunc("metrics", "/snapshot", m.guard(authz.GetEndpointWithPath, "/metrics/snapshot", m.serveMetricsSnapshot))
+	// The scrape shows the same numbers: the same ACL guards it.
+	rt.HandleFunc("metrics", "/", m.guard(authz.GetEndpointWithPath, "/metrics/snapshot", m.servePrometheus))
 	// /files/{browse,read,download,debug}: the master log (files.go).
-	m.files.Register(rt)
+	// With an authorizer, the master log needs access_mesos_logs and
+	// /files/debug get_endpoints (the files process's authorization).
+	rt.HandleFunc(files.ProcessID, "/browse", m.guard(authz.AccessMesosLog, "", m.files.ServeBrowse))
+	rt.HandleFunc(files.ProcessID, "/read", m.guard(authz.AccessMesosLog, "", m.files.ServeRead))
+	rt.HandleFunc(files.ProcessID, "/download", m.guard(authz.AccessMesosLog, "", m.files.ServeDownload))
+	rt.HandleFunc(files.ProcessID, "/debug", m.guard(authz.GetEndpointWithPath, "/files/debug", m.files.ServeDebug))
 	return rt
 }

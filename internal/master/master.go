@@ -18,6 +18,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
@@ -91,6 +92,11 @@ type Config struct {
 	MaxCompletedFrameworks, MaxCompletedTasksPerFramework int
 	// Flags are shown in /flags and /state "flags".
 	Flags map[string]string
+	// Authorizer authorizes what principals may do and see (--acls with
+	// --authorizers=local, authz.Local); nil allows everything, as Mesos
+	// without --acls. It is called on the actor loop: it must not block.
+	// See authz.go. Added field.
+	Authorizer authz.Authorizer
 
 	// MaxUnreachableTasksPerFramework bounds unreachable_tasks per framework
 	// (--max_unreachable_tasks_per_framework, default 1000). Added field.

@@ -163,10 +163,16 @@ func (s *state) speculativeOperation(f *framework, a *agent, op *mesospb.Offer_O
 		if err != nil {
 			return remaining, err.Error() + "; on agent " + agentString(a)
 		}
+		if msg := s.reservationDenied(f, op.GetType(), rs); msg != "" {
+			return remaining, msg
+		}
 		convs = reserveConversions(nil, rs)
 	case mesospb.Offer_Operation_UNRESERVE:
 		if err := validation.Unreserve(rs); err != nil {
 			return remaining, err.Error() + "; on agent " + agentString(a)
+		}
+		if msg := s.reservationDenied(f, op.GetType(), rs); msg != "" {
+			return remaining, msg
 		}
 		convs = unreserveConversions(rs)
 	}

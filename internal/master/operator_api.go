@@ -16,6 +16,7 @@ import (
 	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/quotapb"
+	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/master/validation"
@@ -133,7 +134,8 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		masterpb.Call_GET_EXECUTORS, masterpb.Call_GET_TASKS, masterpb.Call_GET_OPERATIONS, masterpb.Call_GET_METRICS,
 		masterpb.Call_GET_LOGGING_LEVEL, masterpb.Call_SET_LOGGING_LEVEL,
 		masterpb.Call_DEACTIVATE_AGENT, masterpb.Call_REACTIVATE_AGENT, masterpb.Call_MARK_AGENT_GONE:
-		if err := m.do(r.Context(), func() { res = m.st.operatorCall(call) }); err != nil {
+		op := m.authorizedOp(r, call, func() opResult { return m.st.operatorCall(call) })
+		if err := m.do(r.Context(), func() { res = op() }); err != nil {
 			writeStopped(w, err)
 			return
 		}
@@ -143,7 +145,11 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		}
 	case masterpb.Call_LIST_FILES, masterpb.Call_READ_FILE:
 		// Mesos serves these from its files process, not the master actor.
-		res = m.fileCall(call)
+		if m.allowed(r.Context(), authz.Request{Action: authz.AccessMesosLog, Subject: httpSubject(r)}) {
+			res = m.fileCall(call)
+		} else {
+			res = opResult{err: rejectf(ErrForbidden, "")}
+		}
 	default:
 		res = opFailed(ErrUnimplemented, "%s", unimplementedMessage(call.GetType()))
 	}
@@ -222,7 +228,9 @@ func (s *state) operatorCall(call *masterpb.Call) opResult {
 func (s *state) weightInfos() []*mesospb.WeightInfo {
 	out := []*mesospb.WeightInfo{}
 	for _, role := range slices.Sorted(maps.Keys(s.weights)) {
-		out = append(out, &mesospb.WeightInfo{Role: ptr(role), Weight: ptr(s.weights[role])})
+		if s.view.role(role) {
+			out = append(out, &mesospb.WeightInfo{Role: ptr(role), Weight: ptr(s.weights[role])})
+		}
 	}
 	return out
 }
@@ -284,6 +292,9 @@ func (s *state) updateWeights(infos []*mesospb.WeightInfo) opResult {
 func (s *state) quotaStatus() *quotapb.QuotaStatus {
 	st := &quotapb.QuotaStatus{}
 	for _, role := range slices.Sorted(maps.Keys(s.quotas)) {
+		if !s.view.quota(role) {
+			continue
+		}
 		c := s.quotas[role]
 		info := &quotapb.QuotaInfo{Role: ptr(role)}
 		for _, name := range slices.Sorted(maps.Keys(c.GetGuarantees())) {
@@ -652,7 +663,8 @@ func (m *Master) serveWeights(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		var infos []*mesospb.WeightInfo
-		if err := m.do(r.Context(), func() { infos = m.st.weightInfos() }); err != nil {
+		view := m.viewerFor(r)
+		if err := m.do(r.Context(), func() { m.st.viewing(view, func() { infos = m.st.weightInfos() }) }); err != nil {
 			writeStopped(w, err)
 			return
 		}
@@ -683,7 +695,8 @@ func (m *Master) serveWeights(w http.ResponseWriter, r *http.Request) {
 			}
 			infos = append(infos, wi)
 		}
-		m.writeOpResult(w, r, func() opResult { return m.st.updateWeights(infos) })
+		call := &masterpb.Call{Type: masterpb.Call_UPDATE_WEIGHTS.Enum(), UpdateWeights: &masterpb.Call_UpdateWeights{WeightInfos: infos}}
+		m.writeOpResult(w, r, m.authorizedOp(r, call, func() opResult { return m.st.updateWeights(infos) }))
 	default:
 		methodNotAllowed(w, r, http.MethodGet, http.MethodPut)
 	}
@@ -698,7 +711,8 @@ func (m *Master) serveQuota(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
 		var st *quotapb.QuotaStatus
-		if err := m.do(r.Context(), func() { st = m.st.quotaStatus() }); err != nil {
+		view := m.viewerFor(r)
+		if err := m.do(r.Context(), func() { m.st.viewing(view, func() { st = m.st.quotaStatus() }) }); err != nil {
 			writeStopped(w, err)
 			return
 		}
@@ -721,7 +735,8 @@ func (m *Master) serveQuota(w http.ResponseWriter, r *http.Request) {
 				"Failed to validate set quota request JSON '%s': %v", body, err))
 			return
 		}
-		m.writeOpResult(w, r, func() opResult { return m.st.setQuota(req) })
+		call := &masterpb.Call{Type: masterpb.Call_SET_QUOTA.Enum(), SetQuota: &masterpb.Call_SetQuota{QuotaRequest: req}}
+		m.writeOpResult(w, r, m.authorizedOp(r, call, func() opResult { return m.st.setQuota(req) }))
 	case http.MethodDelete:
 		// The path is /quota/<role> or /master/quota/<role>; the role may
 		// contain slashes.
@@ -733,7 +748,8 @@ func (m *Master) serveQuota(w http.ResponseWriter, r *http.Request) {
 				"Failed to parse remove quota request for path '%s': expected 3 tokens, found %d tokens", path, n))
 			return
 		}
-		m.writeOpResult(w, r, func() opResult { return m.st.removeQuota(role, path) })
+		call := &masterpb.Call{Type: masterpb.Call_REMOVE_QUOTA.Enum(), RemoveQuota: &masterpb.Call_RemoveQuota{Role: &role}}
+		m.writeOpResult(w, r, m.authorizedOp(r, call, func() opResult { return m.st.removeQuota(role, path) }))
 	default:
 		methodNotAllowed(w, r, http.MethodGet, http.MethodPost, http.MethodDelete)
 	}

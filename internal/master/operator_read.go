@@ -69,9 +69,9 @@ func (s *state) agentModel(a *agent) *masterpb.Response_GetAgents_Agent {
 		Version:            ptr(a.version),
 		Pid:                ptr(a.pid),
 		RegisteredTime:     timeInfo(a.registeredTime),
-		TotalResources:     endpointFormat(cloneRes(a.total)),
-		AllocatedResources: endpointFormat(cloneRes(used)),
-		OfferedResources:   endpointFormat(cloneRes(offered)),
+		TotalResources:     endpointFormat(cloneRes(s.visibleResources(a.total))),
+		AllocatedResources: endpointFormat(cloneRes(s.visibleResources(used))),
+		OfferedResources:   endpointFormat(cloneRes(s.visibleResources(offered))),
 	}
 	if m.AgentInfo.Id == nil {
 		m.AgentInfo.Id = &mesospb.AgentID{Value: ptr(a.id)}
@@ -97,10 +97,14 @@ func cloneRes(rs []*mesospb.Resource) []*mesospb.Resource {
 func (s *state) getFrameworks() *masterpb.Response_GetFrameworks {
 	out := &masterpb.Response_GetFrameworks{}
 	for _, f := range s.sortedFrameworks() {
-		out.Frameworks = append(out.Frameworks, frameworkModel(f))
+		if s.view.framework(f) {
+			out.Frameworks = append(out.Frameworks, frameworkModel(f))
+		}
 	}
 	for _, f := range s.completedFrameworks {
-		out.CompletedFrameworks = append(out.CompletedFrameworks, frameworkModel(f))
+		if s.view.framework(f) {
+			out.CompletedFrameworks = append(out.CompletedFrameworks, frameworkModel(f))
+		}
 	}
 	return out
 }
@@ -165,8 +169,14 @@ func (s *state) allFrameworks() []*framework {
 func (s *state) getExecutors() *masterpb.Response_GetExecutors {
 	out := &masterpb.Response_GetExecutors{}
 	for _, f := range s.allFrameworks() {
+		if !s.view.framework(f) {
+			continue
+		}
 		for _, agentID := range sortedKeys(f.executors) {
 			for _, eid := range sortedKeys(f.executors[agentID]) {
+				if !s.view.executor(f, f.executors[agentID][eid]) {
+					continue
+				}
 				out.Executors = append(out.Executors, &masterpb.Response_GetExecutors_Executor{
 					ExecutorInfo: proto.Clone(f.executors[agentID][eid]).(*mesospb.ExecutorInfo),
 					AgentId:      &mesospb.AgentID{Value: ptr(agentID)},
@@ -179,23 +189,23 @@ func (s *state) getExecutors() *masterpb.Response_GetExecutors {
 
 // getTasks is _getTasks: the tasks (non-terminal, and terminal ones not yet
 // acknowledged), unreachable and completed tasks of every framework. meso
-// authorizes nothing, so no task is ever pending and pending_tasks stays
-// empty, as do the deprecated orphan_tasks.
+// authorizes synchronously (authz.go), so no task is ever pending and
+// pending_tasks stays empty, as do the deprecated orphan_tasks.
 func (s *state) getTasks() *masterpb.Response_GetTasks {
 	out := &masterpb.Response_GetTasks{}
 	clone := func(t *mesospb.Task) *mesospb.Task { return proto.Clone(t).(*mesospb.Task) }
 	for _, f := range s.allFrameworks() {
-		for _, t := range sortedTasks(f.tasks) {
+		for _, t := range s.visibleTasks(f, sortedTasks(f.tasks)) {
 			out.Tasks = append(out.Tasks, clone(t))
 		}
 	}
 	for _, f := range s.allFrameworks() {
-		for _, t := range f.unreachableTasks {
+		for _, t := range s.visibleTasks(f, f.unreachableTasks) {
 			out.UnreachableTasks = append(out.UnreachableTasks, clone(t))
 		}
 	}
 	for _, f := range s.allFrameworks() {
-		for _, t := range f.completedTasks {
+		for _, t := range s.visibleTasks(f, f.completedTasks) {
 			out.CompletedTasks = append(out.CompletedTasks, clone(t))
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/master/validation"
@@ -189,7 +190,8 @@ func (m *Master) serveReservationForm(w http.ResponseWriter, r *http.Request, re
 		return
 	}
 	if !reserve {
-		m.writeOpResult(w, r, func() opResult { return m.st.operatorUnreserve(agentID, rs) })
+		call := &masterpb.Call{Type: masterpb.Call_UNRESERVE_RESOURCES.Enum(), UnreserveResources: &masterpb.Call_UnreserveResources{Resources: rs}}
+		m.writeOpResult(w, r, m.authorizedOp(r, call, func() opResult { return m.st.operatorUnreserve(agentID, rs) }))
 		return
 	}
 	var source []*mesospb.Resource
@@ -199,5 +201,6 @@ func (m *Master) serveReservationForm(w http.ResponseWriter, r *http.Request, re
 			return
 		}
 	}
-	m.writeOpResult(w, r, func() opResult { return m.st.operatorReserve(agentID, source, rs) })
+	call := &masterpb.Call{Type: masterpb.Call_RESERVE_RESOURCES.Enum(), ReserveResources: &masterpb.Call_ReserveResources{Resources: rs}}
+	m.writeOpResult(w, r, m.authorizedOp(r, call, func() opResult { return m.st.operatorReserve(agentID, source, rs) }))
 }

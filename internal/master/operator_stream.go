@@ -44,6 +44,8 @@ import (
 type opSubscriber struct {
 	id  string
 	out *outbox[*masterpb.Event]
+	// view filters the events of a reader the ACLs limit (authz.go).
+	view *viewer
 }
 
 // serveOperatorSubscribe answers SUBSCRIBE: the loop queues SUBSCRIBED
@@ -52,8 +54,8 @@ type opSubscriber struct {
 func (m *Master) serveOperatorSubscribe(w http.ResponseWriter, r *http.Request, mt codec.MediaType) {
 	id := uuid.NewString()
 	sub := &opSubscriber{id: id, out: newOutbox[*masterpb.Event](&m.gate).
-		bound(m.cfg.MaxEventQueueBytes, m.log.With("stream", "operator", "stream_id", id))}
-	if err := m.do(r.Context(), func() { m.st.addSubscriber(sub) }); err != nil {
+		bound(m.cfg.MaxEventQueueBytes, m.log.With("stream", "operator", "stream_id", id)), view: m.viewerFor(r)}
+	if err := m.do(r.Context(), func() { m.st.viewing(sub.view, func() { m.st.addSubscriber(sub) }) }); err != nil {
 		writeStopped(w, err)
 		return
 	}
@@ -110,7 +112,9 @@ func (s *state) publish(build func() *masterpb.Event) {
 	}
 	ev := build()
 	for _, sub := range s.subscribers {
-		sub.out.push(ev)
+		if sub.view == nil || s.eventVisible(sub.view, ev) {
+			sub.out.push(ev)
+		}
 	}
 }
 

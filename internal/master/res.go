@@ -170,13 +170,13 @@ func (s *state) stateSummary(*http.Request) any {
 		agentFws[aid][f.id] = true
 	}
 	for _, f := range s.sortedFrameworks() {
-		for _, t := range sortedTasks(f.tasks) {
+		for _, t := range s.visibleTasks(f, sortedTasks(f.tasks)) {
 			note(f, t)
 		}
-		for _, t := range f.unreachableTasks {
+		for _, t := range s.visibleTasks(f, f.unreachableTasks) {
 			note(f, t)
 		}
-		for _, t := range f.completedTasks {
+		for _, t := range s.visibleTasks(f, f.completedTasks) {
 			note(f, t)
 		}
 	}
@@ -194,6 +194,9 @@ func (s *state) stateSummary(*http.Request) any {
 	}
 	fws := []object{}
 	for _, f := range s.sortedFrameworks() {
+		if !s.view.framework(f) {
+			continue
+		}
 		o := s.frameworkSummaryJSON(f)
 		writeCounts(o, fwCounts[f.id])
 		o["slave_ids"] = sortedKeys(fwAgents[f.id])

@@ -244,6 +244,9 @@ func allocatorQuota(c *quotapb.QuotaConfig) allocator.Quota {
 func (s *state) rolesEndpoint(*http.Request) any {
 	out := []object{}
 	for _, role := range s.knownRoles() {
+		if !s.view.role(role) {
+			continue
+		}
 		q := s.quotaConfig(role)
 		allocated, offered := s.roleAllocated(role), s.roleOffered(role)
 		out = append(out, object{
@@ -271,6 +274,9 @@ func (s *state) rolesEndpoint(*http.Request) any {
 func (s *state) getRoles() *masterpb.Response {
 	out := &masterpb.Response_GetRoles{}
 	for _, name := range s.knownRoles() {
+		if !s.view.role(name) {
+			continue
+		}
 		role := &mesospb.Role{Name: ptr(name), Weight: ptr(s.weight(name))}
 		q := s.roleAllocated(name).add(s.roleOffered(name))
 		for _, res := range slices.Sorted(maps.Keys(q)) {

@@ -26,6 +26,10 @@ type state struct {
 	// Serve starts leading (right after start).
 	electedTime time.Time
 
+	// view, while a read is built for one reader, filters what it shows
+	// (authz.go); nil: everything.
+	view *viewer
+
 	frameworks          map[string]*framework // registered (incl. recovered/disconnected)
 	completedFrameworks []*framework          // oldest first, bounded
 

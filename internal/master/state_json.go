@@ -62,7 +62,8 @@ func (m *Master) serveRead(build func(r *http.Request) any, gate bool) http.Hand
 			return
 		}
 		var v any
-		if err := m.do(r.Context(), func() { v = build(r) }); err != nil {
+		view := m.viewerFor(r)
+		if err := m.do(r.Context(), func() { m.st.viewing(view, func() { v = build(r) }) }); err != nil {
 			writeStopped(w, err)
 			return
 		}
@@ -124,7 +125,9 @@ func (s *state) stateJSON(*http.Request) any {
 	if s.cfg.Cluster != "" {
 		o["cluster"] = s.cfg.Cluster
 	}
-	o["flags"] = s.flags()
+	if s.view.flags() {
+		o["flags"] = s.flags()
+	}
 	slaves := []object{}
 	for _, a := range s.sortedAgents() {
 		slaves = append(slaves, s.agentJSON(a, false))
@@ -192,7 +195,9 @@ func (s *state) agentJSON(a *agent, full bool) object {
 	}
 	reserved := object{}
 	for role, rs := range reservations(a.total) {
-		reserved[role] = legacyMap(rs)
+		if s.view.role(role) {
+			reserved[role] = legacyMap(rs)
+		}
 	}
 	o := object{
 		"id":                   a.id,
@@ -220,12 +225,14 @@ func (s *state) agentJSON(a *agent, full bool) object {
 	if full {
 		reservedFull := object{}
 		for role, rs := range reservations(a.total) {
-			reservedFull[role] = resourcesJSON(rs)
+			if s.view.role(role) {
+				reservedFull[role] = resourcesJSON(s.visibleResources(rs))
+			}
 		}
 		o["reserved_resources_full"] = reservedFull
-		o["unreserved_resources_full"] = resourcesJSON(unreserved(a.total))
-		o["used_resources_full"] = resourcesJSON(usedFull)
-		o["offered_resources_full"] = resourcesJSON(offeredFull)
+		o["unreserved_resources_full"] = resourcesJSON(s.visibleResources(unreserved(a.total)))
+		o["used_resources_full"] = resourcesJSON(s.visibleResources(usedFull))
+		o["offered_resources_full"] = resourcesJSON(s.visibleResources(offeredFull))
 	}
 	return o
 }
@@ -243,12 +250,12 @@ func resourcesJSON(rs []*mesospb.Resource) []json.RawMessage {
 func (s *state) frameworksJSON(id string, selected bool) ([]object, []object) {
 	fws, completed := []object{}, []object{}
 	for _, f := range s.sortedFrameworks() {
-		if !selected || f.id == id {
+		if (!selected || f.id == id) && s.view.framework(f) {
 			fws = append(fws, s.frameworkJSON(f))
 		}
 	}
 	for _, f := range s.completedFrameworks {
-		if !selected || f.id == id {
+		if (!selected || f.id == id) && s.view.framework(f) {
 			completed = append(completed, s.frameworkJSON(f))
 		}
 	}
@@ -300,13 +307,13 @@ func (s *state) frameworkSummaryJSON(f *framework) object {
 func (s *state) frameworkJSON(f *framework) object {
 	used, offered := frameworkResources(f)
 	tasks, completed, unreachable := []object{}, []object{}, []object{}
-	for _, t := range sortedTasks(f.tasks) {
+	for _, t := range s.visibleTasks(f, sortedTasks(f.tasks)) {
 		tasks = append(tasks, taskJSON(t))
 	}
-	for _, t := range f.completedTasks {
+	for _, t := range s.visibleTasks(f, f.completedTasks) {
 		completed = append(completed, taskJSON(t))
 	}
-	for _, t := range f.unreachableTasks {
+	for _, t := range s.visibleTasks(f, f.unreachableTasks) {
 		unreachable = append(unreachable, taskJSON(t))
 	}
 	offers := []object{}
@@ -322,7 +329,9 @@ func (s *state) frameworkJSON(f *framework) object {
 	executors := []object{}
 	for _, agentID := range sortedKeys(f.executors) {
 		for _, eid := range sortedKeys(f.executors[agentID]) {
-			executors = append(executors, executorJSON(f.executors[agentID][eid], agentID))
+			if s.view.executor(f, f.executors[agentID][eid]) {
+				executors = append(executors, executorJSON(f.executors[agentID][eid], agentID))
+			}
 		}
 	}
 	o := s.frameworkSummaryJSON(f)
@@ -571,14 +580,16 @@ func (s *state) tasksEndpoint(r *http.Request) any {
 	tid, byTask := httpapi.QueryValue(q, "task_id")
 	var all []*mesospb.Task
 	collect := func(f *framework) {
-		if byFramework && f.id != fid {
+		if byFramework && f.id != fid || !s.view.framework(f) {
 			return
 		}
 		for _, t := range f.tasks {
-			all = append(all, t)
+			if s.view.task(f, t) {
+				all = append(all, t)
+			}
 		}
-		all = append(all, f.unreachableTasks...)
-		all = append(all, f.completedTasks...)
+		all = append(all, s.visibleTasks(f, f.unreachableTasks)...)
+		all = append(all, s.visibleTasks(f, f.completedTasks)...)
 	}
 	for _, f := range s.sortedFrameworks() {
 		collect(f)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/master/validation"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/taskstate"
@@ -113,6 +114,11 @@ func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 				continue
 			}
 			for _, t := range tasks {
+				// Master::_accept authorizes each task before validating it.
+				if !s.taskAllowed(f, t) {
+					taskError([]*mesospb.TaskInfo{t}, mesospb.TaskStatus_REASON_TASK_UNAUTHORIZED, authz.DeniedLaunch(t, f.info))
+					continue
+				}
 				if t.GetExecutor() != nil && t.GetExecutor().FrameworkId == nil {
 					t.Executor.FrameworkId = &mesospb.FrameworkID{Value: ptr(f.id)}
 				}
@@ -160,6 +166,10 @@ func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 			}
 			if e == nil {
 				taskError(tasks, mesospb.TaskStatus_REASON_TASK_GROUP_INVALID, "'LaunchGroup.executor' must be set")
+				continue
+			}
+			if msg := s.taskGroupDenied(f, tasks); msg != "" {
+				taskError(tasks, mesospb.TaskStatus_REASON_TASK_GROUP_UNAUTHORIZED, msg)
 				continue
 			}
 			for _, t := range tasks {

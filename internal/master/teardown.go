@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/meso-project/meso/api/v1/masterpb"
+	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/httpapi"
 )
 
@@ -36,7 +38,9 @@ func (m *Master) serveTeardown(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var res opResult
-	if err := m.do(r.Context(), func() { res = m.st.teardown(id) }); err != nil {
+	call := &masterpb.Call{Type: masterpb.Call_TEARDOWN.Enum(), Teardown: &masterpb.Call_Teardown{FrameworkId: &mesospb.FrameworkID{Value: &id}}}
+	op := m.authorizedOp(r, call, func() opResult { return m.st.teardown(id) })
+	if err := m.do(r.Context(), func() { res = op() }); err != nil {
 		writeStopped(w, err)
 		return
 	}
