@@ -55,6 +55,11 @@ Examples:
 			fs.BoolVar(&cfg.Checkpoint, "checkpoint", false, "ask the agent to checkpoint the task so it survives agent restarts")
 			fs.Var(&killAfter, "kill_after", "kill each task this long after it runs, e.g. 10secs")
 			fs.StringVar(&contentType, "content_type", "protobuf", "how to talk to the master: protobuf or json")
+			fs.StringVar(&cfg.Principal, "principal", "", "the principal to use for framework authentication (also FrameworkInfo.principal)")
+			fs.Func("secret", "the secret to use for framework authentication (with --principal)", func(v string) error {
+				cfg.Secret, cfg.HasSecret = v, true
+				return nil
+			})
 			return func(ctx context.Context, _ []string) error {
 				cfg.Shell = *shell
 				cfg.KillAfter = time.Duration(killAfter.Duration)

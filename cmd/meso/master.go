@@ -47,6 +47,7 @@ type masterFlags struct {
 	loggingLevel                            string
 	maxOperatorSubscribers                  int
 	log                                     logFlags
+	authn                                   masterAuthnFlags // authn.go; `meso master` only
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -60,6 +61,7 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 			"directory for the registry; required with --registry=replicated_log (the default) unless --zk is given")
 		fs.StringVar(&f.loggingLevel, "logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
 		f.log.register(fs)
+		f.authn.register(fs)
 	}
 	fs.StringVar(&f.allocatorName, "allocator", "HierarchicalDRF", "allocator to use (HierarchicalDRF)")
 	fs.StringVar(&f.roleSorter, "role_sorter", "drf", "how roles are ordered for offers: drf or random")
@@ -252,6 +254,10 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				if err != nil {
 					return err
 				}
+				realms, err := f.authn.realms(logger)
+				if err != nil {
+					return err
+				}
 				ha, err := f.buildHA(ctx, logger, f.workDir)
 				if err != nil {
 					return err
@@ -260,6 +266,7 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				cfg := f.config(logger, alloc, flags.Dump(fs))
 				cfg.LogLevel = level
 				cfg.LogFile = logFile
+				cfg.Authenticators = realms
 				cfg.Registrar, cfg.Contender, cfg.Detector = ha.registrar, ha.contender, ha.detector
 				m, err := master.New(cfg)
 				if err != nil {

@@ -23,6 +23,7 @@ const actorID = "slave(1)"
 // httpapi.Router): /state/ and /slave(1)/state/x reach /state.
 func (a *Agent) routes() http.Handler {
 	rt := httpapi.NewRouter(actorID)
+	rt.Wrap = a.authenticateRoute // authn.go
 	route := func(path string, h http.HandlerFunc) { rt.Handle(actorID, path, h) }
 	a.files.Register(rt)
 	route("/api/v1/executor", a.executorAPI)

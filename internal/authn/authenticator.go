@@ -293,3 +293,27 @@ func ClaimsString(claims map[string]string) string {
 	b.WriteString("}}")
 	return b.String()
 }
+
+// BasicTransport returns a RoundTripper that sends c as HTTP basic
+// credentials on every request (the agent's --credential on the agent
+// protocol); base when c is nil. A nil base is http.DefaultTransport.
+func BasicTransport(base http.RoundTripper, c *Credential) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if c == nil {
+		return base
+	}
+	return basicTransport{base: base, c: *c}
+}
+
+type basicTransport struct {
+	base http.RoundTripper
+	c    Credential
+}
+
+func (t basicTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r2 := r.Clone(r.Context())
+	r2.SetBasicAuth(t.c.Principal, t.c.Secret)
+	return t.base.RoundTrip(r2)
+}

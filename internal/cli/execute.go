@@ -102,6 +102,12 @@ type ExecuteConfig struct {
 	User string
 	// Logger receives the scheduler library's logs (default: discarded).
 	Logger *slog.Logger
+	// Principal is FrameworkInfo.principal (--principal); with Secret
+	// (--secret) it is also the credential the framework authenticates
+	// with, as mesos-execute does.
+	Principal, Secret string
+	// HasSecret tells an empty --secret from none.
+	HasSecret bool
 }
 
 // NewExecuteConfig returns an ExecuteConfig with the defaults filled in
@@ -247,6 +253,7 @@ func newExecution(cfg ExecuteConfig, out *printer) (*execution, error) {
 		ContentType:  cfg.ContentType,
 		Logger:       cfg.Logger,
 		OnDisconnect: x.onDisconnect,
+		Credential:   x.credential(),
 	})
 	if err != nil {
 		return nil, err
@@ -354,7 +361,12 @@ func (x *execution) frameworkInfo() *mesospb.FrameworkInfo {
 	capability := func(t mesospb.FrameworkInfo_Capability_Type) *mesospb.FrameworkInfo_Capability {
 		return &mesospb.FrameworkInfo_Capability{Type: t.Enum()}
 	}
+	var principal *string
+	if x.cfg.Principal != "" {
+		principal = proto.String(x.cfg.Principal)
+	}
 	return &mesospb.FrameworkInfo{
+		Principal:  principal,
 		User:       proto.String(x.cfg.User),
 		Name:       proto.String(x.cfg.FrameworkName),
 		Role:       proto.String(x.cfg.Role),
@@ -682,4 +694,12 @@ func (x *execution) stopKiller() {
 		}
 	}
 	x.killers = nil
+}
+
+// credential is mesos-execute's: --principal with --secret.
+func (x *execution) credential() *mesospb.Credential {
+	if x.cfg.Principal == "" || !x.cfg.HasSecret {
+		return nil
+	}
+	return &mesospb.Credential{Principal: proto.String(x.cfg.Principal), Secret: proto.String(x.cfg.Secret)}
 }

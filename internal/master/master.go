@@ -18,6 +18,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/pkg/detector"
@@ -122,6 +123,12 @@ type Config struct {
 	// streams; a new one past it closes the oldest
 	// (--max_operator_event_stream_subscribers, default 1000).
 	MaxOperatorEventStreamSubscribers int
+	// Authenticators authenticate the master's HTTP realms
+	// (--authenticate_http_readonly, --authenticate_http_readwrite,
+	// --authenticate_http_frameworks and, for the agent protocol,
+	// --authenticate_agents); a realm without one is open (authn.go).
+	// Added field.
+	Authenticators authn.Realms
 }
 
 func (c *Config) setDefaults() {
