@@ -68,15 +68,15 @@ func verifyExecutorClaims(ctx context.Context, frameworkID, executorID, containe
 	}
 	claims, _ := authn.Claims(ctx)
 	who := principalString(ctx, claims)
-	if claims["fid"] != frameworkID || claims == nil {
+	if fid, ok := claims["fid"]; !ok || fid != frameworkID {
 		return "Authenticated principal '" + who + "' does not contain an 'fid' claim with the framework ID " +
-			frameworkIDString(frameworkID) + ", which is set in the call"
+			frameworkID + ", which is set in the call"
 	}
-	if claims["eid"] != executorID {
+	if eid, ok := claims["eid"]; !ok || eid != executorID {
 		return "Authenticated principal '" + who + "' does not contain an 'eid' claim with the executor ID " +
-			executorIDString(executorID) + ", which is set in the call"
+			executorID + ", which is set in the call"
 	}
-	if claims["cid"] != containerID {
+	if cid, ok := claims["cid"]; !ok || cid != containerID {
 		return "Authenticated principal '" + who + "' does not contain a 'cid' claim with the correct active ContainerID"
 	}
 	return ""
@@ -88,11 +88,6 @@ func principalString(ctx context.Context, claims map[string]string) string {
 	}
 	return authn.ClaimsString(claims)
 }
-
-// frameworkIDString and executorIDString print IDs as Mesos's stringify of
-// FrameworkID and ExecutorID does: the value.
-func frameworkIDString(id string) string { return id }
-func executorIDString(id string) string  { return id }
 
 // executorMayCall limits what an executor's token may do on the operator
 // API, as Mesos's LocalAuthorizer does for a principal with claims only
