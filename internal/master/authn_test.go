@@ -175,3 +175,35 @@ func TestSchedulerClaimsOnlyPrincipal(t *testing.T) {
 		t.Errorf("token principal: %d %s", resp.StatusCode, body)
 	}
 }
+
+// --authenticate_agents: the agent protocol takes only agents with a
+// credential of --credentials.
+func TestAgentsAuthenticate(t *testing.T) {
+	h := startMaster(t, func(c *Config) {
+		c.Authenticators = authn.Realms{authn.RealmMasterAgent: authn.NewBasic(authn.RealmMasterAgent, testCreds)}
+	})
+	for _, auth := range []string{"", basicAuth("agent", "wrong")} {
+		req, _ := http.NewRequest(http.MethodPost, h.url("/master/internal/agent"), strings.NewReader(""))
+		req.Header.Set("Content-Type", string(codec.Protobuf))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Basic realm="mesos-master-agent"` {
+			t.Errorf("agent protocol with %q: %d %q", auth, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	}
+	h.auth = basicAuth("agent", "agent-pw")
+	if a := h.registerAgent("cpus:1;mem:128"); a.id == "" {
+		t.Error("an agent with its credential did not register")
+	}
+	// The other realms stay open.
+	h.auth = ""
+	if code, _, _ := h.get("/master/state"); code != http.StatusOK {
+		t.Errorf("/master/state: %d", code)
+	}
+}

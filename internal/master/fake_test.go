@@ -532,6 +532,9 @@ func (h *harness) openAgent(call *agentapipb.Call) *testAgent {
 	req, _ := http.NewRequest(http.MethodPost, h.url("/master/internal/agent"), bytes.NewReader(body))
 	req.Header.Set("Content-Type", string(codec.Protobuf))
 	req.Header.Set("Accept", string(codec.Protobuf))
+	if h.auth != "" {
+		req.Header.Set("Authorization", h.auth)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
