@@ -99,7 +99,7 @@ func (f *masterAuthnFlags) realms(logger *slog.Logger) (authn.Realms, error) {
 // (docs/configuration/agent.md).
 type agentAuthnFlags struct {
 	httpReadonly, httpReadwrite, httpExecutors bool
-	httpAuthenticators                         string
+	httpAuthenticators, authenticatee          string
 	httpCredentials, credential, jwtSecretKey  flags.Path
 }
 
@@ -117,6 +117,8 @@ func (f *agentAuthnFlags) register(fs *flag.FlagSet) {
 		"path (or file:// URL) of the JSON credentials of HTTP clients: {\"credentials\":[{\"principal\":\"p\",\"secret\":\"s\"}]}")
 	fs.Var(&f.credential, "credential",
 		"path (or file:// URL) of this agent's own credential to the master: {\"principal\":\"p\",\"secret\":\"s\"}")
+	fs.StringVar(&f.authenticatee, "authenticatee", "crammd5",
+		"how the agent authenticates to the master with --credential: crammd5 (the built-in one)")
 	fs.Var(&f.jwtSecretKey, "jwt_secret_key", "path of the file holding the key that signs and checks executor tokens (HS256)")
 }
 
@@ -130,6 +132,9 @@ type agentAuthn struct {
 // resolve checks the flags as Mesos's agent does (same messages).
 func (f *agentAuthnFlags) resolve(logger *slog.Logger) (agentAuthn, error) {
 	var out agentAuthn
+	if f.authenticatee != "crammd5" {
+		return out, fmt.Errorf("Authenticatee '%s' not found. Check the spelling (compare to 'crammd5') or verify that the authenticatee was loaded successfully (see --modules)", f.authenticatee)
+	}
 	if f.credential.Value != "" {
 		c, err := authn.ReadCredential(f.credential.Value, "--credential")
 		if err != nil {
