@@ -59,6 +59,8 @@ type agentFlags struct {
 	// Garbage collection.
 	gcDelay, gcDiskWatchInterval flags.Duration
 	gcDiskHeadroom               float64
+
+	authn agentAuthnFlags // authn.go; `meso agent` only
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -76,6 +78,7 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 		f.log.register(fs)
 		f.authz = &authzFlags{}
 		f.authz.register(fs)
+		f.authn.register(fs)
 	}
 	fs.StringVar(&f.resources, "resources", "",
 		"total resources, e.g. 'cpus:4;mem:4096;ports:[31000-32000]' or a JSON array;\nnames left out are detected")
@@ -283,6 +286,11 @@ Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
 					return err
 				}
 				cfg.LogFile = logFile
+				auth, err := f.authn.resolve(logger)
+				if err != nil {
+					return err
+				}
+				cfg.Authenticators, cfg.Credential, cfg.ExecutorSecretKey = auth.realms, auth.credential, auth.jwtKey
 				cfg.LogLevel = level // SET_LOGGING_LEVEL changes what the agent logs
 				if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 					return fmt.Errorf("cannot create --work_dir: %w", err)

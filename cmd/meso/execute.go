@@ -58,6 +58,11 @@ Examples:
 			fs.BoolVar(&cfg.PartitionAware, "partition_aware", cfg.PartitionAware, "subscribe with the PARTITION_AWARE capability (TASK_UNREACHABLE, TASK_DROPPED, TASK_GONE rather than TASK_LOST)")
 			fs.Var(&killAfter, "kill_after", "kill each task this long after it runs, e.g. 10secs")
 			fs.StringVar(&contentType, "content_type", "protobuf", "how to talk to the master: protobuf or json")
+			fs.StringVar(&cfg.Principal, "principal", "", "the principal to use for framework authentication (also FrameworkInfo.principal)")
+			fs.Func("secret", "the secret to use for framework authentication (with --principal)", func(v string) error {
+				cfg.Secret, cfg.HasSecret = v, true
+				return nil
+			})
 			return func(ctx context.Context, _ []string) error {
 				cfg.Shell = *shell
 				cfg.KillAfter = time.Duration(killAfter.Duration)

@@ -19,6 +19,10 @@ import (
 // answers to common mistakes: each says what to do next.
 func TestCommandLine(t *testing.T) {
 	bin := testutil.MesoBinary(t)
+	creds := filepath.Join(t.TempDir(), "credentials.json")
+	if err := os.WriteFile(creds, []byte(`{"credentials":[{"principal":"p","secret":"s"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		args     []string
@@ -65,6 +69,19 @@ func TestCommandLine(t *testing.T) {
 			"Support for '--registry_strict' has been disabled"},
 		{"agent_reregister_timeout minimum", []string{"master", "--registry=in_memory", "--agent_reregister_timeout=1mins"}, nil, 1,
 			"Must be at least 10mins"},
+		{"http framework authentication needs its authenticators", []string{"master", "--registry=in_memory",
+			"--authenticate_http_frameworks", "--credentials=file://" + creds}, nil, 1, "Missing `--http_framework_authenticators` flag"},
+		{"credentials file must exist", []string{"master", "--registry=in_memory", "--authenticate_http_readonly",
+			"--credentials=file:///nonexistent/creds"}, nil, 1, "Failed to read credentials file '/nonexistent/creds'"},
+		{"basic authenticator needs credentials", []string{"master", "--registry=in_memory", "--authenticate_http_readwrite"}, nil, 1,
+			"No credentials provided for the default 'basic' HTTP authenticator for realm 'mesos-master-readwrite'"},
+		{"unknown http authenticator", []string{"master", "--registry=in_memory", "--authenticate_http_readonly",
+			"--http_authenticators=kerberos", "--credentials=" + creds}, nil, 1, "HTTP authenticator 'kerberos' not found"},
+		{"executor authentication needs a key", []string{"agent", "--master=127.0.0.1:1", "--work_dir=" + t.TempDir(),
+			"--authenticate_http_executors"}, nil, 1, "--jwt_secret_key must be specified when --authenticate_http_executors is set to true"},
+		{"agent credential file", []string{"agent", "--master=127.0.0.1:1", "--work_dir=" + t.TempDir(),
+			"--credential=file:///nonexistent/cred"}, nil, 1, "Failed to read credential file '/nonexistent/cred'"},
+		{"execute has --principal and --secret", []string{"execute", "--help"}, nil, 0, "--secret"},
 		{"removal limit needs a percent", []string{"master", "--registry=in_memory", "--recovery_agent_removal_limit=50"}, nil, 1,
 			"missing '%'"},
 	}

@@ -53,6 +53,7 @@ type masterFlags struct {
 	parsedRateLimits                        *mesospb.RateLimits // set by validateHA()
 	log                                     logFlags
 	authz                                   authzFlags
+	authn                                   masterAuthnFlags // authn.go; `meso master` only
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -66,6 +67,7 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 			"directory for the registry; required with --registry=replicated_log (the default) unless --zk is given")
 		fs.StringVar(&f.loggingLevel, "logging_level", "INFO", "log level: INFO, WARNING, ERROR or DEBUG")
 		f.log.register(fs)
+		f.authn.register(fs)
 	}
 	fs.StringVar(&f.allocatorName, "allocator", "HierarchicalDRF", "allocator to use (HierarchicalDRF)")
 	fs.StringVar(&f.roleSorter, "role_sorter", "drf", "how roles are ordered for offers: drf or random")
@@ -275,6 +277,10 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				if err != nil {
 					return err
 				}
+				realms, err := f.authn.realms(logger)
+				if err != nil {
+					return err
+				}
 				ha, err := f.buildHA(ctx, logger, f.workDir)
 				if err != nil {
 					return err
@@ -283,6 +289,7 @@ frameworks (v1 scheduler API on /api/v1/scheduler, state on /master/state).`,
 				cfg := f.config(logger, alloc, flags.Dump(fs))
 				cfg.LogLevel = level
 				cfg.LogFile = logFile
+				cfg.Authenticators = realms
 				cfg.Registrar, cfg.Contender, cfg.Detector = ha.registrar, ha.contender, ha.detector
 				tc, err := tlsFromEnv(logger)
 				if err != nil {

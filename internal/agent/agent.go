@@ -21,6 +21,7 @@ import (
 	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/agent/gc"
 	"github.com/meso-project/meso/internal/agent/statusupdate"
+	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/containerizer"
@@ -174,6 +175,17 @@ type Config struct {
 	// composition root builds it from the containerizer flags and closes it
 	// after Serve returned.
 	Containerizer containerizer.Containerizer
+
+	// Authenticators authenticate the agent's HTTP realms
+	// (--authenticate_http_readonly, _readwrite, _executors); a realm
+	// without one is open (authn.go). Added field.
+	Authenticators authn.Realms
+	// ExecutorSecretKey, when set (--jwt_secret_key), signs each
+	// executor's token (MESOS_EXECUTOR_AUTHENTICATION_TOKEN). Added field.
+	ExecutorSecretKey []byte
+	// Credential is the agent's credential to the master (--credential),
+	// sent on the agent protocol; nil: none. Added field.
+	Credential *authn.Credential
 }
 
 // Agent is a meso agent. Create it with New and run it with Serve.
@@ -395,6 +407,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	a.ctx = ctx
 	a.out = newSender(a.log, a.cfg.TLS)
+	a.out.client.Transport = authn.BasicTransport(a.out.client.Transport, a.cfg.Credential)
 	collector, err := gc.New(gc.Config{WorkDir: a.cfg.WorkDir, Delay: a.cfg.GCDelay,
 		DiskHeadroom: a.cfg.GCDiskHeadroom, DiskWatchInterval: a.cfg.DiskWatchInterval, Logger: a.log})
 	if err != nil {

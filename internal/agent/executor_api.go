@@ -110,6 +110,10 @@ func (a *Agent) executorAPI(w http.ResponseWriter, r *http.Request) {
 			apiErr = httpapi.Errorf(http.StatusBadRequest, "Executor cannot be found")
 			return
 		}
+		if msg := verifyExecutorClaims(r.Context(), fw.id, ex.id, ex.containerID); msg != "" {
+			apiErr = httpapi.Errorf(http.StatusForbidden, "%s", msg)
+			return
+		}
 		if ex.state == executorRegistering && call.GetType() != executorpb.Call_SUBSCRIBE {
 			apiErr = httpapi.Errorf(http.StatusForbidden, "Executor is not subscribed")
 			return

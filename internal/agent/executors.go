@@ -20,6 +20,7 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/fetcher"
 	"github.com/meso-project/meso/internal/agent/paths"
+	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/internal/users"
@@ -545,6 +546,10 @@ func (a *Agent) executorEnv(ex *executor) []string {
 			continue // resolved by the environment_secret isolator
 		}
 		env[v.GetName()] = v.GetValue()
+	}
+	if key := a.cfg.ExecutorSecretKey; key != nil {
+		// Set last: the executor's own environment cannot replace it.
+		env[authn.ExecutorTokenEnv] = authn.SignJWT(authn.ExecutorClaims(ex.fw.id, ex.id, ex.containerID), key)
 	}
 	out := make([]string, 0, len(env))
 	for _, k := range slices.Sorted(maps.Keys(env)) {

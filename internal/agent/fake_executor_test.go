@@ -68,6 +68,9 @@ func fakeExecutorMain(mode string) int {
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/x-protobuf")
 		req.Header.Set("Accept", "application/x-protobuf")
+		if tok := os.Getenv("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"); tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
 		return http.DefaultClient.Do(req)
 	}
 	update := func(task *mesospb.TaskID, state mesospb.TaskState) []byte {

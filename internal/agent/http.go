@@ -25,6 +25,7 @@ const actorID = "slave(1)"
 // httpapi.Router): /state/ and /slave(1)/state/x reach /state.
 func (a *Agent) routes() http.Handler {
 	rt := httpapi.NewRouter(actorID)
+	rt.Wrap = a.authenticateRoute // authn.go
 	route := func(path string, h http.HandlerFunc) { rt.Handle(actorID, path, h) }
 	// /files, with the authorization of the path read (authz.go).
 	rt.HandleFunc(files.ProcessID, "/browse", a.guardFiles(a.files.ServeBrowse))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/paths"
+	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/recordio"
@@ -61,7 +62,10 @@ func masterEndpoint(leader *detector.Leader, tc *tlsconfig.Config) string {
 // its registration timer on a new master). It returns nil when ctx ends, and
 // an error when the detector fails (Mesos's agent then exits).
 func (a *Agent) runMasterLink(ctx context.Context) error {
-	client := a.cfg.TLS.Client(0) // no timeout: the response is a long-lived stream
+	// No timeout: the response is a long-lived stream. The agent's
+	// --credential authenticates it (--authenticate_agents).
+	client := a.cfg.TLS.Client(0)
+	client.Transport = authn.BasicTransport(client.Transport, a.cfg.Credential)
 	defer client.CloseIdleConnections()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	leaders, watchDone := watchLeader(watchCtx, a.det)

@@ -90,6 +90,10 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, err)
 		return
 	}
+	if msg := executorMayCall(r.Context(), call); msg != "" {
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusForbidden, "%s", msg))
+		return
+	}
 	if !a.authorizeCall(r, call) {
 		forbidden(w)
 		return

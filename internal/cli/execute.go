@@ -109,6 +109,12 @@ type ExecuteConfig struct {
 	Logger *slog.Logger
 	// TLS is the LIBPROCESS_SSL_* setting (nil: plain http to the master).
 	TLS *tlsconfig.Config
+	// Principal is FrameworkInfo.principal (--principal); with Secret
+	// (--secret) it is also the credential the framework authenticates
+	// with, as mesos-execute does.
+	Principal, Secret string
+	// HasSecret tells an empty --secret from none.
+	HasSecret bool
 }
 
 // NewExecuteConfig returns an ExecuteConfig with the defaults filled in
@@ -256,6 +262,7 @@ func newExecution(cfg ExecuteConfig, out *printer) (*execution, error) {
 		Logger:       cfg.Logger,
 		TLS:          cfg.TLS,
 		OnDisconnect: x.onDisconnect,
+		Credential:   x.credential(),
 	})
 	if err != nil {
 		return nil, err
@@ -364,6 +371,10 @@ func (x *execution) frameworkInfo() *mesospb.FrameworkInfo {
 	capability := func(t mesospb.FrameworkInfo_Capability_Type) *mesospb.FrameworkInfo_Capability {
 		return &mesospb.FrameworkInfo_Capability{Type: t.Enum()}
 	}
+	var principal *string
+	if x.cfg.Principal != "" {
+		principal = proto.String(x.cfg.Principal)
+	}
 	caps := []*mesospb.FrameworkInfo_Capability{
 		capability(mesospb.FrameworkInfo_Capability_RESERVATION_REFINEMENT),
 		capability(mesospb.FrameworkInfo_Capability_TASK_KILLING_STATE),
@@ -373,6 +384,7 @@ func (x *execution) frameworkInfo() *mesospb.FrameworkInfo {
 		caps = append(caps, capability(mesospb.FrameworkInfo_Capability_PARTITION_AWARE))
 	}
 	return &mesospb.FrameworkInfo{
+		Principal:    principal,
 		User:         proto.String(x.cfg.User),
 		Name:         proto.String(x.cfg.FrameworkName),
 		Role:         proto.String(x.cfg.Role),
@@ -737,4 +749,12 @@ func (x *execution) stopKiller() {
 		}
 	}
 	x.killers = nil
+}
+
+// credential is mesos-execute's: --principal with --secret.
+func (x *execution) credential() *mesospb.Credential {
+	if x.cfg.Principal == "" || !x.cfg.HasSecret {
+		return nil
+	}
+	return &mesospb.Credential{Principal: proto.String(x.cfg.Principal), Secret: proto.String(x.cfg.Secret)}
 }

@@ -156,7 +156,8 @@ func Parse(fs *flag.FlagSet, args []string, envPrefix string, lookupEnv func(str
 // set expands file:// values and stores value into f through fs.Set, so that
 // fs.Visit reports the flag as set.
 func set(fs *flag.FlagSet, f *flag.Flag, value, source string, o options) error {
-	if path, ok := strings.CutPrefix(value, "file://"); ok && !o.noFileExpansion[f.Name] {
+	_, isPath := f.Value.(pathFlag)
+	if path, ok := strings.CutPrefix(value, "file://"); ok && !o.noFileExpansion[f.Name] && !isPath {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return fmt.Errorf("flags: failed to load flag '%s' from %s: %w", f.Name, source, err)

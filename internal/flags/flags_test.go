@@ -250,3 +250,15 @@ func TestBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestPathFlagNotExpanded(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var p Path
+	fs.Var(&p, "credentials", "")
+	if _, err := Parse(fs, []string{"--credentials=file:///does/not/exist"}, "X_", envOf(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if p.Value != "/does/not/exist" {
+		t.Errorf("Path = %q, want /does/not/exist", p.Value)
+	}
+}

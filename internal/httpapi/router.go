@@ -36,6 +36,10 @@ import (
 type Router struct {
 	delegate  string
 	processes map[string]map[string]http.Handler
+	// Wrap, when set before the routes are registered, wraps each route's
+	// handler as Handle registers it (authentication per route, as
+	// libprocess's route(path, realm, ...) does).
+	Wrap func(id, route string, h http.Handler) http.Handler
 }
 
 // NewRouter returns a Router whose delegate process (the one serving paths
@@ -64,7 +68,23 @@ func (rt *Router) Handle(id, route string, h http.Handler) {
 	if _, dup := routes[name]; dup {
 		panic(fmt.Sprintf("httpapi: route %s%s registered twice", id, route))
 	}
+	if rt.Wrap != nil {
+		h = rt.Wrap(id, route, h)
+	}
 	routes[name] = h
+}
+
+// Routes lists every registered route as "/<id><route>" ("/master/state",
+// "/version/"), sorted, e.g. for tests that walk all of them.
+func (rt *Router) Routes() []string {
+	var out []string
+	for id, routes := range rt.processes {
+		for name := range routes {
+			out = append(out, "/"+id+"/"+name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // HandleFunc is Handle for a function.
@@ -171,18 +191,4 @@ func dirname(p string) string {
 		return "/"
 	}
 	return p[:end+1]
-}
-
-// Routes lists every registered route as "/<process><route>" (e.g.
-// "/master/state", "/version/"), sorted: tests enumerate them, e.g. to
-// check that each is authorized.
-func (rt *Router) Routes() []string {
-	var out []string
-	for id, routes := range rt.processes {
-		for name := range routes {
-			out = append(out, "/"+id+"/"+name)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

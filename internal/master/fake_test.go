@@ -284,6 +284,9 @@ type harness struct {
 	// its own address (port 5051, 5052, ...), since a REGISTER from the
 	// address of a registered agent is that agent again.
 	agents int
+	// auth, if set, is the Authorization header of post and subscribeRaw
+	// (authn_test.go).
+	auth string
 }
 
 func startMaster(t *testing.T, mod func(*Config)) *harness {
@@ -335,6 +338,9 @@ func (h *harness) post(path string, mt codec.MediaType, msg proto.Message, hdr h
 	}
 	req, _ := http.NewRequest(http.MethodPost, h.url(path), bytes.NewReader(body))
 	req.Header.Set("Content-Type", string(mt))
+	if h.auth != "" {
+		req.Header.Set("Authorization", h.auth)
+	}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
@@ -381,6 +387,9 @@ func (h *harness) subscribeRaw(info *mesospb.FrameworkInfo, mt codec.MediaType) 
 	req, _ := http.NewRequest(http.MethodPost, h.url("/api/v1/scheduler"), bytes.NewReader(body))
 	req.Header.Set("Content-Type", string(mt))
 	req.Header.Set("Accept", string(mt))
+	if h.auth != "" {
+		req.Header.Set("Authorization", h.auth)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -523,6 +532,9 @@ func (h *harness) openAgent(call *agentapipb.Call) *testAgent {
 	req, _ := http.NewRequest(http.MethodPost, h.url("/master/internal/agent"), bytes.NewReader(body))
 	req.Header.Set("Content-Type", string(codec.Protobuf))
 	req.Header.Set("Accept", string(codec.Protobuf))
+	if h.auth != "" {
+		req.Header.Set("Authorization", h.auth)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)

@@ -24,6 +24,7 @@ func (m *Master) Handler() http.Handler {
 // /tasks, and handlers see delegated paths with /master in front.
 func (m *Master) routes() http.Handler {
 	rt := httpapi.NewRouter(actorID)
+	rt.Wrap = m.authenticateRoute // authn.go
 	route := func(path string, h http.HandlerFunc) { rt.Handle(actorID, path, h) }
 	st := m.st
 	route("/api/v1/scheduler", m.serveScheduler)

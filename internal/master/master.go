@@ -18,6 +18,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/files"
@@ -153,6 +154,12 @@ type Config struct {
 	// by the principal of their FrameworkInfo (ratelimiting.go). nil: no
 	// rate limiting.
 	RateLimits *mesospb.RateLimits
+	// Authenticators authenticate the master's HTTP realms
+	// (--authenticate_http_readonly, --authenticate_http_readwrite,
+	// --authenticate_http_frameworks and, for the agent protocol,
+	// --authenticate_agents); a realm without one is open (authn.go).
+	// Added field.
+	Authenticators authn.Realms
 }
 
 func (c *Config) setDefaults() {

@@ -23,7 +23,7 @@ const streamIDHeader = "Mesos-Stream-Id"
 // type, body, Call validation, Accept (SUBSCRIBE), stream ID on SUBSCRIBE,
 // then — inside the actor — framework lookup, subscription, stream ID.
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
-	if !m.gateLeader(w, r) {
+	if !m.gateLeader(w, r) || claimsOnly(w, r) {
 		return
 	}
 	call := &schedulerpb.Call{}
@@ -32,6 +32,12 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := validation.SchedulerCall(call); err != nil {
+		_ = m.do(r.Context(), func() { m.st.countInvalidSchedulerCall(call) })
+		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "Failed to validate scheduler::Call: %v", err))
+		return
+	}
+	principal, authenticated := httpapi.Principal(r.Context())
+	if err := subscribePrincipal(call, principal, authenticated); err != nil {
 		_ = m.do(r.Context(), func() { m.st.countInvalidSchedulerCall(call) })
 		httpapi.WriteError(w, httpapi.Errorf(http.StatusBadRequest, "Failed to validate scheduler::Call: %v", err))
 		return
@@ -64,7 +70,11 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var res callResult
-	if err := m.do(r.Context(), func() { res = m.st.schedulerCall(call, streamID, hasStreamID) }); err != nil {
+	if err := m.do(r.Context(), func() {
+		if res = m.st.callPrincipal(call, principal, authenticated); res.err == nil {
+			res = m.st.schedulerCall(call, streamID, hasStreamID)
+		}
+	}); err != nil {
 		writeStopped(w, err)
 		return
 	}

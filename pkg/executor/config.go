@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/tlsconfig"
 )
@@ -69,6 +70,10 @@ type Config struct {
 	// AuthenticationToken is sent as "Authorization: Bearer <token>"
 	// (MESOS_EXECUTOR_AUTHENTICATION_TOKEN).
 	AuthenticationToken string
+	// Credential, if set and there is no AuthenticationToken, is sent as
+	// HTTP basic credentials (an agent whose executor realm takes basic
+	// authentication with --http_credentials).
+	Credential *mesospb.Credential
 
 	// ContentType is the encoding of calls and events; default codec.Protobuf,
 	// as libmesos's executors use.

@@ -546,6 +546,8 @@ func (e *Executor) newRequest(ctx context.Context, call *executorpb.Call) (*http
 	req.Header.Set("Accept", string(e.cfg.ContentType))
 	if e.cfg.AuthenticationToken != "" {
 		req.Header.Set("Authorization", "Bearer "+e.cfg.AuthenticationToken)
+	} else if cr := e.cfg.Credential; cr != nil {
+		req.SetBasicAuth(cr.GetPrincipal(), cr.GetSecret())
 	}
 	return req, nil
 }

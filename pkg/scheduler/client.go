@@ -78,6 +78,11 @@ type Config struct {
 	// subscribed tells whether this client ever received SUBSCRIBED. A
 	// non-nil return stops Run, which returns that error.
 	OnDisconnect func(err error, failures int, subscribed bool) error
+	// Credential, if set, authenticates every request with HTTP basic
+	// authentication (a master with --authenticate_http_frameworks). Its
+	// principal should be Framework.Principal: the master refuses a
+	// FrameworkInfo.principal that is not the authenticated one.
+	Credential *mesospb.Credential
 }
 
 // Client is a v1 scheduler API client. Run drives the subscription; Call
@@ -418,6 +423,9 @@ func (c *Client) post(ctx context.Context, u *url.URL, body []byte, streamID str
 		req.Header.Set("Accept", string(c.cfg.ContentType))
 		if streamID != "" {
 			req.Header.Set("Mesos-Stream-Id", streamID)
+		}
+		if cr := c.cfg.Credential; cr != nil {
+			req.SetBasicAuth(cr.GetPrincipal(), cr.GetSecret())
 		}
 		resp, err := c.http.Do(req)
 		if err != nil {
