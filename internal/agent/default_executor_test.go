@@ -37,6 +37,11 @@ func TestDefaultExecutorGroupFinishes(t *testing.T) {
 	ta := startDefaultExecutorAgent(t, m)
 	runTaskGroup(m, defaultExecutorInfo("dx"),
 		commandTask("t1", "echo out-of-t1"), commandTask("t2", "echo out-of-t2"), commandTask("t3", "sleep 0.3"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("executor stderr:\n%s", readFile(filepath.Join(ta.sandbox("dx"), "stderr")))
+		}
+	})
 	for _, id := range []string{"t1", "t2", "t3"} {
 		st := waitAcked(t, m, id, mesospb.TaskState_TASK_FINISHED)
 		if st.GetMessage() != "Command exited with status 0" || st.GetSource() != mesospb.TaskStatus_SOURCE_EXECUTOR {

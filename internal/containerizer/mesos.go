@@ -456,6 +456,14 @@ func (m *Mesos) Launch(ctx context.Context, cfg ContainerConfig) error {
 				go m.watch(wctx, c, iso.Name(), w)
 			}
 		}
+		// Without a launch helper the command runs from the fork on: it
+		// may have ended already, and its reaped (on the loop before
+		// this) found the container still isolating.
+		select {
+		case <-proc.Done():
+			m.reaped(c)
+		default:
+		}
 	}); err != nil {
 		return m.failAfterFork(c, err)
 	}
