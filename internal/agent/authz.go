@@ -25,42 +25,14 @@ import (
 // everything is allowed. The subject is the request's authenticated
 // principal (httpapi.Principal).
 
-func httpSubject(r *http.Request) *string {
-	return authz.Subject(httpapi.Principal(r.Context()))
-}
-
 // allowed asks the authorizer; none allows, an error denies.
 func (a *Agent) allowed(ctx context.Context, req authz.Request) bool {
-	if a.cfg.Authorizer == nil {
-		return true
-	}
-	ok, err := a.cfg.Authorizer.Authorized(ctx, req)
-	if err != nil {
-		a.log.Warn("authorization failed", "action", req.Action.String(), "err", err)
-		return false
-	}
-	return ok
-}
-
-// forbidden is libprocess's Forbidden(): 403 with an empty body.
-func forbidden(w http.ResponseWriter) {
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusForbidden)
+	return authz.Allowed(ctx, a.cfg.Authorizer, a.log, req)
 }
 
 // guard wraps h with a check of action (with object, if not empty).
 func (a *Agent) guard(action authz.Action, object string, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		req := authz.Request{Action: action, Subject: httpSubject(r)}
-		if object != "" {
-			req.Object = authz.Ptr(object)
-		}
-		if !a.allowed(r.Context(), req) {
-			forbidden(w)
-			return
-		}
-		h(w, r)
-	}
+	return authz.Guard(a.cfg.Authorizer, a.log, action, object, h)
 }
 
 // guardFiles wraps a /files handler with the authorization of its "path"
@@ -68,8 +40,8 @@ func (a *Agent) guard(action authz.Action, object string, h http.HandlerFunc) ht
 func (a *Agent) guardFiles(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, _ := httpapi.QueryValue(r.URL.Query(), "path")
-		if !a.filesAllowed(r.Context(), httpSubject(r), p) {
-			forbidden(w)
+		if !a.filesAllowed(r.Context(), authz.HTTPSubject(r), p) {
+			authz.Forbidden(w)
 			return
 		}
 		h(w, r)
@@ -143,7 +115,7 @@ func (a *Agent) authorizeCall(r *http.Request, call *agentpb.Call) bool {
 	if a.cfg.Authorizer == nil {
 		return true
 	}
-	ctx, subject := r.Context(), httpSubject(r)
+	ctx, subject := r.Context(), authz.HTTPSubject(r)
 	ok := func(action authz.Action, object *string) bool {
 		return a.allowed(ctx, authz.Request{Action: action, Subject: subject, Object: object})
 	}
@@ -226,7 +198,7 @@ func (a *Agent) viewerFor(r *http.Request) *viewer {
 	if a.cfg.Authorizer == nil {
 		return nil
 	}
-	return &viewer{a: a, ctx: r.Context(), subject: httpSubject(r)}
+	return &viewer{a: a, ctx: r.Context(), subject: authz.HTTPSubject(r)}
 }
 
 func (v *viewer) ok(action authz.Action, object string) bool {

@@ -18,6 +18,7 @@ import (
 	"github.com/meso-project/meso/api/v1/agentpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/validation"
+	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/buildinfo"
 	"github.com/meso-project/meso/internal/containerizer"
 	"github.com/meso-project/meso/internal/files"
@@ -95,7 +96,7 @@ func (a *Agent) serveOperatorAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !a.authorizeCall(r, call) {
-		forbidden(w)
+		authz.Forbidden(w)
 		return
 	}
 	if v := a.viewerFor(r); v != nil {

@@ -360,15 +360,5 @@ func subset(vs, of []string) bool {
 	return true
 }
 
-// Allowed is a shorthand for callers that may hold no authorizer (Mesos
-// without --acls authorizes everything): a nil a allows; an error denies.
-func Allowed(ctx context.Context, a Authorizer, req Request) bool {
-	if a == nil {
-		return true
-	}
-	ok, err := a.Authorized(ctx, req)
-	return err == nil && ok
-}
-
 // Ptr returns &s, for Request's optional fields.
 func Ptr(s string) *string { return &s }

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,7 +181,7 @@ func TestObjects(t *testing.T) {
 }
 
 func TestAllowedNil(t *testing.T) {
-	if !Allowed(context.Background(), nil, Request{Action: RunTask}) {
+	if !Allowed(context.Background(), nil, slog.New(slog.DiscardHandler), Request{Action: RunTask}) {
 		t.Error("no authorizer must allow, as Mesos without --acls")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/authz"
-	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/resources"
 )
@@ -31,45 +30,16 @@ import (
 // (get_endpoints) but answers GET_METRICS, the same numbers, to anyone;
 // meso asks get_endpoints "/metrics/snapshot" for both (master and agent).
 
-// httpSubject is the subject of an HTTP request.
-func httpSubject(r *http.Request) *string {
-	return authz.Subject(httpapi.Principal(r.Context()))
-}
-
 // allowed asks the configured authorizer; none allows everything, and an
 // authorizer error denies (Mesos fails the request).
 func (m *Master) allowed(ctx context.Context, req authz.Request) bool {
-	if m.cfg.Authorizer == nil {
-		return true
-	}
-	ok, err := m.cfg.Authorizer.Authorized(ctx, req)
-	if err != nil {
-		m.log.Warn("authorization failed", "action", req.Action.String(), "err", err)
-		return false
-	}
-	return ok
-}
-
-// forbidden is libprocess's Forbidden(): 403 with an empty body.
-func forbidden(w http.ResponseWriter) {
-	w.Header().Set("Content-Length", "0")
-	w.WriteHeader(http.StatusForbidden)
+	return authz.Allowed(ctx, m.cfg.Authorizer, m.log, req)
 }
 
 // guard wraps h with an object-less check of action (GET_ENDPOINT_WITH_PATH
 // takes the endpoint as its object).
 func (m *Master) guard(action authz.Action, object string, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		req := authz.Request{Action: action, Subject: httpSubject(r)}
-		if object != "" {
-			req.Object = authz.Ptr(object)
-		}
-		if !m.allowed(r.Context(), req) {
-			forbidden(w)
-			return
-		}
-		h(w, r)
-	}
+	return authz.Guard(m.cfg.Authorizer, m.log, action, object, h)
 }
 
 // authorizeCall decides an operator call (or the legacy endpoint doing the
@@ -206,7 +176,7 @@ func reservationPrincipal(r *mesospb.Resource) *string {
 
 // authorizedOp runs fn on the actor after authorizeCall allows call.
 func (m *Master) authorizedOp(r *http.Request, call *masterpb.Call, fn func() opResult) func() opResult {
-	subject := httpSubject(r)
+	subject := authz.HTTPSubject(r)
 	ctx := r.Context()
 	var view *viewer
 	if strings.HasPrefix(call.GetType().String(), "GET_") {
@@ -271,7 +241,7 @@ func (m *Master) viewerFor(r *http.Request) *viewer {
 	if m.cfg.Authorizer == nil {
 		return nil
 	}
-	return &viewer{m: m, ctx: r.Context(), subject: httpSubject(r)}
+	return &viewer{m: m, ctx: r.Context(), subject: authz.HTTPSubject(r)}
 }
 
 func (v *viewer) ok(action authz.Action, object *string) bool {
@@ -386,7 +356,7 @@ func (v *viewer) quota(role string) bool { return v == nil || v.ok(authz.GetQuot
 // the agent retries; meso's agent protocol answers 403 with the message,
 // and the agent retries the same way.
 func (m *Master) agentRegistrationDenied(r *http.Request, call *agentapipb.Call) string {
-	subject := httpSubject(r)
+	subject := authz.HTTPSubject(r)
 	if m.allowed(r.Context(), authz.Request{Action: authz.RegisterAgent, Subject: subject}) {
 		return ""
 	}

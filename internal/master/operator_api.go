@@ -145,7 +145,7 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		}
 	case masterpb.Call_LIST_FILES, masterpb.Call_READ_FILE:
 		// Mesos serves these from its files process, not the master actor.
-		if m.allowed(r.Context(), authz.Request{Action: authz.AccessMesosLog, Subject: httpSubject(r)}) {
+		if m.allowed(r.Context(), authz.Request{Action: authz.AccessMesosLog, Subject: authz.HTTPSubject(r)}) {
 			res = m.fileCall(call)
 		} else {
 			res = opResult{err: rejectf(ErrForbidden, "")}
