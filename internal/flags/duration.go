@@ -25,7 +25,8 @@ var durationUnits = []struct {
 
 // ParseDuration parses a Mesos duration "<number><unit>" with unit one of ns,
 // us, ms, secs, mins, hrs, days, weeks (e.g. "15secs", "0.5hrs"). As a
-// leniency it also accepts Go duration strings such as "15s" or "1h30m".
+// leniency it also accepts Go duration strings such as "15s" or "1h30m"
+// (not negative ones: Mesos has none).
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	i := 0
@@ -51,6 +52,11 @@ func ParseDuration(s string) (time.Duration, error) {
 		return time.Duration(ns), nil
 	}
 	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			// stout's Duration::parse reads no sign: Mesos has no
+			// negative durations.
+			return 0, fmt.Errorf("invalid duration '%s': durations cannot be negative", s)
+		}
 		return d, nil
 	}
 	return 0, fmt.Errorf("invalid duration '%s': unknown duration unit '%s'; supported units are 'ns', 'us', 'ms', 'secs', 'mins', 'hrs', 'days', and 'weeks'", s, unit)

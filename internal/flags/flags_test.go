@@ -197,6 +197,8 @@ func TestDuration(t *testing.T) {
 		{in: "5parsecs", wantErr: "unknown duration unit 'parsecs'; supported units are 'ns', 'us', 'ms', 'secs', 'mins', 'hrs', 'days', and 'weeks'"},
 		{in: "1.2.3secs", wantErr: "invalid duration '1.2.3secs': bad number '1.2.3'"},
 		{in: "", wantErr: "invalid duration ''"},
+		{in: "-1m", wantErr: "invalid duration '-1m': durations cannot be negative"},
+		{in: "-1mins", wantErr: "unknown duration unit '-1mins'"},
 	}
 	for _, tt := range tests {
 		var d Duration
