@@ -352,17 +352,21 @@ func (v *viewer) quota(role string) bool { return v == nil || v.ok(authz.GetQuot
 
 // agentRegistrationDenied is register_agents for an agent's REGISTER or
 // REREGISTER (subject: the agent's authenticated principal): Mesos's
-// message, or "" when allowed. Mesos drops the registration silently and
-// the agent retries; meso's agent protocol answers 403 with the message,
-// and the agent retries the same way.
+// message, or "" when allowed. As Mesos's ActionObject::agentRegistration,
+// an agent's static reservations are also authorized, as reserve_resources
+// of each reservation role it advertises: an agent may not offer resources
+// reserved for roles its principal may not reserve for. Mesos drops the
+// registration silently and the agent retries; meso's agent protocol
+// answers 403 with the message, and the agent retries the same way.
 func (m *Master) agentRegistrationDenied(r *http.Request, call *agentapipb.Call) string {
 	subject := authz.HTTPSubject(r)
-	if m.allowed(r.Context(), authz.Request{Action: authz.RegisterAgent, Subject: subject}) {
-		return ""
-	}
 	info := call.GetRegister().GetAgentInfo()
 	if call.GetType() == agentapipb.Call_REREGISTER {
 		info = call.GetReregister().GetAgentInfo()
+	}
+	if m.staticReservationsAllowed(r, subject, info.GetResources()) &&
+		m.allowed(r.Context(), authz.Request{Action: authz.RegisterAgent, Subject: subject}) {
+		return ""
 	}
 	verb, who := "register", "without a principal"
 	if call.GetType() == agentapipb.Call_REREGISTER {
@@ -373,6 +377,26 @@ func (m *Master) agentRegistrationDenied(r *http.Request, call *agentapipb.Call)
 	}
 	return "Not authorized to " + verb + " agent providing resources '" +
 		resources.Resources(info.GetResources()).String() + "' " + who
+}
+
+// staticReservationsAllowed is reserve_resources for every reservation
+// role among an agent's resources (each role once, as Mesos).
+func (m *Master) staticReservationsAllowed(r *http.Request, subject *string, rs []*mesospb.Resource) bool {
+	seen := map[string]bool{}
+	for _, res := range rs {
+		if len(res.GetReservations()) == 0 && (res.Role == nil || res.GetRole() == "*") {
+			continue // unreserved
+		}
+		role := reservationRole(res)
+		if seen[role] {
+			continue
+		}
+		seen[role] = true
+		if !m.allowed(r.Context(), authz.Request{Action: authz.ReserveResources, Subject: subject, Object: authz.Ptr(role)}) {
+			return false
+		}
+	}
+	return true
 }
 
 // reservationDenied authorizes a framework's RESERVE or UNRESERVE offer

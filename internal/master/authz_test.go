@@ -644,3 +644,28 @@ func routeOf(p string) string {
 	}
 	return "/master" + p
 }
+
+// TestAuthzRegisterAgentStaticReservations: an agent's static reservations
+// are authorized as reserve_resources of their roles (Mesos's
+// ActionObject::agentRegistration), on top of register_agents.
+func TestAuthzRegisterAgentStaticReservations(t *testing.T) {
+	h := startMaster(t, withACLs(t, `{"permissive": false,
+		"register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
+		"reserve_resources": [{"principals": {"type": "ANY"}, "roles": {"values": ["dev"]}}]}`))
+	for i, c := range []struct{ resources, msg string }{
+		{"cpus(ops):1;mem:64", "Not authorized to register agent providing resources 'cpus(reservations: [(STATIC,ops)]):1; mem:64' without a principal"},
+		{"cpus(dev):1;mem(ops):64", "Not authorized to register agent providing resources 'cpus(reservations: [(STATIC,dev)]):1; mem(reservations: [(STATIC,ops)]):64' without a principal"},
+	} {
+		body, err := codec.Marshal(codec.Protobuf, registerCall(t, c.resources, 5051+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, msg := do(t, http.MethodPost, h.url("/master/internal/agent"), string(codec.Protobuf), body)
+		if code != http.StatusForbidden || msg != c.msg {
+			t.Errorf("REGISTER with %s: %d %q, want 403 %q", c.resources, code, msg, c.msg)
+		}
+	}
+	// Reservations for a role the ACLs allow, and none at all: registered.
+	h.registerAgentAt("cpus(dev):1;mem:64", 5061)
+	h.registerAgentAt("cpus:1;mem:64", 5062)
+}
