@@ -207,3 +207,51 @@ func warnOpenPermissions(logger *slog.Logger, path, what string) {
 			"path", authn.FilePath(path))
 	}
 }
+
+// localAuthnFlags are `meso local`'s authentication flags: the master's,
+// and the agent's that the master does not have. Flags both have
+// (--authenticate_http_readonly, --authenticate_http_readwrite,
+// --http_authenticators) apply to the master and to every agent.
+type localAuthnFlags struct {
+	master masterAuthnFlags
+	agent  agentAuthnFlags
+}
+
+func (f *localAuthnFlags) register(fs *flag.FlagSet) {
+	f.master.register(fs)
+	fs.BoolVar(&f.agent.httpExecutors, "authenticate_http_executors", false,
+		"authenticate executors on the agents' /api/v1/executor with per-executor tokens signed with --jwt_secret_key")
+	fs.Var(&f.agent.httpCredentials, "http_credentials",
+		"the agents' HTTP credentials (default: --credentials)")
+	fs.Var(&f.agent.credential, "credential",
+		"the agents' own credential to the master (needed with --authenticate_agents): {\"principal\":\"p\",\"secret\":\"s\"}")
+	fs.StringVar(&f.agent.authenticatee, "authenticatee", "crammd5",
+		"how the agents authenticate to the master with --credential: crammd5 (the built-in one)")
+	fs.Var(&f.agent.jwtSecretKey, "jwt_secret_key", "path of the file holding the key that signs and checks executor tokens (HS256)")
+}
+
+// resolve checks the flags as `meso master` and `meso agent` do and
+// returns the master's realms and what the agents use. explicit reports
+// whether a flag was given (on the command line or in the environment).
+func (f *localAuthnFlags) resolve(logger *slog.Logger, explicit func(name string) bool) (authn.Realms, agentAuthn, error) {
+	realms, err := f.master.realms(logger)
+	if err != nil {
+		return nil, agentAuthn{}, err
+	}
+	a := f.agent
+	a.httpReadonly, a.httpReadwrite = f.master.httpReadonly, f.master.httpReadwrite
+	if explicit("http_authenticators") {
+		a.httpAuthenticators = f.master.httpAuthenticators
+	}
+	if a.httpCredentials.Value == "" {
+		a.httpCredentials = f.master.credentials
+	}
+	if f.master.agents && a.credential.Value == "" {
+		return nil, agentAuthn{}, fmt.Errorf("--authenticate_agents needs --credential: the file of the agents' own credential, one of --credentials ({\"principal\":\"p\",\"secret\":\"s\"})")
+	}
+	auth, err := a.resolve(logger)
+	if err != nil {
+		return nil, agentAuthn{}, err
+	}
+	return realms, auth, nil
+}

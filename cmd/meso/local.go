@@ -21,6 +21,7 @@ func localCommand() *cobra.Command {
 		port, numAgents       int
 		numSlaves             int
 		lf                    logFlags
+		an                    localAuthnFlags
 	)
 	return flagCommand("local", "Run a master and agents in one process (like mesos-local)",
 		`Runs a whole cluster in one process on this machine: a master and --num_agents agents,
@@ -38,6 +39,7 @@ Then, in another shell:
 			lf.register(fs)
 			mf.register(fs, false)
 			af.register(fs, false)
+			an.register(fs)
 			return func(ctx context.Context, _ []string) error {
 				if numSlaves > 0 {
 					numAgents = numSlaves
@@ -73,6 +75,15 @@ Then, in another shell:
 					return err
 				}
 				acfg.Authorizer = mf.authz.built // one cluster, one --acls
+				realms, auth, err := an.resolve(logger, func(name string) bool {
+					set := false
+					fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+					return set
+				})
+				if err != nil {
+					return err
+				}
+				acfg.Authenticators, acfg.Credential, acfg.ExecutorSecretKey = auth.realms, auth.credential, auth.jwtKey
 				ha, err := mf.buildHA(ctx, logger, workDir)
 				if err != nil {
 					return err
@@ -80,6 +91,7 @@ Then, in another shell:
 				defer ha.close()
 				mcfg := mf.config(logger, nil, dump)
 				mcfg.Registrar = ha.registrar
+				mcfg.Authenticators = realms
 				mcfg.LogLevel = level // SET_LOGGING_LEVEL changes what the cluster logs
 				mcfg.LogFile = logFile
 				tc, err := tlsFromEnv(logger)
