@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
@@ -337,5 +338,27 @@ func BenchmarkEstimate(b *testing.B) {
 				estimate(bc.mt, bc.body, md)
 			}
 		})
+	}
+}
+
+// TestUnmarshalProtobufDepth: a protobuf body nesting messages deeper than
+// MaxProtobufDepth is refused (the estimator recurses with the nesting);
+// one within it decodes.
+func TestUnmarshalProtobufDepth(t *testing.T) {
+	nested := func(depth int) []byte { // DescriptorProto.nested_type, depth levels
+		var b []byte
+		for range depth {
+			b = protowire.AppendBytes(protowire.AppendTag(nil, 3, protowire.BytesType), b)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		depth int
+		ok    bool
+	}{{MaxProtobufDepth, true}, {MaxProtobufDepth + 1, false}, {5000, false}} {
+		err := Unmarshal(Protobuf, nested(tc.depth), &descriptorpb.DescriptorProto{})
+		if tc.ok && err != nil || !tc.ok && !errors.Is(err, ErrInvalidProtobuf) {
+			t.Errorf("%d levels: Unmarshal = %v, want ok: %v", tc.depth, err, tc.ok)
+		}
 	}
 }
