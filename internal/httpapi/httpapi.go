@@ -95,6 +95,12 @@ func MethodNotAllowed(method string, allowed ...string) *Error {
 //     JSON into Call protobuf: <detail>";
 //   - a protobuf body that does not decode (including missing required
 //     fields) is a 400 "Failed to parse body into Call protobuf: <detail>";
+//   - a body, JSON or protobuf, denoting more message than
+//     [codec.DefaultBudget] allows (2 bytes of message per byte of body,
+//     at least 64 MiB: an array of millions of small messages) is refused
+//     before it is decoded: a 400 "Failed to parse body into Call: codec:
+//     message over budget: the <n>-byte body denotes more than <limit>
+//     bytes of messages in memory (...); send fewer items per call";
 //   - a NaN or an infinity in a field that does not allow one (see package
 //     finite) is a 400 "Failed to validate scheduler::Call: Invalid value
 //     of '<field path>': NaN not supported".
@@ -116,21 +122,19 @@ func DecodeCall(r *http.Request, m proto.Message) (codec.MediaType, error) {
 	if err != nil {
 		return "", err
 	}
-	if mt == codec.JSON {
+	err = codec.Unmarshal(mt, body, m)
+	var over *codec.BudgetError
+	switch {
+	case errors.As(err, &over):
+		return "", Errorf(http.StatusBadRequest, "Failed to parse body into Call: %v", over)
+	case err != nil && mt == codec.JSON:
 		// Mesos tells a body that is not JSON apart from JSON that does
 		// not fit the Call message.
 		if err := JSONSyntax(body); err != nil {
 			return "", Errorf(http.StatusBadRequest, "Failed to parse body into JSON: %v", err)
 		}
-		if err := codec.Unmarshal(mt, body, m); err != nil {
-			return "", Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: %v", err)
-		}
-		if err := checkFinite(m); err != nil {
-			return "", err
-		}
-		return mt, nil
-	}
-	if err := codec.Unmarshal(mt, body, m); err != nil {
+		return "", Errorf(http.StatusBadRequest, "Failed to convert JSON into Call protobuf: %v", err)
+	case err != nil:
 		return "", Errorf(http.StatusBadRequest, "Failed to parse body into Call protobuf: %v", err)
 	}
 	if err := checkFinite(m); err != nil {

@@ -84,16 +84,9 @@ func Marshal(mt MediaType, m proto.Message) ([]byte, error) {
 
 // Unmarshal decodes data, encoded as mt ([JSON] or [Protobuf]), into m,
 // replacing its contents. Missing proto2 required fields are an error that
-// names each missing field's path.
+// names each missing field's path. A body denoting a message larger than
+// [DefaultBudget] allows is refused before decoding, with a [*BudgetError];
+// see [UnmarshalOptions] for another budget.
 func Unmarshal(mt MediaType, data []byte, m proto.Message) error {
-	switch mt {
-	case JSON:
-		return UnmarshalJSON(data, m)
-	case Protobuf:
-		if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(data, m); err != nil {
-			return fmt.Errorf("codec: %w", err)
-		}
-		return checkRequired(m.ProtoReflect())
-	}
-	return fmt.Errorf("%w: cannot unmarshal a message from %q", ErrUnsupportedMediaType, mt)
+	return UnmarshalOptions{}.Unmarshal(mt, data, m)
 }

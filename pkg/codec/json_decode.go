@@ -53,15 +53,20 @@ var ErrInvalidJSON = errors.New("codec: invalid JSON")
 //     docs/scheduler-http-api.md shows for TaskInfo.limits.
 //
 // After decoding, proto2 required fields are checked; a missing one is an
-// error wrapping [ErrMissingRequired] that names its path. Every error text is
-// suitable for a client-facing 400 body.
+// error wrapping [ErrMissingRequired] that names its path. A document
+// denoting a message larger than [DefaultBudget] allows is refused before
+// decoding, with a [*BudgetError]. Every error text is suitable for a
+// client-facing 400 body.
 func UnmarshalJSON(data []byte, m proto.Message) error {
 	return decoder{}.unmarshal(data, m)
 }
 
 // decoder reads the Mesos JSON dialect; v0 accepts the names of v0-only
-// enum values (see UnmarshalJSONV0).
-type decoder struct{ v0 bool }
+// enum values (see UnmarshalJSONV0); budget bounds the message decoded.
+type decoder struct {
+	v0     bool
+	budget Budget
+}
 
 func (d decoder) unmarshal(data []byte, m proto.Message) error {
 	proto.Reset(m)
@@ -77,6 +82,9 @@ func (d decoder) unmarshal(data []byte, m proto.Message) error {
 	// map[string]any). See BenchmarkUnmarshalJSONLarge.
 	if !json.Valid(data) {
 		return syntaxError(data)
+	}
+	if err := checkJSONBudget(data, m.ProtoReflect().Descriptor(), d.budget); err != nil {
+		return err
 	}
 	s := &scanner{data: data}
 	if err := d.decodeMessage(s, m.ProtoReflect()); err != nil {

@@ -41,6 +41,9 @@ func FuzzUnmarshalJSONSameAsTree(f *testing.F) {
 		newMsg := fuzzMessages[int(which)%len(fuzzMessages)]
 		got, want := newMsg(), newMsg()
 		gotErr := UnmarshalJSON(data, got)
+		if errors.Is(gotErr, ErrOverBudget) {
+			return // the tree decoder has no budget; only huge inputs exceed it
+		}
 		wantErr := refDecoder{}.unmarshal(data, want)
 		if (gotErr == nil) != (wantErr == nil) {
 			t.Fatalf("UnmarshalJSON(%q) = %v, the tree decoder %v", data, gotErr, wantErr)

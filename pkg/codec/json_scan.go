@@ -226,7 +226,13 @@ func (s *scanner) skip() {
 			}
 			s.pos++
 		}
-	default:
-		_ = s.value()
+	default: // a number, true, false or null: skipped without converting it
+		for s.pos < len(s.data) {
+			switch s.data[s.pos] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return
+			}
+			s.pos++
+		}
 	}
 }

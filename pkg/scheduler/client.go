@@ -369,7 +369,10 @@ func (c *Client) subscribe(ctx context.Context, leader *detector.Leader, handler
 		}
 		watchdog.Stop()
 		ev := &schedulerpb.Event{}
-		if err := codec.Unmarshal(mt, rec, ev); err != nil {
+		// Events come from the master, not from a client to be kept in
+		// check: an OFFERS event of a large cluster legitimately takes
+		// more memory than the decode budget of request bodies allows.
+		if err := (codec.UnmarshalOptions{Budget: codec.NoBudget}).Unmarshal(mt, rec, ev); err != nil {
 			// A record we cannot decode means we no longer know where the
 			// stream stands: reconnect, as Mesos's library does.
 			return got, fmt.Errorf("scheduler: decoding event from %s: %w", endpoint.Host, err)
