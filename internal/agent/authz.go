@@ -9,6 +9,7 @@ import (
 	"github.com/meso-project/meso/api/v1/agentpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/agent/paths"
+	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
@@ -25,9 +26,41 @@ import (
 // everything is allowed. The subject is the request's authenticated
 // principal (httpapi.Principal).
 
-// allowed asks the authorizer; none allows, an error denies.
+// allowed asks the authorizer; none allows, an error denies. A request
+// authenticated by an executor's token alone (claims, no principal value)
+// is denied: Mesos's LocalAuthorizer matches no ACL against such a
+// principal, and approves it only for the container calls of
+// executorContainerCall.
 func (a *Agent) allowed(ctx context.Context, req authz.Request) bool {
+	if a.cfg.Authorizer != nil && claimsOnly(ctx) {
+		return false
+	}
 	return authz.Allowed(ctx, a.cfg.Authorizer, a.log, req)
+}
+
+// claimsOnly reports whether the request of ctx was authenticated with
+// claims and no principal value (an executor's token).
+func claimsOnly(ctx context.Context) bool {
+	_, hasClaims := authn.Claims(ctx)
+	_, hasValue := httpapi.Principal(ctx)
+	return hasClaims && !hasValue
+}
+
+// executorContainerCall is Mesos's implicit executor approver: an
+// executor's token may launch, wait for, kill and remove the containers
+// nested under its own, launch sessions in them and attach to their
+// output, whatever the ACLs say (executorMayCall has checked that the
+// container is under the token's). Anything else it may not do.
+func executorContainerCall(call *agentpb.Call) bool {
+	switch call.GetType() {
+	case agentpb.Call_LAUNCH_NESTED_CONTAINER, agentpb.Call_LAUNCH_NESTED_CONTAINER_SESSION,
+		agentpb.Call_WAIT_NESTED_CONTAINER, agentpb.Call_KILL_NESTED_CONTAINER,
+		agentpb.Call_REMOVE_NESTED_CONTAINER, agentpb.Call_ATTACH_CONTAINER_OUTPUT,
+		agentpb.Call_LAUNCH_CONTAINER, agentpb.Call_WAIT_CONTAINER,
+		agentpb.Call_KILL_CONTAINER, agentpb.Call_REMOVE_CONTAINER:
+		return true
+	}
+	return false
 }
 
 // guard wraps h with a check of action (with object, if not empty).
@@ -116,6 +149,9 @@ func (a *Agent) authorizeCall(r *http.Request, call *agentpb.Call) bool {
 		return true
 	}
 	ctx, subject := r.Context(), authz.HTTPSubject(r)
+	if claimsOnly(ctx) {
+		return executorContainerCall(call)
+	}
 	ok := func(action authz.Action, object *string) bool {
 		return a.allowed(ctx, authz.Request{Action: action, Subject: subject, Object: object})
 	}

@@ -12,10 +12,12 @@ import (
 
 	"github.com/meso-project/meso/api/v1/agentpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
+	"google.golang.org/protobuf/proto"
 )
 
 // authzDeniedAgentCalls are the agent calls an ACL can deny (403). The
@@ -237,5 +239,44 @@ func TestAuthzAgentViews(t *testing.T) {
 		if code, body := get(tc.base + "/files/browse?path=" + sandbox); code != want {
 			t.Errorf("%s browse the sandbox: %d %s, want %d", tc.base, code, body, want)
 		}
+	}
+}
+
+// TestAuthzExecutorToken: under ACLs that allow nothing, a request made
+// with an executor's token alone (claims, no principal value) may still
+// make the container calls on containers nested under its own — Mesos's
+// implicit executor approver, which the default executor needs — and
+// nothing else; the same calls without the token are denied.
+func TestAuthzExecutorToken(t *testing.T) {
+	acls, err := authz.ParseACLs([]byte(`{"permissive": false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta := startAgent(t, newFakeMaster(t, 30), "normal", func(c *Config) { c.Authorizer = authz.NewLocal(acls) })
+	child := &mesospb.ContainerID{Value: proto.String("task"), Parent: &mesospb.ContainerID{Value: proto.String("exec-cid")}}
+	token := authn.WithClaims(t.Context(), authn.ExecutorClaims("fw", "ex", "exec-cid"))
+	for _, c := range []struct {
+		call      *agentpb.Call
+		withToken bool
+	}{
+		{&agentpb.Call{Type: agentpb.Call_LAUNCH_NESTED_CONTAINER.Enum(), LaunchNestedContainer: &agentpb.Call_LaunchNestedContainer{ContainerId: child}}, true},
+		{&agentpb.Call{Type: agentpb.Call_WAIT_NESTED_CONTAINER.Enum(), WaitNestedContainer: &agentpb.Call_WaitNestedContainer{ContainerId: child}}, true},
+		{&agentpb.Call{Type: agentpb.Call_KILL_NESTED_CONTAINER.Enum(), KillNestedContainer: &agentpb.Call_KillNestedContainer{ContainerId: child}}, true},
+		{&agentpb.Call{Type: agentpb.Call_REMOVE_NESTED_CONTAINER.Enum(), RemoveNestedContainer: &agentpb.Call_RemoveNestedContainer{ContainerId: child}}, true},
+		{&agentpb.Call{Type: agentpb.Call_ATTACH_CONTAINER_OUTPUT.Enum(), AttachContainerOutput: &agentpb.Call_AttachContainerOutput{ContainerId: child}}, true},
+		{&agentpb.Call{Type: agentpb.Call_ATTACH_CONTAINER_INPUT.Enum(), AttachContainerInput: &agentpb.Call_AttachContainerInput{
+			Type: agentpb.Call_AttachContainerInput_CONTAINER_ID.Enum(), ContainerId: child}}, false},
+		{&agentpb.Call{Type: agentpb.Call_GET_FLAGS.Enum()}, false},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1", nil)
+		if got := ta.authorizeCall(r.WithContext(token), c.call); got != c.withToken {
+			t.Errorf("%v with the executor's token: allowed %v, want %v", c.call.GetType(), got, c.withToken)
+		}
+		if ta.authorizeCall(r, c.call) {
+			t.Errorf("%v without a principal: allowed under ACLs that allow nothing", c.call.GetType())
+		}
+	}
+	if ta.allowed(token, authz.Request{Action: authz.ViewFlags}) {
+		t.Error("an executor's token is allowed view_flags: an ACL matched a principal without a value")
 	}
 }

@@ -220,3 +220,15 @@ func FuzzParseACLs(f *testing.F) {
 		}
 	})
 }
+
+// TestObjectUsersWithoutCommands: an executor without a command (the
+// default executor's ExecutorInfo) has no user of its own.
+func TestObjectUsersWithoutCommands(t *testing.T) {
+	fw := &mesospb.FrameworkInfo{User: Ptr("fwuser")}
+	if got := ExecutorUser(&mesospb.ExecutorInfo{}, fw); got != "fwuser" {
+		t.Errorf("ExecutorUser of an executor without a command: %q", got)
+	}
+	if got := RunTaskUser(&mesospb.TaskInfo{Executor: &mesospb.ExecutorInfo{}}, fw); got != "fwuser" {
+		t.Errorf("RunTaskUser of a task whose executor has no command: %q", got)
+	}
+}

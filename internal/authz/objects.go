@@ -14,7 +14,7 @@ func RunTaskUser(task *mesospb.TaskInfo, fw *mesospb.FrameworkInfo) string {
 	switch {
 	case task.GetCommand() != nil && task.GetCommand().User != nil:
 		return task.GetCommand().GetUser()
-	case task.GetExecutor() != nil && task.GetExecutor().GetCommand().User != nil:
+	case task.GetExecutor().GetCommand() != nil && task.GetExecutor().GetCommand().User != nil:
 		return task.GetExecutor().GetCommand().GetUser()
 	}
 	return fw.GetUser()
@@ -32,8 +32,8 @@ func TaskUser(task *mesospb.Task, fw *mesospb.FrameworkInfo) string {
 // ExecutorUser is VIEW_EXECUTOR's and ACCESS_SANDBOX's object: the
 // executor's command's user, else the framework's user.
 func ExecutorUser(e *mesospb.ExecutorInfo, fw *mesospb.FrameworkInfo) string {
-	if e.GetCommand().User != nil {
-		return e.GetCommand().GetUser()
+	if c := e.GetCommand(); c != nil && c.User != nil { // the default executor has no command
+		return c.GetUser()
 	}
 	return fw.GetUser()
 }

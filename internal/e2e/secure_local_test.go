@@ -20,8 +20,9 @@ import (
 // authentication flag and --acls. Without credentials every endpoint is a
 // 401; an authenticated principal the ACLs deny gets 403 (flags, teardown,
 // registering a framework) and sees nothing of another principal's
-// framework; the allowed principal runs a task with `meso execute` (agents
-// registered with their credential, the executor with its token).
+// framework; the allowed principal runs a task and a task group with
+// `meso execute` (agents registered with their credential, the executors
+// with their tokens).
 func TestSecureMesoLocal(t *testing.T) {
 	ctx := withTimeout(t, 3*time.Minute)
 	dir := t.TempDir()
@@ -99,6 +100,16 @@ func TestSecureMesoLocal(t *testing.T) {
 	}
 	if out, err := execute("fw", "fw-secret", "allowed"); err != nil || !strings.Contains(out, "TASK_FINISHED") {
 		t.Fatalf("meso execute as fw: %v\n%s", err, out)
+	}
+	// A task group: the default executor launches its task's nested
+	// container with its own token, which the ACLs (permissive false)
+	// do not name — Mesos's implicit executor approval.
+	group := exec.CommandContext(ctx, testutil.MesoBinary(t), "execute", "--master="+master,
+		"--principal=fw", "--secret=fw-secret", `--task_group={"tasks":[{"name":"g","task_id":{"value":"g"},
+		"agent_id":{"value":""},"command":{"value":"true"},
+		"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}},{"name":"mem","type":"SCALAR","scalar":{"value":32}}]}]}`)
+	if out, err := group.CombinedOutput(); err != nil || !strings.Contains(string(out), "TASK_FINISHED") {
+		t.Fatalf("meso execute --task_group as fw: %v\n%s", err, out)
 	}
 	// The intruder is authenticated but may not register a framework: the
 	// master answers SUBSCRIBE with Mesos's ERROR event.
