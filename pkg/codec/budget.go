@@ -393,39 +393,6 @@ func (e *estimator) jsonMessage(s *scanner, md protoreflect.MessageDescriptor) {
 	}
 }
 
-// nextKey moves past the next comma, key and colon of the object the
-// scanner is in and returns the key's raw text; at the object's end (the
-// byte end) it moves past it and returns false.
-func (s *scanner) nextKey(end byte) ([]byte, bool) {
-	s.ws()
-	if s.pos >= len(s.data) || s.data[s.pos] == end {
-		s.pos++
-		return nil, false
-	}
-	if s.data[s.pos] == ',' {
-		s.pos++
-		s.ws()
-	}
-	key, _ := s.rawString()
-	s.ws()
-	s.pos++ // :
-	return key, true
-}
-
-// nextElem moves to the next element of the array the scanner is in; at
-// the array's end it moves past it and returns false.
-func (s *scanner) nextElem() bool {
-	s.ws()
-	if s.pos >= len(s.data) || s.data[s.pos] == ']' {
-		s.pos++
-		return false
-	}
-	if s.data[s.pos] == ',' {
-		s.pos++
-	}
-	return true
-}
-
 // jsonField adds the value of field fd at the scanner's position.
 func (e *estimator) jsonField(s *scanner, fd protoreflect.FieldDescriptor) {
 	if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {

@@ -65,18 +65,10 @@ func (s *scanner) object(member func(key []byte) error) error {
 	s.ws()
 	s.pos++ // {
 	for {
-		s.ws()
-		if s.pos >= len(s.data) || s.data[s.pos] == '}' {
-			s.pos++
+		key, ok := s.nextKey('}')
+		if !ok {
 			return nil
 		}
-		if s.data[s.pos] == ',' {
-			s.pos++
-			s.ws()
-		}
-		key, _ := s.rawString()
-		s.ws()
-		s.pos++ // :
 		if err := member(key); err != nil {
 			return err
 		}
@@ -235,4 +227,37 @@ func (s *scanner) skip() {
 			s.pos++
 		}
 	}
+}
+
+// nextKey moves past the next comma, key and colon of the object the
+// scanner is in and returns the key's raw text; at the object's end (the
+// byte end) it moves past it and returns false.
+func (s *scanner) nextKey(end byte) ([]byte, bool) {
+	s.ws()
+	if s.pos >= len(s.data) || s.data[s.pos] == end {
+		s.pos++
+		return nil, false
+	}
+	if s.data[s.pos] == ',' {
+		s.pos++
+		s.ws()
+	}
+	key, _ := s.rawString()
+	s.ws()
+	s.pos++ // :
+	return key, true
+}
+
+// nextElem moves to the next element of the array the scanner is in; at
+// the array's end it moves past it and returns false.
+func (s *scanner) nextElem() bool {
+	s.ws()
+	if s.pos >= len(s.data) || s.data[s.pos] == ']' {
+		s.pos++
+		return false
+	}
+	if s.data[s.pos] == ',' {
+		s.pos++
+	}
+	return true
 }
