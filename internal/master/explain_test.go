@@ -1,0 +1,207 @@
+package master
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/allocator"
+	"github.com/meso-project/meso/internal/allocator/hierarchical"
+	"github.com/meso-project/meso/pkg/codec"
+	"github.com/meso-project/meso/pkg/explain"
+)
+
+// startExplainMaster is a master with the real allocator.
+func startExplainMaster(t *testing.T) *harness {
+	t.Helper()
+	alloc, err := hierarchical.New(allocator.Options{AllocationInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startMaster(t, func(c *Config) { c.Allocator = alloc })
+}
+
+// explainGet GETs an explainer path with query q, decoding a 200 or 404
+// JSON body into v.
+func (h *harness) explainGet(path string, q url.Values, v any) (int, string) {
+	h.t.Helper()
+	code, ctype, body := h.get(path + "?" + q.Encode())
+	if (code == http.StatusOK || code == http.StatusNotFound) && strings.HasPrefix(ctype, "application/json") && v != nil {
+		if err := json.Unmarshal([]byte(body), v); err != nil {
+			h.t.Fatalf("GET %s: %v in %s", path, err, body)
+		}
+	}
+	return code, body
+}
+
+func (h *harness) explainFramework(key string) explain.Framework {
+	h.t.Helper()
+	var fw explain.Framework
+	if code, body := h.explainGet(explain.FrameworkPath, url.Values{"framework": {key}}, &fw); code != http.StatusOK {
+		h.t.Fatalf("explain framework %s: %d %s", key, code, body)
+	}
+	return fw
+}
+
+func reasonCodes(rs []explain.Reason) []string {
+	out := []string{}
+	for _, r := range rs {
+		out = append(out, r.Code)
+	}
+	return out
+}
+
+// A declined offer with refuse_seconds is explained as OFFER_FILTERED on
+// that agent until then; SUPPRESS as ROLE_SUPPRESSED, first; REVIVE
+// clears both and the new offer shows as outstanding.
+func TestExplainFrameworkFilteredAndSuppressed(t *testing.T) {
+	h := startExplainMaster(t)
+	agent := h.registerAgent("cpus:2;mem:1024")
+	info := fwInfo("explained")
+	info.Role = proto.String("web")
+	sched := h.subscribe(info, codec.JSON)
+	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+
+	fw := h.explainFramework(sched.id)
+	if !fw.Active || fw.Name != "explained" || len(fw.Offers) != 1 || fw.Offers[0].OfferID != o.GetId().GetValue() ||
+		fw.Offers[0].Hostname != "agent-host" || fw.Offers[0].Since == 0 {
+		t.Fatalf("with an outstanding offer: %+v", fw)
+	}
+	if got := reasonCodes(fw.Reasons); !slices.Contains(got, explain.OffersOutstanding) {
+		t.Errorf("reasons %v, want %s", got, explain.OffersOutstanding)
+	}
+
+	before := time.Now()
+	sched.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_DECLINE.Enum(), Decline: &schedulerpb.Call_Decline{
+		OfferIds: []*mesospb.OfferID{o.Id}, Filters: &mesospb.Filters{RefuseSeconds: proto.Float64(3600)}}})
+	// By name too.
+	fw = h.explainFramework("explained")
+	if len(fw.Reasons) == 0 || fw.Reasons[0].Code != explain.OfferFiltered || fw.Reasons[0].AgentID != agent.id ||
+		fw.Reasons[0].Role != "web" || !strings.Contains(fw.Reasons[0].Message, "agent-host") ||
+		!strings.Contains(fw.Reasons[0].Message, "REVIVE") {
+		t.Fatalf("after DECLINE: reasons %+v", fw.Reasons)
+	}
+	if len(fw.Filters) != 1 || fw.Filters[0].AgentID != agent.id || fw.Filters[0].Role != "web" ||
+		fw.Filters[0].Until < float64(before.Add(3590*time.Second).Unix()) || fw.Filters[0].Until > float64(time.Now().Add(3601*time.Second).Unix()) {
+		t.Errorf("filters %+v", fw.Filters)
+	}
+	if len(fw.Agents) != 1 || fw.Agents[0].Hostname != "agent-host" || fw.Agents[0].Free != "cpus:2; mem:1024" ||
+		!slices.Equal(reasonCodes(fw.Agents[0].Reasons), []string{explain.OfferFiltered}) {
+		t.Errorf("agents %+v", fw.Agents)
+	}
+	if len(fw.Roles) != 1 || fw.Roles[0].Role != "web" || fw.Roles[0].Weight != 1 || fw.Roles[0].Rank != 1 || fw.Roles[0].FrameworkRank != 1 {
+		t.Errorf("roles %+v", fw.Roles)
+	}
+	sched.noOffers(100 * time.Millisecond)
+
+	sched.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_SUPPRESS.Enum()})
+	fw = h.explainFramework(sched.id)
+	if len(fw.Reasons) == 0 || fw.Reasons[0].Code != explain.RoleSuppressed || fw.Reasons[0].Role != "web" ||
+		!strings.Contains(fw.Reasons[0].Message, "REVIVE") || !fw.Roles[0].Suppressed {
+		t.Fatalf("after SUPPRESS: %+v", fw)
+	}
+
+	sched.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_REVIVE.Enum()})
+	o = sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+	fw = h.explainFramework(sched.id)
+	if len(fw.Filters) != 0 || fw.Roles[0].Suppressed || len(fw.Offers) != 1 ||
+		!slices.Equal(reasonCodes(fw.Reasons), []string{explain.OffersOutstanding, explain.OffersOutstanding}) {
+		t.Fatalf("after REVIVE: %+v", fw)
+	}
+}
+
+func TestExplainErrors(t *testing.T) {
+	h := startExplainMaster(t)
+	h.subscribe(fwInfo("twin"), codec.JSON)
+	h.subscribe(fwInfo("twin"), codec.JSON)
+	lone := h.subscribe(fwInfo("lone"), codec.JSON)
+	tests := []struct {
+		path string
+		q    url.Values
+		code int
+		body string
+	}{
+		{explain.FrameworkPath, nil, http.StatusBadRequest, "framework"},
+		{explain.FrameworkPath, url.Values{"framework": {"nope"}}, http.StatusNotFound, "nope"},
+		{explain.FrameworkPath, url.Values{"framework": {"twin"}}, http.StatusConflict, "2 frameworks"},
+		{explain.FrameworkPath, url.Values{"framework": {"lone"}}, http.StatusOK, lone.id},
+		{explain.TaskPath, nil, http.StatusBadRequest, "task"},
+		{explain.TaskPath, url.Values{"task": {"t"}, "framework": {"twin"}}, http.StatusConflict, "2 frameworks"},
+		{explain.TaskPath, url.Values{"task": {"t"}, "framework": {"nope"}}, http.StatusNotFound, "nope"},
+		{explain.TaskPath, url.Values{"task": {"t"}}, http.StatusNotFound, explain.TaskNotLaunched},
+	}
+	for _, tt := range tests {
+		code, body := h.explainGet(tt.path, tt.q, nil)
+		if code != tt.code || !strings.Contains(body, tt.body) {
+			t.Errorf("GET %s?%s: %d %q, want %d with %q", tt.path, tt.q.Encode(), code, body, tt.code, tt.body)
+		}
+	}
+	// The framework has no such task: 404 naming it.
+	var task explain.Task
+	code, _ := h.explainGet(explain.TaskPath, url.Values{"task": {"t"}, "framework": {lone.id}}, &task)
+	if code != http.StatusNotFound || task.FrameworkID != lone.id || !slices.Equal(reasonCodes(task.Reasons), []string{explain.TaskNotLaunched}) {
+		t.Errorf("unknown task of %s: %d %+v", lone.id, code, task)
+	}
+	// Reads only.
+	resp, err := http.Post(h.url(explain.FrameworkPath+"?framework=lone"), "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", resp.StatusCode)
+	}
+}
+
+// A task is explained through its life: staging, running, finished.
+func TestExplainTask(t *testing.T) {
+	h := startExplainMaster(t)
+	agent := h.registerAgent("cpus:2;mem:1024")
+	sched := h.subscribe(fwInfo("tasks"), codec.JSON)
+	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+	launchOn(t, sched, agent, o, simpleTask("t1", o.AgentId))
+
+	get := func() explain.Task {
+		t.Helper()
+		var task explain.Task
+		if code, body := h.explainGet(explain.TaskPath, url.Values{"task": {"t1"}}, &task); code != http.StatusOK {
+			t.Fatalf("explain task: %d %s", code, body)
+		}
+		return task
+	}
+	task := get()
+	if task.State != "TASK_STAGING" || task.FrameworkID != sched.id || task.AgentID != agent.id || task.Hostname != "agent-host" ||
+		task.Name != "t1" || !slices.Equal(reasonCodes(task.Reasons), []string{explain.TaskStaging}) ||
+		!strings.Contains(task.Reasons[0].Message, "agent-host") {
+		t.Fatalf("staging: %+v", task)
+	}
+
+	agent.statusUpdate(sched.id, "t1", mesospb.TaskState_TASK_RUNNING, []byte("u1"))
+	sched.waitEvent(schedulerpb.Event_UPDATE)
+	task = get()
+	if task.State != "TASK_RUNNING" || len(task.Reasons) != 0 || task.LastUpdate == nil ||
+		task.LastUpdate.State != "TASK_RUNNING" || task.LastUpdate.Source != "SOURCE_EXECUTOR" || task.LastUpdate.Timestamp == 0 {
+		t.Fatalf("running: %+v (last update %+v)", task, task.LastUpdate)
+	}
+
+	agent.statusUpdate(sched.id, "t1", mesospb.TaskState_TASK_FINISHED, []byte("u2"))
+	sched.waitEvent(schedulerpb.Event_UPDATE)
+	task = get()
+	if task.State != "TASK_FINISHED" || !slices.Equal(reasonCodes(task.Reasons), []string{explain.TaskTerminal}) ||
+		!strings.Contains(task.Reasons[0].Message, "TASK_FINISHED") {
+		t.Fatalf("finished: %+v", task)
+	}
+	// With the framework named.
+	var byFw explain.Task
+	if code, _ := h.explainGet(explain.TaskPath, url.Values{"task": {"t1"}, "framework": {"tasks"}}, &byFw); code != http.StatusOK || byFw.TaskID != "t1" {
+		t.Errorf("by framework name: %d %+v", code, byFw)
+	}
+}
