@@ -20,13 +20,18 @@ import (
 )
 
 // startExplainMaster is a master with the real allocator.
-func startExplainMaster(t *testing.T) *harness {
+func startExplainMaster(t *testing.T, mods ...func(*Config)) *harness {
 	t.Helper()
 	alloc, err := hierarchical.New(allocator.Options{AllocationInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startMaster(t, func(c *Config) { c.Allocator = alloc })
+	return startMaster(t, func(c *Config) {
+		c.Allocator = alloc
+		for _, mod := range mods {
+			mod(c)
+		}
+	})
 }
 
 // explainGet GETs an explainer path with query q, decoding a 200 or 404
@@ -204,4 +209,74 @@ func TestExplainTask(t *testing.T) {
 	if code, _ := h.explainGet(explain.TaskPath, url.Values{"task": {"t1"}, "framework": {"tasks"}}, &byFw); code != http.StatusOK || byFw.TaskID != "t1" {
 		t.Errorf("by framework name: %d %+v", code, byFw)
 	}
+}
+
+// The explainer shows only what the reader may view: another user's
+// framework and tasks are not found.
+func TestExplainViewFiltering(t *testing.T) {
+	h := startExplainMaster(t, withACLs(t, `{
+	  "permissive": false,
+	  "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
+	  "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+	  "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+	  "view_frameworks": [{"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}],
+	  "view_tasks": [{"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}]
+	}`))
+	agent := h.registerAgent("cpus:4;mem:1024")
+	ids := map[string]string{}
+	for _, user := range []string{"alice", "bob"} {
+		info := roleFramework("*", user, false)
+		info.User = proto.String(user)
+		info.Name = proto.String(user)
+		s := h.subscribe(info, codec.JSON)
+		o := s.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+		launchOn(t, s, agent, o, simpleTask(user+"-task", o.AgentId))
+		// Leave the rest to the next framework.
+		rest := s.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+		s.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_DECLINE.Enum(), Decline: &schedulerpb.Call_Decline{
+			OfferIds: []*mesospb.OfferID{rest.Id}, Filters: &mesospb.Filters{RefuseSeconds: proto.Float64(3600)}}})
+		ids[user] = s.id
+	}
+	alice := principalServer(t, h, "alice")
+	for _, tt := range []struct {
+		path string
+		code int
+	}{
+		{explain.FrameworkPath + "?framework=" + ids["alice"], http.StatusOK},
+		{explain.FrameworkPath + "?framework=alice", http.StatusOK},
+		{explain.FrameworkPath + "?framework=" + ids["bob"], http.StatusNotFound},
+		{explain.FrameworkPath + "?framework=bob", http.StatusNotFound},
+		{explain.TaskPath + "?task=alice-task", http.StatusOK},
+		{explain.TaskPath + "?task=bob-task", http.StatusNotFound},
+	} {
+		if code, body := do(t, http.MethodGet, alice+tt.path, "", nil); code != tt.code {
+			t.Errorf("alice GET %s: %d %s, want %d", tt.path, code, body, tt.code)
+		}
+	}
+}
+
+// Operator-deactivated agents and the absence of agents are explained.
+func TestExplainAgentsWithheld(t *testing.T) {
+	h := startExplainMaster(t)
+	sched := h.subscribe(fwInfo("lonely"), codec.JSON)
+	fw := h.explainFramework(sched.id)
+	if len(fw.Reasons) == 0 || fw.Reasons[0].Code != explain.NoAgents {
+		t.Fatalf("without agents: reasons %+v", fw.Reasons)
+	}
+	agent := h.registerAgent("cpus:2;mem:1024")
+	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+	if code, body := h.deactivate(agent.id); code != http.StatusOK {
+		t.Fatalf("DEACTIVATE_AGENT: %d %s", code, body)
+	}
+	sched.waitEvent(schedulerpb.Event_RESCIND)
+	_ = o
+	fw = h.explainFramework(sched.id)
+	if got := reasonCodes(fw.Reasons); !slices.Equal(got, []string{explain.AgentDeactivated}) ||
+		!strings.Contains(fw.Reasons[0].Message, "REACTIVATE_AGENT") {
+		t.Fatalf("deactivated agent: reasons %+v", fw.Reasons)
+	}
+	if code, body := h.reactivate(agent.id); code != http.StatusOK {
+		t.Fatalf("REACTIVATE_AGENT: %d %s", code, body)
+	}
+	sched.next(schedulerpb.Event_OFFERS)
 }
