@@ -280,3 +280,29 @@ func TestExplainAgentsWithheld(t *testing.T) {
 	}
 	sched.next(schedulerpb.Event_OFFERS)
 }
+
+// A framework whose role holds more than another's is told it comes later
+// in the DRF order; the other is told the agent is taken.
+func TestExplainDRFOrder(t *testing.T) {
+	h := startExplainMaster(t)
+	agent := h.registerAgent("cpus:2;mem:1024")
+	infoA := fwInfo("a")
+	infoA.Role = proto.String("ra")
+	a := h.subscribe(infoA, codec.JSON)
+	a.next(schedulerpb.Event_OFFERS) // held: role ra holds the whole agent
+	infoB := fwInfo("b")
+	infoB.Role = proto.String("rb")
+	b := h.subscribe(infoB, codec.JSON)
+
+	fa := h.explainFramework(a.id)
+	if len(fa.Roles) != 1 || fa.Roles[0].Rank != 2 || fa.Roles[0].Roles != 2 || fa.Roles[0].DominantShare != 1 {
+		t.Fatalf("roles of a: %+v", fa.Roles)
+	}
+	if last := fa.Reasons[len(fa.Reasons)-1]; last.Code != explain.DRFOrder || last.Role != "ra" || !strings.Contains(last.Message, "2 of 2") {
+		t.Errorf("reasons of a: %+v", fa.Reasons)
+	}
+	fb := h.explainFramework(b.id)
+	if fb.Roles[0].Rank != 1 || len(fb.Reasons) != 1 || fb.Reasons[0].Code != explain.AllocatedToOthers || fb.Reasons[0].AgentID != agent.id {
+		t.Errorf("b: roles %+v reasons %+v", fb.Roles, fb.Reasons)
+	}
+}
