@@ -311,3 +311,16 @@ func TestExplainReadOnly(t *testing.T) {
 		t.Fatal("no explanations")
 	}
 }
+
+// A role's own quota guarantee is no reason: stage 1 offers it what the
+// guarantee holds back from others, and Explain says so.
+func TestExplainOwnGuarantee(t *testing.T) {
+	a := newAllocator(t, allocator.Options{})
+	a.AddAgent("s1", agentWith(t, "s1", "cpus:4;mem:1024"), nil)
+	a.UpdateQuota("db", allocator.Quota{Guarantees: map[string]float64{"cpus": 4, "mem": 1024}})
+	a.AddFramework("D", active(fwInfo("d", []string{"db"})), nil)
+	a.AddFramework("F", active(fwInfo("f", []string{"web"})), nil)
+	wantReason(t, a, "D", "s1", t0)
+	wantReason(t, a, "F", "s1", t0, explain.QuotaHeldBack)
+	wantOffers(t, a, t0, "D@s1/db")
+}
