@@ -102,7 +102,14 @@ func (s *state) agentName(id string) string {
 	return id
 }
 
-func utcClock(t time.Time) string { return t.UTC().Format("15:04:05 MST") }
+// utcClock writes t as "12:03:05 UTC", with the date in front unless it is
+// within a day of now.
+func utcClock(t, now time.Time) string {
+	if d := t.Sub(now); d > 24*time.Hour || d < -24*time.Hour {
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return t.UTC().Format("15:04:05 UTC")
+}
 
 func (s *state) explainFramework(r *http.Request) (any, error) {
 	key, ok := httpapi.QueryValue(r.URL.Query(), "framework")
@@ -275,9 +282,9 @@ func (s *state) agentReason(f *framework, a *agent, ae allocator.AgentExplanatio
 	case explain.RoleSuppressed:
 		r.Message = fmt.Sprintf("offers for role '%s' are suppressed", ar.Role)
 	case explain.OfferFiltered:
-		r.Message = fmt.Sprintf("agent %s is filtered for role '%s' until %s (declined with refuse_seconds); REVIVE clears filters", name, ar.Role, utcClock(ar.Until))
+		r.Message = fmt.Sprintf("agent %s is filtered for role '%s' until %s (declined with refuse_seconds); REVIVE clears filters", name, ar.Role, utcClock(ar.Until, s.now()))
 	case explain.GPUWithheld:
-		r.Message = fmt.Sprintf("agent %s has GPUs and the framework lacks the GPU_RESOURCES capability: GPU agents are kept for GPU-aware frameworks (--filter_gpu_resources)", name)
+		r.Message = fmt.Sprintf("agent %s has GPUs and the framework lacks the GPU_RESOURCES capability: GPU agents are kept for GPU-aware frameworks (--filter_gpu_resources); subscribe with GPU_RESOURCES to be offered it", name)
 	case explain.AgentIncapable:
 		r.Message = fmt.Sprintf("agent %s cannot be offered to role '%s': %s", name, ar.Role, ar.Detail)
 	case explain.BelowMinAllocatable:
