@@ -1,6 +1,7 @@
 package master
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/allocator"
 	"github.com/meso-project/meso/internal/allocator/hierarchical"
+	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/explain"
 )
@@ -304,5 +306,46 @@ func TestExplainDRFOrder(t *testing.T) {
 	fb := h.explainFramework(b.id)
 	if fb.Roles[0].Rank != 1 || len(fb.Reasons) != 1 || fb.Reasons[0].Code != explain.AllocatedToOthers || fb.Reasons[0].AgentID != agent.id {
 		t.Errorf("b: roles %+v reasons %+v", fb.Roles, fb.Reasons)
+	}
+}
+
+// A starting task shows its container; once its agent is unreachable the
+// task is explained as such.
+func TestExplainTaskUnreachable(t *testing.T) {
+	h := startPingMaster(t)
+	agent := h.registerAgent("cpus:1;mem:512")
+	info := fwInfo("partitioned", mesospb.FrameworkInfo_Capability_PARTITION_AWARE)
+	sched := h.subscribe(info, codec.JSON)
+	o := sched.next(schedulerpb.Event_OFFERS).GetOffers().GetOffers()[0]
+	launchOn(t, sched, agent, o, simpleTask("t", o.AgentId))
+	agent.mustCall(&agentapipb.Call{Type: agentapipb.Call_STATUS_UPDATE.Enum(), StatusUpdate: &agentapipb.Call_StatusUpdate{
+		FrameworkId: &mesospb.FrameworkID{Value: proto.String(sched.id)},
+		Status: &mesospb.TaskStatus{TaskId: &mesospb.TaskID{Value: proto.String("t")}, State: mesospb.TaskState_TASK_STARTING.Enum(),
+			Source:          mesospb.TaskStatus_SOURCE_EXECUTOR.Enum(),
+			ContainerStatus: &mesospb.ContainerStatus{ContainerId: &mesospb.ContainerID{Value: proto.String("c1")}},
+			Uuid:            bytes.Repeat([]byte{0x42}, 16)}}})
+	sched.waitEvent(schedulerpb.Event_UPDATE)
+	var task explain.Task
+	if code, body := h.explainGet(explain.TaskPath, url.Values{"task": {"t"}}, &task); code != http.StatusOK {
+		t.Fatalf("explain: %d %s", code, body)
+	}
+	if task.State != "TASK_STARTING" || task.ContainerID != "c1" || !slices.Equal(reasonCodes(task.Reasons), []string{explain.TaskStaging}) {
+		t.Fatalf("starting: %+v", task)
+	}
+
+	agent.autoPong = false
+	for {
+		ev := sched.waitEvent(schedulerpb.Event_UPDATE)
+		if ev.GetUpdate().GetStatus().GetState() == mesospb.TaskState_TASK_UNREACHABLE {
+			break
+		}
+	}
+	task = explain.Task{}
+	if code, body := h.explainGet(explain.TaskPath, url.Values{"task": {"t"}, "framework": {sched.id}}, &task); code != http.StatusOK {
+		t.Fatalf("explain: %d %s", code, body)
+	}
+	if task.State != "TASK_UNREACHABLE" || !slices.Equal(reasonCodes(task.Reasons), []string{explain.TaskUnreachable}) ||
+		task.LastUpdate == nil || task.LastUpdate.State != "TASK_UNREACHABLE" {
+		t.Fatalf("unreachable: %+v (last update %+v)", task, task.LastUpdate)
 	}
 }
