@@ -164,3 +164,86 @@ type Quota struct {
 // Factory builds an allocator. The composition root (cmd/meso, internal/local)
 // picks one from a table keyed by the name Mesos uses on --allocator.
 type Factory func(Options) (Allocator, error)
+
+// Explainer is an optional capability of an Allocator: a read-only account
+// of why a framework is or is not offered resources, for meso's explainer
+// endpoints (pkg/explain). It is called on the master's loop like Metrics,
+// with the current time, and must not change the allocator's state: what
+// it reports is what Allocate would do at now, as far as the allocator
+// alone can tell (other frameworks served first in the same cycle aside).
+type Explainer interface {
+	// Explain returns the framework's explanation, false when the
+	// allocator does not know the framework.
+	Explain(frameworkID string, now time.Time) (Explanation, bool)
+}
+
+// Explanation is an allocator's account of one framework.
+type Explanation struct {
+	// Active is false for a deactivated (disconnected) framework.
+	Active bool
+	// Roles are the framework's subscribed roles, sorted by name.
+	Roles   []RoleExplanation
+	Filters []FilterExplanation
+	// Agents are all agents, sorted by ID.
+	Agents []AgentExplanation
+}
+
+// RoleExplanation is one role of a framework as the allocator sees it.
+type RoleExplanation struct {
+	Role       string
+	Suppressed bool
+	Weight     float64
+	// DominantShare is the role's weighted dominant share; Rank its
+	// 1-based place among the Roles roles in the role sorter's order (0
+	// when the role is not in the order: no framework of it may be
+	// offered, or the sorter is random and has no fixed order).
+	DominantShare float64
+	Rank, Roles   int
+	// FrameworkShare and FrameworkRank place the framework among the
+	// Frameworks frameworks of the role that may be offered resources.
+	FrameworkShare float64
+	FrameworkRank  int
+	Frameworks     int
+	Quota          *QuotaExplanation
+}
+
+// QuotaExplanation is a role's quota and consumption by resource name.
+type QuotaExplanation struct {
+	Guarantees, Limits, Consumed map[string]float64
+	// LimitReached lists, sorted, the names whose limit is reached.
+	LimitReached []string
+}
+
+// FilterExplanation is an unexpired refused-offer filter.
+type FilterExplanation struct {
+	AgentID   string
+	Role      string
+	Resources resources.Resources
+	Until     time.Time
+}
+
+// AgentExplanation is an agent from the framework's point of view.
+type AgentExplanation struct {
+	AgentID string
+	// Free is the agent's unallocated resources.
+	Free resources.Resources
+	// Held is true when the framework itself holds resources on the
+	// agent (offered to it or in use by it).
+	Held bool
+	// Reasons are empty when some of the agent's free resources would be
+	// offered to the framework at the next allocation.
+	Reasons []AgentReason
+}
+
+// AgentReason is why an agent's free resources are not offered to a
+// framework (for one role, or for all when Role is empty).
+type AgentReason struct {
+	// Code is one of pkg/explain's reason codes (AGENT_DEACTIVATED,
+	// ALLOCATED_TO_OTHERS, OFFER_FILTERED, ...).
+	Code string
+	Role string
+	// Until is when an OFFER_FILTERED filter expires.
+	Until time.Time
+	// Detail adds names and numbers (e.g. the resources involved).
+	Detail string
+}

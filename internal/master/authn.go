@@ -31,6 +31,9 @@ var routeRealms = map[string]string{
 	"/roles.json":         authn.RealmMasterReadOnly,
 	"/flags":              authn.RealmMasterReadOnly,
 	"/maintenance/status": authn.RealmMasterReadOnly,
+	// meso's explainer (pkg/explain), read-only like /state.
+	"/explain/framework": authn.RealmMasterReadOnly,
+	"/explain/task":      authn.RealmMasterReadOnly,
 }
 
 // openRoutes are the routes Mesos registers without a realm: /health and

@@ -176,6 +176,8 @@ func TestAuthzDenyAllRoutes(t *testing.T) {
 					{"GET", "/master/tasks.json", "", "", false},
 					{"GET", "/master/slaves.json", "", "", false},
 					{"GET", "/master/roles.json", "", "", false},
+					{"GET", "/master/explain/framework?framework=" + fwID, "", "", false},
+					{"GET", "/master/explain/task?task=t", "", "", false},
 					{"GET", "/master/redirect", "", "", false},
 					{"GET", "/metrics", "", "", true},
 					{"GET", "/version", "", "", false},

@@ -53,6 +53,9 @@ func (m *Master) routes() http.Handler {
 	route("/teardown", m.serveTeardown)
 	route("/roles", m.serveRead(st.rolesEndpoint, true))
 	route("/roles.json", m.serveRead(st.rolesEndpoint, true))
+	// The explainer, a meso extension (pkg/explain, explain.go).
+	route("/explain/framework", m.serveExplain(st.explainFramework))
+	route("/explain/task", m.serveExplain(st.explainTask))
 	route("/flags", m.guard(authz.ViewFlags, "", m.serveRead(func(*http.Request) any { return object{"flags": st.flags()} }, false)))
 	// Process-wide routes live in their own libprocess processes, at the
 	// root only: /version, /metrics/snapshot and /metrics.

@@ -65,6 +65,10 @@ func TestStandbyRedirects(t *testing.T) {
 	if loc := get("/state/?x=1").Header.Get("Location"); loc != "//10.1.2.3:5050/master/state/?x=1" {
 		t.Errorf("/state/ Location %q", loc)
 	}
+	// So do meso's explainer endpoints.
+	if loc := get("/master/explain/framework?framework=x").Header.Get("Location"); loc != "//10.1.2.3:5050/master/explain/framework?framework=x" {
+		t.Errorf("explain Location %q", loc)
+	}
 	if loc := get("/master/redirect").Header.Get("Location"); loc != "//10.1.2.3:5050" {
 		t.Errorf("/master/redirect Location %q", loc)
 	}

@@ -72,7 +72,7 @@ func (s *state) newOffer(f *framework, a *agent, role string, res []*mesospb.Res
 	for _, execID := range sortedKeys(a.executors[f.id]) {
 		msg.ExecutorIds = append(msg.ExecutorIds, &mesospb.ExecutorID{Value: ptr(execID)})
 	}
-	o := &offer{id: id, frameworkID: f.id, agentID: a.id, role: role, resources: cloneResources(res), msg: msg}
+	o := &offer{id: id, frameworkID: f.id, agentID: a.id, role: role, resources: cloneResources(res), msg: msg, since: s.now()}
 	f.fm.offersSent++
 	s.offers[id] = o
 	f.offers[id] = o

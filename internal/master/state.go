@@ -254,6 +254,7 @@ type offer struct {
 	resources resources.Resources
 	msg       *mesospb.Offer // internal form (allocation_info everywhere)
 	timer     *time.Timer
+	since     time.Time // when it was made (the explainer shows it)
 }
 
 func newState(m *Master) *state {

@@ -117,6 +117,7 @@ const (
 	AgentDeactivated    = "AGENT_DEACTIVATED"        // the agent is deactivated (or draining, or in maintenance)
 	ReservedForOthers   = "RESERVED_FOR_OTHER_ROLES" // what is free is reserved for roles the framework is not in
 	NoAgents            = "NO_AGENTS"                // no agent is registered
+	AgentIncapable      = "AGENT_INCAPABLE"          // the agent lacks MULTI_ROLE or HIERARCHICAL_ROLE the framework or role needs
 	DRFOrder            = "DRF_ORDER"                // other roles or frameworks come first in the DRF order (Role)
 	TaskNotLaunched     = "TASK_NOT_LAUNCHED"        // no such task: the framework has not launched it
 	TaskStaging         = "TASK_STAGING"             // sent to the agent, its executor not yet running it

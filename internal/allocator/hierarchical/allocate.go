@@ -28,18 +28,7 @@ func (a *Allocator) Allocate(now time.Time) []allocator.Allocation {
 	if len(cands) == 0 {
 		return nil
 	}
-	var required quantity.Vec
-	anyGuarantee := false
-	for top, q := range a.quotas {
-		if !q.anyGuarantee {
-			continue
-		}
-		anyGuarantee = true
-		c := a.usageOf(top).consumed()
-		g := q.guarantees
-		g.SubFloor(&c)
-		required.Add(&g)
-	}
+	required, anyGuarantee := a.requiredHeadroom()
 	a.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	var index map[[2]int32]int
 	if anyGuarantee {
@@ -82,6 +71,25 @@ func (a *Allocator) Allocate(now time.Time) []allocator.Allocation {
 	clear(a.cycle) // drop references to amounts
 	a.cycle = a.cycle[:0]
 	return out
+}
+
+// requiredHeadroom sums the roles' unsatisfied quota guarantees: the
+// unreserved resources held back for them, and whether any role has a
+// guarantee at all.
+func (a *Allocator) requiredHeadroom() (quantity.Vec, bool) {
+	var required quantity.Vec
+	anyGuarantee := false
+	for top, q := range a.quotas {
+		if !q.anyGuarantee {
+			continue
+		}
+		anyGuarantee = true
+		c := a.usageOf(top).consumed()
+		g := q.guarantees
+		g.SubFloor(&c)
+		required.Add(&g)
+	}
+	return required, anyGuarantee
 }
 
 // candidateAgents lists the active agents where some eligible slot is not
@@ -161,10 +169,7 @@ func (a *Allocator) visit(ag *agent, stage1 bool, required *quantity.Vec, index 
 	if ag.empty() {
 		return
 	}
-	if len(a.take) < len(ag.entries) {
-		a.take = make([]amount, len(ag.entries))
-	}
-	take := a.take[:len(ag.entries)]
+	take := a.takeBuf(ag)
 	a.roleBuf = a.roleSorter.AppendSorted(a.roleBuf[:0])
 	for _, rc := range a.roleBuf {
 		if ag.empty() {
@@ -174,21 +179,15 @@ func (a *Allocator) visit(ag *agent, stage1 bool, required *quantity.Vec, index 
 		q := a.roleQuota(r)
 		var unsatisfied quantity.Vec
 		if stage1 {
-			if q == nil || !q.anyGuarantee || r.nested {
+			var ok bool
+			if unsatisfied, ok = stage1Unsatisfied(r, q); !ok {
 				continue
 			}
-			c := r.usage.consumed()
-			unsatisfied = q.guarantees
-			unsatisfied.SubFloor(&c)
-			if unsatisfied.IsZero() {
-				continue
-			}
-		} else if q != nil && q.anyLimit && ag.simple {
-			if c := r.usage.consumed(); atLimits(ag, q, &c) {
-				continue
-			}
+		} else if a.roleAtLimits(ag, r, q) {
+			continue
 		}
 		a.fwBuf = r.sorter.AppendSorted(a.fwBuf[:0])
+	frameworks:
 		for _, sc := range a.fwBuf {
 			if stage1 && unsatisfied.IsZero() {
 				break
@@ -197,47 +196,114 @@ func (a *Allocator) visit(ag *agent, stage1 bool, required *quantity.Vec, index 
 			if s.filters != nil && s.filters.verified.has(ag.idx) {
 				continue // declined, and nothing grew since
 			}
-			f := a.frameworks[s.fw]
-			if !a.allocatableTo(ag, r.name, take) {
-				break // nothing left for the role
-			}
-			if !a.meetsMin(ag, take, f, r.name) {
+			v, guaranteed := a.check(ag, r, q, s, stage1, &unsatisfied, required, take, -1)
+			switch v {
+			case vNothingForRole:
+				break frameworks // nothing left for the role
+			case vOffer:
+			default:
 				continue
 			}
-			if a.filterGPU && ag.hasGPU && !f.gpuAware {
-				continue
-			}
-			if (f.multiRole && !ag.multiRole) || (r.nested && !ag.hierarchicalRole) {
-				continue
-			}
-			if !ag.simple {
-				stripIncapable(ag, f, take)
-			}
-			var chopped bool
-			var guaranteed quantity.Vec
-			if stage1 {
-				var ok bool
-				guaranteed, ok = a.chopStage1(ag, r.name, q, &unsatisfied, required, take)
-				if !ok {
-					continue
-				}
-				chopped = true
-			} else if q != nil && q.anyLimit || !required.IsZero() {
-				chopped = a.chop(ag, q, r.name, nil, required, take)
-			}
-			if !a.meetsMin(ag, take, f, r.name) {
-				continue
-			}
-			if a.filtered(s, ag, take, !chopped) {
-				continue
-			}
-			inc := a.allocateTo(ag, f, s, take, index)
+			inc := a.allocateTo(ag, a.frameworks[s.fw], s, take, index)
 			if stage1 {
 				unsatisfied.SubFloor(&inc)
 				required.SubFloor(&guaranteed)
 			}
 		}
 	}
+}
+
+// takeBuf returns the scratch candidate buffer sized for the agent.
+func (a *Allocator) takeBuf(ag *agent) []amount {
+	if len(a.take) < len(ag.entries) {
+		a.take = make([]amount, len(ag.entries))
+	}
+	return a.take[:len(ag.entries)]
+}
+
+// stage1Unsatisfied returns what is left of a role's quota guarantees, and
+// whether the role takes part in stage 1 at all (a top-level role with
+// unsatisfied guarantees).
+func stage1Unsatisfied(r *role, q *quotaState) (quantity.Vec, bool) {
+	if q == nil || !q.anyGuarantee || r.nested {
+		return quantity.Vec{}, false
+	}
+	c := r.usage.consumed()
+	unsatisfied := q.guarantees
+	unsatisfied.SubFloor(&c)
+	return unsatisfied, !unsatisfied.IsZero()
+}
+
+// roleAtLimits reports whether stage 2 skips the role on a simple agent
+// because its quota limits leave it nothing there.
+func (a *Allocator) roleAtLimits(ag *agent, r *role, q *quotaState) bool {
+	if q != nil && q.anyLimit && ag.simple {
+		c := r.usage.consumed()
+		return atLimits(ag, q, &c)
+	}
+	return false
+}
+
+// verdict is what check decides for one slot on one agent.
+type verdict uint8
+
+const (
+	vOffer            verdict = iota // take is offered
+	vNothingForRole                  // nothing on the agent is allocatable to the role
+	vBelowMin                        // what the role may be offered is below the minimum
+	vGPUWithheld                     // GPU agent, framework without GPU_RESOURCES
+	vIncapable                       // MULTI_ROLE or HIERARCHICAL_ROLE missing on the agent
+	vChoppedBelowMin                 // below the minimum once cut by quota limits or headroom
+	vStage1NoProgress                // stage 1: nothing towards the role's guarantees
+	vFiltered                        // a refused-offer filter covers the candidate
+)
+
+// check runs Allocate's checks for one slot on one agent, filling take
+// with the candidate. It is shared by visit and Explain so that the two
+// cannot disagree. With nowNs < 0 (visit) filter matches are remembered in
+// the verified bits; with nowNs >= 0 (Explain) nothing is changed and
+// filters expired at nowNs are ignored, as Allocate's prepareFilters
+// would drop them.
+func (a *Allocator) check(ag *agent, r *role, q *quotaState, s *slot, stage1 bool, unsatisfied, required *quantity.Vec, take []amount, nowNs int64) (verdict, quantity.Vec) {
+	var guaranteed quantity.Vec
+	f := a.frameworks[s.fw]
+	if !a.allocatableTo(ag, r.name, take) {
+		return vNothingForRole, guaranteed
+	}
+	if !a.meetsMin(ag, take, f, r.name) {
+		return vBelowMin, guaranteed
+	}
+	if a.filterGPU && ag.hasGPU && !f.gpuAware {
+		return vGPUWithheld, guaranteed
+	}
+	if (f.multiRole && !ag.multiRole) || (r.nested && !ag.hierarchicalRole) {
+		return vIncapable, guaranteed
+	}
+	if !ag.simple {
+		stripIncapable(ag, f, take)
+	}
+	var chopped bool
+	if stage1 {
+		var ok bool
+		guaranteed, ok = a.chopStage1(ag, r.name, q, unsatisfied, required, take)
+		if !ok {
+			return vStage1NoProgress, guaranteed
+		}
+		chopped = true
+	} else if q != nil && q.anyLimit || !required.IsZero() {
+		chopped = a.chop(ag, q, r.name, nil, required, take)
+	}
+	if !a.meetsMin(ag, take, f, r.name) {
+		return vChoppedBelowMin, guaranteed
+	}
+	if nowNs < 0 {
+		if a.filtered(s, ag, take, !chopped) {
+			return vFiltered, guaranteed
+		}
+	} else if _, ok := a.filteredAt(s, ag, take, nowNs); ok {
+		return vFiltered, guaranteed
+	}
+	return vOffer, guaranteed
 }
 
 // allocatableTo fills take with the agent's available resources the role may

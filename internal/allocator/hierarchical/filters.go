@@ -369,3 +369,27 @@ func (a *Allocator) filtered(s *slot, ag *agent, take []amount, remember bool) b
 	}
 	return match
 }
+
+// filteredAt is filtered for Explain: read-only, exact, and blind to
+// filters expired at nowNs (which Allocate's prepareFilters drops before
+// it checks). It returns the latest expiry among the matching filters.
+func (a *Allocator) filteredAt(s *slot, ag *agent, take []amount, nowNs int64) (int64, bool) {
+	sf := s.filters
+	if sf == nil || !sf.has.has(ag.idx) {
+		return 0, false
+	}
+	k, extra := sf.kindsAt(ag.idx)
+	var until int64
+	match := false
+	for _, x := range append([]uint32{k}, extra...) {
+		fk := &a.kinds[x]
+		if x == 0 || fk.expiry <= nowNs {
+			continue
+		}
+		if fk.refused.contains(ag, take) {
+			match = true
+			until = max(until, fk.expiry)
+		}
+	}
+	return until, match
+}

@@ -234,7 +234,25 @@ func TestPropertyNeverMoreThanFree(t *testing.T) {
 				for role := range m.limits {
 					before[role] = m.consumed(role)
 				}
+				// What Explain blames on an agent, Allocate does not offer.
+				blamed := map[[2]string][]allocator.AgentReason{}
+				for _, id := range sortedKeys(m.frameworks) {
+					ex, ok := m.a.Explain(id, m.now)
+					if !ok {
+						t.Fatalf("Explain(%s): unknown", id)
+					}
+					for _, ae := range ex.Agents {
+						if len(ae.Reasons) > 0 {
+							blamed[[2]string{id, ae.AgentID}] = ae.Reasons
+						}
+					}
+				}
 				als := m.a.Allocate(m.now)
+				for _, al := range als {
+					if rs := blamed[[2]string{al.FrameworkID, al.AgentID}]; rs != nil {
+						t.Fatalf("%s: offered %s although Explain said %+v", key(al), al.Resources, rs)
+					}
+				}
 				defer func() {
 					// Quota limits: a role above a limit was not offered
 					// more of it (consumption counts offered + allocated).
