@@ -254,7 +254,13 @@ func (c *Client) transportError(r request, target string, err error) error {
 			}
 			c.mu.Unlock()
 		}
-		return fmt.Errorf("%w %s: %v", ErrUnreachable, hostOf(target), err)
+		msg := err.Error()
+		if op != nil && op.Err != nil {
+			msg = op.Err.Error()
+		} else if dns != nil {
+			msg = dns.Error()
+		}
+		return fmt.Errorf("%w %s: %s", ErrUnreachable, hostOf(target), msg)
 	}
 	return fmt.Errorf("operator: %s: %w", r.op, err)
 }
