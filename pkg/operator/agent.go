@@ -31,14 +31,14 @@ func AgentAddress(a *masterpb.Response_GetAgents_Agent) string {
 }
 
 // agentCall sends a v1 agent call to the agent at addr ("host:port").
-func (c *Client) agentCall(ctx context.Context, addr string, call *agentpb.Call) (*agentpb.Response, error) {
+func (c *Client) agentCall(ctx context.Context, addr string, call *agentpb.Call, stream bool) (*agentpb.Response, error) {
 	op := call.GetType().String()
 	body, err := codec.Marshal(codec.Protobuf, call)
 	if err != nil {
 		return nil, fmt.Errorf("operator: %s: %w", op, err)
 	}
 	resp, cancel, err := c.do(ctx, request{op: op, method: http.MethodPost, path: c.scheme + "://" + addr + "/api/v1",
-		body: body, agent: true,
+		body: body, agent: true, stream: stream,
 		header: http.Header{"Content-Type": {string(codec.Protobuf)}, "Accept": {string(codec.Protobuf)}}})
 	if err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (c *Client) ReadFile(ctx context.Context, agentAddr, path string, offset, l
 	if length > 0 {
 		rf.Length = proto.Uint64(length)
 	}
-	r, err := c.agentCall(ctx, agentAddr, &agentpb.Call{Type: agentpb.Call_READ_FILE.Enum(), ReadFile: rf})
+	r, err := c.agentCall(ctx, agentAddr, &agentpb.Call{Type: agentpb.Call_READ_FILE.Enum(), ReadFile: rf}, false)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -148,9 +148,23 @@ func (c *Client) Exec(ctx context.Context, agentAddr string, s Session) (int, er
 	defer done()
 	defer resp.Body.Close()
 
-	inputErr := make(chan error, 1)
+	// Wait at once: the agent destroys a session's container (and forgets
+	// it) soon after its output ends.
+	type waited struct {
+		status int
+		err    error
+	}
+	wait := make(chan waited, 1)
+	go func() {
+		r, err := c.agentCall(ctx, agentAddr, &agentpb.Call{Type: agentpb.Call_WAIT_NESTED_CONTAINER.Enum(),
+			WaitNestedContainer: &agentpb.Call_WaitNestedContainer{ContainerId: id}}, true)
+		if err == nil && r.GetWaitNestedContainer().ExitStatus == nil {
+			err = fmt.Errorf("operator: exec: the command did not run: %s", r.GetWaitNestedContainer().GetMessage())
+		}
+		wait <- waited{int(r.GetWaitNestedContainer().GetExitStatus()), err}
+	}()
 	if s.Stdin != nil {
-		go func() { inputErr <- c.attachInput(ctx, base, id, s.Stdin) }()
+		go func() { _ = c.attachInput(ctx, base, id, s.Stdin) }()
 	}
 	rd := recordio.NewReader(bufio.NewReader(resp.Body), maxRecord)
 	for {
@@ -175,12 +189,15 @@ func (c *Client) Exec(ctx context.Context, agentAddr string, s Session) (int, er
 			}
 		}
 	}
-	r, err := c.agentCall(ctx, agentAddr, &agentpb.Call{Type: agentpb.Call_WAIT_NESTED_CONTAINER.Enum(),
-		WaitNestedContainer: &agentpb.Call_WaitNestedContainer{ContainerId: id}})
-	if err != nil {
-		return -1, err
+	select {
+	case w := <-wait:
+		if w.err != nil {
+			return -1, w.err
+		}
+		return w.status, nil
+	case <-ctx.Done():
+		return -1, ctx.Err()
 	}
-	return int(r.GetWaitNestedContainer().GetExitStatus()), nil
 }
 
 // ExitCode turns a wait status from [Client.Exec] into a shell's exit
@@ -223,7 +240,7 @@ func (c *Client) attachInput(ctx context.Context, base string, id *mesospb.Conta
 			}
 			if rerr != nil {
 				if err == nil {
-					err = chunk(nil)
+					err = chunk([]byte{})
 				}
 				break
 			}
