@@ -218,4 +218,21 @@ func TestOperatorCLI(t *testing.T) {
 	if code != 0 || out != "/\n" {
 		t.Errorf("task exec ls: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+
+	// logs --follow prints what a running task writes, and returns once
+	// it has ended.
+	counter := exec.CommandContext(execCtx, testutil.MesoBinary(t), "execute", m, "--name=counter",
+		"--command=for i in 1 2 3; do echo line$i; sleep 1; done")
+	if err := counter.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = counter.Wait() }()
+	testutil.Eventually(t, 30*time.Second, func() bool {
+		out, _, _ := meso(t, ctx, "", "task", "list", m)
+		return strings.Contains(out, "counter")
+	}, "the task counter does not start")
+	out, errOut, code = meso(t, ctx, "", "task", "logs", "counter", "--follow", m)
+	if code != 0 || !strings.Contains(out, "line1\nline2\nline3\n") {
+		t.Errorf("task logs --follow: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 }
