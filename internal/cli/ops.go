@@ -386,6 +386,9 @@ func (o *Ops) TaskLogs(ctx context.Context, task string, stderr, follow bool, po
 	var offset uint64
 	for {
 		data, _, err := o.Client.ReadFile(ctx, agent, path, offset, 0)
+		if err != nil && follow && ctx.Err() != nil {
+			return nil // interrupted
+		}
 		if err != nil && follow && !terminal(t.GetState()) && statusOf(err) == http.StatusNotFound {
 			err, data = nil, nil // its sandbox is not there yet: the task is starting
 		}
