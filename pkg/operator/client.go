@@ -136,8 +136,10 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// Close releases the leader detector (zk:// masters).
+// Close releases the leader detector (zk:// masters) and idle
+// connections.
 func (c *Client) Close() error {
+	c.hc.CloseIdleConnections()
 	if c.det != nil {
 		return c.det.Close()
 	}
