@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
@@ -225,5 +226,22 @@ func TestSandboxPathAndExitCode(t *testing.T) {
 		if got := ExitCode(status); got != want {
 			t.Errorf("ExitCode(%d) = %d, want %d", status, got, want)
 		}
+	}
+}
+
+// TestZooKeeperWithoutLeader: a zk:// master whose ensemble cannot be
+// reached gives ErrUnreachable once the timeout passes (the leader
+// detection itself is tested in pkg/detector against a real ZooKeeper).
+func TestZooKeeperWithoutLeader(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	c, err := New(Config{Master: "zk://" + addr + "/mesos", Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.GetState(t.Context()); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "zk://"+addr+"/mesos") {
+		t.Errorf("GetState: %v, want ErrUnreachable naming the zk:// URL", err)
 	}
 }
