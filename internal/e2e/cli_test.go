@@ -158,6 +158,8 @@ func TestOperatorCLI(t *testing.T) {
 	}
 	out, _, _ = meso(t, ctx, "", "quota", "get", m)
 	golden(t, "quota-get", out)
+	out, _, _ = meso(t, ctx, "", "roles", m)
+	golden(t, "roles-weighted", out)
 
 	// Deactivate and reactivate the agent; drain is not implemented.
 	out, _, _ = meso(t, ctx, "", "agent", "list", "--json", m)
