@@ -522,10 +522,7 @@ func (o *Ops) QuotaSet(ctx context.Context, role, guarantees, limits string, for
 	if err := o.Client.UpdateQuota(ctx, force, &quotapb.QuotaConfig{Role: proto.String(role), Guarantees: g, Limits: l}); err != nil {
 		return o.Explain(err)
 	}
-	if !o.JSON {
-		fmt.Fprintf(o.Out, "Quota of role %s set.\n", role)
-	}
-	return nil
+	return o.done("Quota of role %s set.\n", role)
 }
 
 // WeightsGet prints the roles' weights.
@@ -561,10 +558,7 @@ func (o *Ops) WeightsSet(ctx context.Context, args []string) error {
 	if err := o.Client.UpdateWeights(ctx, ws...); err != nil {
 		return o.Explain(err)
 	}
-	if !o.JSON {
-		fmt.Fprintf(o.Out, "Weights set.\n")
-	}
-	return nil
+	return o.done("Weights set.\n")
 }
 
 // AgentAction deactivates, reactivates or drains an agent.
@@ -583,10 +577,7 @@ func (o *Ops) AgentAction(ctx context.Context, action, agentID string) error {
 	if err != nil {
 		return o.Explain(err)
 	}
-	if !o.JSON {
-		fmt.Fprintf(o.Out, "Agent %s: %s done.\n", agentID, action)
-	}
-	return nil
+	return o.done("Agent %s: %s done.\n", agentID, action)
 }
 
 // statusOf returns the HTTP status of an *operator.StatusError, or 0.
@@ -596,4 +587,15 @@ func statusOf(err error) int {
 		return se.Code
 	}
 	return 0
+}
+
+// done reports a change that succeeded: a sentence for people, {} for
+// scripts (--json output always parses).
+func (o *Ops) done(format string, args ...any) error {
+	if o.JSON {
+		_, err := fmt.Fprintln(o.Out, "{}")
+		return err
+	}
+	_, err := fmt.Fprintf(o.Out, format, args...)
+	return err
 }

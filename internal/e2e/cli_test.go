@@ -153,6 +153,9 @@ func TestOperatorCLI(t *testing.T) {
 	}
 	out, _, _ = meso(t, ctx, "", "weights", "get", m)
 	golden(t, "weights-get", out)
+	if out, errOut, code := meso(t, ctx, "", "weights", "set", "dev=2.5", "--json", m); code != 0 || !json.Valid([]byte(out)) {
+		t.Errorf("weights set --json: exit %d, %q is not JSON: %s", code, out, errOut)
+	}
 	if _, errOut, code := meso(t, ctx, "", "quota", "set", "dev", "--guarantees=cpus:1;mem:128", "--limits=cpus:2;mem:256", m); code != 0 {
 		t.Errorf("quota set: %d %s", code, errOut)
 	}
