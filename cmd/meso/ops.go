@@ -39,21 +39,56 @@ func opCommand(use, short, example string, args cobra.PositionalArgs, define fun
 	// Not the agent's Mesos-style help, which `meso agent list` would inherit.
 	c.SetHelpFunc(func(c *cobra.Command, args []string) { c.Root().HelpFunc()(c, args) })
 	run := define(c)
-	c.RunE = func(c *cobra.Command, args []string) error {
+	newClient := func() (*operator.Client, error) {
 		tc, err := tlsFromEnv(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		client, err := operator.New(operator.Config{Master: f.master, Principal: f.principal, Secret: f.secret, TLS: tc})
 		if err != nil {
-			return fmt.Errorf("%w\nPass --master=host:port, http(s)://host:port or zk://host:port/path", err)
+			return nil, fmt.Errorf("%w\nPass --master=host:port, http(s)://host:port or zk://host:port/path", err)
+		}
+		return client, nil
+	}
+	c.RunE = func(c *cobra.Command, args []string) error {
+		client, err := newClient()
+		if err != nil {
+			return err
 		}
 		defer client.Close()
 		ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return run(ctx, &cli.Ops{Client: client, Out: c.OutOrStdout(), Err: c.ErrOrStderr(), JSON: f.json}, args)
 	}
+	if kind := completes[use]; kind != "" {
+		// Shell completion of the argument asks the cluster (--master and
+		// the credentials given so far on the command line).
+		c.ValidArgsFunction = func(c *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			client, err := newClient()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			defer client.Close()
+			ctx, cancel := context.WithTimeout(c.Context(), 5*time.Second)
+			defer cancel()
+			return (&cli.Ops{Client: client}).Completions(ctx, kind), cobra.ShellCompDirectiveNoFileComp
+		}
+	}
 	return c
+}
+
+// completes names what shell completion offers for a verb's argument.
+var completes = map[string]string{
+	"logs TASK":                     "task",
+	"exec TASK -- COMMAND [ARG...]": "task",
+	"task ID":                       "task",
+	"framework ID|NAME":             "framework",
+	"deactivate AGENT_ID":           "agent",
+	"reactivate AGENT_ID":           "agent",
+	"drain AGENT_ID":                "agent",
 }
 
 // simple is a verb without flags of its own.

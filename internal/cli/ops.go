@@ -599,3 +599,28 @@ func (o *Ops) done(format string, args ...any) error {
 	_, err := fmt.Fprintf(o.Out, format, args...)
 	return err
 }
+
+// Completions are the candidates shell completion offers for a verb's
+// argument: "task" (task IDs, running ones first), "agent" (agent IDs) or
+// "framework" (framework IDs and names). Errors give none.
+func (o *Ops) Completions(ctx context.Context, kind string) []string {
+	var out []string
+	switch kind {
+	case "task":
+		ts, _ := o.tasks(ctx, true)
+		for _, t := range ts {
+			out = append(out, t.GetTaskId().GetValue()+"\t"+t.GetName()+" "+t.GetState().String())
+		}
+	case "agent":
+		r, _ := o.Client.GetAgents(ctx)
+		for _, a := range r.GetAgents() {
+			out = append(out, a.GetAgentInfo().GetId().GetValue()+"\t"+a.GetAgentInfo().GetHostname())
+		}
+	case "framework":
+		r, _ := o.Client.GetFrameworks(ctx)
+		for _, f := range r.GetFrameworks() {
+			out = append(out, f.GetFrameworkInfo().GetId().GetValue()+"\t"+f.GetFrameworkInfo().GetName(), f.GetFrameworkInfo().GetName())
+		}
+	}
+	return out
+}

@@ -126,6 +126,11 @@ func TestOperatorCLI(t *testing.T) {
 		golden(t, v.name, out)
 	}
 
+	// Shell completion offers the cluster's task IDs.
+	if out, errOut, _ := meso(t, ctx, "", "__complete", "task", "logs", m, ""); !strings.Contains(out, "hello\thello TASK_FINISHED") {
+		t.Errorf("completion of meso task logs: %q %s", out, errOut)
+	}
+
 	// --json parses, and says what the tables say.
 	for _, args := range [][]string{{"cluster"}, {"agent", "list"}, {"framework", "list", "--all"}, {"task", "list", "--all"},
 		{"roles"}, {"quota", "get"}, {"weights", "get"}} {
