@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,3 +253,26 @@ func TestOperatorCLI(t *testing.T) {
 		t.Errorf("task logs --follow: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// TestOperatorCLIFindsTheLeader runs meso cluster against an HA cluster
+// of real masters: given zk://, and given a standby (whose 307 it
+// follows), it names the same leader and sees the agent.
+func TestOperatorCLIFindsTheLeader(t *testing.T) {
+	r := newHARig(t, 2, 1, 10*time.Second)
+	leader := r.waitLeader(60 * time.Second)
+	var standby *proc
+	for _, p := range r.masters {
+		if p != leader {
+			standby = p
+		}
+	}
+	want := fmt.Sprintf("Leader: 127.0.0.1:%d", leader.port)
+	for _, master := range []string{r.zkURL, fmt.Sprintf("127.0.0.1:%d", standby.port)} {
+		testutil.Eventually(t, 60*time.Second, func() bool {
+			out, _, code := meso(t, t.Context(), "", "cluster", "--master="+master)
+			return code == 0 && strings.Contains(normalizeBlanks(out), want) && strings.Contains(out, "1 active")
+		}, "meso cluster --master=%s does not name the leader %s with its agent", master, leader.name)
+	}
+}
+
+func normalizeBlanks(s string) string { return regexp.MustCompile(`[ \t]+`).ReplaceAllString(s, " ") }
