@@ -269,7 +269,10 @@ func agentCommand() *cobra.Command {
 		`Runs an agent: it registers with the master, offers this machine's resources and
 runs executors and their tasks (v1 executor API on /api/v1/executor, state on /state).
 
-Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso`,
+Example: meso agent --master=127.0.0.1:5050 --work_dir=/var/lib/meso
+
+To look at or steer a cluster's agents instead, see 'meso agent list --help',
+'meso agent deactivate|reactivate|drain AGENT_ID'.`,
 		false, func(fs *flag.FlagSet) runFunc {
 			f.register(fs, true)
 			return func(ctx context.Context, _ []string) error {

@@ -37,15 +37,25 @@ Start a local cluster with 'meso local', then run a task on it with
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	agent := agentCommand()
+	agent.AddCommand(agentSubcommands()...)
 	root.AddCommand(
 		masterCommand(),
-		agentCommand(),
+		agent,
 		localCommand(),
 		executeCommand(),
 		executorCommand(),
 		defaultExecutorSubcommand(),
 		launchCommand(),
 		versionCommand(),
+		// The operator CLI (ops.go).
+		clusterCommand(),
+		frameworkCommand(),
+		taskCommand(),
+		rolesCommand(),
+		quotaCommand(),
+		weightsCommand(),
+		whyCommand(),
 	)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {

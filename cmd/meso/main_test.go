@@ -82,6 +82,17 @@ func TestCommandLine(t *testing.T) {
 		{"agent credential file", []string{"agent", "--master=127.0.0.1:1", "--work_dir=" + t.TempDir(),
 			"--credential=file:///nonexistent/cred"}, nil, 1, "Failed to read credential file '/nonexistent/cred'"},
 		{"execute has --principal and --secret", []string{"execute", "--help"}, nil, 0, "--secret"},
+		// The operator CLI: `meso agent list` is a verb; `meso agent
+		// --flags` still runs an agent (the cases above).
+		{"agent list is a verb", []string{"agent", "list", "--master=127.0.0.1:1"}, nil, 1, "Is the master running at 127.0.0.1:1?"},
+		{"agent list help is cobra's", []string{"agent", "list", "--help"}, nil, 0, "--json"},
+		{"agent help names its verbs", []string{"agent", "--help"}, nil, 0, "meso agent deactivate|reactivate|drain"},
+		{"agent deactivate needs an ID", []string{"agent", "deactivate"}, nil, 1, "accepts 1 arg(s)"},
+		{"MESOS_MASTER is the default master", []string{"task", "list"}, []string{"MESOS_MASTER=127.0.0.1:2"}, 1, "127.0.0.1:2"},
+		{"exec wants --", []string{"task", "exec", "t", "ls", "--master=127.0.0.1:1"}, nil, 1, "write the command after --"},
+		{"bad zk master", []string{"cluster", "--master=zk://"}, nil, 1, "Pass --master="},
+		{"completion", []string{"completion", "bash"}, nil, 0, "__meso_debug"},
+		{"help lists the operator verbs", []string{"--help"}, nil, 0, "why"},
 		{"removal limit needs a percent", []string{"master", "--registry=in_memory", "--recovery_agent_removal_limit=50"}, nil, 1,
 			"missing '%'"},
 	}

@@ -492,7 +492,20 @@ func (a *Agent) launchSession(w http.ResponseWriter, r *http.Request, cz contain
 		return
 	}
 	a.attachOutput(w, r, cz, c.GetContainerId(), m, sb)
+	if ctx.Err() == nil {
+		// The output ended with the client still there: the command is
+		// exiting. Let it, so that a WAIT_NESTED_CONTAINER the client has
+		// open (meso task exec, Mesos's CLI) sees its own exit status, not
+		// the destroy's SIGKILL.
+		wctx, cancel := context.WithTimeout(context.Background(), sessionExitGrace)
+		_, _ = a.cz.Wait(wctx, id)
+		cancel()
+	}
 }
+
+// sessionExitGrace is how long a session's command may take to exit once
+// its output has ended before the session destroys it.
+const sessionExitGrace = 5 * time.Second
 
 // attachInput is Http::attachContainerInput and the switchboard's input
 // side: the records after the first (which names the container) are
