@@ -31,6 +31,11 @@ var routeRealms = map[string]string{
 	"/roles.json":         authn.RealmMasterReadOnly,
 	"/flags":              authn.RealmMasterReadOnly,
 	"/maintenance/status": authn.RealmMasterReadOnly,
+	// The web UI (a meso addition) in the read-only realm, so that a
+	// browser asks for credentials when authentication is on and then
+	// sends them with the page's own requests.
+	"/":       authn.RealmMasterReadOnly,
+	"/static": authn.RealmMasterReadOnly,
 }
 
 // openRoutes are the routes Mesos registers without a realm: /health and
