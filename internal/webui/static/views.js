@@ -102,7 +102,7 @@ export function overview(root, m) {
     const tasks = [...m.tasks.values()];
     const count = s => tasks.filter(t => t.state === s).length;
     const fws = [...m.frameworks.values()].filter(f => !f.completed);
-    const card = (n, l) => html`<div class="card"><div class="n">${n}</div><div class="l">${l}</div></div>`;
+    const card = (n, l) => html`<div class="card" data-card="${l}"><div class="n">${n}</div><div class="l">${l}</div></div>`;
     root.querySelector('#ov-cards').innerHTML = html`${card(m.agents.size, 'agents')}
       ${card(fws.filter(f => f.active).length + ' / ' + fws.length, 'frameworks active')}
       ${card(count('TASK_RUNNING'), 'tasks running')}
