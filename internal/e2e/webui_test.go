@@ -283,4 +283,3 @@ func TestWebUIScreenshots(t *testing.T) {
 		t.Errorf("console errors: %v", errs)
 	}
 }
-
