@@ -257,6 +257,21 @@ func TestWebUIScreenshots(t *testing.T) {
 		s.launchTasks(offer, tasks...)
 		agentID, fwID = offer.GetAgentId().GetValue(), s.fwID.GetValue()
 	}
+	// Acknowledge updates until each framework has one task finished and
+	// two running.
+	for _, s := range []*scheduler{web, batch} {
+		states := map[string]mesospb.TaskState{}
+		for n := 0; n < 3; {
+			st := s.update(true, 30*time.Second)
+			states[st.GetTaskId().GetValue()] = st.GetState()
+			n = 0
+			for _, x := range states {
+				if x == mesospb.TaskState_TASK_RUNNING || x == mesospb.TaskState_TASK_FINISHED {
+					n++
+				}
+			}
+		}
+	}
 	// Let the chart gather samples while the tasks start.
 	time.Sleep(8 * time.Second)
 	shoot := func(name, hash, waitSel string) {
@@ -266,7 +281,7 @@ func TestWebUIScreenshots(t *testing.T) {
 			chromedp.Evaluate(fmt.Sprintf(`location.hash = %q`, hash), nil),
 			chromedp.WaitVisible(waitSel, chromedp.ByQuery),
 			chromedp.Sleep(2500*time.Millisecond),
-			chromedp.FullScreenshot(&png, 90))
+			chromedp.FullScreenshot(&png, 100)) // 100: PNG, not JPEG
 		if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +294,10 @@ func TestWebUIScreenshots(t *testing.T) {
 	shoot("tasks", "#/tasks", `#tk-list table`)
 	shoot("sandbox", fmt.Sprintf("#/sandbox/%s/%s/batch-1", agentID, fwID), `#sb-log`)
 	shoot("roles", "#/roles", `#roles-table table`)
-	if errs := b.consoleErrors(); len(errs) > 0 {
-		t.Errorf("console errors: %v", errs)
+	for _, e := range b.consoleErrors() {
+		// A master without the explainer answers it 404; TestWebUI says so.
+		if !strings.Contains(e, explain.FrameworkPath) {
+			t.Errorf("console error: %s", e)
+		}
 	}
 }

@@ -307,15 +307,16 @@ export function agent(root, m, [id]) {
     try {
       const list = await jsonp(`${agentBase(a)}/monitor/statistics`);
       const next = new Map();
-      el.innerHTML = table(['Executor', 'Framework', 'Container', '#CPU use', '#CPU limit', '#Mem (RSS)', '#Mem limit', ''],
+      el.innerHTML = table(['Executor', 'Framework', 'Source', '#CPU use', '#CPU limit', '#Mem (RSS)', '#Mem limit', ''],
         list.map(c => {
           const s = c.statistics || {}, cpu = (s.cpus_user_time_secs || 0) + (s.cpus_system_time_secs || 0);
-          next.set(c.container_id, { cpu, t: s.timestamp });
-          const p = prev.get(c.container_id);
+          const key = `${c.framework_id}/${c.executor_id}`;
+          next.set(key, { cpu, t: s.timestamp });
+          const p = prev.get(key);
           const use = p && s.timestamp > p.t ? (cpu - p.cpu) / (s.timestamp - p.t) : null;
           const t = { agent_id: { value: id }, framework_id: { value: c.framework_id }, executor_id: { value: c.executor_id } };
-          return html`<tr data-container-id="${c.container_id}"><td class="wrap"><code>${c.executor_id}</code></td>
-            <td><a href="#/frameworks/${c.framework_id}">${fwName(m, c.framework_id)}</a></td><td><code>${c.container_id}</code></td>
+          return html`<tr data-executor-id="${c.executor_id}"><td class="wrap"><code>${c.executor_id}</code></td>
+            <td><a href="#/frameworks/${c.framework_id}">${fwName(m, c.framework_id)}</a></td><td class="wrap">${c.source || '–'}</td>
             <td class="num">${use === null ? '…' : num(use, 3)}</td><td class="num">${num(s.cpus_limit)}</td>
             <td class="num">${bytes(s.mem_rss_bytes)}</td><td class="num">${bytes(s.mem_limit_bytes)}</td><td>${sandboxLink(t)}</td></tr>`;
         }), 'No containers running.').s;
