@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/local"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/explain"
@@ -219,6 +221,64 @@ func TestWebUI(t *testing.T) {
 			t.Errorf("console errors: %v", errs)
 		}
 	})
+}
+
+// TestWebUIAuthenticated: with HTTP authentication on the master, the
+// page is behind the read-only realm's challenge; a user who answers it
+// (here through the DevTools Fetch domain, as a person types into the
+// browser's prompt) gets the page live from the stream.
+func TestWebUIAuthenticated(t *testing.T) {
+	creds := []authn.Credential{{Principal: "ops", Secret: "ops-pw"}, {Principal: "agent", Secret: "agent-pw"}}
+	c := cluster(t, func(cfg *local.Config) {
+		cfg.Master.Authenticators = authn.Realms{}
+		for _, r := range []string{authn.RealmMasterReadOnly, authn.RealmMasterReadWrite, authn.RealmMasterScheduler, authn.RealmMasterAgent} {
+			cfg.Master.Authenticators[r] = authn.NewBasic(r, creds)
+		}
+		cfg.Agent.Credential = &creds[1]
+	})
+	base := "http://" + c.MasterAddr
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != `Basic realm="`+authn.RealmMasterReadOnly+`"` {
+		t.Fatalf("GET / without credentials: %d %q, want 401 in realm %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), authn.RealmMasterReadOnly)
+	}
+
+	b := newBrowser(t, 45*time.Second)
+	var mu sync.Mutex
+	challenges := map[string]int{}
+	chromedp.ListenTarget(b.ctx, func(ev any) {
+		exec := func(a chromedp.Action) {
+			go func() {
+				ctx := cdp.WithExecutor(b.ctx, chromedp.FromContext(b.ctx).Target)
+				_ = a.Do(ctx)
+			}()
+		}
+		switch ev := ev.(type) {
+		case *fetch.EventRequestPaused:
+			exec(fetch.ContinueRequest(ev.RequestID))
+		case *fetch.EventAuthRequired:
+			mu.Lock()
+			challenges[ev.AuthChallenge.Realm]++
+			mu.Unlock()
+			exec(fetch.ContinueWithAuth(ev.RequestID, &fetch.AuthChallengeResponse{
+				Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: "ops", Password: "ops-pw"}))
+		}
+	})
+	b.run(t, "opening the overview",
+		fetch.Enable().WithHandleAuthRequests(true),
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`body[data-live="true"]`, chromedp.ByQuery))
+	b.waitText(t, `#ov-cards [data-card="agents"] .n`, "1", 10*time.Second)
+	b.waitText(t, `#ov-roles`, "No roles yet.", 10*time.Second) // /roles answered
+	mu.Lock()
+	defer mu.Unlock()
+	if challenges[authn.RealmMasterReadOnly] == 0 {
+		t.Errorf("the page was never challenged for the read-only realm: %v", challenges)
+	}
+	t.Logf("challenges answered, by realm: %v", challenges)
 }
 
 // TestWebUIScreenshots writes PNGs of the main pages into the directory
