@@ -354,6 +354,10 @@ func TestWebUIScreenshots(t *testing.T) {
 	shoot("tasks", "#/tasks", `#tk-list table`)
 	shoot("sandbox", fmt.Sprintf("#/sandbox/%s/%s/batch-1", agentID, fwID), `#sb-log`)
 	shoot("roles", "#/roles", `#roles-table table`)
+	// A phone.
+	b.run(t, "a phone's viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	shoot("overview-phone", "#/", `#ov-res tr[data-resource="cpus"]`)
+	shoot("tasks-phone", "#/tasks", `#tk-list table`)
 	for _, e := range b.consoleErrors() {
 		// A master without the explainer answers it 404; TestWebUI says so.
 		if !strings.Contains(e, explain.FrameworkPath) {

@@ -11,7 +11,7 @@ const SCALARS = ['cpus', 'mem', 'disk', 'gpus'];
 function table(head, rows, empty = 'None.') {
   if (!rows.length) return html`<p class="muted">${empty}</p>`;
   return html`<div class="scroll"><table><thead><tr>${head.map(h =>
-    h.startsWith('#') ? html`<th class="num">${h.slice(1)}</th>` : html`<th>${h}</th>`)}</tr></thead>
+    h.startsWith('#') ? html`<th class="num">${h.slice(1)}</th>` : h.startsWith('~') ? html`<th class="hide-sm">${h.slice(1)}</th>` : html`<th>${h}</th>`)}</tr></thead>
     <tbody>${rows}</tbody></table></div>`;
 }
 
@@ -51,14 +51,14 @@ function taskRows(m, tasks) {
   return tasks.map(t => {
     const s = scalars(t.resources), fid = v(t.framework_id), aid = v(t.agent_id);
     return html`<tr data-task-id="${v(t.task_id)}">
-      <td class="wrap"><code>${v(t.task_id)}</code></td><td class="wrap">${t.name}</td><td>${stateTag(t.state)}</td>
+      <td class="wrap hide-sm"><code>${v(t.task_id)}</code></td><td class="wrap">${t.name || v(t.task_id)}</td><td>${stateTag(t.state)}</td>
       <td><a href="#/frameworks/${fid}">${fwName(m, fid)}</a></td>
       <td>${aid ? html`<a href="#/agents/${aid}">${agentName(m, aid)}</a>` : '–'}</td>
       <td class="num">${num(s.cpus)}</td><td class="num">${mb(s.mem)}</td>
       <td class="hide-sm">${ago(lastTimestamp(t))}</td><td>${aid ? sandboxLink(t) : ''}</td></tr>`;
   });
 }
-const TASK_HEAD = ['ID', 'Name', 'State', 'Framework', 'Agent', '#CPUs', '#Mem', 'Updated', ''];
+const TASK_HEAD = ['~ID', 'Name', 'State', 'Framework', 'Agent', '#CPUs', '#Mem', '~Updated', ''];
 
 function sortTasks(list) {
   return list.sort((a, b) => (TERMINAL.has(a.state) - TERMINAL.has(b.state)) || (lastTimestamp(b) - lastTimestamp(a)));
