@@ -5,6 +5,7 @@
 #                the dependency rules, and run the whole suite with -race
 #   make proto   regenerate the protobuf Go code from api/proto and internal/pb/proto
 #   make bench   run the benchmarks recorded in BENCHMARKS.md
+#   make screenshots  write PNGs of the web UI's main pages to docs/screenshots
 
 GO        ?= go
 BIN       := bin/meso
@@ -14,7 +15,7 @@ MODULE    := $(shell $(GO) list -m)
 PROTO_SRC := $(shell find api/proto internal/pb/proto -name '*.proto' | sort)
 FUZZTIME  ?= 10s
 
-.PHONY: all build local test deps vet proto check-proto check-fmt fuzz bench clean
+.PHONY: all build local test deps vet proto check-proto check-fmt fuzz bench screenshots clean
 
 all: build
 
@@ -70,6 +71,11 @@ test: deps check-fmt vet check-proto
 
 bench: build
 	$(GO) run ./bench/tasks -meso=$(BIN) -runs=10 -tasks=200 -rounds=3 -configs=posix,cgroups
+
+# screenshots drives the web UI in a headless Chromium against a local
+# cluster with some frameworks and tasks, and writes a PNG of each main page.
+screenshots:
+	MESO_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestWebUIScreenshots$$' -v ./internal/e2e
 
 clean:
 	rm -rf bin .work

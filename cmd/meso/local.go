@@ -113,14 +113,15 @@ Then, in another shell:
 				if err != nil {
 					return fmt.Errorf("%w (is another cluster running? try --port)", err)
 				}
-				fmt.Printf(`meso local: master at %s%s (web: /master/state), %d agent(s) %v
+				fmt.Printf(`meso local: master at %s%s with %d agent(s) %v
+web UI: %s%s/
 work directory: %s
 
 Run a task from another shell:
   %s execute --master=%s --name=hello --command='echo hello from meso'
 
 Press Ctrl-C to stop.
-`, describeTLS(tc), c.MasterAddr, len(c.AgentAddrs), c.AgentAddrs, workDir, os.Args[0], c.MasterAddr)
+`, describeTLS(tc), c.MasterAddr, len(c.AgentAddrs), c.AgentAddrs, describeTLS(tc), c.MasterAddr, workDir, os.Args[0], c.MasterAddr)
 				<-ctx.Done()
 				fmt.Println("meso local: stopping")
 				return c.Stop()

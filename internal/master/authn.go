@@ -34,6 +34,11 @@ var routeRealms = map[string]string{
 	// meso's explainer (pkg/explain), read-only like /state.
 	"/explain/framework": authn.RealmMasterReadOnly,
 	"/explain/task":      authn.RealmMasterReadOnly,
+	// The web UI (a meso addition) in the read-only realm, so that a
+	// browser asks for credentials when authentication is on and then
+	// sends them with the page's own requests.
+	"/":       authn.RealmMasterReadOnly,
+	"/static": authn.RealmMasterReadOnly,
 }
 
 // openRoutes are the routes Mesos registers without a realm: /health and

@@ -113,6 +113,10 @@ func TestAuthzDenyAllRoutes(t *testing.T) {
 				"/master/api/v1":           true, // the operator calls, walked below
 				"/master/api/v1/scheduler": true, // TestAuthzSubscribeRoles, TestAuthzRunTaskUserRoot, TestAuthzOfferReservations
 				"/master/internal/agent":   true, // TestAuthzRegisterAgent
+				// The web UI's static files: no authorization, as
+				// Mesos's UI files (what the page reads is authorized).
+				"/master/":       true,
+				"/master/static": true,
 			}
 			defer func() {
 				for _, route := range h.m.Handler().(*httpapi.Router).Routes() {

@@ -2,10 +2,12 @@ package master
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/files"
 	"github.com/meso-project/meso/internal/httpapi"
+	"github.com/meso-project/meso/internal/webui"
 )
 
 // actorID is the master's libprocess actor id: its routes are served under
@@ -57,6 +59,13 @@ func (m *Master) routes() http.Handler {
 	route("/explain/framework", m.serveExplain(st.explainFramework))
 	route("/explain/task", m.serveExplain(st.explainTask))
 	route("/flags", m.guard(authz.ViewFlags, "", m.serveRead(func(*http.Request) any { return object{"flags": st.flags()} }, false)))
+	// The web UI (a meso addition; Mesos serves its own UI from
+	// --webui_dir the same way): the page at "/" (and /master/ — the
+	// router's route "/" matches nothing longer) and its assets under
+	// /static/. On a standby the page follows the leader itself.
+	ui := webui.Handler()
+	route("/", ui.ServeHTTP)
+	route(strings.TrimSuffix(webui.Assets, "/"), ui.ServeHTTP)
 	// Process-wide routes live in their own libprocess processes, at the
 	// root only: /version, /metrics/snapshot and /metrics.
 	rt.HandleFunc("version", "/", func(w http.ResponseWriter, r *http.Request) {

@@ -55,8 +55,11 @@ func TestLegacyRouting(t *testing.T) {
 		{path: "/metrics/snapshot/", code: 200, wantKey: "master/elected"},
 		{path: "/master/health/", code: 200},
 		{path: "/nope", code: 404, body: "404 Not Found."},
-		{path: "/", code: 404, body: "404 Not Found."},
-		{path: "/master", code: 404, body: "404 Not Found."},
+		// The web UI (package webui) is the master's route "/", which
+		// only the root and /master reach.
+		{path: "/", code: 200},
+		{path: "/master", code: 200},
+		{path: "/master/nope", code: 404, body: "404 Not Found."},
 		{path: "/master/version", code: 404, body: "404 Not Found."},
 		{path: "/version/x", code: 404, body: "404 Not Found."},
 		{path: "/master/metrics/snapshot", code: 404, body: "404 Not Found."},
