@@ -23,6 +23,7 @@ import (
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/local"
+	"github.com/meso-project/meso/internal/testutil"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/explain"
 )
@@ -58,7 +59,7 @@ func newBrowser(t *testing.T, timeout time.Duration) *browser {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.Headless,
 		chromedp.DisableGPU, chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(t.TempDir()))
+		chromedp.UserDataDir(testutil.BrowserDataDir(t)))
 	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)

@@ -104,3 +104,28 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, format st
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// BrowserDataDir returns a new directory for a browser's profile, removed
+// when the test ends. Unlike t.TempDir, the removal is retried for a
+// while: a headless Chromium's helper processes may still write to its
+// profile for a moment after the browser was stopped. Call it before
+// starting the browser, so that the browser is stopped (a later
+// t.Cleanup) before the directory is removed.
+func BrowserDataDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "meso-browser-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		var err error
+		for range 50 {
+			if err = os.RemoveAll(dir); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Errorf("removing the browser's profile %s: %v", dir, err)
+	})
+	return dir
+}
