@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
+	"github.com/meso-project/meso/internal/testutil"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/explain"
 )
@@ -66,6 +68,12 @@ func TestExplainer(t *testing.T) {
 	if len(fw.Reasons) == 0 || fw.Reasons[0].Code != explain.OfferFiltered || fw.Reasons[0].AgentID != rest.GetAgentId().GetValue() ||
 		len(fw.Filters) != 1 || fw.Filters[0].Until < float64(time.Now().Add(50*time.Second).Unix()) {
 		t.Fatalf("after DECLINE: reasons %+v filters %+v", fw.Reasons, fw.Filters)
+	}
+	// The CLI says the same: `meso why framework NAME` names the filter
+	// that keeps the agent from the framework.
+	out, err := exec.Command(testutil.MesoBinary(t), "why", "framework", "why", "--master="+c.MasterAddr).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), explain.OfferFiltered) || !strings.Contains(string(out), rest.GetAgentId().GetValue()) {
+		t.Fatalf("meso why framework why: %v\n%s", err, out)
 	}
 
 	s.mustCall(&schedulerpb.Call{Type: schedulerpb.Call_SUPPRESS.Enum()})
