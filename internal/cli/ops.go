@@ -21,6 +21,7 @@ import (
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/operator"
 	"github.com/meso-project/meso/pkg/resources"
+	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // Ops runs the operator verbs (meso cluster, meso task list, ...) against
@@ -318,8 +319,8 @@ func (o *Ops) findTask(ctx context.Context, idOrName string) (*mesospb.Task, err
 	pick := func(match func(*mesospb.Task) bool) *mesospb.Task {
 		var found *mesospb.Task
 		for _, t := range ts {
-			if match(t) && (found == nil || !terminal(found.GetState()) || terminal(t.GetState())) {
-				if found == nil || terminal(found.GetState()) {
+			if match(t) && (found == nil || !taskstate.IsTerminal(found.GetState()) || taskstate.IsTerminal(t.GetState())) {
+				if found == nil || taskstate.IsTerminal(found.GetState()) {
 					found = t
 				}
 			}
@@ -333,16 +334,6 @@ func (o *Ops) findTask(ctx context.Context, idOrName string) (*mesospb.Task, err
 		return t, nil
 	}
 	return nil, fmt.Errorf("no task with ID or name %q (see 'meso task list --all')", idOrName)
-}
-
-func terminal(s mesospb.TaskState) bool {
-	switch s {
-	case mesospb.TaskState_TASK_FINISHED, mesospb.TaskState_TASK_FAILED, mesospb.TaskState_TASK_KILLED,
-		mesospb.TaskState_TASK_LOST, mesospb.TaskState_TASK_ERROR, mesospb.TaskState_TASK_DROPPED,
-		mesospb.TaskState_TASK_GONE, mesospb.TaskState_TASK_GONE_BY_OPERATOR:
-		return true
-	}
-	return false
 }
 
 // agentOf returns the HTTP address of the task's agent.
@@ -389,7 +380,7 @@ func (o *Ops) TaskLogs(ctx context.Context, task string, stderr, follow bool, po
 		if err != nil && follow && ctx.Err() != nil {
 			return nil // interrupted
 		}
-		if err != nil && follow && !terminal(t.GetState()) && statusOf(err) == http.StatusNotFound {
+		if err != nil && follow && !taskstate.IsTerminal(t.GetState()) && statusOf(err) == http.StatusNotFound {
 			err, data = nil, nil // its sandbox is not there yet: the task is starting
 		}
 		if err != nil {
@@ -404,7 +395,7 @@ func (o *Ops) TaskLogs(ctx context.Context, task string, stderr, follow bool, po
 			return err
 		}
 		offset += uint64(len(data))
-		if !follow || (terminal(t.GetState()) && len(data) == 0) {
+		if !follow || (taskstate.IsTerminal(t.GetState()) && len(data) == 0) {
 			return nil
 		}
 		select {
@@ -412,7 +403,7 @@ func (o *Ops) TaskLogs(ctx context.Context, task string, stderr, follow bool, po
 			return nil
 		case <-time.After(poll):
 		}
-		if !terminal(t.GetState()) {
+		if !taskstate.IsTerminal(t.GetState()) {
 			if nt, err := o.findTask(ctx, t.GetTaskId().GetValue()); err == nil {
 				t = nt
 			}

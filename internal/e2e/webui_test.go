@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"google.golang.org/protobuf/proto"
 
@@ -23,106 +20,30 @@ import (
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/authn"
 	"github.com/meso-project/meso/internal/local"
-	"github.com/meso-project/meso/internal/testutil"
+	"github.com/meso-project/meso/internal/webui/webuitest"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/explain"
 )
 
-// browser is a headless Chromium driven by chromedp, with the page's
-// console errors and uncaught exceptions collected.
-type browser struct {
-	ctx    context.Context
-	mu     sync.Mutex
-	errors []string
-}
-
-// chromium finds a Chromium (Debian's `chromium`, installed by
-// scripts/install-deps.sh); without one the test skips, or fails under
-// CI=true.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "no Chromium binary (chromium, chromium-browser, google-chrome or headless-shell) on PATH: apt-get install -y chromium"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+// browser is the UI in a headless Chromium.
+type browser struct{ *webuitest.Browser }
 
 func newBrowser(t *testing.T, timeout time.Duration) *browser {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.DisableGPU, chromedp.WindowSize(1280, 900),
-		chromedp.UserDataDir(testutil.BrowserDataDir(t)))
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	b := &browser{ctx: ctx}
-	chromedp.ListenTarget(ctx, func(ev any) {
-		var msg string
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError {
-				var parts []string
-				for _, a := range ev.Args {
-					parts = append(parts, string(a.Value)+a.Description)
-				}
-				msg = "console.error: " + strings.Join(parts, " ")
-			}
-		case *runtime.EventExceptionThrown:
-			msg = "exception: " + ev.ExceptionDetails.Text
-			if ex := ev.ExceptionDetails.Exception; ex != nil {
-				msg += " " + ex.Description
-			}
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.LevelError {
-				msg = "log: " + ev.Entry.Text + " " + ev.Entry.URL
-			}
-		}
-		if msg != "" {
-			b.mu.Lock()
-			b.errors = append(b.errors, msg)
-			b.mu.Unlock()
-		}
-	})
-	if err := chromedp.Run(ctx, cdplog.Enable(), runtime.Enable()); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	return b
-}
-
-func (b *browser) run(t *testing.T, what string, actions ...chromedp.Action) {
-	t.Helper()
-	if err := chromedp.Run(b.ctx, actions...); err != nil {
-		t.Fatalf("%s: %v (console errors: %v)", what, err, b.consoleErrors())
-	}
-}
-
-func (b *browser) consoleErrors() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.errors...)
+	return &browser{webuitest.Start(t, timeout, chromedp.WindowSize(1280, 900))}
 }
 
 // text is the text of the first node matching sel.
 func (b *browser) text(t *testing.T, sel string) string {
 	t.Helper()
 	var s string
-	b.run(t, "reading "+sel, chromedp.Text(sel, &s, chromedp.ByQuery))
+	b.Run(t, "reading "+sel, chromedp.Text(sel, &s, chromedp.ByQuery))
 	return s
 }
 
 // waitText waits until the text of sel contains want.
 func (b *browser) waitText(t *testing.T, sel, want string, timeout time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	ctx, cancel := context.WithTimeout(b.Ctx, timeout)
 	defer cancel()
 	var last string
 	for ctx.Err() == nil {
@@ -135,7 +56,7 @@ func (b *browser) waitText(t *testing.T, sel, want string, timeout time.Duration
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%q never showed %q (last %q; console errors: %v)", sel, want, last, b.consoleErrors())
+	t.Fatalf("%q never showed %q (last %q; console errors: %v)", sel, want, last, b.ConsoleErrors())
 }
 
 // webCluster is a one-agent local cluster for the UI tests.
@@ -157,7 +78,7 @@ func TestWebUI(t *testing.T) {
 	base := "http://" + c.MasterAddr
 
 	// The overview, live from the event stream.
-	b.run(t, "opening the overview",
+	b.Run(t, "opening the overview",
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(`body[data-live="true"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#ov-res tr[data-resource="cpus"]`, chromedp.ByQuery),
@@ -165,12 +86,12 @@ func TestWebUI(t *testing.T) {
 	b.waitText(t, `#ov-res tr[data-resource="cpus"]`, "4", 5*time.Second)
 	b.waitText(t, `#ov-cards [data-card="agents"] .n`, "1", 5*time.Second)
 	t.Logf("overview live after %v", time.Since(start))
-	if errs := b.consoleErrors(); len(errs) > 0 {
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors on the overview: %v", errs)
 	}
 
 	// A task launched now shows up on the tasks page and finishes.
-	b.run(t, "opening the tasks page", chromedp.Evaluate(`location.hash = '#/tasks'`, nil),
+	b.Run(t, "opening the tasks page", chromedp.Evaluate(`location.hash = '#/tasks'`, nil),
 		chromedp.WaitVisible(`#tk-filters`, chromedp.ByQuery))
 	s := subscribe(t, c.MasterAddr, codec.JSON, frameworkInfo("webui-test"))
 	offer := s.next(schedulerpb.Event_OFFERS, 10*time.Second).GetOffers().GetOffers()[0]
@@ -180,26 +101,26 @@ func TestWebUI(t *testing.T) {
 	b.waitText(t, row+" .state", "TASK_FINISHED", 10*time.Second)
 	b.waitText(t, row, "webui-test", time.Second)
 	var same bool
-	b.run(t, "checking for a reload", chromedp.Evaluate(`window.__sameDocument === true`, &same))
+	b.Run(t, "checking for a reload", chromedp.Evaluate(`window.__sameDocument === true`, &same))
 	if !same {
 		t.Error("the page reloaded to show the task")
 	}
 	// The state filter hides it among the active ones.
-	b.run(t, "filtering", chromedp.SetValue(`#tk-filters select[name="state"]`, "active", chromedp.ByQuery),
+	b.Run(t, "filtering", chromedp.SetValue(`#tk-filters select[name="state"]`, "active", chromedp.ByQuery),
 		chromedp.Evaluate(`document.getElementById('tk-filters').dispatchEvent(new Event('input'))`, nil))
 	b.waitText(t, "#tk-list", "No tasks match.", 5*time.Second)
 
 	// Its sandbox shows its stdout, through the agent's /files.
-	b.run(t, "opening the sandbox",
+	b.Run(t, "opening the sandbox",
 		chromedp.Evaluate(fmt.Sprintf(`location.hash = '#/sandbox/%s/%s/ui-task'`, offer.GetAgentId().GetValue(), s.fwID.GetValue()), nil))
 	b.waitText(t, "#sb-list", "stderr", 10*time.Second)
 	b.waitText(t, "#sb-log", "hello-from-the-ui-task", 10*time.Second)
 
 	// The agent page lists the agent's resources and polls its containers.
-	b.run(t, "opening the agent", chromedp.Evaluate(fmt.Sprintf(`location.hash = '#/agents/%s'`, offer.GetAgentId().GetValue()), nil))
+	b.Run(t, "opening the agent", chromedp.Evaluate(fmt.Sprintf(`location.hash = '#/agents/%s'`, offer.GetAgentId().GetValue()), nil))
 	b.waitText(t, "#ag-res", "cpus", 5*time.Second)
 	b.waitText(t, "#ag-live", "live from the agent", 10*time.Second)
-	if errs := b.consoleErrors(); len(errs) > 0 {
+	if errs := b.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
 
@@ -214,11 +135,11 @@ func TestWebUI(t *testing.T) {
 		if resp.StatusCode == http.StatusNotFound {
 			t.Skipf("GET %s for a known framework: 404 — the master has no explainer endpoint yet; the explainer page is not tested against a real master", explain.FrameworkPath)
 		}
-		b.run(t, "opening the framework", chromedp.Evaluate(fmt.Sprintf(`location.hash = '#/frameworks/%s'`, s.fwID.GetValue()), nil))
+		b.Run(t, "opening the framework", chromedp.Evaluate(fmt.Sprintf(`location.hash = '#/frameworks/%s'`, s.fwID.GetValue()), nil))
 		b.waitText(t, "#fw-tasks", "ui-task", 5*time.Second)
-		b.run(t, "waiting for the explanation", chromedp.WaitVisible(`#explain tr[data-suppressed="true"]`, chromedp.ByQuery))
+		b.Run(t, "waiting for the explanation", chromedp.WaitVisible(`#explain tr[data-suppressed="true"]`, chromedp.ByQuery))
 		b.waitText(t, `#explain tr[data-suppressed="true"]`, "suppressed", time.Second)
-		if errs := b.consoleErrors(); len(errs) > 0 {
+		if errs := b.ConsoleErrors(); len(errs) > 0 {
 			t.Errorf("console errors: %v", errs)
 		}
 	})
@@ -250,10 +171,10 @@ func TestWebUIAuthenticated(t *testing.T) {
 	b := newBrowser(t, 45*time.Second)
 	var mu sync.Mutex
 	challenges := map[string]int{}
-	chromedp.ListenTarget(b.ctx, func(ev any) {
+	chromedp.ListenTarget(b.Ctx, func(ev any) {
 		exec := func(a chromedp.Action) {
 			go func() {
-				ctx := cdp.WithExecutor(b.ctx, chromedp.FromContext(b.ctx).Target)
+				ctx := cdp.WithExecutor(b.Ctx, chromedp.FromContext(b.Ctx).Target)
 				_ = a.Do(ctx)
 			}()
 		}
@@ -268,7 +189,7 @@ func TestWebUIAuthenticated(t *testing.T) {
 				Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: "ops", Password: "ops-pw"}))
 		}
 	})
-	b.run(t, "opening the overview",
+	b.Run(t, "opening the overview",
 		fetch.Enable().WithHandleAuthRequests(true),
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(`body[data-live="true"]`, chromedp.ByQuery))
@@ -295,7 +216,7 @@ func TestWebUIScreenshots(t *testing.T) {
 	c := cluster(t, func(cfg *local.Config) { cfg.NumAgents = 2 })
 	b := newBrowser(t, 90*time.Second)
 	base := "http://" + c.MasterAddr
-	b.run(t, "opening the overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`body[data-live="true"]`, chromedp.ByQuery))
+	b.Run(t, "opening the overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`body[data-live="true"]`, chromedp.ByQuery))
 
 	// Some life: two frameworks, finished and running tasks.
 	web := subscribe(t, c.MasterAddr, codec.JSON, frameworkInfo("web-frontend"))
@@ -338,7 +259,7 @@ func TestWebUIScreenshots(t *testing.T) {
 	shoot := func(name, hash, waitSel string) {
 		t.Helper()
 		var png []byte
-		b.run(t, "screenshot of "+name,
+		b.Run(t, "screenshot of "+name,
 			chromedp.Evaluate(fmt.Sprintf(`location.hash = %q`, hash), nil),
 			chromedp.WaitVisible(waitSel, chromedp.ByQuery),
 			chromedp.Sleep(2500*time.Millisecond),
@@ -356,10 +277,10 @@ func TestWebUIScreenshots(t *testing.T) {
 	shoot("sandbox", fmt.Sprintf("#/sandbox/%s/%s/batch-1", agentID, fwID), `#sb-log`)
 	shoot("roles", "#/roles", `#roles-table table`)
 	// A phone.
-	b.run(t, "a phone's viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	b.Run(t, "a phone's viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	shoot("overview-phone", "#/", `#ov-res tr[data-resource="cpus"]`)
 	shoot("tasks-phone", "#/tasks", `#tk-list table`)
-	for _, e := range b.consoleErrors() {
+	for _, e := range b.ConsoleErrors() {
 		// A master without the explainer answers it 404; TestWebUI says so.
 		if !strings.Contains(e, explain.FrameworkPath) {
 			t.Errorf("console error: %s", e)

@@ -1,23 +1,17 @@
 package webui
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/meso-project/meso/internal/testutil"
+	"github.com/meso-project/meso/internal/webui/webuitest"
 	"github.com/meso-project/meso/pkg/explain"
 )
 
@@ -26,75 +20,10 @@ import (
 // pages that a real cluster cannot easily show on demand. The e2e tests
 // (internal/e2e/webui_test.go) run the page against a real cluster.
 
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "no Chromium binary (chromium, chromium-browser, google-chrome or headless-shell) on PATH: apt-get install -y chromium"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+// page is the UI in a headless Chromium.
+type page struct{ *webuitest.Browser }
 
-type page struct {
-	ctx    context.Context
-	mu     sync.Mutex
-	errors []string
-}
-
-func openBrowser(t *testing.T) *page {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.UserDataDir(testutil.BrowserDataDir(t)))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 30*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	p := &page{ctx: ctx}
-	chromedp.ListenTarget(ctx, func(ev any) {
-		var msg string
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError {
-				msg = fmt.Sprint("console.error: ", ev.Args)
-			}
-		case *runtime.EventExceptionThrown:
-			msg = "exception: " + ev.ExceptionDetails.Error()
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.LevelError {
-				msg = "log: " + ev.Entry.Text + " " + ev.Entry.URL
-			}
-		}
-		if msg != "" {
-			p.mu.Lock()
-			p.errors = append(p.errors, msg)
-			p.mu.Unlock()
-		}
-	})
-	if err := chromedp.Run(ctx, cdplog.Enable(), runtime.Enable()); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	return p
-}
-
-func (p *page) consoleErrors() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.errors...)
-}
-
-func (p *page) run(t *testing.T, what string, actions ...chromedp.Action) {
-	t.Helper()
-	if err := chromedp.Run(p.ctx, actions...); err != nil {
-		t.Fatalf("%s: %v (console errors: %v)", what, err, p.consoleErrors())
-	}
-}
+func openBrowser(t *testing.T) *page { return &page{webuitest.Start(t, 30*time.Second)} }
 
 // stubMaster serves the UI, a SUBSCRIBE stream with one agent and one
 // framework (fw-1), /roles, and the explainer for fw-1 (404 otherwise).
@@ -143,7 +72,7 @@ func TestPageExplainer(t *testing.T) {
 	srv := stubMaster(t)
 	p := openBrowser(t)
 	var explainText, name string
-	p.run(t, "opening a framework",
+	p.Run(t, "opening a framework",
 		chromedp.Navigate(srv.URL+"/#/frameworks/fw-1"),
 		chromedp.WaitVisible(`#explain tr[data-suppressed="true"]`, chromedp.ByQuery),
 		chromedp.Text(`#explain`, &explainText, chromedp.ByQuery),
@@ -158,7 +87,7 @@ func TestPageExplainer(t *testing.T) {
 	if name != "sleepy" {
 		t.Errorf("framework name %q, want sleepy", name)
 	}
-	if errs := p.consoleErrors(); len(errs) > 0 {
+	if errs := p.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
 	// Each page renders from the stream's state without errors.
@@ -171,7 +100,7 @@ func TestPageExplainer(t *testing.T) {
 		{"#/roles", `#roles-table tr[data-role="eng"]`, "cpus:1"},
 	} {
 		var got string
-		p.run(t, "opening "+tt.hash, chromedp.Evaluate(fmt.Sprintf("location.hash = %q", tt.hash), nil),
+		p.Run(t, "opening "+tt.hash, chromedp.Evaluate(fmt.Sprintf("location.hash = %q", tt.hash), nil),
 			chromedp.WaitVisible(tt.sel, chromedp.ByQuery), chromedp.Text(tt.sel, &got, chromedp.ByQuery))
 		if !strings.Contains(got, tt.want) {
 			t.Errorf("%s: %s shows %q, want %q", tt.hash, tt.sel, got, tt.want)
@@ -179,7 +108,7 @@ func TestPageExplainer(t *testing.T) {
 	}
 	// An unknown framework: a clear message, not an error page.
 	var msg string
-	p.run(t, "opening an unknown framework", chromedp.Evaluate(`location.hash = '#/frameworks/fw-2'`, nil),
+	p.Run(t, "opening an unknown framework", chromedp.Evaluate(`location.hash = '#/frameworks/fw-2'`, nil),
 		chromedp.WaitVisible(`#explain [data-explain="404"]`, chromedp.ByQuery),
 		chromedp.Text(`#explain`, &msg, chromedp.ByQuery))
 	if !strings.Contains(msg, "No framework matches") {
@@ -205,7 +134,7 @@ func TestPageFollowsLeader(t *testing.T) {
 	t.Cleanup(func() { standby.CloseClientConnections(); standby.Close() })
 	p := openBrowser(t)
 	var url string
-	p.run(t, "opening the standby",
+	p.Run(t, "opening the standby",
 		chromedp.Navigate(standby.URL+"/#/roles"),
 		chromedp.WaitVisible(`body[data-live="true"]`, chromedp.ByQuery),
 		chromedp.Location(&url))
