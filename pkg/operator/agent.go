@@ -32,28 +32,11 @@ func AgentAddress(a *masterpb.Response_GetAgents_Agent) string {
 
 // agentCall sends a v1 agent call to the agent at addr ("host:port").
 func (c *Client) agentCall(ctx context.Context, addr string, call *agentpb.Call, stream bool) (*agentpb.Response, error) {
-	op := call.GetType().String()
-	body, err := codec.Marshal(codec.Protobuf, call)
-	if err != nil {
-		return nil, fmt.Errorf("operator: %s: %w", op, err)
-	}
-	resp, cancel, err := c.do(ctx, request{op: op, method: http.MethodPost, path: c.scheme + "://" + addr + "/api/v1",
-		body: body, agent: true, stream: stream,
-		header: http.Header{"Content-Type": {string(codec.Protobuf)}, "Accept": {string(codec.Protobuf)}}})
+	out := &agentpb.Response{}
+	_, err := c.roundTrip(ctx, request{op: call.GetType().String(), method: http.MethodPost,
+		path: c.scheme + "://" + addr + "/api/v1", agent: true, stream: stream}, call, out)
 	if err != nil {
 		return nil, err
-	}
-	defer cancel()
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("operator: %s: reading the answer: %w", op, err)
-	}
-	out := &agentpb.Response{}
-	if len(b) > 0 {
-		if err := codec.Unmarshal(codec.Protobuf, b, out); err != nil {
-			return nil, fmt.Errorf("operator: %s: decoding the answer: %w", op, err)
-		}
 	}
 	return out, nil
 }
@@ -176,7 +159,7 @@ func (c *Client) Exec(ctx context.Context, agentAddr string, s Session) (int, er
 			return -1, fmt.Errorf("operator: exec: reading the output: %w", err)
 		}
 		pio := &agentpb.ProcessIO{}
-		if err := codec.Unmarshal(codec.Protobuf, rec, pio); err != nil {
+		if err := trusted.Unmarshal(codec.Protobuf, rec, pio); err != nil {
 			return -1, fmt.Errorf("operator: exec: decoding the output: %w", err)
 		}
 		w := s.Stdout

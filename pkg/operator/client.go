@@ -282,30 +282,45 @@ func drain(resp *http.Response) {
 // Call sends a master operator call and returns its response (nil for
 // calls answered 202 Accepted without a body).
 func (c *Client) Call(ctx context.Context, call *masterpb.Call) (*masterpb.Response, error) {
-	op := call.GetType().String()
+	out := &masterpb.Response{}
+	ok, err := c.roundTrip(ctx, request{op: call.GetType().String(), method: http.MethodPost, path: "/api/v1"}, call, out)
+	if !ok {
+		return nil, err
+	}
+	return out, nil
+}
+
+// trusted decodes what a master or an agent answers. The answers of a
+// large cluster (GET_STATE) denote far more than the decode budget allows
+// a request body; they come from the cluster itself, so no budget applies.
+var trusted = codec.UnmarshalOptions{Budget: codec.NoBudget}
+
+// roundTrip POSTs call in protobuf as req says and decodes the answer into
+// out; ok is false when the answer had no body (202 Accepted).
+func (c *Client) roundTrip(ctx context.Context, req request, call, out proto.Message) (ok bool, err error) {
 	body, err := codec.Marshal(codec.Protobuf, call)
 	if err != nil {
-		return nil, fmt.Errorf("operator: %s: %w", op, err)
+		return false, fmt.Errorf("operator: %s: %w", req.op, err)
 	}
-	resp, cancel, err := c.do(ctx, request{op: op, method: http.MethodPost, path: "/api/v1", body: body,
-		header: http.Header{"Content-Type": {string(codec.Protobuf)}, "Accept": {string(codec.Protobuf)}}})
+	req.body = body
+	req.header = http.Header{"Content-Type": {string(codec.Protobuf)}, "Accept": {string(codec.Protobuf)}}
+	resp, cancel, err := c.do(ctx, req)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	defer cancel()
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("operator: %s: reading the answer: %w", op, err)
+		return false, fmt.Errorf("operator: %s: reading the answer: %w", req.op, err)
 	}
 	if len(b) == 0 {
-		return nil, nil
+		return false, nil
 	}
-	out := &masterpb.Response{}
-	if err := codec.Unmarshal(codec.Protobuf, b, out); err != nil {
-		return nil, fmt.Errorf("operator: %s: decoding the answer: %w", op, err)
+	if err := trusted.Unmarshal(codec.Protobuf, b, out); err != nil {
+		return false, fmt.Errorf("operator: %s: decoding the answer: %w", req.op, err)
 	}
-	return out, nil
+	return true, nil
 }
 
 func call(t masterpb.Call_Type) *masterpb.Call { return &masterpb.Call{Type: t.Enum()} }

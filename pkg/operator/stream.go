@@ -34,7 +34,7 @@ func (e *Events) Next() (*masterpb.Event, error) {
 		return nil, err
 	}
 	ev := &masterpb.Event{}
-	if err := codec.Unmarshal(codec.Protobuf, rec, ev); err != nil {
+	if err := trusted.Unmarshal(codec.Protobuf, rec, ev); err != nil {
 		return nil, fmt.Errorf("operator: decoding an event: %w", err)
 	}
 	return ev, nil
