@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -15,6 +16,7 @@ func FuzzParse(f *testing.F) {
 		"x:1e300;y:{};z:[]",
 		"{}",
 		`[{"name":"cpus","type":"SCALAR","scalar":{"value":1},"role":"r"}]`,
+		";[:[0,0]", // a name starting with '[' (not JSON: the text form); printed, it parsed as broken JSON
 	} {
 		f.Add(s)
 	}
@@ -31,7 +33,7 @@ func FuzzParse(f *testing.F) {
 		if !rs.Contains(rs) || !rs.Add(rs).Contains(rs) || !rs.Subtract(rs).Empty() {
 			t.Fatalf("algebra broken for %s", rs)
 		}
-		if strings.HasPrefix(strings.TrimSpace(text), "[") {
+		if t := strings.TrimSpace(text); strings.HasPrefix(t, "[") && json.Valid([]byte(t)) {
 			return // JSON may carry disk info and labels, which text cannot
 		}
 		s := rs.String()

@@ -110,7 +110,7 @@ func tokens(s, seps string) []string {
 
 // Parse parses --resources text as Mesos's Resources::parse does. The input
 // is either a JSON array of Resource objects (Mesos JSON, snake_case keys;
-// recognised by a leading '[') or the text form
+// text that parses as a JSON array) or the text form
 //
 //	name(role):value;name:value;...
 //
@@ -130,7 +130,9 @@ func tokens(s, seps string) []string {
 func Parse(text string, defaultRole string) (Resources, error) {
 	var list []*mesospb.Resource
 	var err error
-	if t := strings.TrimSpace(text); strings.HasPrefix(t, "[") {
+	if t := strings.TrimSpace(text); strings.HasPrefix(t, "[") && json.Valid([]byte(t)) {
+		// As Mesos: JSON when the text is a JSON array, else the text
+		// form (where a name may start with '[').
 		list, err = parseJSON(t, defaultRole)
 	} else if t != "{}" {
 		list, err = parseText(text, defaultRole)

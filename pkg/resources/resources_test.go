@@ -157,7 +157,7 @@ func TestParseErrors(t *testing.T) {
 		{"cpus:1e308;cpus:1e308", "value is not finite"},
 		{`[{"name": "cpus"}]`, "some JSON resources were not formatted properly"},
 		{`[{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}, "role": "*", "reservation": {}}]`, "role \"*\" cannot be dynamically reserved"},
-		{`[1`, "resources JSON is not an array"},
+		{`[1`, "missing or extra ':' in '[1'"}, // not JSON: the text form, as Mesos
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.in, "*")
