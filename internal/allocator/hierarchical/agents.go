@@ -28,6 +28,8 @@ type agent struct {
 	// framework index, including ghosts (frameworks not added yet).
 	held  map[int32]*holding
 	grown bool // available grew since the last cycle
+	// filters are the refused-offer filters on the agent (nil: none).
+	filters *agentFilters
 }
 
 // holding is what one framework holds on one agent: amounts of entries by

@@ -3,6 +3,7 @@ package hierarchical
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -73,8 +74,16 @@ func declineCluster(tb testing.TB, agents, frameworks int) *Allocator {
 // installed directly; TestDeclineEverythingMatchesDeclining checks that the
 // direct state behaves like the one reached by declining.
 func declineEverything(a *Allocator, now time.Time) {
+	declineAll(a, now, false)
+}
+
+// declineAll is declineEverything; with whole, each filter refuses the
+// agent's whole total instead of what is available (the frameworks declined
+// the agent while it was idle), so that it still covers the agent when a
+// task there ends.
+func declineAll(a *Allocator, now time.Time, whole bool) {
 	expiry := now.Add(maxRefuse).UnixNano()
-	kinds := map[string]uint32{}
+	ids := map[string]uint32{}
 	for _, si := range a.eligible {
 		s := a.slots[si]
 		for ai, ag := range a.agents {
@@ -83,19 +92,23 @@ func declineEverything(a *Allocator, now time.Time) {
 			}
 			rs := &refusedSet{}
 			for _, e := range ag.entries {
-				if !e.empty() {
+				switch {
+				case whole:
+					rs.add(e.key, e.typ, amount{scalar: e.total, ranges: e.totalRanges, items: e.totalItems})
+				case !e.empty():
 					rs.add(e.key, e.typ, e.availAmount())
 				}
 			}
 			c := rs.canonical()
-			k, ok := kinds[c]
+			id, ok := ids[c]
 			if !ok {
-				k = a.internKind(expiry, rs)
-				kinds[c] = k
+				id = a.internRefused(rs)
+				ids[c] = id
 			} else {
-				a.kinds[k].refs++
+				a.refused[id].refs++
 			}
-			a.addFilterKind(s, int32(ai), k)
+			// Each framework declined each agent at its own time.
+			a.addFilterRef(s, int32(ai), filterRef{id, expiry + int64(ai)<<20 + int64(si)})
 			s.filters.verified.set(int32(ai))
 		}
 	}
@@ -107,7 +120,9 @@ func BenchmarkDeclineOffers(b *testing.B) {
 	} {
 		b.Run(fmt.Sprintf("agents=%d,frameworks=%d", size.agents, size.frameworks), func(b *testing.B) {
 			a := declineCluster(b, size.agents, size.frameworks)
+			before := heapInUse()
 			declineEverything(a, benchT0)
+			perFilter := float64(heapInUse()-before) / float64(size.agents*size.frameworks)
 			now := benchT0
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -117,6 +132,7 @@ func BenchmarkDeclineOffers(b *testing.B) {
 					b.Fatalf("%d offers after everything was declined", len(als))
 				}
 			}
+			b.ReportMetric(perFilter, "heapB/filter")
 		})
 	}
 }
@@ -138,10 +154,9 @@ func BenchmarkColdFilterCheck(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				b.StopTimer()
-				for _, si := range a.eligible {
-					if sf := a.slots[si].filters; sf != nil {
-						clear(sf.verified)
-					}
+				// Every agent grew (each decline gives its offer back).
+				for _, ag := range a.agents {
+					a.markGrown(ag)
 				}
 				now = now.Add(time.Second)
 				b.StartTimer()
@@ -151,6 +166,66 @@ func BenchmarkColdFilterCheck(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkChurn is an allocation cycle in a busy cluster at 10k agents x
+// 1k frameworks: every framework has declined every agent with a long
+// filter (while the agents were idle), and in every cycle the tasks on 10%
+// of the agents end, so those agents' free resources grow and every
+// framework's filter on them must be checked again (spec §1.10) before the
+// cycle may skip them. One op is the cycle with the 1,000 task ends before
+// it (RecoverResources); the tasks start again outside the timer.
+func BenchmarkChurn(b *testing.B) {
+	const agents, frameworks, window = 10000, 1000, 1000
+	a := declineCluster(b, agents, frameworks)
+	declineAll(a, benchT0, true)
+	used := mustParse(b, "cpus:16;mem:2014;disk:1024;ports:[31000-31015]").Allocate("*")
+	owner := func(ai int) *framework { return a.frameworks[a.fwIndex[fmt.Sprintf("f%05d", ai%frameworks)]] }
+	now := benchT0
+	next := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		// The tasks of the previous window start again.
+		prev := (next + agents - window) % agents
+		for ai := prev; ai < prev+window; ai++ {
+			ag, f := a.agents[ai], owner(ai)
+			if ag.held[f.idx] == nil {
+				a.allocateTo(ag, f, a.slots[f.slots["*"]], takeOf(ag, used), nil)
+			}
+		}
+		a.cycle = a.cycle[:0]
+		now = now.Add(time.Second)
+		b.StartTimer()
+		for ai := next; ai < next+window; ai++ {
+			a.RecoverResources(owner(ai).id, a.agents[ai].id, used, nil, now)
+		}
+		if als := a.Allocate(now); len(als) != 0 {
+			b.Fatalf("%d offers: the filters cover the agents", len(als))
+		}
+		next = (next + window) % agents
+	}
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// takeOf is res as amounts of ag's entries.
+func takeOf(ag *agent, res resources.Resources) []amount {
+	take := make([]amount, len(ag.entries))
+	for _, r := range res {
+		key, _ := kindKey(r)
+		if i := ag.entryIndex(key); i >= 0 {
+			take[i] = addAmount(ag.entries[i].typ, take[i], amountOf(r))
+		}
+	}
+	return take
 }
 
 // BenchmarkSuppressed is the DeclineOffers state at 10k x 1k with 99% of

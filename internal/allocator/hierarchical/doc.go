@@ -34,17 +34,20 @@
 // scalar amounts (cpus, mem, disk, gpus, then interned custom names).
 // Protobuf Resources are built only for the allocations a cycle makes.
 //
-// Filters live per slot in dense per-agent arrays: kind[agent] points at a
-// shared (expiry, refused resources) record, so the filters of a cluster in
-// which every framework declined every agent cost four bytes each; "has" and
-// "verified" bitsets over agents say whether a filter exists and whether it
-// was checked to cover what the agent offers now. A verified bit stays valid
-// while the agent's available resources do not grow, because a subset stays
-// a subset when the candidate shrinks; growth (RecoverResources, total
-// changes) queues the agent and the next cycle clears its bits so that the
-// next visit re-checks exactly (spec §1.10's subset rule). Expiry is checked
-// lazily against the cycle's time: a global earliest expiry makes the check
-// free until something is due.
+// Filters live per agent in dense per-slot arrays: the slot's refused set
+// (an ID into interned refused sets: frameworks that declined the same
+// offer share one) and the filter's expiry, 12 bytes each. Per slot, "has"
+// and "verified" bitsets over agents say whether a filter exists and
+// whether it was checked to cover what the agent offers now. A verified bit
+// stays valid while the agent's available resources do not grow, because a
+// subset stays a subset when the candidate shrinks; growth
+// (RecoverResources, total changes) queues the agent, and the next cycle
+// checks all its filters again in one pass over its arrays, once per
+// distinct refused set (spec §1.10's subset rule against the agent's whole
+// available resources; what a filter does not cover that way is checked
+// exactly for its framework later in the cycle). Expiry is checked lazily
+// against the cycle's time: a global earliest expiry makes the check free
+// until something is due.
 //
 // Quota (spec §6.4) is tracked incrementally per top-level role: the scalar
 // reservations of its subtree on agents' totals plus the unreserved
@@ -55,7 +58,7 @@
 //
 // Allocate(now):
 //
-//  1. Drop expired filters; clear the verified bits of agents that grew.
+//  1. Drop expired filters; check the filters of agents that grew again.
 //  2. Candidate agents: the active agents minus those on which every
 //     eligible slot (active framework, subscribed, unsuppressed role) has a
 //     verified filter, one AND of bitsets per eligible slot. A cluster in

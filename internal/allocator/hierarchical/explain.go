@@ -49,21 +49,18 @@ func (a *Allocator) Explain(frameworkID string, now time.Time) (allocator.Explan
 		if !ok || a.slots[si].filters == nil {
 			continue
 		}
-		sf := a.slots[si].filters
-		sf.has.each(func(ai int32) {
+		a.slots[si].filters.has.each(func(ai int32) {
 			ag := a.agents[ai]
 			if ag == nil {
 				return
 			}
-			k, extra := sf.kindsAt(ai)
-			for _, x := range append([]uint32{k}, extra...) {
-				fk := &a.kinds[x]
-				if x == 0 || fk.expiry <= nowNs {
+			for _, flt := range ag.filters.refs(si) {
+				if flt.exp <= nowNs {
 					continue
 				}
 				out.Filters = append(out.Filters, allocator.FilterExplanation{
-					AgentID: ag.id, Role: name, Resources: refusedResources(ag, fk.refused),
-					Until: time.Unix(0, fk.expiry).UTC(),
+					AgentID: ag.id, Role: name, Resources: refusedResources(ag, a.refused[flt.rs].set),
+					Until: time.Unix(0, flt.exp).UTC(),
 				})
 			}
 		})

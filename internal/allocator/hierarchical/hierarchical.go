@@ -62,12 +62,15 @@ type Allocator struct {
 	// eligible lists the slots that may be offered resources now.
 	eligible  []int32
 	freeSlots []int32
-	// filterSlots are the slots that have refused-offer filters.
-	filterSlots map[int32]struct{}
-	kinds       []filterKind // [0] unused: kind 0 means "no filter"
-	kindIndex   map[string]uint32
-	nextExpiry  int64 // earliest filter expiry (unix ns)
-	freeKinds   []uint32
+	// filterSlots and filterAgents are the slots and agents that have
+	// refused-offer filters (filters.go).
+	filterSlots  map[int32]struct{}
+	filterAgents map[int32]struct{}
+	refused      []refusedEntry // [0] unused: ID 0 means "no filter"
+	refusedIndex map[string]uint32
+	freeRefused  []uint32
+	nextExpiry   int64  // earliest filter expiry (unix ns)
+	memoGen      uint32 // numbers reverify's passes for refusedEntry memos
 	// grown lists agents whose available resources grew since the last
 	// cycle: their verified-filter bits must be rechecked.
 	grown []int32
@@ -91,8 +94,12 @@ type Allocator struct {
 	roleBuf, fwBuf []int
 	candBuf        []int32
 	andBuf         bitset
-	cycle          []cycleAlloc
-	take           []amount
+	// reverifyGrown's scratch: per slot, the verified bits and the agents
+	// gathered for one word of agents; the slots touched.
+	verAcc, verMask []uint64
+	verTouched      []int32
+	cycle           []cycleAlloc
+	take            []amount
 }
 
 var _ allocator.Allocator = (*Allocator)(nil)
@@ -146,8 +153,9 @@ func NewAllocator(opts allocator.Options) (*Allocator, error) {
 		agentIndex:     make(map[string]int32),
 		fwIndex:        make(map[string]int32),
 		filterSlots:    make(map[int32]struct{}),
-		kinds:          make([]filterKind, 1),
-		kindIndex:      make(map[string]uint32),
+		filterAgents:   make(map[int32]struct{}),
+		refused:        make([]refusedEntry, 1),
+		refusedIndex:   make(map[string]uint32),
 		nextExpiry:     math.MaxInt64,
 		roles:          make(map[string]*role),
 		weights:        make(map[string]float64),

@@ -48,7 +48,7 @@ func (a *Allocator) Metrics(now time.Time) map[string]float64 {
 		if s == nil || s.filters == nil {
 			continue
 		}
-		filters[s.role.name] += a.activeFilters(s.filters, nowNs)
+		filters[s.role.name] += a.activeFilters(s, nowNs)
 	}
 	for name := range a.roles {
 		out["allocator/mesos/roles/"+name+"/shares/dominant"] = a.DominantShare(name)
@@ -113,17 +113,12 @@ func (a *Allocator) offeredOrAllocated(d int) int64 {
 	return sum
 }
 
-// activeFilters counts sf's filters that have not expired at nowNs.
-func (a *Allocator) activeFilters(sf *slotFilters, nowNs int64) int {
+// activeFilters counts the slot's filters that have not expired at nowNs.
+func (a *Allocator) activeFilters(s *slot, nowNs int64) int {
 	n := 0
-	sf.has.each(func(ag int32) {
-		if int(ag) < len(sf.kind) {
-			if k := sf.kind[ag]; k != 0 && a.kinds[k].expiry > nowNs {
-				n++
-			}
-		}
-		for _, k := range sf.extra[ag] {
-			if a.kinds[k].expiry > nowNs {
+	s.filters.has.each(func(ai int32) {
+		for _, f := range a.agents[ai].filters.refs(s.idx) {
+			if f.exp > nowNs {
 				n++
 			}
 		}

@@ -236,6 +236,7 @@ func TestPropertyNeverMoreThanFree(t *testing.T) {
 				}
 				// What Explain blames on an agent, Allocate does not offer.
 				blamed := map[[2]string][]allocator.AgentReason{}
+				wanted := map[string]string{} // agent -> a framework Explain would offer it to
 				for _, id := range sortedKeys(m.frameworks) {
 					ex, ok := m.a.Explain(id, m.now)
 					if !ok {
@@ -244,13 +245,32 @@ func TestPropertyNeverMoreThanFree(t *testing.T) {
 					for _, ae := range ex.Agents {
 						if len(ae.Reasons) > 0 {
 							blamed[[2]string{id, ae.AgentID}] = ae.Reasons
+						} else if _, ok := wanted[ae.AgentID]; !ok {
+							wanted[ae.AgentID] = id
 						}
 					}
 				}
+				if err := m.a.CheckVerified(m.now); err != nil {
+					t.Fatal(err)
+				}
 				als := m.a.Allocate(m.now)
+				offered := map[string]bool{}
 				for _, al := range als {
+					offered[al.AgentID] = true
 					if rs := blamed[[2]string{al.FrameworkID, al.AgentID}]; rs != nil {
 						t.Fatalf("%s: offered %s although Explain said %+v", key(al), al.Resources, rs)
+					}
+				}
+				// Liveness: Explain checks filters exactly, blind to the
+				// verified bits Allocate skips by. Without quota (whose
+				// headroom and limits move within a cycle), an agent some
+				// framework has no reason to be refused is offered to
+				// someone in the cycle.
+				if len(m.limits) == 0 {
+					for _, ag := range sortedKeys(wanted) {
+						if !offered[ag] {
+							t.Fatalf("agent %s not offered although Explain says %s would get it", ag, wanted[ag])
+						}
 					}
 				}
 				defer func() {
