@@ -43,6 +43,7 @@ type agentFlags struct {
 	isolation, containerizers, launcherDir string
 	loggingLevel                           string
 	log                                    logFlags
+	enablePprof                            bool // `meso agent`; `meso local` takes the master's
 
 	// The containerizer's flags.
 	launcher, cgroupsHierarchy, cgroupsRoot                       string
@@ -71,6 +72,10 @@ func (f *agentFlags) register(fs *flag.FlagSet, withAddress bool) {
 			"the master: host:port, master@host:port, zk://host1:port1,host2:port2,.../path\n"+
 				"or file:///path (a file holding one of those) (required)")
 		fs.StringVar(&f.workDir, "work_dir", "", "directory for sandboxes and agent metadata (required)")
+		fs.BoolVar(&f.enablePprof, "enable_pprof", false,
+			"serve Go's runtime profiles at /debug/pprof/ (a meso addition), e.g.\n"+
+				"go tool pprof http://HOST:PORT/debug/pprof/profile?seconds=30; behind read-write HTTP\n"+
+				"authentication and the get_endpoints ACL like other endpoints")
 		fs.StringVar(&f.ip, "ip", "0.0.0.0", "IP address to listen on")
 		fs.IntVar(&f.port, "port", 5051, "port to listen on")
 		fs.StringVar(&f.hostname, "hostname", "", "hostname the agent advertises (default: the machine's hostname)")
@@ -243,6 +248,7 @@ func (f *agentFlags) config(logger *slog.Logger, dump map[string]string) (agent.
 		ExecutorShutdownGracePeriod:   f.executorShutdownGracePeriod.Duration,
 		RegistrationBackoffFactor:     f.registrationBackoffFactor.Duration,
 		SwitchUser:                    f.switchUser,
+		EnablePprof:                   f.enablePprof,
 		ExecutorEnvironmentVariables:  env,
 		Flags:                         dump,
 		Recover:                       f.recover,

@@ -75,6 +75,7 @@ Then, in another shell:
 					return err
 				}
 				acfg.Authorizer = mf.authz.built // one cluster, one --acls
+				acfg.EnablePprof = mf.enablePprof
 				realms, auth, err := an.resolve(logger, func(name string) bool {
 					set := false
 					fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })

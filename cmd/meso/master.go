@@ -54,6 +54,7 @@ type masterFlags struct {
 	log                                     logFlags
 	authz                                   authzFlags
 	authn                                   masterAuthnFlags // authn.go; `meso master` only
+	enablePprof                             bool
 }
 
 // register defines the flags; withAddress is false for `meso local`, which
@@ -112,6 +113,10 @@ func (f *masterFlags) register(fs *flag.FlagSet, withAddress bool) {
 			"e.g. '{\"limits\":[{\"principal\":\"foo\",\"qps\":55.5,\"capacity\":1000}],\"aggregate_default_qps\":33.3}';\n"+
 			"the scheduler calls of a framework are throttled by its FrameworkInfo.principal")
 	fs.StringVar(&f.cluster, "cluster", "", "human-readable name for the cluster, shown in /master/state")
+	fs.BoolVar(&f.enablePprof, "enable_pprof", false,
+		"serve Go's runtime profiles at /debug/pprof/ (a meso addition), e.g.\n"+
+			"go tool pprof http://HOST:PORT/debug/pprof/profile?seconds=30; behind read-write HTTP\n"+
+			"authentication and the get_endpoints ACL like other endpoints (with `meso local`: the agents' too)")
 	f.authz.register(fs)
 	if withAddress {
 		fs.StringVar(&f.zk, "zk", "",
@@ -181,6 +186,7 @@ func (f *masterFlags) config(logger *slog.Logger, alloc allocator.Allocator, dum
 		RecoveryAgentRemovalLimit:         &f.removalLimit,
 		RateLimits:                        f.parsedRateLimits,
 		Authorizer:                        f.authz.built,
+		EnablePprof:                       f.enablePprof,
 	}
 }
 

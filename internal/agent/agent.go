@@ -82,6 +82,9 @@ type Config struct {
 	// httpapi.DefaultMaxConnectionsPerIP, a negative value none. Added
 	// field.
 	MaxConnectionsPerIP int
+	// EnablePprof serves Go's runtime profiles at /debug/pprof/
+	// (--enable_pprof, an addition; httpapi.RegisterPprof).
+	EnablePprof bool
 	// Authorizer authorizes what principals may do and see on the agent
 	// (--acls with --authorizers=local, authz.Local); nil allows
 	// everything, as Mesos without --acls. It is called on the actor

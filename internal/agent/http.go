@@ -60,6 +60,11 @@ func (a *Agent) routes() http.Handler {
 	// The name Mesos used before 1.0, which old tools still ask for.
 	route("/monitor/statistics.json", a.guard(authz.GetEndpointWithPath, "/monitor/statistics", a.serveStatistics))
 	route("/containers", a.guard(authz.GetEndpointWithPath, "/containers", a.serveContainers))
+	if a.cfg.EnablePprof {
+		httpapi.RegisterPprof(rt, func(h http.HandlerFunc) http.HandlerFunc {
+			return a.guard(authz.GetEndpointWithPath, "/debug/pprof", h)
+		})
+	}
 	return rt
 }
 

@@ -146,10 +146,12 @@ var someOnlyNoneOrAny = map[string]string{
 }
 
 // AuthorizableEndpoints are the paths a get_endpoints ACL may name
-// (Mesos's authorization::AUTHORIZABLE_ENDPOINTS).
+// (Mesos's authorization::AUTHORIZABLE_ENDPOINTS, and meso's
+// /debug/pprof, served with --enable_pprof).
 var AuthorizableEndpoints = map[string]bool{
 	"/containers":          true,
 	"/containerizer/debug": true,
+	"/debug/pprof":         true,
 	"/files/debug":         true,
 	"/logging/toggle":      true,
 	"/metrics/snapshot":    true,

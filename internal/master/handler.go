@@ -83,5 +83,10 @@ func (m *Master) routes() http.Handler {
 	rt.HandleFunc(files.ProcessID, "/read", m.guard(authz.AccessMesosLog, "", m.files.ServeRead))
 	rt.HandleFunc(files.ProcessID, "/download", m.guard(authz.AccessMesosLog, "", m.files.ServeDownload))
 	rt.HandleFunc(files.ProcessID, "/debug", m.guard(authz.GetEndpointWithPath, "/files/debug", m.files.ServeDebug))
+	if m.cfg.EnablePprof {
+		httpapi.RegisterPprof(rt, func(h http.HandlerFunc) http.HandlerFunc {
+			return m.guard(authz.GetEndpointWithPath, "/debug/pprof", h)
+		})
+	}
 	return rt
 }

@@ -56,6 +56,9 @@ type Config struct {
 	// httpapi.DefaultMaxConnectionsPerIP, a negative value none. Added
 	// field.
 	MaxConnectionsPerIP int
+	// EnablePprof serves Go's runtime profiles at /debug/pprof/
+	// (--enable_pprof, an addition; httpapi.RegisterPprof).
+	EnablePprof bool
 	// LogLevel, when set, is the level of Logger's handler:
 	// SET_LOGGING_LEVEL lowers it for a while (operator_read.go). Without
 	// it the call is answered but changes nothing. Added field.
