@@ -30,8 +30,10 @@ import (
 	osuser "os/user"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -59,7 +61,18 @@ func main() {
 	tasks := flag.Int("tasks", 200, "tasks launched at once for the throughput measurement")
 	rounds := flag.Int("rounds", 3, "throughput rounds per configuration")
 	names := flag.String("configs", "posix,cgroups", "containerizer configurations to measure: posix, cgroups")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the master and agent (this process) to the file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
 		log.Fatal(err)
@@ -100,7 +113,9 @@ func main() {
 				log.Fatalf("unknown configuration %q (known: posix, cgroups, either with +checkpoint)", name)
 			}
 			c, stop := start(ctx, abs, *tasks, cfg)
+			self0, children0 := cpuTimes()
 			elapsed, err := throughput(ctx, c.MasterAddr, *tasks, checkpoint)
+			self1, children1 := cpuTimes()
 			stop()
 			if err != nil {
 				log.Fatalf("%s: %v", name, err)
@@ -109,6 +124,9 @@ func main() {
 			results[name] = append(results[name], rate)
 			fmt.Printf("throughput round %d, %s (%s): %d `true` tasks in %v: %.1f tasks/s\n",
 				round+1, name, cfg.Isolation, *tasks, elapsed.Round(time.Millisecond), rate)
+			fmt.Printf("  CPU per task: master+agent %.2f ms, executors and tasks %.2f ms (children that exited)\n",
+				float64((self1-self0).Microseconds())/1e3/float64(*tasks),
+				float64((children1-children0).Microseconds())/1e3/float64(*tasks))
 		}
 	}
 	for _, name := range order {
@@ -124,6 +142,23 @@ func main() {
 		ps, cs := slices.Sorted(slices.Values(p)), slices.Sorted(slices.Values(c))
 		fmt.Printf("posix+checkpoint/posix throughput ratio (medians): %.2f\n", cs[len(cs)/2]/ps[len(ps)/2])
 	}
+}
+
+// cpuTimes returns the user+system CPU time of this process (the master
+// and the agent) and of its children that have exited (executors, the
+// launch helper, tasks).
+func cpuTimes() (self, children time.Duration) {
+	var ru syscall.Rusage
+	tv := func() time.Duration {
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		self = tv()
+	}
+	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err == nil {
+		children = tv()
+	}
+	return self, children
 }
 
 // start starts a local cluster with one agent and the given containerizer,
