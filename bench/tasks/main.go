@@ -62,6 +62,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "throughput rounds per configuration")
 	names := flag.String("configs", "posix,cgroups", "containerizer configurations to measure: posix, cgroups")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the master and agent (this process) to the file")
+	starts := flag.Int("starts", 200, "processes started to measure the CPU cost of starting the meso binary and /bin/sh (the floor of a task's cost)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -83,6 +84,20 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	fmt.Printf("machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+
+	if *starts > 0 {
+		for _, argv := range [][]string{{abs, "version"}, {"/bin/sh", "-c", "true"}} {
+			_, c0 := cpuTimes()
+			for range *starts {
+				if err := exec.CommandContext(ctx, argv[0], argv[1:]...).Run(); err != nil {
+					log.Fatalf("%v: %v", argv, err)
+				}
+			}
+			_, c1 := cpuTimes()
+			fmt.Printf("process start: %s: %.2f ms of CPU each (%d runs)\n", strings.Join(argv, " "),
+				float64((c1-c0).Microseconds())/1e3/float64(*starts), *starts)
+		}
+	}
 
 	if *runs > 0 {
 		c, stop := start(ctx, abs, *tasks, configs["posix"])
@@ -131,6 +146,9 @@ func main() {
 	}
 	for _, name := range order {
 		r := slices.Sorted(slices.Values(results[name]))
+		if len(r) == 0 {
+			continue
+		}
 		fmt.Printf("throughput %s: median %.1f tasks/s (min %.1f, max %.1f, %d rounds)\n",
 			name, r[len(r)/2], r[0], r[len(r)-1], len(r))
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 )
 
 // procStat is what the posix launcher needs of /proc/<pid>/stat.
@@ -34,23 +36,87 @@ func parseStat(pid int, line string) (procStat, bool) {
 	return procStat{pid: pid, ppid: ppid, pgid: pgid, sid: sid, zombie: f[0] == "Z"}, true
 }
 
-// processes reads every process's parent, group and session.
-func processes() []procStat {
+// procScans coalesces the /proc scans of concurrent destroys: a burst of
+// containers ending at once (hundreds of short tasks) would otherwise read
+// every process's stat once per container, quadratic in the processes.
+var procScans scanner
+
+// scanner hands each caller a scan of /proc that started after the call:
+// the caller's own, or the one every caller waiting behind a running scan
+// shares.
+type scanner struct {
+	mu        sync.Mutex
+	cur, next *scan
+}
+
+type scan struct {
+	done  chan struct{}
+	procs []procStat
+}
+
+// processes reads every process's parent, group and session, from a scan
+// that started after the call.
+func processes() []procStat { return procScans.get() }
+
+func (s *scanner) get() []procStat {
+	s.mu.Lock()
+	for {
+		if s.cur == nil {
+			sc := s.next
+			if sc == nil {
+				sc = &scan{done: make(chan struct{})}
+			}
+			s.cur, s.next = sc, nil
+			s.mu.Unlock()
+			sc.procs = readProc()
+			s.mu.Lock()
+			s.cur = nil
+			close(sc.done)
+			s.mu.Unlock()
+			return sc.procs
+		}
+		// The running scan may have passed some processes before this
+		// call: wait for the one after it.
+		if s.next == nil {
+			s.next = &scan{done: make(chan struct{})}
+		}
+		cur, nx := s.cur, s.next
+		s.mu.Unlock()
+		<-cur.done
+		s.mu.Lock()
+		if s.cur == nil && s.next == nx {
+			continue // nobody started it yet: run it here
+		}
+		s.mu.Unlock()
+		<-nx.done
+		return nx.procs
+	}
+}
+
+// readProc reads /proc/<pid>/stat of every process: only the start of each
+// (the fields up to the session follow the command name, at most 16 bytes).
+func readProc() []procStat {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	var out []procStat
+	out := make([]procStat, 0, len(entries))
+	var buf [256]byte
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		fd, err := syscall.Open("/proc/"+e.Name()+"/stat", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 		if err != nil {
 			continue
 		}
-		if st, ok := parseStat(pid, string(b)); ok {
+		n, err := syscall.Read(fd, buf[:])
+		_ = syscall.Close(fd)
+		if err != nil || n <= 0 {
+			continue
+		}
+		if st, ok := parseStat(pid, string(buf[:n])); ok {
 			out = append(out, st)
 		}
 	}
