@@ -187,6 +187,22 @@ func TestPosixHoldsUntilRelease(t *testing.T) {
 	}
 }
 
+// The held command does not inherit the release pipe.
+func TestPosixReleasePipeNotInherited(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := fork(t, launcher.NewPosix(), "pipe", containerizer.ForkSpec{
+		Command: []string{"sh", "-c", "if [ -e /proc/self/fd/3 ]; then exit 9; fi"},
+		Env:     env(), Dir: dir, Helper: helper(t),
+	})
+	if err := p.Release(); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if e := waitExit(t, p); e.ExitCode != 0 {
+		t.Errorf("Exit = %+v: fd 3 (the release pipe) is open in the command", e)
+	}
+}
+
 func TestPosixAbort(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
