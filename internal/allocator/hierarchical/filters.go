@@ -453,21 +453,30 @@ func (a *Allocator) reverifyGrown() {
 			a.memoGen = 1
 		}
 		bit := uint64(1) << (uint(ai) & 63)
+		gen, refused := a.memoGen, a.refused
+		// The hot loop (an agent x every framework that declined it):
+		// covers inlined, the extra filters looked up only if any.
 		for si, id := range af.rs {
 			if id == 0 {
 				continue
 			}
-			match := a.covers(id, ag, take)
-			for _, f := range af.extra[int32(si)] {
-				if match {
-					break
-				}
-				match = a.covers(f.rs, ag, take)
+			re := &refused[id]
+			if re.memoGen != gen {
+				re.memo, re.memoGen = re.set.contains(ag, take), gen
 			}
-			if mask[si] == 0 {
+			match := re.memo
+			if !match && af.extra != nil {
+				for _, f := range af.extra[int32(si)] {
+					if match = a.covers(f.rs, ag, take); match {
+						break
+					}
+				}
+			}
+			m := mask[si]
+			if m == 0 {
 				touched = append(touched, int32(si))
 			}
-			mask[si] |= bit
+			mask[si] = m | bit
 			if match {
 				acc[si] |= bit
 			}
