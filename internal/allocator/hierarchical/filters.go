@@ -357,6 +357,14 @@ func (a *Allocator) expireAgent(ag *agent, now int64) bool {
 			continue
 		}
 		si := int32(i)
+		var extra []filterRef
+		if af.extra != nil {
+			extra = af.extra[si]
+		}
+		if af.exp[si] > now && len(extra) == 0 { // the common case, without allocating
+			af.minExpiry = min(af.minExpiry, af.exp[si])
+			continue
+		}
 		refs := af.refs(si)
 		live := refs[:0:0]
 		for _, f := range refs {
