@@ -216,6 +216,39 @@ func heapInUse() int64 {
 	return int64(ms.HeapAlloc)
 }
 
+// BenchmarkChurnDeclining is BenchmarkChurn where the frameworks had
+// declined only what the agents had free then, so an agent whose task ends
+// is offered again: to one framework per cycle, which declines it with a
+// long filter, until every framework has (Mesos's DeclineOffers shape,
+// reached through churn). One op is the task ends of 10% of the agents,
+// the cycle, and the declines of every offer it made; the number of offers
+// a cycle makes grows as more agents are passed from framework to
+// framework (offers/op).
+func BenchmarkChurnDeclining(b *testing.B) {
+	const agents, frameworks, window = 10000, 1000, 1000
+	a := declineCluster(b, agents, frameworks)
+	declineEverything(a, benchT0)
+	used := mustParse(b, "cpus:16;mem:2014;disk:1024;ports:[31000-31015]").Allocate("*")
+	owner := func(ai int) *framework { return a.frameworks[a.fwIndex[fmt.Sprintf("f%05d", ai%frameworks)]] }
+	now := benchT0
+	next, offers := 0, 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		now = now.Add(time.Second)
+		for ai := next; ai < next+window; ai++ {
+			a.RecoverResources(owner(ai).id, a.agents[ai].id, used, nil, now)
+		}
+		als := a.Allocate(now)
+		offers += len(als)
+		for _, al := range als {
+			a.RecoverResources(al.FrameworkID, al.AgentID, al.Resources, refuseForever(), now)
+		}
+		next = (next + window) % agents
+	}
+	b.ReportMetric(float64(offers)/float64(b.N), "offers/op")
+}
+
 // takeOf is res as amounts of ag's entries.
 func takeOf(ag *agent, res resources.Resources) []amount {
 	take := make([]amount, len(ag.entries))
