@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -92,43 +93,75 @@ func walkField(fd protoreflect.FieldDescriptor, v protoreflect.Value, path strin
 }
 
 // complete reports whether m and its sub-messages have every required
-// field (walkRequired's test, without the paths).
+// field (walkRequired's test, without the paths). It runs on every message
+// decoded and every JSON answer written, so it follows a plan cached per
+// message type (requiredPlan) instead of ranging over every populated
+// field: a master's GET_STATE at 200,000 tasks, or 40,000 agents
+// re-registering, spent more time here than in the protobuf library.
 func complete(m protoreflect.Message) bool {
-	fields := m.Descriptor().Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		if !m.Has(fd) || (!fd.IsList() && !fd.IsMap() && undeclared(fd, m.Get(fd))) {
-			if fd.Cardinality() == protoreflect.Required {
+	p := planFor(m.Descriptor())
+	for _, fd := range p.required {
+		if !m.Has(fd) || undeclared(fd, m.Get(fd)) {
+			return false
+		}
+	}
+	for _, fd := range p.messages {
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := range l.Len() {
+				if !complete(l.Get(i).Message()) {
+					return false
+				}
+			}
+		case fd.IsMap():
+			ok := true
+			v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
+				ok = complete(e.Message())
+				return ok
+			})
+			if !ok {
+				return false
+			}
+		default:
+			if !complete(v.Message()) {
 				return false
 			}
 		}
 	}
-	ok := true
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.IsList():
-			if isMessage(fd) {
-				l := v.List()
-				for i := range l.Len() {
-					if !complete(l.Get(i).Message()) {
-						ok = false
-						break
-					}
-				}
-			}
-		case fd.IsMap():
-			if isMessage(fd.MapValue()) {
-				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
-					ok = complete(e.Message())
-					return ok
-				})
-			}
-		case isMessage(fd):
-			ok = complete(v.Message())
+	return true
+}
+
+// requiredPlan is what complete looks at in a message of one type: its
+// required fields, and the fields holding messages (singular, lists, maps
+// of messages).
+type requiredPlan struct {
+	required, messages []protoreflect.FieldDescriptor
+}
+
+var requiredPlans sync.Map // protoreflect.MessageDescriptor → *requiredPlan
+
+func planFor(md protoreflect.MessageDescriptor) *requiredPlan {
+	if p, ok := requiredPlans.Load(md); ok {
+		return p.(*requiredPlan)
+	}
+	p := &requiredPlan{}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.Cardinality() == protoreflect.Required {
+			p.required = append(p.required, fd)
 		}
-		return ok
-	})
-	return ok
+		if fd.IsMap() && isMessage(fd.MapValue()) || !fd.IsMap() && isMessage(fd) {
+			p.messages = append(p.messages, fd)
+		}
+	}
+	requiredPlans.Store(md, p)
+	return p
 }
 
 func isMessage(fd protoreflect.FieldDescriptor) bool {
