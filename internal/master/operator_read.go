@@ -3,6 +3,7 @@ package master
 import (
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -152,15 +153,18 @@ func (s *state) viewFrameworks() func() *masterpb.Response_GetFrameworks {
 // empty offer_constraints (meso keeps none). The resources are summed by
 // finish, which may run off the loop.
 func frameworkModel(f *framework) (m *masterpb.Response_GetFrameworks_Framework, finish func()) {
-	var usedList, offeredList []*mesospb.Resource
-	for _, t := range sortedTasks(f.tasks) {
+	// The tasks' resources are put in task ID order, and summed, by
+	// finish: off the loop.
+	byTask := make([]keyedResources, 0, len(f.tasks))
+	for id, t := range f.tasks {
 		if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
-			usedList = append(usedList, t.GetResources()...)
+			byTask = append(byTask, keyedResources{id: id, rs: t.GetResources()})
 		}
 	}
+	var execUsed, offeredList []*mesospb.Resource
 	for _, agentID := range sortedKeys(f.executors) {
 		for _, eid := range sortedKeys(f.executors[agentID]) {
-			usedList = append(usedList, f.executors[agentID][eid].GetResources()...)
+			execUsed = append(execUsed, f.executors[agentID][eid].GetResources()...)
 		}
 	}
 	m = &masterpb.Response_GetFrameworks_Framework{
@@ -186,7 +190,12 @@ func frameworkModel(f *framework) (m *masterpb.Response_GetFrameworks_Framework,
 	}
 	return m, func() {
 		// Summed once (sumRes), not task by task; endpointFormat copies.
-		m.AllocatedResources = endpointFormat(sumRes(usedList))
+		slices.SortFunc(byTask, compareKeyed)
+		var usedList []*mesospb.Resource
+		for _, k := range byTask {
+			usedList = append(usedList, k.rs...)
+		}
+		m.AllocatedResources = endpointFormat(sumRes(usedList, execUsed))
 		m.OfferedResources = endpointFormat(sumRes(offeredList))
 	}
 }
@@ -232,27 +241,43 @@ func (s *state) getExecutors() *masterpb.Response_GetExecutors {
 // authorizes synchronously (authz.go), so no task is ever pending and
 // pending_tasks stays empty, as do the deprecated orphan_tasks.
 func (s *state) getTasks() *masterpb.Response_GetTasks {
+	return s.viewTasks()()
+}
+
+// viewTasks takes getTasks's tasks on the loop as snapshots (a shallow copy
+// each, state_snapshot.go), and returns the function that puts them in
+// order, which may run off the loop: sorting 200,000 tasks on the loop
+// was most of what GET_STATE left there.
+func (s *state) viewTasks() func() *masterpb.Response_GetTasks {
+	var live [][]*mesospb.Task // each framework's, to be sorted by ID
 	out := &masterpb.Response_GetTasks{}
-	// Snapshots, not clones: the answer is marshalled off the loop, and a
-	// snapshot shares with the loop only what the loop never changes in
-	// place (state_snapshot.go).
-	clone := snapshotTask
 	for _, f := range s.allFrameworks() {
-		for _, t := range s.visibleTasks(f, sortedTasks(f.tasks)) {
-			out.Tasks = append(out.Tasks, clone(t))
+		var ts []*mesospb.Task
+		if s.view == nil {
+			ts = make([]*mesospb.Task, 0, len(f.tasks))
+			for _, t := range f.tasks {
+				ts = append(ts, snapshotTask(t))
+			}
+		} else {
+			ts = snapshotTasks(s.visibleTasks(f, sortedTasks(f.tasks)))
 		}
+		live = append(live, ts)
 	}
 	for _, f := range s.allFrameworks() {
-		for _, t := range s.visibleTasks(f, f.unreachableTasks) {
-			out.UnreachableTasks = append(out.UnreachableTasks, clone(t))
-		}
+		out.UnreachableTasks = append(out.UnreachableTasks, snapshotTasks(s.visibleTasks(f, f.unreachableTasks))...)
 	}
 	for _, f := range s.allFrameworks() {
-		for _, t := range s.visibleTasks(f, f.completedTasks) {
-			out.CompletedTasks = append(out.CompletedTasks, clone(t))
-		}
+		out.CompletedTasks = append(out.CompletedTasks, snapshotTasks(s.visibleTasks(f, f.completedTasks))...)
 	}
-	return out
+	return func() *masterpb.Response_GetTasks {
+		for _, ts := range live {
+			slices.SortFunc(ts, func(a, b *mesospb.Task) int {
+				return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
+			})
+			out.Tasks = append(out.Tasks, ts...)
+		}
+		return out
+	}
 }
 
 // getState is _getState: tasks, executors, frameworks and agents.
@@ -264,11 +289,11 @@ func (s *state) getState() *masterpb.Response_GetState {
 // the function that builds it from them, off the loop: at 20,000 agents
 // and 200,000 tasks, building it on the loop stalled every other call.
 func (s *state) viewState() func() *masterpb.Response_GetState {
-	tasks, executors := s.getTasks(), s.getExecutors() // snapshots
+	tasks, executors := s.viewTasks(), s.getExecutors()
 	frameworks, agents := s.viewFrameworks(), s.viewAgents()
 	return func() *masterpb.Response_GetState {
 		return &masterpb.Response_GetState{
-			GetTasks:      tasks,
+			GetTasks:      tasks(),
 			GetExecutors:  executors,
 			GetFrameworks: frameworks(),
 			GetAgents:     agents(),

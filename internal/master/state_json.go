@@ -180,9 +180,8 @@ type agentView struct {
 	info                     *mesospb.AgentInfo
 	registered, reregistered time.Time
 	total                    []*mesospb.Resource
-	// used are the resources of each non-terminal, reachable task (key
-	// "<framework>\x00<task>") then of each executor (key
-	// "<framework>\x00<executor>"), in no order (sortUsed sorts them);
+	// used are the resources of each non-terminal, reachable task, then
+	// of each executor, in no order (used() sorts them);
 	// offered are the offers' resources, by offer ID.
 	usedByTask, usedByExecutor []keyedResources
 	offered                    []*mesospb.Resource
@@ -191,9 +190,18 @@ type agentView struct {
 	capabilities               []mesospb.AgentInfo_Capability_Type
 }
 
+// keyedResources are a task's or an executor's resources and its
+// framework's and its own ID, to be put in order off the loop.
 type keyedResources struct {
-	key string
-	rs  []*mesospb.Resource
+	framework, id string
+	rs            []*mesospb.Resource
+}
+
+func compareKeyed(a, b keyedResources) int {
+	if c := strings.Compare(a.framework, b.framework); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
 }
 
 // viewAgent takes the snapshot of a for agentView's writers.
@@ -207,13 +215,13 @@ func (s *state) viewAgent(a *agent) *agentView {
 	for fid, byTask := range a.tasks {
 		for tid, t := range byTask {
 			if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
-				v.usedByTask = append(v.usedByTask, keyedResources{fid + "\x00" + tid, t.GetResources()})
+				v.usedByTask = append(v.usedByTask, keyedResources{fid, tid, t.GetResources()})
 			}
 		}
 	}
 	for fid, execs := range a.executors {
 		for eid, e := range execs {
-			v.usedByExecutor = append(v.usedByExecutor, keyedResources{fid + "\x00" + eid, e.GetResources()})
+			v.usedByExecutor = append(v.usedByExecutor, keyedResources{fid, eid, e.GetResources()})
 		}
 	}
 	for _, o := range sortedOffers(a.offers) {
@@ -233,9 +241,8 @@ func (s *state) viewAgent(a *agent) *agentView {
 // used is every resource the agent's tasks, then its executors, use, in
 // the order of their IDs, unsummed.
 func (v *agentView) used() []*mesospb.Resource {
-	byKey := func(a, b keyedResources) int { return strings.Compare(a.key, b.key) }
-	slices.SortFunc(v.usedByTask, byKey)
-	slices.SortFunc(v.usedByExecutor, byKey)
+	slices.SortFunc(v.usedByTask, compareKeyed)
+	slices.SortFunc(v.usedByExecutor, compareKeyed)
 	var out []*mesospb.Resource
 	for _, k := range v.usedByTask {
 		out = append(out, k.rs...)
