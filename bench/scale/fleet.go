@@ -286,7 +286,7 @@ func (f *fleet) registrationCall(a *simAgent) *agentapipb.Call {
 			seen[fw] = true
 			rr.Frameworks = append(rr.Frameworks, &mesospb.FrameworkInfo{
 				Id: fid, Name: proto.String(fmt.Sprintf("bench-scale-%03d", fw)), User: proto.String("root"),
-				Roles: []string{"*"}, FailoverTimeout: proto.Float64(7 * 24 * 3600),
+				Roles: []string{"*"}, FailoverTimeout: proto.Float64(7 * 24 * 3600), Checkpoint: proto.Bool(true),
 				Capabilities: []*mesospb.FrameworkInfo_Capability{{Type: mesospb.FrameworkInfo_Capability_MULTI_ROLE.Enum()}},
 			})
 		}

@@ -28,12 +28,15 @@ func raiseNoFile(want uint64) error {
 	if lim.Cur >= want {
 		return nil
 	}
+	hard := lim.Max
 	if lim.Max < want {
 		lim.Max = want
 	}
 	lim.Cur = want
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raising RLIMIT_NOFILE to %d: %w (run as root, or raise `ulimit -Hn` to %d first)", want, err, want)
+		lim.Max = hard
+		return fmt.Errorf("raising RLIMIT_NOFILE to %d (the hard limit is %d): %w; this process and the master each hold "+
+			"one connection per agent: raise `ulimit -Hn` to %d first (needs CAP_SYS_RESOURCE), or use fewer agents", want, lim.Max, err, want)
 	}
 	return nil
 }
