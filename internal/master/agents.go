@@ -439,6 +439,7 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 		if rs, err := upgradeOwnResources(t.GetResources(), role); err == nil {
 			t.Resources = rs
 		}
+		s.intern.internTask(t, f.info.GetId(), a.info.GetId())
 		s.indexTask(f, a, t)
 		added = append(added, t)
 		if !taskstate.IsTerminal(t.GetState()) {

@@ -35,6 +35,7 @@ type state struct {
 
 	agents      map[string]*agent    // registered agents (connected or not)
 	byPID       map[string][]*agent  // s.agents by pid (agentAtPID); see setAgent
+	intern      interner             // what re-registered tasks share (intern.go)
 	unreachable map[string]time.Time // agents marked unreachable, by ID
 	gone        map[string]time.Time // agents marked gone (MARK_AGENT_GONE; operator_agents.go)
 	// deactivated are the agents an operator deactivated (DEACTIVATE_AGENT),

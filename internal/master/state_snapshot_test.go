@@ -192,6 +192,10 @@ func TestStateJSONDeferred(t *testing.T) {
 	if diff := cmp.Diff(decodeJSON(t, want.Body.Bytes()), decodeJSON(t, got)); diff != "" {
 		t.Errorf("/state differs (-encoding/json +appendJSON):\n%s", diff)
 	}
+	m.st.viewing(nil, func() { model = m.st.stateJSON(nil) })
+	if par := encodeModel(model, 4); !bytes.Equal(par, got) {
+		t.Errorf("encodeModel on 4 goroutines differs from appendJSON:\n%s\n%s", par, got)
+	}
 	// The tasks are all there, each as taskJSON writes it.
 	st := decodeJSON(t, got).(map[string]any)
 	n := 0
