@@ -214,7 +214,9 @@ func finiteValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 
 // finitePlan lists the fields of a message type that hold floats, doubles
 // or messages (maps: by their values).
-type finitePlan struct{ fields []protoreflect.FieldDescriptor }
+type finitePlan struct {
+	fields []protoreflect.FieldDescriptor
+}
 
 var finitePlans sync.Map // protoreflect.MessageDescriptor → *finitePlan
 
