@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
 	"sync"
@@ -56,6 +57,7 @@ type simAgent struct {
 	info         *mesospb.AgentInfo
 	tr           *http.Transport
 	registeredAt atomic.Int64 // UnixNano of the last REGISTERED / REREGISTERED
+	connectedAt  atomic.Int64 // UnixNano of the last TCP connection to the master
 	err          atomic.Value // string: why the last stream failed
 }
 
@@ -150,6 +152,19 @@ func (f *fleet) registeredSince(t time.Time) []time.Duration {
 	return out
 }
 
+// connectedSince returns how long after t the agents' TCP connections
+// were established, sorted.
+func (f *fleet) connectedSince(t time.Time) []time.Duration {
+	var out []time.Duration
+	for _, a := range f.agents {
+		if at := a.connectedAt.Load(); at > t.UnixNano() {
+			out = append(out, time.Duration(at-t.UnixNano()))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // firstError is one failed agent's error, if any.
 func (f *fleet) firstError() string {
 	for _, a := range f.agents {
@@ -180,6 +195,13 @@ func (f *fleet) stream(ctx context.Context, a *simAgent, registered func()) erro
 	}
 	req.Header.Set("Content-Type", contentTypeProtobuf)
 	req.Header.Set("Accept", contentTypeProtobuf)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				a.connectedAt.Store(time.Now().UnixNano())
+			}
+		},
+	}))
 	resp, err := a.tr.RoundTrip(req)
 	if err != nil {
 		return err

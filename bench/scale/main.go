@@ -184,6 +184,11 @@ func run(ctx context.Context, cfg config) error {
 	if t, ok := m.logTime("agent re-registered"); ok {
 		logLast = fmt.Sprintf("; the master logged the last at %v", ms(t.Sub(t0)))
 	}
+	conns := fl.connectedSince(t0)
+	if len(conns) > 0 {
+		fmt.Printf("reregister: TCP connections established (listen backlog: net.core.somaxconn) after: median %v, p99 %v, last %v\n",
+			ms(conns[len(conns)/2]), ms(quantile(conns, 0.99)), ms(conns[len(conns)-1]))
+	}
 	fmt.Printf("reregister: new leader elected (registry of %d agents recovered) %v after its start\n", cfg.agents, ms(elected))
 	fmt.Printf("reregister: %d agents with %d tasks each (%d tasks, %d frameworks) re-registered at once (jitter %v): "+
 		"all REREGISTERED %v after they started (first %v, median %v, p99 %v), master/slaves_connected = %d after %v%s\n",
