@@ -41,7 +41,7 @@ const (
 type fleet struct {
 	master     string // host:port
 	agents     []*simAgent
-	transports []*http.Transport // one per source address
+	transports []*http.Transport // two per source address: streams, PONGs
 	frameworks int
 	tasks      int // per agent
 	wg         sync.WaitGroup
@@ -55,7 +55,7 @@ type simAgent struct {
 	i            int
 	pid          string
 	info         *mesospb.AgentInfo
-	tr           *http.Transport
+	tr, pongs    *http.Transport // this agent's source address's
 	registeredAt atomic.Int64 // UnixNano of the last REGISTERED / REREGISTERED
 	connectedAt  atomic.Int64 // UnixNano of the last TCP connection to the master
 	err          atomic.Value // string: why the last stream failed
@@ -70,8 +70,14 @@ func newFleet(master string, n, perIP, frameworks, tasks int) (*fleet, error) {
 	for g := 0; g*perIP < n; g++ {
 		ip := net.IPv4(127, 2, byte(g/250), byte(g%250+1))
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 30 * time.Second, KeepAlive: -1}
+		// One transport for the streams (one connection each), one for
+		// the PONGs: at most 4 connections per source address, so that
+		// the agents' PINGs, which come in bursts, do not take more
+		// descriptors than RLIMIT_NOFILE leaves.
 		f.transports = append(f.transports, &http.Transport{
-			DialContext: d.DialContext, MaxIdleConnsPerHost: 8, DisableCompression: true,
+			DialContext: d.DialContext, DisableCompression: true,
+		}, &http.Transport{
+			DialContext: d.DialContext, MaxConnsPerHost: 4, MaxIdleConnsPerHost: 4, DisableCompression: true,
 			IdleConnTimeout: time.Minute,
 		})
 	}
@@ -85,7 +91,7 @@ func newFleet(master string, n, perIP, frameworks, tasks int) (*fleet, error) {
 				Port:      proto.Int32(int32(port)),
 				Resources: res, // shared, never changed
 			},
-			tr: f.transports[i/perIP],
+			tr: f.transports[2*(i/perIP)], pongs: f.transports[2*(i/perIP)+1],
 		})
 	}
 	return f, nil
@@ -262,7 +268,7 @@ func (f *fleet) pong(ctx context.Context, a *simAgent, streamID string) {
 		req.Header.Set("Content-Type", contentTypeProtobuf)
 		req.Header.Set("Accept", contentTypeProtobuf)
 		req.Header.Set(streamIDHeader, streamID)
-		resp, err := a.tr.RoundTrip(req)
+		resp, err := a.pongs.RoundTrip(req)
 		if err != nil {
 			return
 		}
