@@ -56,9 +56,9 @@ type simAgent struct {
 	pid          string
 	info         *mesospb.AgentInfo
 	tr, pongs    *http.Transport // this agent's source address's
-	registeredAt atomic.Int64 // UnixNano of the last REGISTERED / REREGISTERED
-	connectedAt  atomic.Int64 // UnixNano of the last TCP connection to the master
-	err          atomic.Value // string: why the last stream failed
+	registeredAt atomic.Int64    // UnixNano of the last REGISTERED / REREGISTERED
+	connectedAt  atomic.Int64    // UnixNano of the last TCP connection to the master
+	err          atomic.Value    // string: why the last stream failed
 }
 
 func newFleet(master string, n, perIP, frameworks, tasks int) (*fleet, error) {
