@@ -3,7 +3,9 @@ package master
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/internal/httpapi"
 )
@@ -204,5 +207,39 @@ func TestStateJSONDeferred(t *testing.T) {
 	}
 	if n != 20*scaleTasksPerAgent {
 		t.Errorf("/state has %d tasks, want %d", n, 20*scaleTasksPerAgent)
+	}
+}
+
+// TestReadsWhileTasksChange reads /master/state and GET_STATE (both
+// encodings), whose answers are built and encoded off the loop from
+// snapshots, while the loop keeps changing the tasks they were taken
+// from: under -race this checks that the snapshots share nothing the loop
+// writes.
+func TestReadsWhileTasksChange(t *testing.T) {
+	h, agent, sched := readCluster(t, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 5 {
+			resp, err := http.Get(h.url("/master/state"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			h.operatorBoth(&masterpb.Call{Type: masterpb.Call_GET_STATE.Enum()})
+		}
+	}()
+	states := []mesospb.TaskState{mesospb.TaskState_TASK_STARTING, mesospb.TaskState_TASK_RUNNING}
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		uuid := bytes.Repeat([]byte{byte(i)}, 16)
+		agent.statusUpdate(sched.id, "t", states[i%2], uuid)
+		agent.statusUpdate(sched.id, "e", states[(i+1)%2], uuid)
 	}
 }
