@@ -212,6 +212,13 @@ func (s *state) viewAgent(a *agent) *agentView {
 		total: a.total, active: a.active, deactivated: s.deactivated[a.id],
 		capabilities: a.capabilities,
 	}
+	// Sized up front: this runs for every agent of every /state and
+	// GET_STATE, on the loop.
+	n := 0
+	for _, byTask := range a.tasks {
+		n += len(byTask)
+	}
+	v.usedByTask = make([]keyedResources, 0, n)
 	for fid, byTask := range a.tasks {
 		for tid, t := range byTask {
 			if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
@@ -224,8 +231,13 @@ func (s *state) viewAgent(a *agent) *agentView {
 			v.usedByExecutor = append(v.usedByExecutor, keyedResources{fid, eid, e.GetResources()})
 		}
 	}
-	for _, o := range sortedOffers(a.offers) {
-		v.offered = append(v.offered, o.resources...)
+	if len(a.offers) > 0 {
+		for _, o := range sortedOffers(a.offers) {
+			v.offered = append(v.offered, o.resources...)
+		}
+	}
+	if !slices.ContainsFunc(a.total, func(r *mesospb.Resource) bool { return len(r.GetReservations()) > 0 }) {
+		return v // no reservations: nothing to copy
 	}
 	for role, rs := range reservations(a.total) {
 		if s.view.role(role) {
