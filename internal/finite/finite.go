@@ -212,31 +212,81 @@ func finiteValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 	return true
 }
 
-// finitePlan lists the fields of a message type that hold floats, doubles
-// or messages (maps: by their values).
+// finitePlan lists the fields of a message type that hold floats or
+// doubles, or messages (maps: by their values) whose type can hold one at
+// any depth: IDs, labels, most of a task need no visit.
 type finitePlan struct {
 	fields []protoreflect.FieldDescriptor
 }
 
 var finitePlans sync.Map // protoreflect.MessageDescriptor → *finitePlan
 
+// fieldKind is the kind of what a field holds (a map's: its values').
+func fieldKind(fd protoreflect.FieldDescriptor) (protoreflect.Kind, protoreflect.MessageDescriptor) {
+	if fd.IsMap() {
+		fd = fd.MapValue()
+	}
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return fd.Kind(), fd.Message()
+	}
+	return fd.Kind(), nil
+}
+
 func finitePlanFor(md protoreflect.MessageDescriptor) *finitePlan {
 	if p, ok := finitePlans.Load(md); ok {
 		return p.(*finitePlan)
 	}
-	p := &finitePlan{}
-	fields := md.Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		k := fd.Kind()
-		if fd.IsMap() {
-			k = fd.MapValue().Kind()
+	// Which message types reachable from md can hold a float: a fixpoint
+	// over the type graph (types may be recursive).
+	var all []protoreflect.MessageDescriptor
+	seen := map[protoreflect.FullName]bool{}
+	var visit func(protoreflect.MessageDescriptor)
+	visit = func(d protoreflect.MessageDescriptor) {
+		if seen[d.FullName()] {
+			return
 		}
-		switch k {
-		case protoreflect.MessageKind, protoreflect.GroupKind, protoreflect.DoubleKind, protoreflect.FloatKind:
-			p.fields = append(p.fields, fd)
+		seen[d.FullName()] = true
+		all = append(all, d)
+		fields := d.Fields()
+		for i := range fields.Len() {
+			if _, sub := fieldKind(fields.Get(i)); sub != nil {
+				visit(sub)
+			}
 		}
 	}
-	finitePlans.Store(md, p)
-	return p
+	visit(md)
+	holds := map[protoreflect.FullName]bool{}
+	floating := func(fd protoreflect.FieldDescriptor) bool {
+		k, sub := fieldKind(fd)
+		return k == protoreflect.DoubleKind || k == protoreflect.FloatKind || sub != nil && holds[sub.FullName()]
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, d := range all {
+			if holds[d.FullName()] {
+				continue
+			}
+			fields := d.Fields()
+			for i := range fields.Len() {
+				if floating(fields.Get(i)) {
+					holds[d.FullName()] = true
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	for _, d := range all {
+		p := &finitePlan{}
+		fields := d.Fields()
+		for i := range fields.Len() {
+			if fd := fields.Get(i); floating(fd) {
+				p.fields = append(p.fields, fd)
+			}
+		}
+		finitePlans.LoadOrStore(d, p)
+	}
+	p, _ := finitePlans.Load(md)
+	return p.(*finitePlan)
 }
