@@ -58,3 +58,28 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckDeep: a non-finite value deep in a list of messages, behind
+// fields that hold no float themselves, is found (allFinite's plan keeps
+// the paths that can hold one), and a message of the same types without
+// one passes.
+func TestCheckDeep(t *testing.T) {
+	task := func(ts float64) *mesospb.Task {
+		return &mesospb.Task{
+			TaskId: &mesospb.TaskID{Value: proto.String("t")},
+			Labels: &mesospb.Labels{Labels: []*mesospb.Label{{Key: proto.String("k")}}},
+			Statuses: []*mesospb.TaskStatus{
+				{State: mesospb.TaskState_TASK_STARTING.Enum(), Timestamp: proto.Float64(1)},
+				{State: mesospb.TaskState_TASK_RUNNING.Enum(), Timestamp: proto.Float64(ts),
+					ContainerStatus: &mesospb.ContainerStatus{ContainerId: &mesospb.ContainerID{Value: proto.String("c")}}},
+			},
+		}
+	}
+	if err := Check(task(2)); err != nil {
+		t.Errorf("Check(finite task) = %v", err)
+	}
+	err := Check(task(math.NaN()))
+	if !errors.Is(err, ErrNotFinite) || err.Error() != "Invalid value of 'statuses[1].timestamp': NaN not supported" {
+		t.Errorf("Check(task with a NaN timestamp) = %v", err)
+	}
+}

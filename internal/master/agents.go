@@ -242,7 +242,7 @@ func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (s
 		}
 		a.conn = conn
 		a.registeredTime = s.now()
-		s.agents[id] = a
+		s.setAgent(a)
 		s.metrics.slaveRegistrations++
 		s.alloc().AddAgent(id, s.allocAgent(a), nil)
 		s.publishAgentAdded(a)
@@ -257,15 +257,37 @@ func (s *state) registerAgent(conn *agentConn, reg *agentapipb.Call_Register) (s
 
 // agentAtPID is the registered agent at libprocess pid, if any. Should
 // re-registrations have left two agents there, it is the one that
-// (re-)registered last, as Mesos's pid index keeps the last agent put.
+// (re-)registered last (the lowest ID of those that did so at once), as
+// Mesos's pid index keeps the last agent put. It looks in s.byPID: a walk
+// of every agent made registering 40,000 agents quadratic (issue 13).
 func (s *state) agentAtPID(pid string) *agent {
 	var found *agent
-	for _, a := range s.sortedAgents() {
-		if a.pid == pid && (found == nil || lastRegistered(a).After(lastRegistered(found))) {
+	for _, a := range s.byPID[pid] {
+		if found == nil || lastRegistered(a).After(lastRegistered(found)) ||
+			lastRegistered(a).Equal(lastRegistered(found)) && a.id < found.id {
 			found = a
 		}
 	}
 	return found
+}
+
+// setAgent adds a to s.agents and to the pid index.
+func (s *state) setAgent(a *agent) {
+	if old := s.agents[a.id]; old != nil {
+		s.unindexPID(old)
+	}
+	s.agents[a.id] = a
+	s.byPID[a.pid] = append(s.byPID[a.pid], a)
+}
+
+// unindexPID takes a out of the pid index.
+func (s *state) unindexPID(a *agent) {
+	rest := slices.DeleteFunc(s.byPID[a.pid], func(x *agent) bool { return x == a })
+	if len(rest) == 0 {
+		delete(s.byPID, a.pid)
+	} else {
+		s.byPID[a.pid] = rest
+	}
 }
 
 func lastRegistered(a *agent) time.Time {
@@ -368,7 +390,7 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 	}
 	delete(s.unreachable, id)
 	delete(s.recovered, id)
-	s.agents[id] = a
+	s.setAgent(a)
 
 	// Frameworks the master does not know yet are recovered from the
 	// agent's report; they stay inactive until their scheduler subscribes.
@@ -385,17 +407,20 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 		recoveredOrder = append(recoveredOrder, f)
 		s.log.Info("recovered framework from agent", "framework_id", fid, "agent_id", id)
 	}
+	// rr was decoded for this call and nothing else holds it: its
+	// executors and tasks become the master's as they are, without the
+	// clone (at 40,000 agents × 10 tasks the clones were most of the
+	// loop's time).
 	for _, e := range rr.GetExecutors() {
 		fid := e.GetFrameworkId().GetValue()
 		if f := s.frameworks[fid]; f != nil {
-			s.addExecutor(f, a, proto.Clone(e).(*mesospb.ExecutorInfo))
+			s.addExecutor(f, a, e)
 		}
 	}
-	used := map[string]resources.Resources{}
+	used := map[string][]*mesospb.Resource{} // summed once at the end (sumRes)
 	var completedFrameworkTasks []string
 	var added []*mesospb.Task // TASK_ADDED once the books are done
 	for _, t := range rr.GetTasks() {
-		t = proto.Clone(t).(*mesospb.Task)
 		fid := t.GetFrameworkId().GetValue()
 		f := s.frameworks[fid]
 		if f == nil {
@@ -411,13 +436,14 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 		if roles := frameworkRoles(f.info); len(roles) == 1 {
 			role = roles[0]
 		}
-		if rs, err := upgradeResources(t.GetResources(), role); err == nil {
+		if rs, err := upgradeOwnResources(t.GetResources(), role); err == nil {
 			t.Resources = rs
 		}
+		s.intern.internTask(t, f.info.GetId(), a.info.GetId())
 		s.indexTask(f, a, t)
 		added = append(added, t)
 		if !taskstate.IsTerminal(t.GetState()) {
-			used[fid] = addRes(used[fid], t.GetResources())
+			used[fid] = append(used[fid], t.GetResources()...)
 		}
 		if notRecovered {
 			// The task is reachable again: it leaves the unreachable (and,
@@ -438,10 +464,14 @@ func (s *state) readmitAgent(a *agent, conn *agentConn, rr *agentapipb.Call_Rere
 	}
 	for fid, execs := range a.executors {
 		for _, e := range execs {
-			used[fid] = addRes(used[fid], e.GetResources())
+			used[fid] = append(used[fid], e.GetResources()...)
 		}
 	}
-	s.alloc().AddAgent(id, s.allocAgent(a), used)
+	usedSums := make(map[string]resources.Resources, len(used))
+	for fid, rs := range used {
+		usedSums[fid] = sumRes(rs)
+	}
+	s.alloc().AddAgent(id, s.allocAgent(a), usedSums)
 	// Operator subscribers hear it in Mesos's order: addSlave publishes
 	// TASK_ADDED for the tasks of known frameworks, then AGENT_ADDED (still
 	// active); deactivation follows; then updateSlaveFrameworks recovers
@@ -488,7 +518,9 @@ func (s *state) reregisterKnownAgent(a *agent, conn *agentConn, rr *agentapipb.C
 	a.reregisteredTime = s.now()
 	a.missedPings, a.pongPending = 0, false
 	if ip, port, ok := parsePID(rr.GetPid()); ok {
+		s.unindexPID(a)
 		a.pid, a.ip, a.port = rr.GetPid(), ip, port
+		s.byPID[a.pid] = append(s.byPID[a.pid], a)
 	}
 	a.version = rr.GetVersion()
 	a.capabilities = capTypes(rr.GetCapabilities())
@@ -938,6 +970,7 @@ func (s *state) removeAgent(a *agent, unreachable bool, cause string) {
 		}
 	}
 	delete(s.agents, a.id)
+	s.unindexPID(a)
 	if unreachable {
 		s.unreachable[a.id] = now
 	} else if !gone {

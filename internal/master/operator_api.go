@@ -50,6 +50,9 @@ type opResult struct {
 	// wait, when set, delivers the real result once the registry write
 	// the call needs is durable (see durably).
 	wait <-chan opResult
+	// later, when set, builds resp off the loop from snapshots the loop
+	// took (the large reads: GET_STATE, GET_AGENTS, GET_FRAMEWORKS).
+	later func() *masterpb.Response
 }
 
 // durably writes op to the registry and then, on the loop, runs apply
@@ -142,6 +145,9 @@ func (m *Master) serveOperator(w http.ResponseWriter, r *http.Request) {
 		if res, err = m.settle(r, res); err != nil {
 			writeStopped(w, err)
 			return
+		}
+		if res.later != nil {
+			res.resp = res.later() // off the loop
 		}
 	case masterpb.Call_LIST_FILES, masterpb.Call_READ_FILE:
 		// Mesos serves these from its files process, not the master actor.

@@ -3,6 +3,7 @@ package master
 import (
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -11,7 +12,6 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/verbosity"
-	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/taskstate"
 )
 
@@ -31,55 +31,77 @@ func timeInfo(t time.Time) *mesospb.TimeInfo {
 // getAgents is _getAgents: every registered agent
 // (createAgentResponse), then the recovered agents' AgentInfo.
 func (s *state) getAgents() *masterpb.Response_GetAgents {
-	out := &masterpb.Response_GetAgents{}
-	for _, a := range s.sortedAgents() {
-		out.Agents = append(out.Agents, s.agentModel(a))
-	}
-	for _, id := range sortedKeys(s.recovered) {
-		out.RecoveredAgents = append(out.RecoveredAgents, proto.Clone(s.recovered[id]).(*mesospb.AgentInfo))
-	}
-	return out
+	return s.viewAgents()()
 }
 
-// agentModel is createAgentResponse: total, allocated (what non-terminal,
+// viewAgents takes, on the loop, what getAgents answers, and returns the
+// function that builds the answer from it, which may run off the loop.
+// Reads filtered by authorization are built on the loop.
+func (s *state) viewAgents() func() *masterpb.Response_GetAgents {
+	var recovered []*mesospb.AgentInfo
+	for _, id := range sortedKeys(s.recovered) {
+		recovered = append(recovered, s.recovered[id]) // replaced, never edited
+	}
+	if s.view != nil {
+		out := &masterpb.Response_GetAgents{}
+		for _, a := range s.sortedAgents() {
+			out.Agents = append(out.Agents, s.viewAgent(a).model(s.visibleResources))
+		}
+		return func() *masterpb.Response_GetAgents {
+			for _, info := range recovered {
+				out.RecoveredAgents = append(out.RecoveredAgents, proto.CloneOf(info))
+			}
+			return out
+		}
+	}
+	var views []*agentView
+	for _, a := range s.sortedAgents() {
+		views = append(views, s.viewAgent(a))
+	}
+	return func() *masterpb.Response_GetAgents {
+		out := &masterpb.Response_GetAgents{}
+		for _, v := range views {
+			out.Agents = append(out.Agents, v.model(func(rs []*mesospb.Resource) []*mesospb.Resource { return rs }))
+		}
+		for _, info := range recovered {
+			out.RecoveredAgents = append(out.RecoveredAgents, proto.CloneOf(info))
+		}
+		return out
+	}
+}
+
+// agentModel is createAgentResponse, on the loop.
+func (s *state) agentModel(a *agent) *masterpb.Response_GetAgents_Agent {
+	return s.viewAgent(a).model(s.visibleResources)
+}
+
+// model is createAgentResponse: total, allocated (what non-terminal,
 // reachable tasks and executors use, with allocation_info) and offered
 // resources in the endpoint format, registered_time always,
-// reregistered_time once the agent re-registered.
-func (s *state) agentModel(a *agent) *masterpb.Response_GetAgents_Agent {
-	var used, offered resources.Resources
-	for _, fid := range sortedKeys(a.tasks) {
-		for _, t := range sortedTasks(a.tasks[fid]) {
-			if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
-				used = addRes(used, t.GetResources())
-			}
-		}
-	}
-	for _, fid := range sortedKeys(a.executors) {
-		for _, eid := range sortedKeys(a.executors[fid]) {
-			used = addRes(used, a.executors[fid][eid].GetResources())
-		}
-	}
-	for _, o := range sortedOffers(a.offers) {
-		offered = addRes(offered, o.resources)
-	}
+// reregistered_time once the agent re-registered. visible filters
+// resources for the reader.
+func (v *agentView) model(visible func([]*mesospb.Resource) []*mesospb.Resource) *masterpb.Response_GetAgents_Agent {
+	// Summed once (sumRes), not task by task (addRes normalises the
+	// running sum again each time).
+	used, offered := sumRes(v.used()), sumRes(v.offered)
 	m := &masterpb.Response_GetAgents_Agent{
-		AgentInfo:          proto.Clone(a.info).(*mesospb.AgentInfo),
-		Active:             ptr(a.active),
-		Deactivated:        ptr(s.deactivated[a.id]),
-		Version:            ptr(a.version),
-		Pid:                ptr(a.pid),
-		RegisteredTime:     timeInfo(a.registeredTime),
-		TotalResources:     endpointFormat(cloneRes(s.visibleResources(a.total))),
-		AllocatedResources: endpointFormat(cloneRes(s.visibleResources(used))),
-		OfferedResources:   endpointFormat(cloneRes(s.visibleResources(offered))),
+		AgentInfo:          proto.CloneOf(v.info),
+		Active:             ptr(v.active),
+		Deactivated:        ptr(v.deactivated),
+		Version:            ptr(v.version),
+		Pid:                ptr(v.pid),
+		RegisteredTime:     timeInfo(v.registered),
+		TotalResources:     endpointFormat(visible(v.total)),
+		AllocatedResources: endpointFormat(visible(used)),
+		OfferedResources:   endpointFormat(visible(offered)),
 	}
 	if m.AgentInfo.Id == nil {
-		m.AgentInfo.Id = &mesospb.AgentID{Value: ptr(a.id)}
+		m.AgentInfo.Id = &mesospb.AgentID{Value: ptr(v.id)}
 	}
-	if !a.reregisteredTime.IsZero() {
-		m.ReregisteredTime = timeInfo(a.reregisteredTime)
+	if !v.reregistered.IsZero() {
+		m.ReregisteredTime = timeInfo(v.reregistered)
 	}
-	for _, c := range a.capabilities {
+	for _, c := range v.capabilities {
 		m.Capabilities = append(m.Capabilities, &mesospb.AgentInfo_Capability{Type: c.Enum()})
 	}
 	return m
@@ -95,37 +117,57 @@ func cloneRes(rs []*mesospb.Resource) []*mesospb.Resource {
 
 // getFrameworks is _getFrameworks: registered, then completed frameworks.
 func (s *state) getFrameworks() *masterpb.Response_GetFrameworks {
+	return s.viewFrameworks()()
+}
+
+// viewFrameworks takes getFrameworks's answer on the loop but for the
+// sums of resources, which the function it returns adds off the loop.
+func (s *state) viewFrameworks() func() *masterpb.Response_GetFrameworks {
 	out := &masterpb.Response_GetFrameworks{}
+	var finish []func()
 	for _, f := range s.sortedFrameworks() {
 		if s.view.framework(f) {
-			out.Frameworks = append(out.Frameworks, frameworkModel(f))
+			m, fin := frameworkModel(f)
+			out.Frameworks = append(out.Frameworks, m)
+			finish = append(finish, fin)
 		}
 	}
 	for _, f := range s.completedFrameworks {
 		if s.view.framework(f) {
-			out.CompletedFrameworks = append(out.CompletedFrameworks, frameworkModel(f))
+			m, fin := frameworkModel(f)
+			out.CompletedFrameworks = append(out.CompletedFrameworks, m)
+			finish = append(finish, fin)
 		}
 	}
-	return out
+	return func() *masterpb.Response_GetFrameworks {
+		for _, fin := range finish {
+			fin()
+		}
+		return out
+	}
 }
 
 // frameworkModel is model(Framework) of http.cpp: the times only when
 // set, the outstanding offers as the master holds them, allocated and
 // offered resources with allocation_info in the endpoint format, and an
-// empty offer_constraints (meso keeps none).
-func frameworkModel(f *framework) *masterpb.Response_GetFrameworks_Framework {
-	var used, offered resources.Resources
-	for _, t := range sortedTasks(f.tasks) {
+// empty offer_constraints (meso keeps none). The resources are summed by
+// finish, which may run off the loop.
+func frameworkModel(f *framework) (m *masterpb.Response_GetFrameworks_Framework, finish func()) {
+	// The tasks' resources are put in task ID order, and summed, by
+	// finish: off the loop.
+	byTask := make([]keyedResources, 0, len(f.tasks))
+	for id, t := range f.tasks {
 		if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
-			used = addRes(used, t.GetResources())
+			byTask = append(byTask, keyedResources{id: id, rs: t.GetResources()})
 		}
 	}
+	var execUsed, offeredList []*mesospb.Resource
 	for _, agentID := range sortedKeys(f.executors) {
 		for _, eid := range sortedKeys(f.executors[agentID]) {
-			used = addRes(used, f.executors[agentID][eid].GetResources())
+			execUsed = append(execUsed, f.executors[agentID][eid].GetResources()...)
 		}
 	}
-	m := &masterpb.Response_GetFrameworks_Framework{
+	m = &masterpb.Response_GetFrameworks_Framework{
 		FrameworkInfo:    proto.Clone(f.info).(*mesospb.FrameworkInfo),
 		Active:           ptr(f.active),
 		Connected:        ptr(f.connected()),
@@ -134,10 +176,8 @@ func frameworkModel(f *framework) *masterpb.Response_GetFrameworks_Framework {
 	}
 	for _, o := range sortedOffers(f.offers) {
 		m.Offers = append(m.Offers, proto.Clone(o.msg).(*mesospb.Offer))
-		offered = addRes(offered, o.resources)
+		offeredList = append(offeredList, o.resources...)
 	}
-	m.AllocatedResources = endpointFormat(cloneRes(used))
-	m.OfferedResources = endpointFormat(cloneRes(offered))
 	if !f.registeredTime.IsZero() {
 		m.RegisteredTime = timeInfo(f.registeredTime)
 	}
@@ -148,7 +188,16 @@ func frameworkModel(f *framework) *masterpb.Response_GetFrameworks_Framework {
 	if re := cmpOr(f.reregisteredTime, f.registeredTime); !re.IsZero() {
 		m.ReregisteredTime = timeInfo(re)
 	}
-	return m
+	return m, func() {
+		// Summed once (sumRes), not task by task; endpointFormat copies.
+		slices.SortFunc(byTask, compareKeyed)
+		var usedList []*mesospb.Resource
+		for _, k := range byTask {
+			usedList = append(usedList, k.rs...)
+		}
+		m.AllocatedResources = endpointFormat(sumRes(usedList, execUsed))
+		m.OfferedResources = endpointFormat(sumRes(offeredList))
+	}
 }
 
 func cmpOr(a, b time.Time) time.Time {
@@ -192,33 +241,63 @@ func (s *state) getExecutors() *masterpb.Response_GetExecutors {
 // authorizes synchronously (authz.go), so no task is ever pending and
 // pending_tasks stays empty, as do the deprecated orphan_tasks.
 func (s *state) getTasks() *masterpb.Response_GetTasks {
+	return s.viewTasks()()
+}
+
+// viewTasks takes getTasks's tasks on the loop as snapshots (a shallow copy
+// each, state_snapshot.go), and returns the function that puts them in
+// order, which may run off the loop: sorting 200,000 tasks on the loop
+// was most of what GET_STATE left there.
+func (s *state) viewTasks() func() *masterpb.Response_GetTasks {
+	var live [][]*mesospb.Task // each framework's, to be sorted by ID
 	out := &masterpb.Response_GetTasks{}
-	clone := func(t *mesospb.Task) *mesospb.Task { return proto.Clone(t).(*mesospb.Task) }
 	for _, f := range s.allFrameworks() {
-		for _, t := range s.visibleTasks(f, sortedTasks(f.tasks)) {
-			out.Tasks = append(out.Tasks, clone(t))
+		var ts []*mesospb.Task
+		if s.view == nil {
+			ts = make([]*mesospb.Task, 0, len(f.tasks))
+			for _, t := range f.tasks {
+				ts = append(ts, snapshotTask(t))
+			}
+		} else {
+			ts = snapshotTasks(s.visibleTasks(f, sortedTasks(f.tasks)))
 		}
+		live = append(live, ts)
 	}
 	for _, f := range s.allFrameworks() {
-		for _, t := range s.visibleTasks(f, f.unreachableTasks) {
-			out.UnreachableTasks = append(out.UnreachableTasks, clone(t))
-		}
+		out.UnreachableTasks = append(out.UnreachableTasks, snapshotTasks(s.visibleTasks(f, f.unreachableTasks))...)
 	}
 	for _, f := range s.allFrameworks() {
-		for _, t := range s.visibleTasks(f, f.completedTasks) {
-			out.CompletedTasks = append(out.CompletedTasks, clone(t))
-		}
+		out.CompletedTasks = append(out.CompletedTasks, snapshotTasks(s.visibleTasks(f, f.completedTasks))...)
 	}
-	return out
+	return func() *masterpb.Response_GetTasks {
+		for _, ts := range live {
+			slices.SortFunc(ts, func(a, b *mesospb.Task) int {
+				return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
+			})
+			out.Tasks = append(out.Tasks, ts...)
+		}
+		return out
+	}
 }
 
 // getState is _getState: tasks, executors, frameworks and agents.
 func (s *state) getState() *masterpb.Response_GetState {
-	return &masterpb.Response_GetState{
-		GetTasks:      s.getTasks(),
-		GetExecutors:  s.getExecutors(),
-		GetFrameworks: s.getFrameworks(),
-		GetAgents:     s.getAgents(),
+	return s.viewState()()
+}
+
+// viewState takes getState's answer on the loop as snapshots and returns
+// the function that builds it from them, off the loop: at 20,000 agents
+// and 200,000 tasks, building it on the loop stalled every other call.
+func (s *state) viewState() func() *masterpb.Response_GetState {
+	tasks, executors := s.viewTasks(), s.getExecutors()
+	frameworks, agents := s.viewFrameworks(), s.viewAgents()
+	return func() *masterpb.Response_GetState {
+		return &masterpb.Response_GetState{
+			GetTasks:      tasks(),
+			GetExecutors:  executors,
+			GetFrameworks: frameworks(),
+			GetAgents:     agents(),
+		}
 	}
 }
 
@@ -285,11 +364,20 @@ func (s *state) readCall(call *masterpb.Call) (opResult, bool) {
 	resp := &masterpb.Response{}
 	switch call.GetType() {
 	case masterpb.Call_GET_STATE:
-		resp.Type, resp.GetState = masterpb.Response_GET_STATE.Enum(), s.getState()
+		build := s.viewState()
+		return opResult{later: func() *masterpb.Response {
+			return &masterpb.Response{Type: masterpb.Response_GET_STATE.Enum(), GetState: build()}
+		}}, true
 	case masterpb.Call_GET_AGENTS:
-		resp.Type, resp.GetAgents = masterpb.Response_GET_AGENTS.Enum(), s.getAgents()
+		build := s.viewAgents()
+		return opResult{later: func() *masterpb.Response {
+			return &masterpb.Response{Type: masterpb.Response_GET_AGENTS.Enum(), GetAgents: build()}
+		}}, true
 	case masterpb.Call_GET_FRAMEWORKS:
-		resp.Type, resp.GetFrameworks = masterpb.Response_GET_FRAMEWORKS.Enum(), s.getFrameworks()
+		build := s.viewFrameworks()
+		return opResult{later: func() *masterpb.Response {
+			return &masterpb.Response{Type: masterpb.Response_GET_FRAMEWORKS.Enum(), GetFrameworks: build()}
+		}}, true
 	case masterpb.Call_GET_EXECUTORS:
 		resp.Type, resp.GetExecutors = masterpb.Response_GET_EXECUTORS.Enum(), s.getExecutors()
 	case masterpb.Call_GET_TASKS:

@@ -20,6 +20,22 @@ func addRes(a resources.Resources, b []*mesospb.Resource) resources.Resources {
 	return a.Add(b)
 }
 
+// sumRes is the sum of every resource of the lists, normalised once. Use it
+// instead of addRes in a loop, which normalises (clones) the whole running
+// sum again on each call: over an agent's or a framework's tasks that is
+// quadratic, and at 200,000 tasks it was most of /state's time.
+func sumRes(lists ...[]*mesospb.Resource) resources.Resources {
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	all := make(resources.Resources, 0, n)
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	return resources.Resources(nil).Add(all)
+}
+
 func subRes(a resources.Resources, b []*mesospb.Resource) resources.Resources {
 	return a.Subtract(b)
 }
@@ -39,6 +55,10 @@ func unallocated(rs []*mesospb.Resource) resources.Resources {
 	return resources.Resources(rs).Unallocate()
 }
 
+// It sums by name whatever the allocation_info, reservations or other
+// metadata, so it may be given resources as they are (unallocated(rs) is
+// not needed) and unsummed lists (an agent's tasks' resources one after
+// the other): the result is the same, without the cloning.
 func legacyMap(rs []*mesospb.Resource) map[string]any {
 	return resources.Resources(rs).LegacyMap()
 }
@@ -64,6 +84,25 @@ func reservations(rs []*mesospb.Resource) map[string]resources.Resources {
 
 func scalarOf(rs []*mesospb.Resource, name string) float64 {
 	return resources.Resources(rs).Scalar(name)
+}
+
+// upgradeOwnResources is upgradeResources for resources the caller owns
+// (a task an agent reported in the call being handled): those already in
+// the post-refinement format, with allocation_info where role asks for
+// it, are kept as they are instead of being copied and normalised, as
+// Mesos's upgradeResources leaves them. This is the common case, and
+// re-registering 40,000 agents with 10 tasks each copied 800,000
+// resources on the loop.
+func upgradeOwnResources(rs []*mesospb.Resource, role string) (resources.Resources, error) {
+	for _, r := range rs {
+		if r == nil || r.Role != nil || r.Reservation != nil || role != "" && r.AllocationInfo == nil {
+			return upgradeResources(rs, role)
+		}
+	}
+	if err := resources.Validate(rs); err != nil {
+		return nil, err
+	}
+	return rs, nil
 }
 
 // upgradeResources converts resources a client sent (possibly in the

@@ -34,6 +34,8 @@ type state struct {
 	completedFrameworks []*framework          // oldest first, bounded
 
 	agents      map[string]*agent    // registered agents (connected or not)
+	byPID       map[string][]*agent  // s.agents by pid (agentAtPID); see setAgent
+	intern      interner             // what re-registered tasks share (intern.go)
 	unreachable map[string]time.Time // agents marked unreachable, by ID
 	gone        map[string]time.Time // agents marked gone (MARK_AGENT_GONE; operator_agents.go)
 	// deactivated are the agents an operator deactivated (DEACTIVATE_AGENT),
@@ -264,6 +266,7 @@ func newState(m *Master) *state {
 		cfg:                &m.cfg,
 		frameworks:         map[string]*framework{},
 		agents:             map[string]*agent{},
+		byPID:              map[string][]*agent{},
 		unreachable:        map[string]time.Time{},
 		gone:               map[string]time.Time{},
 		deactivated:        map[string]bool{},

@@ -22,7 +22,9 @@ import (
 // The legacy read-only JSON endpoints (/state, /frameworks, /slaves,
 // /tasks, /flags, /version, /metrics/snapshot), shaped like Mesos's
 // readonly_handler.cpp (spec §3.2, §3.3). Models are built on the actor
-// loop as plain maps and encoded by the handler.
+// loop as plain maps and encoded by the handler (jsonenc.go); the large
+// parts of /state (agents, tasks) are snapshots on the loop whose objects
+// the encoder builds off it (deferred, taskList).
 
 type object = map[string]any
 
@@ -55,7 +57,8 @@ func leaderInfoJSON(mi *mesospb.MasterInfo) object {
 	return o
 }
 
-// serveRead runs build on the actor loop and writes its result as JSON.
+// serveRead runs build on the actor loop and writes its result as JSON
+// off it (the deferred parts of the model are built then).
 func (m *Master) serveRead(build func(r *http.Request) any, gate bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if gate && !m.gateLeader(w, r) {
@@ -67,7 +70,7 @@ func (m *Master) serveRead(build func(r *http.Request) any, gate bool) http.Hand
 			writeStopped(w, err)
 			return
 		}
-		httpapi.WriteJSON(w, r, http.StatusOK, v)
+		writeModel(w, r, v)
 	}
 }
 
@@ -128,9 +131,12 @@ func (s *state) stateJSON(*http.Request) any {
 	if s.view.flags() {
 		o["flags"] = s.flags()
 	}
-	slaves := []object{}
+	// The loop takes a snapshot of each agent and task; the encoder builds
+	// and writes their objects off the loop (jsonenc.go).
+	slaves := []any{}
 	for _, a := range s.sortedAgents() {
-		slaves = append(slaves, s.agentJSON(a, false))
+		v := s.viewAgent(a)
+		slaves = append(slaves, deferred(func() any { return v.object() }))
 	}
 	o["slaves"] = slaves
 	o["recovered_slaves"] = s.recoveredSlavesJSON()
@@ -166,73 +172,151 @@ func (s *state) recoveredSlavesJSON() []object {
 	return out
 }
 
-func (s *state) agentJSON(a *agent, full bool) object {
-	caps := []string{}
-	for _, c := range a.capabilities {
-		caps = append(caps, c.String())
+// agentView is what /state and GET_AGENTS write of an agent, copied on
+// the loop: the lists are fresh, the resources and AgentInfo they point to
+// are never changed in place (the loop replaces a.total, never edits it).
+type agentView struct {
+	id, pid, version         string
+	info                     *mesospb.AgentInfo
+	registered, reregistered time.Time
+	total                    []*mesospb.Resource
+	// used are the resources of each non-terminal, reachable task, then
+	// of each executor, in no order (used() sorts them);
+	// offered are the offers' resources, by offer ID.
+	usedByTask, usedByExecutor []keyedResources
+	offered                    []*mesospb.Resource
+	reserved                   map[string]resources.Resources // visible roles only
+	active, deactivated        bool
+	capabilities               []mesospb.AgentInfo_Capability_Type
+}
+
+// keyedResources are a task's or an executor's resources and its
+// framework's and its own ID, to be put in order off the loop.
+type keyedResources struct {
+	framework, id string
+	rs            []*mesospb.Resource
+}
+
+func compareKeyed(a, b keyedResources) int {
+	if c := strings.Compare(a.framework, b.framework); c != 0 {
+		return c
 	}
-	// usedFull and offeredFull keep allocation_info (Mesos renders
-	// slave->usedResources and offeredResources in endpoint format with
-	// it); the legacy maps use the unallocated sums.
-	var used, offered, usedFull, offeredFull []*mesospb.Resource
+	return strings.Compare(a.id, b.id)
+}
+
+// viewAgent takes the snapshot of a for agentView's writers.
+func (s *state) viewAgent(a *agent) *agentView {
+	v := &agentView{
+		id: a.id, pid: a.pid, version: a.version, info: a.info,
+		registered: a.registeredTime, reregistered: a.reregisteredTime,
+		total: a.total, active: a.active, deactivated: s.deactivated[a.id],
+		capabilities: a.capabilities,
+	}
+	// Sized up front: this runs for every agent of every /state and
+	// GET_STATE, on the loop.
+	n := 0
 	for _, byTask := range a.tasks {
-		for _, t := range byTask {
+		n += len(byTask)
+	}
+	v.usedByTask = make([]keyedResources, 0, n)
+	for fid, byTask := range a.tasks {
+		for tid, t := range byTask {
 			if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
-				used = addRes(used, unallocated(t.GetResources()))
-				usedFull = addRes(usedFull, t.GetResources())
+				v.usedByTask = append(v.usedByTask, keyedResources{fid, tid, t.GetResources()})
 			}
 		}
 	}
-	for _, execs := range a.executors {
-		for _, e := range execs {
-			used = addRes(used, unallocated(e.GetResources()))
-			usedFull = addRes(usedFull, e.GetResources())
+	for fid, execs := range a.executors {
+		for eid, e := range execs {
+			v.usedByExecutor = append(v.usedByExecutor, keyedResources{fid, eid, e.GetResources()})
 		}
 	}
-	for _, o := range sortedOffers(a.offers) {
-		offered = addRes(offered, unallocated(o.resources))
-		offeredFull = addRes(offeredFull, o.resources)
+	if len(a.offers) > 0 {
+		for _, o := range sortedOffers(a.offers) {
+			v.offered = append(v.offered, o.resources...)
+		}
 	}
-	reserved := object{}
+	if !slices.ContainsFunc(a.total, func(r *mesospb.Resource) bool { return len(r.GetReservations()) > 0 }) {
+		return v // no reservations: nothing to copy
+	}
 	for role, rs := range reservations(a.total) {
 		if s.view.role(role) {
-			reserved[role] = legacyMap(rs)
+			if v.reserved == nil {
+				v.reserved = map[string]resources.Resources{}
+			}
+			v.reserved[role] = rs
 		}
 	}
+	return v
+}
+
+// used is every resource the agent's tasks, then its executors, use, in
+// the order of their IDs, unsummed.
+func (v *agentView) used() []*mesospb.Resource {
+	slices.SortFunc(v.usedByTask, compareKeyed)
+	slices.SortFunc(v.usedByExecutor, compareKeyed)
+	var out []*mesospb.Resource
+	for _, k := range v.usedByTask {
+		out = append(out, k.rs...)
+	}
+	for _, k := range v.usedByExecutor {
+		out = append(out, k.rs...)
+	}
+	return out
+}
+
+// object is Mesos's json(Summary<Slave>) writer; it reads only v, so it
+// may run off the loop.
+func (v *agentView) object() object {
+	caps := []string{}
+	for _, c := range v.capabilities {
+		caps = append(caps, c.String())
+	}
+	reserved := object{}
+	for role, rs := range v.reserved {
+		reserved[role] = legacyMap(rs)
+	}
 	o := object{
-		"id":                   a.id,
-		"hostname":             a.info.GetHostname(),
-		"port":                 a.info.GetPort(),
-		"attributes":           attributesMap(a.info.GetAttributes()),
-		"pid":                  a.pid,
-		"registered_time":      secs(a.registeredTime),
-		"resources":            legacyMap(a.total),
-		"used_resources":       legacyMap(used),
-		"offered_resources":    legacyMap(offered),
+		"id":                   v.id,
+		"hostname":             v.info.GetHostname(),
+		"port":                 v.info.GetPort(),
+		"attributes":           attributesMap(v.info.GetAttributes()),
+		"pid":                  v.pid,
+		"registered_time":      secs(v.registered),
+		"resources":            legacyMap(v.total),
+		"used_resources":       legacyMap(v.used()),
+		"offered_resources":    legacyMap(v.offered),
 		"reserved_resources":   reserved,
-		"unreserved_resources": legacyMap(unreserved(a.total)),
-		"active":               a.active,
-		"deactivated":          s.deactivated[a.id],
-		"version":              a.version,
+		"unreserved_resources": legacyMap(unreserved(v.total)),
+		"active":               v.active,
+		"deactivated":          v.deactivated,
+		"version":              v.version,
 		"capabilities":         caps,
 	}
-	if !a.reregisteredTime.IsZero() {
-		o["reregistered_time"] = secs(a.reregisteredTime)
+	if !v.reregistered.IsZero() {
+		o["reregistered_time"] = secs(v.reregistered)
 	}
-	if d := a.info.GetDomain(); d != nil {
+	if d := v.info.GetDomain(); d != nil {
 		o["domain"] = protoJSON(d)
 	}
+	return o
+}
+
+// agentJSON is the agent's /state object, built on the loop; full adds
+// the _full resources of /slaves (Mesos renders slave->usedResources and
+// offeredResources in endpoint format, with allocation_info).
+func (s *state) agentJSON(a *agent, full bool) object {
+	v := s.viewAgent(a)
+	o := v.object()
 	if full {
 		reservedFull := object{}
-		for role, rs := range reservations(a.total) {
-			if s.view.role(role) {
-				reservedFull[role] = resourcesJSON(s.visibleResources(rs))
-			}
+		for role, rs := range v.reserved {
+			reservedFull[role] = resourcesJSON(s.visibleResources(rs))
 		}
 		o["reserved_resources_full"] = reservedFull
 		o["unreserved_resources_full"] = resourcesJSON(s.visibleResources(unreserved(a.total)))
-		o["used_resources_full"] = resourcesJSON(s.visibleResources(usedFull))
-		o["offered_resources_full"] = resourcesJSON(s.visibleResources(offeredFull))
+		o["used_resources_full"] = resourcesJSON(s.visibleResources(sumRes(v.used())))
+		o["offered_resources_full"] = resourcesJSON(s.visibleResources(sumRes(v.offered)))
 	}
 	return o
 }
@@ -263,20 +347,20 @@ func (s *state) frameworksJSON(id string, selected bool) ([]object, []object) {
 }
 
 // frameworkResources are what the framework uses (non-terminal,
-// reachable tasks and executors) and is offered, without allocation_info.
-func frameworkResources(f *framework) (used, offered resources.Resources) {
-	for _, t := range sortedTasks(f.tasks) {
+// reachable tasks and executors) and is offered, unsummed, for legacyMap.
+func frameworkResources(f *framework) (used, offered []*mesospb.Resource) {
+	for _, t := range f.tasks {
 		if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
-			used = addRes(used, unallocated(t.GetResources()))
+			used = append(used, t.GetResources()...)
 		}
 	}
-	for _, agentID := range sortedKeys(f.executors) {
-		for _, eid := range sortedKeys(f.executors[agentID]) {
-			used = addRes(used, unallocated(f.executors[agentID][eid].GetResources()))
+	for _, execs := range f.executors {
+		for _, e := range execs {
+			used = append(used, e.GetResources()...)
 		}
 	}
-	for _, o := range sortedOffers(f.offers) {
-		offered = addRes(offered, unallocated(o.resources))
+	for _, o := range f.offers {
+		offered = append(offered, o.resources...)
 	}
 	return used, offered
 }
@@ -292,8 +376,8 @@ func (s *state) frameworkSummaryJSON(f *framework) object {
 	return object{
 		"id":                f.id,
 		"name":              f.info.GetName(),
-		"used_resources":    legacyMap(used),
-		"offered_resources": legacyMap(offered),
+		"used_resources":    deferred(func() any { return legacyMap(used) }),
+		"offered_resources": deferred(func() any { return legacyMap(offered) }),
 		"capabilities":      caps,
 		"hostname":          f.info.GetHostname(),
 		"webui_url":         f.info.GetWebuiUrl(),
@@ -306,16 +390,19 @@ func (s *state) frameworkSummaryJSON(f *framework) object {
 // frameworkJSON is Mesos's FullFrameworkWriter.
 func (s *state) frameworkJSON(f *framework) object {
 	used, offered := frameworkResources(f)
-	tasks, completed, unreachable := []object{}, []object{}, []object{}
-	for _, t := range s.visibleTasks(f, sortedTasks(f.tasks)) {
-		tasks = append(tasks, taskJSON(t))
+	// Snapshots of the tasks, written off the loop (sorted by ID there).
+	var live []*mesospb.Task
+	if s.view == nil {
+		live = make([]*mesospb.Task, 0, len(f.tasks))
+		for _, t := range f.tasks {
+			live = append(live, t)
+		}
+	} else {
+		live = s.visibleTasks(f, sortedTasks(f.tasks))
 	}
-	for _, t := range s.visibleTasks(f, f.completedTasks) {
-		completed = append(completed, taskJSON(t))
-	}
-	for _, t := range s.visibleTasks(f, f.unreachableTasks) {
-		unreachable = append(unreachable, taskJSON(t))
-	}
+	tasks := taskList{tasks: snapshotTasks(live), sort: true}
+	completed := taskList{tasks: snapshotTasks(s.visibleTasks(f, f.completedTasks))}
+	unreachable := taskList{tasks: snapshotTasks(s.visibleTasks(f, f.unreachableTasks))}
 	offers := []object{}
 	for _, o := range sortedOffers(f.offers) {
 		offers = append(offers, object{
@@ -323,7 +410,7 @@ func (s *state) frameworkJSON(f *framework) object {
 			"framework_id":    o.frameworkID,
 			"slave_id":        o.agentID,
 			"allocation_info": protoJSON(o.msg.GetAllocationInfo()),
-			"resources":       legacyMap(unallocated(o.resources)),
+			"resources":       legacyMap(o.resources),
 		})
 	}
 	executors := []object{}
@@ -340,7 +427,7 @@ func (s *state) frameworkJSON(f *framework) object {
 	o["checkpoint"] = f.info.GetCheckpoint()
 	o["registered_time"] = zeroSecs(f.registeredTime)
 	o["unregistered_time"] = zeroSecs(f.unregisteredTime)
-	o["resources"] = legacyMap(addRes(used, offered))
+	o["resources"] = deferred(func() any { return legacyMap(slices.Concat(used, offered)) })
 	o["tasks"] = tasks
 	o["unreachable_tasks"] = unreachable
 	o["completed_tasks"] = completed
@@ -397,7 +484,7 @@ func taskJSON(t *mesospb.Task) object {
 		"executor_id":  t.GetExecutorId().GetValue(),
 		"slave_id":     t.GetAgentId().GetValue(),
 		"state":        t.GetState().String(),
-		"resources":    legacyMap(unallocated(t.GetResources())),
+		"resources":    legacyMap(t.GetResources()),
 		"role":         role,
 		"statuses":     statuses,
 	}
@@ -433,7 +520,7 @@ func executorJSON(e *mesospb.ExecutorInfo, agentID string) object {
 		"name":         e.GetName(),
 		"framework_id": e.GetFrameworkId().GetValue(),
 		"command":      commandJSON(e.GetCommand()),
-		"resources":    legacyMap(unallocated(e.GetResources())),
+		"resources":    legacyMap(e.GetResources()),
 		"slave_id":     agentID,
 	}
 	// Executors cannot mix roles (MESOS-6636): the first resource's
@@ -739,19 +826,21 @@ func (s *state) metricsSnapshot(*http.Request) any {
 	out["master/event_queue_dispatches"] = 0
 	out["master/event_queue_http_requests"] = 0
 
+	// scalarOf sums by name: the lists need not be summed as resources
+	// first (which, with addRes in this loop, was quadratic in the tasks).
 	var total, used []*mesospb.Resource
 	for _, a := range s.agents {
-		total = addRes(total, a.total)
+		total = append(total, a.total...)
 		for _, byTask := range a.tasks {
 			for _, t := range byTask {
 				if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
-					used = addRes(used, unallocated(t.GetResources()))
+					used = append(used, t.GetResources()...)
 				}
 			}
 		}
 		for _, execs := range a.executors {
 			for _, e := range execs {
-				used = addRes(used, unallocated(e.GetResources()))
+				used = append(used, e.GetResources()...)
 			}
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -92,43 +94,140 @@ func walkField(fd protoreflect.FieldDescriptor, v protoreflect.Value, path strin
 }
 
 // complete reports whether m and its sub-messages have every required
-// field (walkRequired's test, without the paths).
+// field (walkRequired's test, without the paths). It runs on every message
+// decoded and every answer encoded, so it is cheap: proto.CheckInitialized
+// (the protobuf library's table-driven check) finds missing fields, and
+// declared then looks, along the only paths that can hold one, for a
+// required enum holding a number its closed enum does not declare (Mesos
+// counts it missing; the protobuf library keeps it). A master's GET_STATE
+// at 200,000 tasks, or 18,000 agents re-registering, spent more time in a
+// walk over every field than in the protobuf library itself.
 func complete(m protoreflect.Message) bool {
-	fields := m.Descriptor().Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		if !m.Has(fd) || (!fd.IsList() && !fd.IsMap() && undeclared(fd, m.Get(fd))) {
-			if fd.Cardinality() == protoreflect.Required {
+	return proto.CheckInitialized(m.Interface()) == nil && declared(m)
+}
+
+// declared reports whether no required enum field of m and its
+// sub-messages holds an undeclared number.
+func declared(m protoreflect.Message) bool {
+	p := planFor(m.Descriptor())
+	for _, fd := range p.requiredEnums {
+		if m.Has(fd) && undeclared(fd, m.Get(fd)) {
+			return false
+		}
+	}
+	for _, fd := range p.messages {
+		if !m.Has(fd) {
+			continue
+		}
+		v := m.Get(fd)
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := range l.Len() {
+				if !declared(l.Get(i).Message()) {
+					return false
+				}
+			}
+		case fd.IsMap():
+			ok := true
+			v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
+				ok = declared(e.Message())
+				return ok
+			})
+			if !ok {
+				return false
+			}
+		default:
+			if !declared(v.Message()) {
 				return false
 			}
 		}
 	}
-	ok := true
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		switch {
-		case fd.IsList():
-			if isMessage(fd) {
-				l := v.List()
-				for i := range l.Len() {
-					if !complete(l.Get(i).Message()) {
-						ok = false
-						break
-					}
+	return true
+}
+
+// requiredPlan is what declared looks at in a message of one type: its
+// required closed-enum fields, and the fields holding messages (singular,
+// lists, maps of messages) whose type can hold one, at any depth.
+type requiredPlan struct {
+	requiredEnums, messages []protoreflect.FieldDescriptor
+}
+
+var requiredPlans sync.Map // protoreflect.MessageDescriptor → *requiredPlan
+
+// fieldMessage is the message type a field holds (a map's: its values'),
+// or nil.
+func fieldMessage(fd protoreflect.FieldDescriptor) protoreflect.MessageDescriptor {
+	if fd.IsMap() {
+		fd = fd.MapValue()
+	}
+	if isMessage(fd) {
+		return fd.Message()
+	}
+	return nil
+}
+
+func requiredClosedEnum(fd protoreflect.FieldDescriptor) bool {
+	return fd.Cardinality() == protoreflect.Required && fd.Kind() == protoreflect.EnumKind && fd.Enum().IsClosed()
+}
+
+func planFor(md protoreflect.MessageDescriptor) *requiredPlan {
+	if p, ok := requiredPlans.Load(md); ok {
+		return p.(*requiredPlan)
+	}
+	// Which message types reachable from md can hold a required closed
+	// enum: a fixpoint over the type graph (types may be recursive).
+	var all []protoreflect.MessageDescriptor
+	seen := map[protoreflect.FullName]bool{}
+	var visit func(protoreflect.MessageDescriptor)
+	visit = func(d protoreflect.MessageDescriptor) {
+		if seen[d.FullName()] {
+			return
+		}
+		seen[d.FullName()] = true
+		all = append(all, d)
+		fields := d.Fields()
+		for i := range fields.Len() {
+			if sub := fieldMessage(fields.Get(i)); sub != nil {
+				visit(sub)
+			}
+		}
+	}
+	visit(md)
+	holds := map[protoreflect.FullName]bool{}
+	for changed := true; changed; {
+		changed = false
+		for _, d := range all {
+			if holds[d.FullName()] {
+				continue
+			}
+			fields := d.Fields()
+			for i := range fields.Len() {
+				fd := fields.Get(i)
+				if requiredClosedEnum(fd) || fieldMessage(fd) != nil && holds[fieldMessage(fd).FullName()] {
+					holds[d.FullName()] = true
+					changed = true
+					break
 				}
 			}
-		case fd.IsMap():
-			if isMessage(fd.MapValue()) {
-				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
-					ok = complete(e.Message())
-					return ok
-				})
-			}
-		case isMessage(fd):
-			ok = complete(v.Message())
 		}
-		return ok
-	})
-	return ok
+	}
+	for _, d := range all {
+		p := &requiredPlan{}
+		fields := d.Fields()
+		for i := range fields.Len() {
+			fd := fields.Get(i)
+			if requiredClosedEnum(fd) {
+				p.requiredEnums = append(p.requiredEnums, fd)
+			}
+			if sub := fieldMessage(fd); sub != nil && holds[sub.FullName()] {
+				p.messages = append(p.messages, fd)
+			}
+		}
+		requiredPlans.LoadOrStore(d, p)
+	}
+	p, _ := requiredPlans.Load(md)
+	return p.(*requiredPlan)
 }
 
 func isMessage(fd protoreflect.FieldDescriptor) bool {

@@ -3,12 +3,14 @@ package codec
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 )
 
@@ -165,5 +167,37 @@ func TestV0Dialect(t *testing.T) {
 		if got := EnumNameV0(tt.e); got != tt.want {
 			t.Errorf("EnumNameV0(%d) = %q, want %q", tt.e, got, tt.want)
 		}
+	}
+}
+
+// TestUndeclaredEnumDeepInRequiredField: the same deep inside a large
+// answer (a task's status in GET_STATE), and a required field missing
+// there, are found on both encodings' paths.
+func TestUndeclaredEnumDeepInRequiredField(t *testing.T) {
+	task := func(st mesospb.TaskState) *masterpb.Response {
+		tid := &mesospb.TaskID{Value: proto.String("t")}
+		return &masterpb.Response{Type: masterpb.Response_GET_STATE.Enum(), GetState: &masterpb.Response_GetState{
+			GetTasks: &masterpb.Response_GetTasks{Tasks: []*mesospb.Task{{
+				Name: proto.String("t"), TaskId: tid,
+				FrameworkId: &mesospb.FrameworkID{Value: proto.String("f")}, AgentId: &mesospb.AgentID{Value: proto.String("a")},
+				State:    mesospb.TaskState_TASK_RUNNING.Enum(),
+				Statuses: []*mesospb.TaskStatus{{TaskId: tid, State: st.Enum()}},
+			}}},
+		}}
+	}
+	if _, err := Marshal(Protobuf, task(mesospb.TaskState_TASK_RUNNING)); err != nil {
+		t.Errorf("Marshal(Protobuf) of a complete answer = %v", err)
+	}
+	bad := task(mesospb.TaskState(99))
+	for _, mt := range []MediaType{Protobuf, JSON} {
+		if _, err := Marshal(mt, bad); !errors.Is(err, ErrMissingRequired) {
+			t.Errorf("Marshal(%s) with an undeclared state = %v, want %v", mt, err, ErrMissingRequired)
+		}
+	}
+	missing := task(mesospb.TaskState_TASK_RUNNING)
+	missing.GetGetState().GetGetTasks().GetTasks()[0].GetStatuses()[0].TaskId = nil
+	if _, err := Marshal(Protobuf, missing); !errors.Is(err, ErrMissingRequired) ||
+		!strings.Contains(err.Error(), "get_state.get_tasks.tasks[0].statuses[0].task_id") {
+		t.Errorf("Marshal(Protobuf) without a status's task_id = %v", err)
 	}
 }

@@ -157,7 +157,9 @@ func (rs Resources) String() string {
 // model(Resources)): "cpus", "gpus", "mem" and "disk" are always present
 // (0 when absent); every resource name maps to the sum of its scalars
 // (float64), or the text form of its merged ranges ("[31000-32000]") or set
-// ("{a, b}"). Revocable resources appear under "<name>_revocable".
+// ("{a, b}"). Revocable resources appear under "<name>_revocable". rs
+// need not be normalised: LegacyMap(rs) is LegacyMap(rs.Add(nil)), and
+// allocation_info and reservations do not matter.
 func (rs Resources) LegacyMap() map[string]any {
 	out := map[string]any{"cpus": 0.0, "gpus": 0.0, "mem": 0.0, "disk": 0.0}
 	model := func(rs Resources, suffix string) {
@@ -200,8 +202,21 @@ func (rs Resources) LegacyMap() map[string]any {
 			}
 		}
 	}
-	model(rs.NonRevocable(), "")
-	model(rs.Revocable(), "_revocable")
+	// model sums by name, so the two halves need not be normalised
+	// (NonRevocable and Revocable clone every resource): /state writes a
+	// map for every task, and at 200,000 tasks the clones were most of it.
+	var nonRevocable, revocable Resources
+	for _, r := range rs {
+		switch {
+		case r == nil || isEmpty(r):
+		case r.Revocable != nil:
+			revocable = append(revocable, r)
+		default:
+			nonRevocable = append(nonRevocable, r)
+		}
+	}
+	model(nonRevocable, "")
+	model(revocable, "_revocable")
 	return out
 }
 

@@ -439,6 +439,27 @@ func TestLegacyMap(t *testing.T) {
 	}
 }
 
+// TestLegacyMapUnnormalised: LegacyMap of lists simply put one after the
+// other, with allocation_info, is that of their normalised sum (the master
+// relies on it to write /state without summing).
+func TestLegacyMapUnnormalised(t *testing.T) {
+	a := mustParse(t, "cpus:0.1;mem:32;ports:[31000-31001];bugs:{a};cpus{REV}:1")
+	b := mustParse(t, "cpus:0.2;mem:32;ports:[31001-31005];bugs:{a,b};disk:0;cpus(web):0.3")
+	var raw Resources
+	for _, r := range append(Resources{}, append(a, b...)...) {
+		c := clone(r)
+		c.AllocationInfo = &mesospb.Resource_AllocationInfo{Role: proto.String("web")}
+		raw = append(raw, c)
+	}
+	want := Resources(nil).Add(a).Add(b).LegacyMap()
+	if diff := cmp.Diff(want, raw.LegacyMap()); diff != "" {
+		t.Errorf("LegacyMap of the unsummed list (-sum +unsummed):\n%s", diff)
+	}
+	if got := AddScalar(0.1, 0.2); got != 0.3 {
+		t.Errorf("AddScalar(0.1, 0.2) = %v, want 0.3", got)
+	}
+}
+
 func TestFormats(t *testing.T) {
 	labels := &mesospb.Labels{Labels: []*mesospb.Label{{Key: proto.String("k")}}}
 	dyn := dynamic(scalar("mem", 3), "web", "ops")

@@ -24,6 +24,10 @@ func Round(v float64) float64 {
 	return math.Round(v*fixedScale) / fixedScale
 }
 
+// AddScalar returns a + b in Mesos's fixed-point scalar arithmetic, as
+// Add sums scalar resources.
+func AddScalar(a, b float64) float64 { return addScalar(a, b) }
+
 func addScalar(a, b float64) float64 {
 	if math.Abs(a) >= fixedLimit || math.Abs(b) >= fixedLimit {
 		return a + b

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// raiseNoFile raises this process's RLIMIT_NOFILE (and so the master's,
+// which inherits it) to at least want: the agents' streams take one
+// descriptor each in this process and one in the master. Raising the hard
+// limit needs root (CAP_SYS_RESOURCE).
+func raiseNoFile(want uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	if lim.Cur >= want {
+		return nil
+	}
+	hard := lim.Max
+	if lim.Max < want {
+		lim.Max = want
+	}
+	lim.Cur = want
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		lim.Max = hard
+		return fmt.Errorf("raising RLIMIT_NOFILE to %d (the hard limit is %d): %w; this process and the master each hold "+
+			"one connection per agent: raise `ulimit -Hn` to %d first (needs CAP_SYS_RESOURCE), or use fewer agents", want, lim.Max, err, want)
+	}
+	return nil
+}
+
+// masterProc is the `meso master` process under test; it keeps its port
+// and --work_dir (its registry) across restarts.
+type masterProc struct {
+	bin, addr, workDir, logDir string
+	extra                      []string
+	starts                     int
+	logPath                    string
+	cmd                        *exec.Cmd
+	exited                     chan struct{}
+	http                       *http.Client
+}
+
+func newMasterProc(bin, work string, extra []string) (*masterProc, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return &masterProc{bin: bin, addr: "127.0.0.1:" + strconv.Itoa(port), workDir: filepath.Join(work, "master"),
+		logDir: work, extra: extra,
+		http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}}, nil
+}
+
+func (m *masterProc) start() error {
+	m.starts++
+	m.logPath = filepath.Join(m.logDir, fmt.Sprintf("master.%d.log", m.starts))
+	f, err := os.OpenFile(m.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	_, port, _ := net.SplitHostPort(m.addr)
+	args := append([]string{"master", "--ip=127.0.0.1", "--port=" + port, "--work_dir=" + m.workDir,
+		"--registry=replicated_log"}, m.extra...)
+	cmd := exec.Command(m.bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return err
+	}
+	m.cmd, m.exited = cmd, make(chan struct{})
+	exited := m.exited
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(exited)
+	}()
+	return nil
+}
+
+func (m *masterProc) kill() {
+	if m.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+	<-m.exited
+	m.cmd = nil
+	m.http.CloseIdleConnections()
+}
+
+func (m *masterProc) running() bool {
+	if m.cmd == nil {
+		return false
+	}
+	select {
+	case <-m.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+func (m *masterProc) metrics(ctx context.Context) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.addr+"/metrics/snapshot", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := m.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics/snapshot: %s", resp.Status)
+	}
+	var out map[string]float64
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// waitElected waits until the master leads and has recovered its
+// registry (meso reports master/elected 1 only then).
+func (m *masterProc) waitElected(ctx context.Context) error {
+	return poll(ctx, 2*time.Minute, 10*time.Millisecond, "the master to be elected", func() (bool, error) {
+		if !m.running() {
+			return false, fmt.Errorf("the master exited; see %s", m.logPath)
+		}
+		s, err := m.metrics(ctx)
+		return err == nil && s["master/elected"] == 1, nil
+	})
+}
+
+// waitMetric waits until the master's metric name is want.
+func (m *masterProc) waitMetric(ctx context.Context, name string, want float64, timeout time.Duration) error {
+	return poll(ctx, timeout, 20*time.Millisecond, fmt.Sprintf("%s = %v", name, want), func() (bool, error) {
+		if !m.running() {
+			return false, fmt.Errorf("the master exited; see %s", m.logPath)
+		}
+		s, err := m.metrics(ctx)
+		return err == nil && s[name] == want, nil
+	})
+}
+
+// memory is the master's VmRSS and VmHWM in bytes (/proc/<pid>/status).
+func (m *masterProc) memory() (rss, hwm int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n << 10
+		case "VmHWM":
+			hwm = n << 10
+		}
+	}
+	return rss, hwm, nil
+}
+
+// logTime returns the time of the last line of the master's log whose
+// message is msg (slog's text format: time=... level=... msg="...").
+func (m *masterProc) logTime(msg string) (time.Time, bool) {
+	f, err := os.Open(m.logPath)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer f.Close()
+	want := "msg=" + strconv.Quote(msg)
+	var last time.Time
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, want) {
+			continue
+		}
+		ts, ok := strings.CutPrefix(line, "time=")
+		if !ok {
+			continue
+		}
+		if i := strings.IndexByte(ts, ' '); i >= 0 {
+			ts = ts[:i]
+		}
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			last = t
+		}
+	}
+	return last, !last.IsZero()
+}
+
+// poll calls ok every interval until it reports true or an error, ctx ends
+// or timeout passes.
+func poll(ctx context.Context, timeout, interval time.Duration, what string, ok func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		done, err := ok()
+		if err != nil || done {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("timed out after %v waiting for %s", timeout, what)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}

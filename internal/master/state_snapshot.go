@@ -1,0 +1,277 @@
+package master
+
+import (
+	"cmp"
+	"encoding/json"
+	"slices"
+
+	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/pkg/resources"
+)
+
+// Snapshots of tasks for the reads that build or encode off the loop
+// (/state's task lists, GET_STATE and GET_TASKS).
+//
+// The loop changes a task in place in few ways, all of them by replacing
+// a field of the *mesospb.Task: State, StatusUpdateState and
+// StatusUpdateUuid, Resources, Executor, one element of Statuses (or
+// appending one). It never edits the messages those fields point to (a
+// new TaskStatus is a clone; resources are rebuilt, not edited). So a
+// shallow copy of the Task with its own Statuses slice is a snapshot that
+// may be read, and marshalled, off the loop while the loop goes on: two
+// allocations a task instead of proto.Clone's dozens.
+
+// snapshotTask is a shallow copy of t that the loop's later changes to t
+// do not reach. Every field of mesospb.Task must be copied
+// (TestSnapshotTaskCopiesEveryField).
+func snapshotTask(t *mesospb.Task) *mesospb.Task {
+	return &mesospb.Task{
+		Name:              t.Name,
+		TaskId:            t.TaskId,
+		FrameworkId:       t.FrameworkId,
+		ExecutorId:        t.ExecutorId,
+		AgentId:           t.AgentId,
+		State:             t.State,
+		Resources:         t.Resources,
+		Statuses:          slices.Clone(t.Statuses),
+		StatusUpdateState: t.StatusUpdateState,
+		StatusUpdateUuid:  t.StatusUpdateUuid,
+		Labels:            t.Labels,
+		Discovery:         t.Discovery,
+		Container:         t.Container,
+		HealthCheck:       t.HealthCheck,
+		KillPolicy:        t.KillPolicy,
+		User:              t.User,
+		Limits:            t.Limits,
+	}
+}
+
+func snapshotTasks(ts []*mesospb.Task) []*mesospb.Task {
+	out := make([]*mesospb.Task, len(ts))
+	for i, t := range ts {
+		out[i] = snapshotTask(t)
+	}
+	return out
+}
+
+// taskList is a list of task snapshots that the encoder writes as /state
+// writes tasks (taskJSON), sorted by task ID first when sort is set.
+type taskList struct {
+	tasks []*mesospb.Task
+	sort  bool
+}
+
+func (l taskList) appendJSON(b []byte) []byte {
+	if l.sort {
+		slices.SortFunc(l.tasks, func(a, b *mesospb.Task) int {
+			return cmp.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
+		})
+	}
+	b = append(b, '[')
+	for i, t := range l.tasks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendTaskJSON(b, t)
+	}
+	return append(b, ']')
+}
+
+// MarshalJSON lets encoding/json encode models holding a taskList.
+func (l taskList) MarshalJSON() ([]byte, error) { return l.appendJSON(nil), nil }
+
+// appendTaskJSON appends taskJSON(t) as appendJSON would, without building
+// the map: the keys in sorted order, each written as taskJSON sets it
+// (TestAppendTaskJSON).
+func appendTaskJSON(b []byte, t *mesospb.Task) []byte {
+	key := func(b []byte, k string, first bool) []byte {
+		if !first {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, k...)
+		return append(b, '"', ':')
+	}
+	b = append(b, '{')
+	first := true
+	field := func(k string) {
+		b = key(b, k, first)
+		first = false
+	}
+	if t.Container != nil {
+		field("container")
+		b = append(b, protoJSON(t.GetContainer())...)
+	}
+	if t.Discovery != nil {
+		field("discovery")
+		b = append(b, protoJSON(t.GetDiscovery())...)
+	}
+	field("executor_id")
+	b = appendJSONString(b, t.GetExecutorId().GetValue())
+	field("framework_id")
+	b = appendJSONString(b, t.GetFrameworkId().GetValue())
+	if t.HealthCheck != nil {
+		field("health_check")
+		b = append(b, protoJSON(t.GetHealthCheck())...)
+	}
+	field("id")
+	b = appendJSONString(b, t.GetTaskId().GetValue())
+	if t.Labels != nil {
+		field("labels")
+		b = appendJSON(b, labelsJSON(t.GetLabels()))
+	}
+	if len(t.GetLimits()) > 0 {
+		field("limits")
+		lim := object{}
+		for k, v := range t.GetLimits() {
+			lim[k] = v.GetValue()
+		}
+		b = appendJSON(b, lim)
+	}
+	field("name")
+	b = appendJSONString(b, t.GetName())
+	field("resources")
+	b = appendLegacyMap(b, t.GetResources())
+	field("role")
+	role := ""
+	if rs := t.GetResources(); len(rs) > 0 {
+		role = rs[0].GetAllocationInfo().GetRole()
+	}
+	b = appendJSONString(b, role)
+	field("slave_id")
+	b = appendJSONString(b, t.GetAgentId().GetValue())
+	field("state")
+	b = appendJSONString(b, t.GetState().String())
+	field("statuses")
+	b = append(b, '[')
+	for i, st := range t.GetStatuses() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		sfirst := true
+		if st.ContainerStatus != nil {
+			b = key(b, "container_status", sfirst)
+			sfirst = false
+			b = appendContainerStatusJSON(b, st.GetContainerStatus())
+		}
+		if st.Healthy != nil {
+			b = key(b, "healthy", sfirst)
+			sfirst = false
+			b = appendJSON(b, st.GetHealthy())
+		}
+		if st.Labels != nil {
+			b = key(b, "labels", sfirst)
+			sfirst = false
+			b = appendJSON(b, labelsJSON(st.GetLabels()))
+		}
+		b = key(b, "state", sfirst)
+		b = appendJSONString(b, st.GetState().String())
+		b = key(b, "timestamp", false)
+		b = appendJSONFloat(b, st.GetTimestamp(), 64)
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	if t.User != nil {
+		field("user")
+		b = appendJSONString(b, t.GetUser())
+	}
+	return append(b, '}')
+}
+
+var _ json.Marshaler = taskList{}
+
+// appendLegacyMap appends legacyMap(rs) as appendJSON would. A task's
+// resources are mostly a few non-revocable scalars: those are summed and
+// written here; anything else goes through legacyMap.
+func appendLegacyMap(b []byte, rs []*mesospb.Resource) []byte {
+	type sum struct {
+		name  string
+		value float64
+	}
+	var buf [8]sum
+	sums := append(buf[:0], sum{"cpus", 0}, sum{"disk", 0}, sum{"gpus", 0}, sum{"mem", 0})
+next:
+	for _, r := range rs {
+		if r == nil {
+			continue
+		}
+		if r.GetType() != mesospb.Value_SCALAR || r.Revocable != nil || r.GetScalar().GetValue() <= 0 {
+			return appendJSON(b, legacyMap(rs))
+		}
+		for i := range sums {
+			if sums[i].name == r.GetName() {
+				sums[i].value = resources.AddScalar(sums[i].value, r.GetScalar().GetValue())
+				continue next
+			}
+		}
+		sums = append(sums, sum{r.GetName(), r.GetScalar().GetValue()})
+		sums[len(sums)-1].value = resources.AddScalar(0, sums[len(sums)-1].value)
+	}
+	slices.SortFunc(sums, func(a, b sum) int { return cmp.Compare(a.name, b.name) })
+	b = append(b, '{')
+	for i, s := range sums {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, s.name)
+		b = append(b, ':')
+		b = appendJSONFloat(b, s.value, 64)
+	}
+	return append(b, '}')
+}
+
+// appendContainerStatusJSON appends containerStatusJSON(cs) as appendJSON
+// would; a container ID without a parent, the usual case, is written here.
+func appendContainerStatusJSON(b []byte, cs *mesospb.ContainerStatus) []byte {
+	id := cs.GetContainerId()
+	if id == nil || id.Parent != nil || cs.CgroupInfo != nil || !plainNetworkInfos(cs.GetNetworkInfos()) {
+		return appendJSON(b, containerStatusJSON(cs))
+	}
+	b = append(b, `{"container_id":{"value":`...)
+	b = appendJSONString(b, id.GetValue())
+	b = append(b, '}')
+	if nets := cs.GetNetworkInfos(); len(nets) > 0 {
+		b = append(b, `,"network_infos":[`...)
+		for i, n := range nets {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '{')
+			if ips := n.GetIpAddresses(); len(ips) > 0 {
+				b = append(b, `"ip_addresses":[`...)
+				for j, ip := range ips {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					// protoJSON(ip): the dialect writes protocol's default.
+					b = append(b, `{"protocol":"IPv4","ip_address":`...)
+					b = appendJSONString(b, ip.GetIpAddress())
+					b = append(b, '}')
+				}
+				b = append(b, ']')
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// plainNetworkInfos reports whether nets hold nothing but IP addresses
+// with only ip_address set (what an agent reports for a container on the
+// host's network), which appendContainerStatusJSON writes itself.
+func plainNetworkInfos(nets []*mesospb.NetworkInfo) bool {
+	for _, n := range nets {
+		if len(n.Groups) > 0 || n.Labels != nil || n.Name != nil || len(n.PortMappings) > 0 ||
+			len(n.ProtoReflect().GetUnknown()) > 0 {
+			return false
+		}
+		for _, ip := range n.IpAddresses {
+			if ip.Protocol != nil || ip.IpAddress == nil || len(ip.ProtoReflect().GetUnknown()) > 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
