@@ -70,7 +70,7 @@ type fleet struct {
 	leader  *leaderWatch
 	streams *http.Client // registration streams: no timeout
 	calls   *http.Client
-	out     chan outCall
+	ready   chan *simAgent // agents with calls to post, each at most once
 	agents  []*simAgent
 	regSem  chan struct{}
 	ctx     context.Context // the run's, set by start
@@ -88,10 +88,12 @@ type fleet struct {
 	lastErr      atomic.Value // string
 }
 
-// outCall is a call for the master on one agent's stream.
+// outCall is a call for the master on one agent's stream; sent, if set,
+// runs once it was posted (whatever the answer).
 type outCall struct {
 	url, streamID string
 	call          *agentapipb.Call
+	sent          func()
 }
 
 // localAddrKey carries the source address a connection is to be dialed
@@ -125,7 +127,7 @@ func newFleet(cfg fleetConfig, leader *leaderWatch) *fleet {
 			DialContext: dial, DisableCompression: true,
 			MaxIdleConns: cfg.senders, MaxIdleConnsPerHost: cfg.senders,
 		}},
-		out:    make(chan outCall, 1<<16),
+		ready:  make(chan *simAgent, cfg.n),
 		regSem: make(chan struct{}, registering),
 	}
 	for i := range cfg.n {
@@ -183,18 +185,10 @@ func (f *fleet) wait() {
 	f.calls.CloseIdleConnections()
 }
 
-// enqueue hands calls to the senders; it blocks while they are behind.
-func (f *fleet) enqueue(ctx context.Context, calls []outCall) {
-	for _, c := range calls {
-		select {
-		case f.out <- c:
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// send posts calls until ctx ends.
+// send posts calls until ctx ends. The senders take one call at a time
+// from the agents with calls waiting, round-robin, so that one agent's
+// backlog does not hold up the others (each real agent has its own
+// connection to the master).
 func (f *fleet) send(ctx context.Context, i int) {
 	sctx := ctx
 	if f.cfg.loopback {
@@ -204,10 +198,28 @@ func (f *fleet) send(ctx context.Context, i int) {
 		select {
 		case <-ctx.Done():
 			return
-		case c := <-f.out:
+		case a := <-f.ready:
+			a.mu.Lock()
+			if len(a.pending) == 0 {
+				a.scheduled = false
+				a.mu.Unlock()
+				continue
+			}
+			c := a.pending[0]
+			a.pending[0] = outCall{}
+			a.pending = a.pending[1:]
+			more := len(a.pending) > 0
+			a.scheduled = more
+			a.mu.Unlock()
+			if more {
+				f.ready <- a // never blocks: a was just taken out, and is in at most once
+			}
 			if err := f.post(sctx, c); err != nil && ctx.Err() == nil {
 				f.callErrors.Add(1)
 				f.lastErr.Store(err.Error())
+			}
+			if c.sent != nil {
+				c.sent()
 			}
 		}
 	}
@@ -251,7 +263,9 @@ type simAgent struct {
 	frameworks map[string]*mesospb.FrameworkInfo
 	tasks      map[string]*simTask     // by taskKey
 	executors  map[string]*simExecutor // frameworks' executors, by taskKey(framework, executor)
-	out        []outCall               // calls to post once mu is released
+	pending    []outCall               // calls for the senders, oldest first
+	scheduled  bool                    // the agent is in f.ready (or a sender holds it)
+	kick       bool                    // to put in f.ready once mu is released
 }
 
 // simTask is a task "running" on a simulated agent: its state and its
@@ -390,10 +404,13 @@ func (a *simAgent) connect(ctx context.Context) (registered bool, err error) {
 				pingTimeout = 3 * time.Duration(s*float64(time.Second))
 			}
 		}
-		watchdog.Reset(pingTimeout)
+		// The watchdog is about the master: it does not run while the
+		// agent waits for its own senders.
+		watchdog.Stop()
 		if err := a.handle(url, streamID, ev); err != nil {
 			return registered, err
 		}
+		watchdog.Reset(pingTimeout)
 	}
 }
 
@@ -509,27 +526,38 @@ func (a *simAgent) handle(url, streamID string, ev *agentapipb.Event) error {
 	case agentapipb.Event_SHUTDOWN:
 		err = errShutdown
 	}
-	out := a.takeOut()
-	a.mu.Unlock()
-	a.f.enqueue(a.f.ctx, out)
+	a.unlock()
 	return err
 }
 
-// takeOut returns the queued calls. Called with a.mu held.
-func (a *simAgent) takeOut() []outCall {
-	out := a.out
-	a.out = nil
-	return out
+// unlock releases a.mu and hands the agent to the senders when it has
+// new calls.
+func (a *simAgent) unlock() {
+	kick := a.kick
+	a.kick = false
+	a.mu.Unlock()
+	if kick {
+		a.f.ready <- a // never blocks: the agent is in at most once
+	}
 }
 
 // call queues c for the live stream (dropped while there is none: status
-// updates go out again on re-registration). Called with a.mu held.
+// updates go out again on re-registration); a PONG goes first, as the
+// master counts missed pings. Called with a.mu held.
 func (a *simAgent) call(c *agentapipb.Call) {
 	if a.streamID == "" {
 		return
 	}
 	c.AgentId = a.info.GetId()
-	a.out = append(a.out, outCall{url: a.url, streamID: a.streamID, call: c})
+	oc := outCall{url: a.url, streamID: a.streamID, call: c}
+	if c.GetType() == agentapipb.Call_PONG {
+		a.pending = append([]outCall{oc}, a.pending...)
+	} else {
+		a.pending = append(a.pending, oc)
+	}
+	if !a.scheduled {
+		a.scheduled, a.kick = true, true
+	}
 }
 
 func (a *simAgent) ensureFramework(info *mesospb.FrameworkInfo) string {
@@ -595,9 +623,7 @@ func (a *simAgent) end(key string) {
 	if t := a.tasks[key]; t != nil && !taskstate.IsTerminal(t.state) {
 		a.update(t, mesospb.TaskState_TASK_FINISHED, mesospb.TaskStatus_SOURCE_EXECUTOR, nil, "Command exited with status 0")
 	}
-	out := a.takeOut()
-	a.mu.Unlock()
-	a.f.enqueue(a.f.ctx, out)
+	a.unlock()
 }
 
 // kill handles KILL_TASK: a running task becomes TASK_KILLED; an unknown
@@ -662,17 +688,19 @@ func (a *simAgent) update(t *simTask, state mesospb.TaskState, source mesospb.Ta
 	}
 }
 
-// sendHead posts the task's oldest unacknowledged update and arms its
-// retry. Called with a.mu held.
+// sendHead posts the task's oldest unacknowledged update; its retry is
+// armed once it has been posted (the senders may be behind: a retry while
+// the first copy still waits for a sender would only add load). Called
+// with a.mu held.
 func (a *simAgent) sendHead(t *simTask) {
 	if t.retry != nil {
 		t.retry.Stop()
+		t.retry = nil
 	}
-	key, uuid := t.key, t.updates[0].GetUuid()
-	t.retry = time.AfterFunc(t.backoff, func() { a.retryHead(key, uuid) })
 	if a.streamID == "" {
-		return
+		return // re-sent on re-registration
 	}
+	key, uuid, backoff := t.key, t.updates[0].GetUuid(), t.backoff
 	a.f.updatesSent.Add(1)
 	a.call(&agentapipb.Call{
 		Type: agentapipb.Call_STATUS_UPDATE.Enum(),
@@ -682,6 +710,22 @@ func (a *simAgent) sendHead(t *simTask) {
 			LatestState: t.state.Enum(),
 		},
 	})
+	a.pending[len(a.pending)-1].sent = func() { a.armRetry(key, uuid, backoff) }
+}
+
+// armRetry starts the retry timer of a head that was posted, unless it
+// was acknowledged meanwhile.
+func (a *simAgent) armRetry(key string, uuid []byte, backoff time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t := a.tasks[key]
+	if t == nil || len(t.updates) == 0 || !bytes.Equal(t.updates[0].GetUuid(), uuid) {
+		return
+	}
+	if t.retry != nil {
+		t.retry.Stop()
+	}
+	t.retry = time.AfterFunc(backoff, func() { a.retryHead(key, uuid) })
 }
 
 // retryHead re-sends a head that is still unacknowledged, the interval
@@ -694,9 +738,7 @@ func (a *simAgent) retryHead(key string, uuid []byte) {
 		t.backoff = min(2*t.backoff, maxStatusUpdateRetry)
 		a.sendHead(t)
 	}
-	out := a.takeOut()
-	a.mu.Unlock()
-	a.f.enqueue(a.f.ctx, out)
+	a.unlock()
 }
 
 // acknowledge handles ACKNOWLEDGE_UPDATE: the head is done and the next
@@ -831,8 +873,10 @@ func (f *fleet) unregister(ctx context.Context) {
 	var calls []outCall
 	for _, a := range f.agents {
 		a.mu.Lock()
-		a.call(&agentapipb.Call{Type: agentapipb.Call_UNREGISTER.Enum()})
-		calls = append(calls, a.takeOut()...)
+		if a.streamID != "" {
+			calls = append(calls, outCall{url: a.url, streamID: a.streamID,
+				call: &agentapipb.Call{Type: agentapipb.Call_UNREGISTER.Enum(), AgentId: a.info.GetId()}})
+		}
 		a.mu.Unlock()
 	}
 	var wg sync.WaitGroup

@@ -63,7 +63,8 @@ type framework struct {
 	wg     sync.WaitGroup
 
 	// Touched only by the handler.
-	offeredAt  map[string]time.Time // task ID → when its offer arrived
+	offeredAt  map[string]time.Time // task ID → when its offer arrived, until TASK_RUNNING
+	live       map[string]bool      // tasks launched and not yet ended
 	launched   int
 	ended      int
 	inFlight   bool // the probe has a task that is not done
@@ -111,6 +112,7 @@ func newFramework(cfg frameworkConfig) (*framework, error) {
 		client:    c,
 		calls:     make(chan *schedulerpb.Call, 4096),
 		offeredAt: map[string]time.Time{},
+		live:      map[string]bool{},
 		done:      make(chan struct{}),
 	}, nil
 }
@@ -230,13 +232,17 @@ func (f *framework) offer(ctx context.Context, o *mesospb.Offer, now time.Time) 
 			},
 		})
 		f.offeredAt[id] = now
+		f.live[id] = true
 	}
 	f.cfg.stats.launched.Add(int64(n))
 	if f.cfg.probe {
 		f.inFlight = true
 	}
+	// The offer's unused resources are declined with the master's default
+	// filter (5 s), as most frameworks do; refuse_seconds 0 would also make
+	// the master run an allocation cycle for every ACCEPT.
 	f.call(ctx, scheduler.Accept([]*mesospb.OfferID{o.GetId()},
-		[]*mesospb.Offer_Operation{scheduler.LaunchOperation(tasks...)}, scheduler.RefuseFor(0)))
+		[]*mesospb.Offer_Operation{scheduler.LaunchOperation(tasks...)}, nil))
 	if !f.cfg.probe && f.launched >= f.cfg.tasks && !f.suppressed {
 		f.suppressed = true
 		f.call(ctx, scheduler.Suppress())
@@ -278,10 +284,13 @@ func taskResources(need map[string]float64, role string) []*mesospb.Resource {
 	return out
 }
 
-// update counts a status update and acknowledges it.
+// update counts a status update and acknowledges it. An update may come
+// more than once (the agent re-sends it until the acknowledgement reaches
+// it); only the first counts.
 func (f *framework) update(ctx context.Context, st *mesospb.TaskStatus) {
 	id := st.GetTaskId().GetValue()
 	switch s := st.GetState(); {
+	case !f.live[id]:
 	case s == mesospb.TaskState_TASK_RUNNING:
 		if at, ok := f.offeredAt[id]; ok {
 			delete(f.offeredAt, id)
@@ -291,6 +300,7 @@ func (f *framework) update(ctx context.Context, st *mesospb.TaskStatus) {
 			f.cfg.stats.running.Add(1)
 		}
 	case taskstate.IsTerminal(s):
+		delete(f.live, id)
 		if _, ok := f.offeredAt[id]; ok {
 			// Ended without running.
 			delete(f.offeredAt, id)
