@@ -40,6 +40,9 @@ type Summary struct {
 	// offer to it receiving TASK_RUNNING, in milliseconds.
 	OfferToRunning      Percentiles  `json:"offer_to_running_ms"`
 	ProbeOfferToRunning *Percentiles `json:"probe_offer_to_running_ms,omitempty"`
+	// ProbeTasks is the number of tasks the probe launched (not counted
+	// in TasksLaunched).
+	ProbeTasks int64 `json:"probe_tasks,omitempty"`
 
 	// From the master's /metrics/snapshot: allocator/mesos/allocation_runs
 	// and allocation_run_ms (the time one allocation cycle took).

@@ -145,19 +145,24 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	fwCtx, stopFrameworks := context.WithCancel(ctx)
 	var fwWG sync.WaitGroup
 	fwErrs := make(chan error, len(fws)+1)
-	runFramework := func(f *framework) {
-		fwWG.Add(1)
+	runFramework := func(ctx context.Context, f *framework, wg *sync.WaitGroup) {
+		wg.Add(1)
 		go func() {
-			defer fwWG.Done()
-			if err := f.run(fwCtx); err != nil {
+			defer wg.Done()
+			if err := f.run(ctx); err != nil {
 				fwErrs <- fmt.Errorf("framework %s: %w", f.cfg.name, err)
 			}
 		}()
 	}
 	for _, f := range fws {
-		runFramework(f)
+		runFramework(fwCtx, f, &fwWG)
 	}
-	var probe *framework
+	var (
+		probe               *framework
+		probeWG             sync.WaitGroup
+		probeCtx, stopProbe = context.WithCancel(fwCtx)
+	)
+	defer stopProbe()
 	if cfg.Probe {
 		var local *net.TCPAddr
 		if loopback {
@@ -173,11 +178,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			stopFrameworks()
 			return nil, err
 		}
-		runFramework(probe)
+		runFramework(probeCtx, probe, &probeWG)
 	}
 	stopAll := func() {
 		stopFrameworks()
 		fwWG.Wait()
+		probeWG.Wait()
 		for _, f := range append(fws, probe) {
 			if f != nil {
 				f.client.Close()
@@ -207,6 +213,8 @@ wait:
 		}
 	}
 	runEnd := time.Now()
+	stopProbe() // it would go on launching while the books settle
+	probeWG.Wait()
 	prog.stop()
 	sum.RunSeconds = runEnd.Sub(runStart).Seconds()
 	sum.TasksLaunched = stats.launched.Load()
@@ -229,6 +237,7 @@ wait:
 		p := percentiles(probe.latencies)
 		probe.mu.Unlock()
 		sum.ProbeOfferToRunning = &p
+		sum.ProbeTasks = probeStats.launched.Load()
 	}
 	if child != nil {
 		if after, err := readProc(child.cmd.Process.Pid); err == nil {
