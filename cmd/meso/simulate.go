@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -118,6 +119,13 @@ func simulateCommand() *cobra.Command {
 				}
 				if progress {
 					cfg.Progress = os.Stderr
+				}
+				if os.Getenv("GOGC") == "" {
+					// The simulator's heap is mostly long-lived (agents,
+					// connections, tasks): collecting it less often saves
+					// CPU for the master. The child master keeps the
+					// default, as it would run in production.
+					debug.SetGCPercent(400)
 				}
 				sum, err := simulate.Run(ctx, cfg)
 				if err != nil {
