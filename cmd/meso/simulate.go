@@ -29,14 +29,18 @@ The --frameworks synthetic frameworks use the real v1 scheduler API: each accept
 --task_resources into them (at most --tasks_per_offer), draws each task's duration from
 --task_duration, acknowledges every update and suppresses offers once its share of --tasks
 is launched. --probe adds a framework that launches one task at a time while the others
-keep the cluster busy, and measures its offer -> TASK_RUNNING latency on its own.
+keep the cluster busy, and measures its offer -> TASK_RUNNING latency on its own (only for
+offers it gets while the other frameworks still have tasks to launch: a saturated cluster;
+size --tasks and --task_duration so that they do for a while).
 
 A progress line goes to stderr every second; the summary goes to stdout when every task has
 ended (--json for scripts). Reading it:
   tasks/s            tasks launched and finished per second of the run phase (from the
                      frameworks' start to the last task's end; agent registration is setup)
   offer -> RUNNING   per task, from the framework receiving the offer to it receiving
-                     TASK_RUNNING: the master's and the network's latency under this load
+                     TASK_RUNNING: the master's, the simulator's and the network's latency
+                     under this load (it grows with the backlog when the churn is above
+                     what the master or the machine sustains)
   allocation cycle   the allocator's allocation_run_ms from the master's /metrics/snapshot
   master CPU, RSS    of the child master process, from /proc/<pid> (not measured for a
                      remote --master); CPU as a share of a core tells how close the master's

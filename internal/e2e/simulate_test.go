@@ -58,9 +58,11 @@ func checkSummary(t *testing.T, sum simulate.Summary, agents, frameworks, tasks 
 }
 
 // TestSimulate runs 'meso simulate' with its own child master: every task
-// ends, the counts add up, and the master's CPU and RSS are measured.
+// ends, the counts add up, and the master's CPU and RSS are measured. The
+// agents have room for 1,000 of the 2,000 tasks at once, so the probe
+// meets a saturated cluster.
 func TestSimulate(t *testing.T) {
-	sum := runSimulate(t, "--agents=50", "--frameworks=5", "--tasks=2000", "--task_duration=uniform:0s,200ms",
+	sum := runSimulate(t, "--agents=50", "--agent_resources=cpus:2;mem:2048", "--frameworks=5", "--tasks=2000", "--task_duration=uniform:0s,200ms",
 		"--allocation_interval=100ms", "--probe")
 	checkSummary(t, sum, 50, 5, 2000)
 	if sum.MasterCPUSeconds <= 0 || sum.MasterPeakRSSBytes <= 0 || sum.MasterCPUSecondsRun > sum.MasterCPUSeconds {

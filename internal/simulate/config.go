@@ -56,7 +56,9 @@ type Config struct {
 
 	// Probe adds a framework that launches one task at a time (each
 	// running ProbeTaskDuration, default 100ms) while the others work, and
-	// reports its offer → TASK_RUNNING latency separately.
+	// reports its offer → TASK_RUNNING latency separately: for the offers
+	// it got while the other frameworks still had tasks to launch, i.e.
+	// while they wanted more than the cluster had free.
 	Probe             bool          `json:"probe,omitempty"`
 	ProbeTaskDuration time.Duration `json:"-"`
 

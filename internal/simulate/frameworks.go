@@ -49,9 +49,13 @@ type frameworkConfig struct {
 	need     map[string]float64 // a task's scalar resources
 	duration Distribution
 	probe    bool
-	local    *net.TCPAddr // nil: any
-	det      detector.Detector
-	stats    *taskStats
+	// busy tells the probe whether the other frameworks still have tasks
+	// to launch (the cluster is saturated): only then does it keep its
+	// samples.
+	busy  func() bool
+	local *net.TCPAddr // nil: any
+	det   detector.Detector
+	stats *taskStats
 }
 
 // framework is a synthetic framework on pkg/scheduler. Its event handler
@@ -64,6 +68,7 @@ type framework struct {
 
 	// Touched only by the handler.
 	offeredAt  map[string]time.Time // task ID → when its offer arrived, until TASK_RUNNING
+	busyAt     map[string]bool      // the probe's tasks offered while the cluster was busy
 	live       map[string]bool      // tasks launched and not yet ended
 	launched   int
 	ended      int
@@ -112,6 +117,7 @@ func newFramework(cfg frameworkConfig) (*framework, error) {
 		client:    c,
 		calls:     make(chan *schedulerpb.Call, 4096),
 		offeredAt: map[string]time.Time{},
+		busyAt:    map[string]bool{},
 		live:      map[string]bool{},
 		done:      make(chan struct{}),
 	}, nil
@@ -232,6 +238,9 @@ func (f *framework) offer(ctx context.Context, o *mesospb.Offer, now time.Time) 
 			},
 		})
 		f.offeredAt[id] = now
+		if f.cfg.probe && f.cfg.busy != nil && f.cfg.busy() {
+			f.busyAt[id] = true
+		}
 		f.live[id] = true
 	}
 	f.cfg.stats.launched.Add(int64(n))
@@ -294,9 +303,13 @@ func (f *framework) update(ctx context.Context, st *mesospb.TaskStatus) {
 	case s == mesospb.TaskState_TASK_RUNNING:
 		if at, ok := f.offeredAt[id]; ok {
 			delete(f.offeredAt, id)
-			f.mu.Lock()
-			f.latencies = append(f.latencies, time.Since(at))
-			f.mu.Unlock()
+			busy := f.busyAt[id]
+			delete(f.busyAt, id)
+			if !f.cfg.probe || busy {
+				f.mu.Lock()
+				f.latencies = append(f.latencies, time.Since(at))
+				f.mu.Unlock()
+			}
 			f.cfg.stats.running.Add(1)
 		}
 	case taskstate.IsTerminal(s):

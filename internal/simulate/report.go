@@ -38,7 +38,10 @@ type Summary struct {
 
 	// OfferToRunning is, per task, from the framework receiving the
 	// offer to it receiving TASK_RUNNING, in milliseconds.
-	OfferToRunning      Percentiles  `json:"offer_to_running_ms"`
+	OfferToRunning Percentiles `json:"offer_to_running_ms"`
+	// ProbeOfferToRunning is the probe's, for offers it received while
+	// the other frameworks still had tasks to launch (a saturated
+	// cluster).
 	ProbeOfferToRunning *Percentiles `json:"probe_offer_to_running_ms,omitempty"`
 	// ProbeTasks is the number of tasks the probe launched (not counted
 	// in TasksLaunched).
@@ -126,7 +129,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	row("tasks/s", "%.0f launched, %.0f finished (over the run)", s.LaunchedPerSecond, s.FinishedPerSecond)
 	row("offer → RUNNING", "%s", s.OfferToRunning)
 	if s.ProbeOfferToRunning != nil {
-		row("probe offer → RUNNING", "%s", *s.ProbeOfferToRunning)
+		row("probe offer → RUNNING", "%s (while the others still had tasks to launch; %d probe tasks)", *s.ProbeOfferToRunning, s.ProbeTasks)
 	}
 	row("allocation cycle", "%s (%d runs)", s.AllocationRunMs, s.AllocationRuns)
 	if s.MasterPeakRSSBytes > 0 {

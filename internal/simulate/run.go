@@ -173,6 +173,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 			accept: 1, refuse: 0.01, perOffer: 1, need: need,
 			duration: Distribution{Kind: Constant, A: cfg.ProbeTaskDuration},
 			probe:    true, local: local, det: det, stats: probeStats,
+			busy: func() bool { return stats.launched.Load() < int64(cfg.Tasks) },
 		})
 		if err != nil {
 			stopFrameworks()
