@@ -4,10 +4,15 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
@@ -17,7 +22,6 @@ import (
 	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/scheduler"
-	"google.golang.org/protobuf/proto"
 )
 
 func TestMain(m *testing.M) {
@@ -236,5 +240,29 @@ func TestSleepDuration(t *testing.T) {
 	}
 	if _, ok := sleepDuration(&mesospb.CommandInfo{Value: proto.String("echo hi")}); ok {
 		t.Error("echo hi has a duration")
+	}
+}
+
+func TestLoadScenario(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.json")
+	if err := os.WriteFile(path, []byte(`{"agents": 20, "tasks": 500, "roles": ["a", "b"],
+		"task_duration": "uniform:1s,2s", "accept_ratio": 0.5}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{Agents: 1, Frameworks: 7}
+	if err := LoadScenario(path, &c); err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Agents: 20, Frameworks: 7, Tasks: 500, Roles: []string{"a", "b"}, AcceptRatio: 0.5,
+		TaskDuration: Distribution{Kind: Uniform, A: time.Second, B: 2 * time.Second}}
+	if diff := cmp.Diff(want, c, cmpopts.IgnoreUnexported(Config{})); diff != "" {
+		t.Errorf("scenario (-want +got):\n%s", diff)
+	}
+	if err := os.WriteFile(path, []byte(`{"agentz": 20}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := LoadScenario(path, &c); err == nil {
+		t.Error("an unknown key was accepted")
 	}
 }
