@@ -217,6 +217,7 @@ func (f *fleet) send(ctx context.Context, i int) {
 			if err := f.post(sctx, c); err != nil && ctx.Err() == nil {
 				f.callErrors.Add(1)
 				f.lastErr.Store(err.Error())
+				f.cfg.log.Debug("call to the master failed", "err", err)
 			}
 			if c.sent != nil {
 				c.sent()
@@ -305,6 +306,7 @@ func (a *simAgent) run(ctx context.Context) {
 		}
 		if err != nil {
 			a.f.lastErr.Store(err.Error())
+			a.f.cfg.log.Debug("agent stream ended", "agent", a.idx, "registered", registered, "err", err)
 		}
 		if registered {
 			a.f.streamBreaks.Add(1)

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -64,7 +65,7 @@ func startFleet(t *testing.T, addr string, n int, retry time.Duration) *fleet {
 	w := newLeaderWatch()
 	w.set(addr)
 	f := newFleet(fleetConfig{n: n, resources: res, duration: Distribution{Kind: Constant},
-		retry: retry, senders: 4, loopback: true}, w)
+		retry: retry, senders: 4, loopback: true, log: slog.New(slog.DiscardHandler)}, w)
 	ctx, cancel := context.WithCancel(context.Background())
 	f.start(ctx)
 	t.Cleanup(func() {

@@ -99,12 +99,12 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	// Wait for the agents to register.
 	for fl.registered.Load() < int64(cfg.Agents) {
 		if err := masterAlive(child); err != nil {
-			return finish(ctx, sum, err)
+			return finish(sum, err)
 		}
 		select {
 		case <-ctx.Done():
 			sum.Errors = append(sum.Errors, fmt.Sprintf("only %d of %d agents registered", fl.registered.Load(), cfg.Agents))
-			return finish(ctx, sum, nil)
+			return finish(sum, nil)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -299,10 +299,10 @@ wait:
 		sum.SimulatorPeakRSSBytes = ru.Maxrss << 10
 	}
 	sum.WallSeconds = time.Since(start).Seconds()
-	return finish(ctx, sum, runErr)
+	return finish(sum, runErr)
 }
 
-func finish(_ context.Context, sum *Summary, err error) (*Summary, error) {
+func finish(sum *Summary, err error) (*Summary, error) {
 	if err != nil {
 		sum.Errors = append(sum.Errors, err.Error())
 	}
