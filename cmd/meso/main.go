@@ -47,6 +47,7 @@ Start a local cluster with 'meso local', then run a task on it with
 		executorCommand(),
 		defaultExecutorSubcommand(),
 		launchCommand(),
+		simulateCommand(),
 		versionCommand(),
 		// The operator CLI (ops.go).
 		clusterCommand(),

@@ -445,8 +445,16 @@ func (s *state) updateTask(t *mesospb.Task, st *mesospb.TaskStatus, latest *meso
 	if transitioned {
 		s.alloc().RecoverResources(t.GetFrameworkId().GetValue(), t.GetAgentId().GetValue(), t.GetResources(), nil, s.now())
 		s.triggerAllocation()
-		s.countTerminal(st.GetState())
-		s.countTaskTransition(t, st)
+		// Counted under the state the task reached, which is latest's
+		// when an older update arrives after the task ended (Mesos's
+		// incrementTasksStates(newState, source, reason)).
+		counted := st
+		if newState != st.GetState() {
+			counted = proto.CloneOf(st)
+			counted.State = newState.Enum()
+		}
+		s.countTerminal(newState)
+		s.countTaskTransition(t, counted)
 	}
 }
 
