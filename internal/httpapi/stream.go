@@ -14,9 +14,9 @@ import (
 
 // Stream is a 200 OK chunked response of RecordIO-framed messages, the
 // transport of every v1 SUBSCRIBE (scheduler, executor, operator and agent
-// streams). Each message is written and flushed at once so that events reach
-// the client without buffering. Send is safe for concurrent use; messages are
-// never interleaved.
+// streams). Send writes a message and flushes it at once, so that events
+// reach the client without buffering; SendAll does so for a batch with one
+// flush. Both are safe for concurrent use; messages are never interleaved.
 type Stream struct {
 	mu sync.Mutex
 	w  http.ResponseWriter
@@ -52,6 +52,16 @@ func NewStream(w http.ResponseWriter, mt codec.MediaType, header http.Header) (*
 // message could not be encoded or the client is gone; the caller should end
 // the stream (return from the handler).
 func (s *Stream) Send(m proto.Message) error {
+	if err := s.Write(m); err != nil {
+		return err
+	}
+	return s.Flush()
+}
+
+// Write encodes m and writes it as one record without flushing: a writer
+// draining a queue of events writes them all, then calls Flush once (one
+// write to the socket for the batch instead of one per event).
+func (s *Stream) Write(m proto.Message) error {
 	b, err := codec.Marshal(s.mt, m)
 	if err != nil {
 		return fmt.Errorf("httpapi: encode stream message: %w", err)
@@ -61,10 +71,30 @@ func (s *Stream) Send(m proto.Message) error {
 	if err := s.rw.WriteRecord(b); err != nil {
 		return fmt.Errorf("httpapi: write stream message: %w", err)
 	}
+	return nil
+}
+
+// Flush sends what was written to the client.
+func (s *Stream) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.rc.Flush(); err != nil {
 		return fmt.Errorf("httpapi: flush stream message: %w", err)
 	}
 	return nil
+}
+
+// SendAll writes every message and flushes once; see Write.
+func SendAll[T proto.Message](s *Stream, ms []T) error {
+	for _, m := range ms {
+		if err := s.Write(m); err != nil {
+			return err
+		}
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	return s.Flush()
 }
 
 // Abort makes a Send blocked on a client that does not read (and every

@@ -100,11 +100,9 @@ func (m *Master) serveAgentStream(w http.ResponseWriter, r *http.Request, call *
 func (m *Master) writeAgentEvents(r *http.Request, stream *httpapi.Stream, conn *agentConn) {
 	for {
 		events, closed := conn.out.take()
-		for _, ev := range events {
-			if err := stream.Send(ev); err != nil {
-				conn.out.close()
-				return
-			}
+		if err := httpapi.SendAll(stream, events); err != nil {
+			conn.out.close()
+			return
 		}
 		if closed {
 			return

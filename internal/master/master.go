@@ -437,14 +437,42 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 				st.pingAgents()
 			}
 		}
+		if m.afterEvent(st) {
+			return
+		}
+	}
+}
+
+// maxRequestsBeforeAllocation bounds how many waiting requests afterEvent lets
+// go before a triggered allocation.
+const maxRequestsBeforeAllocation = 256
+
+// afterEvent runs after each event of the loop: it ends the master after a
+// failure (reporting true), and runs a triggered allocation. Requests
+// already waiting for the loop go first, as in Mesos, where the
+// allocator's dispatch queues behind the messages before it: a burst of
+// status updates ending tasks makes one allocation, not one each.
+func (m *Master) afterEvent(st *state) bool {
+	for waited := 0; ; waited++ {
 		if st.failed != nil {
 			m.fatal = st.failed
 			st.shutdown()
-			return
+			return true
 		}
-		if st.allocationPending && st.serving && m.leaseValid() {
-			st.allocate()
+		if !st.allocationPending || !st.serving || !m.leaseValid() {
+			return false
 		}
+		if waited < maxRequestsBeforeAllocation {
+			select {
+			case r := <-m.reqs:
+				r.fn()
+				st.answer(r.reply)
+				continue
+			default:
+			}
+		}
+		st.allocate()
+		return false
 	}
 }
 

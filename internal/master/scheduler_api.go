@@ -142,11 +142,9 @@ func writeEvents[T proto.Message](m *Master, r *http.Request, stream *httpapi.St
 	defer heartbeat.Stop()
 	for {
 		events, closed := out.take()
-		for _, ev := range events {
-			if err := stream.Send(ev); err != nil {
-				out.close()
-				return
-			}
+		if err := httpapi.SendAll(stream, events); err != nil {
+			out.close()
+			return
 		}
 		if closed {
 			return
