@@ -247,29 +247,39 @@ func appendFloat(b []byte, f float64, bits int) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
+// appendString writes s as a JSON string in the protobuf JSON dialect.
+func appendString(b []byte, s string) []byte { return AppendString(b, s, false) }
+
+// AppendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
 // encoding/json does; U+2028 and U+2029 are escaped so the output is also
-// valid JavaScript (JSONP).
-func appendString(b []byte, s string) []byte {
+// valid JavaScript (JSONP). With encodingJSON it is byte for byte what
+// encoding/json's Marshal writes (HTML characters escaped, \b and \f
+// short), for the master's hand-written /state encoder; without, what the
+// protobuf JSON dialect writes.
+func AppendString(b []byte, s string, encodingJSON bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && (!encodingJSON || c != '<' && c != '>' && c != '&') {
 				i++
 				continue
 			}
 			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
+			switch {
+			case c == '"' || c == '\\':
 				b = append(b, '\\', c)
-			case '\n':
+			case c == '\n':
 				b = append(b, '\\', 'n')
-			case '\r':
+			case c == '\r':
 				b = append(b, '\\', 'r')
-			case '\t':
+			case c == '\t':
 				b = append(b, '\\', 't')
+			case c == '\b' && encodingJSON:
+				b = append(b, '\\', 'b')
+			case c == '\f' && encodingJSON:
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}
