@@ -29,6 +29,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/meso-project/meso/pkg/codec"
 )
 
 // ErrNotFinite is returned (wrapped, naming the field) for a NaN or an
@@ -221,62 +223,22 @@ type finitePlan struct {
 
 var finitePlans sync.Map // protoreflect.MessageDescriptor → *finitePlan
 
-// fieldKind is the kind of what a field holds (a map's: its values').
-func fieldKind(fd protoreflect.FieldDescriptor) (protoreflect.Kind, protoreflect.MessageDescriptor) {
+// isFloat reports whether fd holds floats or doubles (a map: as values).
+func isFloat(fd protoreflect.FieldDescriptor) bool {
 	if fd.IsMap() {
 		fd = fd.MapValue()
 	}
-	switch fd.Kind() {
-	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return fd.Kind(), fd.Message()
-	}
-	return fd.Kind(), nil
+	k := fd.Kind()
+	return k == protoreflect.DoubleKind || k == protoreflect.FloatKind
 }
 
 func finitePlanFor(md protoreflect.MessageDescriptor) *finitePlan {
 	if p, ok := finitePlans.Load(md); ok {
 		return p.(*finitePlan)
 	}
-	// Which message types reachable from md can hold a float: a fixpoint
-	// over the type graph (types may be recursive).
-	var all []protoreflect.MessageDescriptor
-	seen := map[protoreflect.FullName]bool{}
-	var visit func(protoreflect.MessageDescriptor)
-	visit = func(d protoreflect.MessageDescriptor) {
-		if seen[d.FullName()] {
-			return
-		}
-		seen[d.FullName()] = true
-		all = append(all, d)
-		fields := d.Fields()
-		for i := range fields.Len() {
-			if _, sub := fieldKind(fields.Get(i)); sub != nil {
-				visit(sub)
-			}
-		}
-	}
-	visit(md)
-	holds := map[protoreflect.FullName]bool{}
-	floating := func(fd protoreflect.FieldDescriptor) bool {
-		k, sub := fieldKind(fd)
-		return k == protoreflect.DoubleKind || k == protoreflect.FloatKind || sub != nil && holds[sub.FullName()]
-	}
-	for changed := true; changed; {
-		changed = false
-		for _, d := range all {
-			if holds[d.FullName()] {
-				continue
-			}
-			fields := d.Fields()
-			for i := range fields.Len() {
-				if floating(fields.Get(i)) {
-					holds[d.FullName()] = true
-					changed = true
-					break
-				}
-			}
-		}
-	}
+	// Which message types reachable from md can hold a float.
+	all, holds := codec.TypesHolding(md, isFloat)
+	floating := func(fd protoreflect.FieldDescriptor) bool { return isFloat(fd) || codec.HoldsAny(fd, holds) }
 	for _, d := range all {
 		p := &finitePlan{}
 		fields := d.Fields()

@@ -155,18 +155,6 @@ type requiredPlan struct {
 
 var requiredPlans sync.Map // protoreflect.MessageDescriptor → *requiredPlan
 
-// fieldMessage is the message type a field holds (a map's: its values'),
-// or nil.
-func fieldMessage(fd protoreflect.FieldDescriptor) protoreflect.MessageDescriptor {
-	if fd.IsMap() {
-		fd = fd.MapValue()
-	}
-	if isMessage(fd) {
-		return fd.Message()
-	}
-	return nil
-}
-
 func requiredClosedEnum(fd protoreflect.FieldDescriptor) bool {
 	return fd.Cardinality() == protoreflect.Required && fd.Kind() == protoreflect.EnumKind && fd.Enum().IsClosed()
 }
@@ -176,42 +164,8 @@ func planFor(md protoreflect.MessageDescriptor) *requiredPlan {
 		return p.(*requiredPlan)
 	}
 	// Which message types reachable from md can hold a required closed
-	// enum: a fixpoint over the type graph (types may be recursive).
-	var all []protoreflect.MessageDescriptor
-	seen := map[protoreflect.FullName]bool{}
-	var visit func(protoreflect.MessageDescriptor)
-	visit = func(d protoreflect.MessageDescriptor) {
-		if seen[d.FullName()] {
-			return
-		}
-		seen[d.FullName()] = true
-		all = append(all, d)
-		fields := d.Fields()
-		for i := range fields.Len() {
-			if sub := fieldMessage(fields.Get(i)); sub != nil {
-				visit(sub)
-			}
-		}
-	}
-	visit(md)
-	holds := map[protoreflect.FullName]bool{}
-	for changed := true; changed; {
-		changed = false
-		for _, d := range all {
-			if holds[d.FullName()] {
-				continue
-			}
-			fields := d.Fields()
-			for i := range fields.Len() {
-				fd := fields.Get(i)
-				if requiredClosedEnum(fd) || fieldMessage(fd) != nil && holds[fieldMessage(fd).FullName()] {
-					holds[d.FullName()] = true
-					changed = true
-					break
-				}
-			}
-		}
-	}
+	// enum.
+	all, holds := TypesHolding(md, requiredClosedEnum)
 	for _, d := range all {
 		p := &requiredPlan{}
 		fields := d.Fields()
@@ -220,7 +174,7 @@ func planFor(md protoreflect.MessageDescriptor) *requiredPlan {
 			if requiredClosedEnum(fd) {
 				p.requiredEnums = append(p.requiredEnums, fd)
 			}
-			if sub := fieldMessage(fd); sub != nil && holds[sub.FullName()] {
+			if HoldsAny(fd, holds) {
 				p.messages = append(p.messages, fd)
 			}
 		}
