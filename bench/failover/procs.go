@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/meso-project/meso/bench/internal/benchutil"
 )
 
 // proc is a child process (ZooKeeper or a master) in its own process
@@ -250,54 +252,17 @@ func (c *cluster) waitStandby(ctx context.Context, m *master) error {
 	})
 }
 
-// poll calls ok every interval until it reports true or an error, ctx ends
-// or timeout passes.
-func poll(ctx context.Context, timeout, interval time.Duration, what string, ok func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		done, err := ok()
-		if err != nil || done {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v waiting for %s", timeout, what)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(interval):
-		}
-	}
-}
+// poll is benchutil.Poll.
+var poll = benchutil.Poll
 
 // logTime returns the time of the first line of the log at path whose
-// message is msg (slog's text format: time=... level=... msg="...").
+// message is msg.
 func logTime(path, msg string) (time.Time, bool) {
-	f, err := os.Open(path)
-	if err != nil {
+	ts := benchutil.LogTimes(path, msg)
+	if len(ts) == 0 {
 		return time.Time{}, false
 	}
-	defer f.Close()
-	want := "msg=" + strconv.Quote(msg)
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.Contains(line, want) {
-			continue
-		}
-		ts, ok := strings.CutPrefix(line, "time=")
-		if !ok {
-			continue
-		}
-		if i := strings.IndexByte(ts, ' '); i >= 0 {
-			ts = ts[:i]
-		}
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
+	return ts[0], true
 }
 
 func freePort() (int, error) {

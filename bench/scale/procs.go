@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/meso-project/meso/bench/internal/benchutil"
 )
 
 // raiseNoFile raises this process's RLIMIT_NOFILE (and so the master's,
@@ -185,52 +187,14 @@ func (m *masterProc) memory() (rss, hwm int64, err error) {
 }
 
 // logTime returns the time of the last line of the master's log whose
-// message is msg (slog's text format: time=... level=... msg="...").
+// message is msg.
 func (m *masterProc) logTime(msg string) (time.Time, bool) {
-	f, err := os.Open(m.logPath)
-	if err != nil {
+	ts := benchutil.LogTimes(m.logPath, msg)
+	if len(ts) == 0 {
 		return time.Time{}, false
 	}
-	defer f.Close()
-	want := "msg=" + strconv.Quote(msg)
-	var last time.Time
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.Contains(line, want) {
-			continue
-		}
-		ts, ok := strings.CutPrefix(line, "time=")
-		if !ok {
-			continue
-		}
-		if i := strings.IndexByte(ts, ' '); i >= 0 {
-			ts = ts[:i]
-		}
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			last = t
-		}
-	}
-	return last, !last.IsZero()
+	return ts[len(ts)-1], true
 }
 
-// poll calls ok every interval until it reports true or an error, ctx ends
-// or timeout passes.
-func poll(ctx context.Context, timeout, interval time.Duration, what string, ok func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		done, err := ok()
-		if err != nil || done {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v waiting for %s", timeout, what)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(interval):
-		}
-	}
-}
+// poll is benchutil.Poll.
+var poll = benchutil.Poll
