@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/bench/internal/benchutil"
 	"github.com/meso-project/meso/internal/agent"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/detector"
@@ -313,35 +314,11 @@ func (f *fleet) connect(ctx context.Context, a *simAgent, leader *detector.Leade
 
 // pong answers a PING with a PONG call on its own POST, off the stream.
 func (f *fleet) pong(ctx context.Context, url, streamID string, id *mesospb.AgentID) {
-	body, err := proto.Marshal(&agentapipb.Call{Type: agentapipb.Call_PONG.Enum(), AgentId: id})
-	if err != nil {
-		return
-	}
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return
-		}
-		req.Header.Set("Content-Type", contentTypeProtobuf)
-		req.Header.Set("Accept", contentTypeProtobuf)
-		req.Header.Set(streamIDHeader, streamID)
-		resp, err := f.calls.Do(req)
-		if err != nil {
-			return
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
+		_ = benchutil.Pong(ctx, f.calls.Do, url, streamID, id)
 	}()
-}
-
-// agentCapabilities are internal/agent's.
-var agentCapabilities = []mesospb.AgentInfo_Capability_Type{
-	mesospb.AgentInfo_Capability_MULTI_ROLE,
-	mesospb.AgentInfo_Capability_HIERARCHICAL_ROLE,
-	mesospb.AgentInfo_Capability_RESERVATION_REFINEMENT,
-	mesospb.AgentInfo_Capability_TASK_RESOURCE_LIMITS,
 }
 
 // registrationCall is REGISTER, or REREGISTER (with no frameworks,
@@ -350,7 +327,7 @@ func (a *simAgent) registrationCall() *agentapipb.Call {
 	info := proto.CloneOf(a.info)
 	pid, version := a.pid, agent.Version
 	var caps []*mesospb.AgentInfo_Capability
-	for _, c := range agentCapabilities {
+	for _, c := range benchutil.AgentCapabilities {
 		caps = append(caps, &mesospb.AgentInfo_Capability{Type: c.Enum()})
 	}
 	if info.GetId().GetValue() == "" {

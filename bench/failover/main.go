@@ -53,6 +53,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/meso-project/meso/bench/internal/benchutil"
 	"github.com/meso-project/meso/pkg/detector"
 )
 
@@ -306,19 +307,7 @@ func settle(ctx context.Context, c *cluster, m *master) error {
 }
 
 func printMachine(cfg config) {
-	model := "unknown"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	load := ""
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	model, load := benchutil.Machine()
 	zkVersion := zkJar
 	if jars, _ := filepath.Glob("/usr/share/java/zookeeper-[0-9]*.jar"); len(jars) > 0 {
 		zkVersion = strings.TrimSuffix(filepath.Base(jars[0]), ".jar")

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/bench/internal/benchutil"
 	"github.com/meso-project/meso/internal/agent"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
 	"github.com/meso-project/meso/pkg/recordio"
@@ -253,36 +254,12 @@ func (f *fleet) stream(ctx context.Context, a *simAgent, registered func()) erro
 
 // pong answers a PING with a PONG call on its own POST, off the stream.
 func (f *fleet) pong(ctx context.Context, a *simAgent, streamID string) {
-	body, err := proto.Marshal(&agentapipb.Call{Type: agentapipb.Call_PONG.Enum(), AgentId: a.info.GetId()})
-	if err != nil {
-		return
-	}
 	f.pongs.Add(1)
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+f.master+"/master/internal/agent", bytes.NewReader(body))
-		if err != nil {
-			return
-		}
-		req.Header.Set("Content-Type", contentTypeProtobuf)
-		req.Header.Set("Accept", contentTypeProtobuf)
-		req.Header.Set(streamIDHeader, streamID)
-		resp, err := a.pongs.RoundTrip(req)
-		if err != nil {
-			return
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
+		_ = benchutil.Pong(ctx, a.pongs.RoundTrip, "http://"+f.master+"/master/internal/agent", streamID, a.info.GetId())
 	}()
-}
-
-// agentCapabilities are internal/agent's.
-var agentCapabilities = []mesospb.AgentInfo_Capability_Type{
-	mesospb.AgentInfo_Capability_MULTI_ROLE,
-	mesospb.AgentInfo_Capability_HIERARCHICAL_ROLE,
-	mesospb.AgentInfo_Capability_RESERVATION_REFINEMENT,
-	mesospb.AgentInfo_Capability_TASK_RESOURCE_LIMITS,
 }
 
 // registrationCall is REGISTER, or REREGISTER once the agent has an ID:
@@ -295,7 +272,7 @@ func (f *fleet) registrationCall(a *simAgent) *agentapipb.Call {
 	info := proto.CloneOf(a.info)
 	pid, version := a.pid, agent.Version
 	var caps []*mesospb.AgentInfo_Capability
-	for _, c := range agentCapabilities {
+	for _, c := range benchutil.AgentCapabilities {
 		caps = append(caps, &mesospb.AgentInfo_Capability{Type: c.Enum()})
 	}
 	if info.GetId().GetValue() == "" {

@@ -47,6 +47,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/meso-project/meso/bench/internal/benchutil"
 	"net/http"
 	"os"
 	"os/signal"
@@ -291,19 +292,7 @@ func fmtDurs(d []time.Duration) string {
 }
 
 func printMachine(cfg config) {
-	model := "unknown"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	load := ""
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Join(strings.Fields(string(b))[:3], " ")
-	}
+	model, load := benchutil.Machine()
 	fmt.Printf("command: %s\n", strings.Join(append([]string{"go run ./bench/scale"}, os.Args[1:]...), " "))
 	fmt.Printf("machine: %s/%s, nproc %d, CPU %q, %s, load average %s\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, runtime.Version(), load)

@@ -62,3 +62,21 @@ func LogTimes(path, msg string) []time.Time {
 	}
 	return out
 }
+
+// Machine describes this machine for a benchmark's report: its CPU model
+// and load average.
+func Machine() (model, load string) {
+	model = "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return model, load
+}
