@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -265,5 +266,14 @@ func TestLoadScenario(t *testing.T) {
 	}
 	if err := LoadScenario(path, &c); err == nil {
 		t.Error("an unknown key was accepted")
+	}
+}
+
+// Flags for the child master are refused, not ignored, with a running
+// master.
+func TestMasterFlagsNeedTheChildMaster(t *testing.T) {
+	c := Config{Agents: 1, Frameworks: 1, Tasks: 1, Master: "127.0.0.1:5050", MasterFlags: []string{"--offer_timeout=1secs"}}
+	if _, err := c.withDefaults(); !errors.Is(err, ErrConfig) {
+		t.Fatalf("withDefaults = %v, want ErrConfig", err)
 	}
 }

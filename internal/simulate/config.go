@@ -100,6 +100,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Tasks < 0 {
 		return c, fmt.Errorf("%w: tasks must not be negative", ErrConfig)
 	}
+	if c.Master != "" && len(c.MasterFlags) > 0 {
+		return c, fmt.Errorf("%w: master_flags (and --allocation_interval) configure the child master; "+
+			"they cannot apply to the running master given with --master (%s): set them where it was started", ErrConfig, c.Master)
+	}
 	if c.AgentResources == "" {
 		c.AgentResources = DefaultAgentResources
 	}
