@@ -176,21 +176,7 @@ func appendJSON(b []byte, v any) []byte {
 		if v == nil {
 			return append(b, "null"...)
 		}
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = appendJSONString(b, v[k])
-		}
-		return append(b, '}')
+		return appendJSONMap(b, v, appendJSONString)
 	case []object:
 		return appendJSONList(b, v, v == nil)
 	case []any:
@@ -223,10 +209,14 @@ func appendJSONList[T any](b []byte, xs []T, isNil bool) []byte {
 	return append(b, ']')
 }
 
-func appendJSONObject(b []byte, o object) []byte {
+func appendJSONObject(b []byte, o object) []byte { return appendJSONMap(b, o, appendJSON) }
+
+// appendJSONMap writes m as a JSON object with its keys sorted, as
+// encoding/json does, each value written by value.
+func appendJSONMap[V any](b []byte, m map[string]V, value func([]byte, V) []byte) []byte {
 	var buf [24]string
 	keys := buf[:0]
-	for k := range o {
+	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
@@ -237,7 +227,7 @@ func appendJSONObject(b []byte, o object) []byte {
 		}
 		b = appendJSONString(b, k)
 		b = append(b, ':')
-		b = appendJSON(b, o[k])
+		b = value(b, m[k])
 	}
 	return append(b, '}')
 }
