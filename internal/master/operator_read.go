@@ -84,8 +84,16 @@ func (v *agentView) model(visible func([]*mesospb.Resource) []*mesospb.Resource)
 	// Summed once (sumRes), not task by task (addRes normalises the
 	// running sum again each time).
 	used, offered := sumRes(v.used()), sumRes(v.offered)
+	// The agent's info is shared, not copied: the loop replaces an agent's
+	// AgentInfo, it never edits one that has been seen (its ID is set
+	// before it is admitted).
+	info := v.info
+	if info.Id == nil {
+		info = proto.CloneOf(info)
+		info.Id = &mesospb.AgentID{Value: ptr(v.id)}
+	}
 	m := &masterpb.Response_GetAgents_Agent{
-		AgentInfo:          proto.CloneOf(v.info),
+		AgentInfo:          info,
 		Active:             ptr(v.active),
 		Deactivated:        ptr(v.deactivated),
 		Version:            ptr(v.version),
@@ -94,9 +102,6 @@ func (v *agentView) model(visible func([]*mesospb.Resource) []*mesospb.Resource)
 		TotalResources:     endpointFormat(visible(v.total)),
 		AllocatedResources: endpointFormat(visible(used)),
 		OfferedResources:   endpointFormat(visible(offered)),
-	}
-	if m.AgentInfo.Id == nil {
-		m.AgentInfo.Id = &mesospb.AgentID{Value: ptr(v.id)}
 	}
 	if !v.reregistered.IsZero() {
 		m.ReregisteredTime = timeInfo(v.reregistered)

@@ -111,9 +111,11 @@ func sameValue(a, b *mesospb.Resource) bool {
 
 func identical(a, b *mesospb.Resource) bool { return sameKind(a, b) && sameValue(a, b) }
 
-// merge returns a+b for resources of the same kind.
-func merge(a, b *mesospb.Resource) *mesospb.Resource {
-	out := clone(a)
+// mergeInto adds b to a, resources of the same kind, in place: a is the
+// caller's own copy (made by canonical), so a sum of many resources clones
+// each kind once rather than once per addition.
+func mergeInto(a, b *mesospb.Resource) {
+	out := a
 	switch a.GetType() {
 	case mesospb.Value_SCALAR:
 		out.Scalar = &mesospb.Value_Scalar{Value: proto.Float64(addScalar(a.GetScalar().GetValue(), b.GetScalar().GetValue()))}
@@ -122,12 +124,12 @@ func merge(a, b *mesospb.Resource) *mesospb.Resource {
 	case mesospb.Value_SET:
 		out.Set = &mesospb.Value_Set{Item: uniqueItems(a.GetSet().GetItem(), b.GetSet().GetItem())}
 	}
-	return out
 }
 
-// difference returns a-b for resources of the same kind.
-func difference(a, b *mesospb.Resource) *mesospb.Resource {
-	out := clone(a)
+// subtractFrom takes b from a, resources of the same kind, in place (a is the
+// caller's own copy, as for mergeInto).
+func subtractFrom(a, b *mesospb.Resource) {
+	out := a
 	switch a.GetType() {
 	case mesospb.Value_SCALAR:
 		out.Scalar = &mesospb.Value_Scalar{Value: proto.Float64(subScalar(a.GetScalar().GetValue(), b.GetScalar().GetValue()))}
@@ -136,7 +138,6 @@ func difference(a, b *mesospb.Resource) *mesospb.Resource {
 	case mesospb.Value_SET:
 		out.Set = &mesospb.Value_Set{Item: subtractItems(a.GetSet().GetItem(), b.GetSet().GetItem())}
 	}
-	return out
 }
 
 // contains reports whether a holds at least b.
@@ -158,16 +159,17 @@ func contains(a, b *mesospb.Resource) bool {
 	return false
 }
 
-// addOne adds r to the normalised rs (which it may modify in place: callers
-// own rs).
+// addOne adds r to the normalised rs, which it may modify in place: callers
+// own rs and its elements (every element of a list built by addOne is
+// canonical's copy).
 func (rs Resources) addOne(r *mesospb.Resource) Resources {
 	if r == nil || isEmpty(r) {
 		return rs
 	}
 	if !indivisible(r) {
-		for i, x := range rs {
+		for _, x := range rs {
 			if sameKind(x, r) {
-				rs[i] = merge(x, r)
+				mergeInto(x, r)
 				return rs
 			}
 		}
@@ -175,7 +177,8 @@ func (rs Resources) addOne(r *mesospb.Resource) Resources {
 	return append(rs, canonical(r))
 }
 
-// subOne subtracts r from the normalised rs (which it may modify in place).
+// subOne subtracts r from the normalised rs, which it may modify in place
+// (as addOne).
 func (rs Resources) subOne(r *mesospb.Resource) Resources {
 	if r == nil || isEmpty(r) {
 		return rs
@@ -190,11 +193,10 @@ func (rs Resources) subOne(r *mesospb.Resource) Resources {
 			}
 			return append(rs[:i:i], rs[i+1:]...)
 		}
-		d := difference(x, r)
-		if isEmpty(d) {
+		subtractFrom(x, r)
+		if isEmpty(x) {
 			return append(rs[:i:i], rs[i+1:]...)
 		}
-		rs[i] = d
 		return rs
 	}
 	return rs

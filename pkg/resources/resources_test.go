@@ -572,3 +572,31 @@ func TestSharedCopies(t *testing.T) {
 		t.Errorf("a persistent volume must be contained only whole")
 	}
 }
+
+// TestArithmeticKeepsInputs: sums and differences are made in place on the
+// result's own copies (mergeInto, subtractFrom), never on an input's
+// resources, however many of one kind an unnormalised input holds.
+func TestArithmeticKeepsInputs(t *testing.T) {
+	raw := Resources{scalar("cpus", 1), scalar("cpus", 2), ranges("p", 1, 2), ranges("p", 3, 9)}
+	var before Resources
+	for _, r := range raw {
+		before = append(before, proto.Clone(r).(*mesospb.Resource))
+	}
+	sum := raw.Add(raw)
+	if got := sum.String(); got != "cpus:6; p:[1-9]" {
+		t.Errorf("raw + raw = %s", got)
+	}
+	sumBefore := sum.String()
+	if got := sum.Add(raw).Subtract(raw).Subtract(raw); got.String() != "cpus:3" {
+		t.Errorf("sum + raw - raw - raw = %s, want cpus:3", got)
+	}
+	if sum.String() != sumBefore {
+		t.Errorf("a later Add/Subtract changed an earlier result: %s, was %s", sum, sumBefore)
+	}
+	if diff := raw.Subtract(Resources{scalar("cpus", 0.5), ranges("p", 4, 4)}); diff.String() != "cpus:2.5; p:[1-3, 5-9]" {
+		t.Errorf("raw - (cpus:0.5; p:[4-4]) = %s", diff)
+	}
+	if diff := cmp.Diff(before, raw, protocmp.Transform()); diff != "" {
+		t.Errorf("the inputs changed (-before +after):\n%s", diff)
+	}
+}
