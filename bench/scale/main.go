@@ -47,7 +47,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/meso-project/meso/bench/internal/benchutil"
 	"net/http"
 	"os"
 	"os/signal"
@@ -56,6 +55,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/meso-project/meso/bench/internal/benchutil"
 )
 
 type config struct {
@@ -168,7 +169,7 @@ func run(ctx context.Context, cfg config) error {
 	elected := time.Since(restart)
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer func() { stopSim(); fl.wait() }()
-	t0 := time.Now()
+	t0, masterCPU0, ownCPU0 := time.Now(), m.cpu(), ownCPU()
 	took, failed = fl.connectAll(simCtx, 0, cfg.jitter)
 	if failed > 0 {
 		return fmt.Errorf("%d agents failed to re-register; %s", failed, fl.firstError())
@@ -177,6 +178,7 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	connected := time.Since(t0)
+	masterCPU, agentsCPU := m.cpu()-masterCPU0, ownCPU()-ownCPU0
 	times := fl.registeredSince(t0)
 	if len(times) != cfg.agents {
 		return fmt.Errorf("%d of %d agents re-registered", len(times), cfg.agents)
@@ -195,6 +197,10 @@ func run(ctx context.Context, cfg config) error {
 		"all REREGISTERED %v after they started (first %v, median %v, p99 %v), master/slaves_connected = %d after %v%s\n",
 		cfg.agents, cfg.tasks, cfg.agents*cfg.tasks, cfg.frameworks, cfg.jitter, ms(took),
 		ms(times[0]), ms(times[len(times)/2]), ms(quantile(times, 0.99)), cfg.agents, ms(connected), logLast)
+
+	fmt.Printf("reregister: CPU meanwhile: master %v (%v per agent), the simulated agents (this process) %v; %d cores × %v = %v\n",
+		ms(masterCPU), (masterCPU / time.Duration(cfg.agents)).Round(time.Microsecond), ms(agentsCPU), runtime.NumCPU(), ms(connected),
+		ms(time.Duration(runtime.NumCPU())*connected))
 
 	// 3. memory.
 	select {
@@ -296,6 +302,15 @@ func printMachine(cfg config) {
 	fmt.Printf("command: %s\n", strings.Join(append([]string{"go run ./bench/scale"}, os.Args[1:]...), " "))
 	fmt.Printf("machine: %s/%s, nproc %d, CPU %q, %s, load average %s\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, runtime.Version(), load)
+}
+
+// ownCPU is this process's CPU time: the simulated agents'.
+func ownCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }

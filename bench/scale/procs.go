@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/meso-project/meso/bench/internal/benchutil"
+	"github.com/meso-project/meso/internal/procstat"
 )
 
 // raiseNoFile raises this process's RLIMIT_NOFILE (and so the master's,
@@ -159,31 +158,16 @@ func (m *masterProc) waitMetric(ctx context.Context, name string, want float64, 
 	})
 }
 
-// memory is the master's VmRSS and VmHWM in bytes (/proc/<pid>/status).
+// memory is the master's VmRSS and VmHWM in bytes.
 func (m *masterProc) memory() (rss, hwm int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) != 2 || f[1] != "kB" {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			rss = n << 10
-		case "VmHWM":
-			hwm = n << 10
-		}
-	}
-	return rss, hwm, nil
+	st, err := procstat.Read(m.cmd.Process.Pid)
+	return st.RSS, st.PeakRSS, err
+}
+
+// cpu is the CPU time the master process has used.
+func (m *masterProc) cpu() time.Duration {
+	st, _ := procstat.Read(m.cmd.Process.Pid)
+	return st.CPU
 }
 
 // logTime returns the time of the last line of the master's log whose

@@ -128,60 +128,6 @@ func (m *childMaster) stop() {
 	os.RemoveAll(m.dir)
 }
 
-// procStats is a process's CPU time and peak resident set, from /proc.
-type procStats struct {
-	CPU     time.Duration
-	PeakRSS int64 // bytes
-	RSS     int64
-}
-
-// readProc reads /proc/<pid>/stat (utime + stime) and /proc/<pid>/status
-// (VmHWM, VmRSS).
-func readProc(pid int) (procStats, error) {
-	var ps procStats
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ps, err
-	}
-	// The command (field 2) is in parentheses and may hold spaces.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return ps, fmt.Errorf("simulate: cannot parse /proc/%d/stat", pid)
-	}
-	fields := strings.Fields(s[i+1:])
-	// fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(fields) < 13 {
-		return ps, fmt.Errorf("simulate: short /proc/%d/stat", pid)
-	}
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	const clkTck = 100 // USER_HZ: 100 on every Linux ABI Go supports
-	ps.CPU = time.Duration(ut+st) * time.Second / clkTck
-	b, err = os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return ps, err
-	}
-	for line := range strings.Lines(string(b)) {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmHWM":
-			ps.PeakRSS = n << 10
-		case "VmRSS":
-			ps.RSS = n << 10
-		}
-	}
-	return ps, nil
-}
-
 // metricsSnapshot GETs the master's /metrics/snapshot.
 func metricsSnapshot(ctx context.Context, addr string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

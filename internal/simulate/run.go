@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/meso-project/meso/internal/procstat"
 	"github.com/meso-project/meso/pkg/detector"
 	"github.com/meso-project/meso/pkg/resources"
 )
@@ -110,9 +111,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	sum.AgentsRegistered = int(fl.registered.Load())
 	sum.SetupSeconds = time.Since(start).Seconds()
-	var before procStats
+	var before procstat.Stats
 	if child != nil {
-		before, _ = readProc(child.cmd.Process.Pid)
+		before, _ = procstat.Read(child.cmd.Process.Pid)
 	}
 
 	// The frameworks.
@@ -241,7 +242,7 @@ wait:
 		sum.ProbeTasks = probeStats.launched.Load()
 	}
 	if child != nil {
-		if after, err := readProc(child.cmd.Process.Pid); err == nil {
+		if after, err := procstat.Read(child.cmd.Process.Pid); err == nil {
 			sum.MasterCPUSecondsRun = (after.CPU - before.CPU).Seconds()
 		}
 	}
@@ -288,7 +289,7 @@ wait:
 		tcancel()
 	} else {
 		stopAll()
-		if st, err := readProc(child.cmd.Process.Pid); err == nil {
+		if st, err := procstat.Read(child.cmd.Process.Pid); err == nil {
 			sum.MasterCPUSeconds = st.CPU.Seconds()
 			sum.MasterPeakRSSBytes = st.PeakRSS
 		}
