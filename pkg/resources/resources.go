@@ -1,6 +1,8 @@
 package resources
 
 import (
+	"slices"
+
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"google.golang.org/protobuf/proto"
 )
@@ -13,23 +15,48 @@ func clone(r *mesospb.Resource) *mesospb.Resource {
 	return proto.Clone(r).(*mesospb.Resource)
 }
 
-// canonical returns a normalised copy of r's value: scalars rounded, ranges
-// coalesced, set items unique. Other fields are copied unchanged.
+// canonical returns a normalised copy of r: a new Resource holding its own
+// value (scalar rounded, ranges coalesced, set items unique) and sharing
+// r's other sub-messages (role, reservations, disk...), which this package
+// never edits in place. Sums build one per kind, so this is what summing
+// many resources costs; a deep copy (proto.Clone) was most of it.
+// Every field of mesospb.Resource must be copied
+// (TestCanonicalCopiesEveryField).
 func canonical(r *mesospb.Resource) *mesospb.Resource {
-	c := clone(r)
-	switch r.GetType() {
-	case mesospb.Value_SCALAR:
-		if c.Scalar != nil {
-			c.Scalar.Value = proto.Float64(Round(c.Scalar.GetValue()))
-		}
-	case mesospb.Value_RANGES:
-		if c.Ranges != nil {
-			c.Ranges = toRanges(intervals(c.Ranges))
-		}
-	case mesospb.Value_SET:
-		if c.Set != nil {
-			c.Set.Item = uniqueItems(c.Set.Item)
-		}
+	c := &mesospb.Resource{
+		ProviderId:     r.ProviderId,
+		Name:           r.Name,
+		Type:           r.Type,
+		Role:           r.Role,
+		AllocationInfo: r.AllocationInfo,
+		Reservation:    r.Reservation,
+		// Clipped: an append to the copy's list must not write into r's.
+		Reservations: slices.Clip(r.Reservations),
+		Disk:         r.Disk,
+		Revocable:    r.Revocable,
+		Shared:       r.Shared,
+	}
+	if u := r.ProtoReflect().GetUnknown(); len(u) > 0 {
+		c.ProtoReflect().SetUnknown(slices.Clone(u))
+	}
+	// The value is the copy's own, normalised.
+	switch {
+	case r.GetType() == mesospb.Value_SCALAR && r.Scalar != nil:
+		c.Scalar = &mesospb.Value_Scalar{Value: proto.Float64(Round(r.Scalar.GetValue()))}
+	case r.Scalar != nil:
+		c.Scalar = proto.CloneOf(r.Scalar)
+	}
+	switch {
+	case r.GetType() == mesospb.Value_RANGES && r.Ranges != nil:
+		c.Ranges = toRanges(intervals(r.Ranges))
+	case r.Ranges != nil:
+		c.Ranges = proto.CloneOf(r.Ranges)
+	}
+	switch {
+	case r.GetType() == mesospb.Value_SET && r.Set != nil:
+		c.Set = &mesospb.Value_Set{Item: uniqueItems(r.Set.Item)}
+	case r.Set != nil:
+		c.Set = proto.CloneOf(r.Set)
 	}
 	return c
 }
@@ -373,7 +400,7 @@ func (rs Resources) Allocate(role string) Resources {
 		if r == nil {
 			continue
 		}
-		c := clone(r)
+		c := canonical(r) // a copy of its own, cheaper than clone
 		c.AllocationInfo = &mesospb.Resource_AllocationInfo{Role: proto.String(role)}
 		out = out.addOne(c)
 	}
@@ -387,7 +414,7 @@ func (rs Resources) Unallocate() Resources {
 		if r == nil {
 			continue
 		}
-		c := clone(r)
+		c := canonical(r) // a copy of its own, cheaper than clone
 		c.AllocationInfo = nil
 		out = out.addOne(c)
 	}

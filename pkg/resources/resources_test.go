@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 )
@@ -598,5 +599,42 @@ func TestArithmeticKeepsInputs(t *testing.T) {
 	}
 	if diff := cmp.Diff(before, raw, protocmp.Transform()); diff != "" {
 		t.Errorf("the inputs changed (-before +after):\n%s", diff)
+	}
+}
+
+// TestCanonicalCopiesEveryField: canonical copies a Resource field by
+// field; a field added to the proto must be added there too.
+func TestCanonicalCopiesEveryField(t *testing.T) {
+	r := &mesospb.Resource{
+		ProviderId:     &mesospb.ResourceProviderID{Value: proto.String("rp")},
+		Name:           proto.String("cpus"),
+		Type:           mesospb.Value_SCALAR.Enum(),
+		Scalar:         &mesospb.Value_Scalar{Value: proto.Float64(1.5)},
+		Ranges:         &mesospb.Value_Ranges{Range: []*mesospb.Value_Range{{Begin: proto.Uint64(1), End: proto.Uint64(2)}}},
+		Set:            &mesospb.Value_Set{Item: []string{"a"}},
+		Role:           proto.String("web"),
+		AllocationInfo: &mesospb.Resource_AllocationInfo{Role: proto.String("web")},
+		Reservation:    &mesospb.Resource_ReservationInfo{Principal: proto.String("p")},
+		Reservations:   []*mesospb.Resource_ReservationInfo{{Role: proto.String("web")}},
+		Disk:           &mesospb.Resource_DiskInfo{Persistence: &mesospb.Resource_DiskInfo_Persistence{Id: proto.String("v")}},
+		Revocable:      &mesospb.Resource_RevocableInfo{},
+		Shared:         &mesospb.Resource_SharedInfo{},
+	}
+	r.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 1))
+	fields := r.ProtoReflect().Descriptor().Fields()
+	for i := range fields.Len() {
+		if !r.ProtoReflect().Has(fields.Get(i)) {
+			t.Fatalf("the test leaves %s unset: set it here and copy it in canonical", fields.Get(i).Name())
+		}
+	}
+	c := canonical(r)
+	if diff := cmp.Diff(r, c, protocmp.Transform()); diff != "" {
+		t.Errorf("canonical(r) differs from r (-r +copy):\n%s", diff)
+	}
+	if string(c.ProtoReflect().GetUnknown()) != string(r.ProtoReflect().GetUnknown()) {
+		t.Errorf("unknown fields not copied")
+	}
+	if c.Scalar == r.Scalar {
+		t.Errorf("the copy shares the value it may change")
 	}
 }
