@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -293,6 +294,7 @@ func FuzzProtobufBudget(f *testing.F) {
 		if est := estimate(Protobuf, data, md); est < 0 {
 			t.Fatalf("estimate %d < 0", est)
 		}
+		checkProtoBound(t, data, md)
 		got, want := newMsg(), newMsg()
 		gotErr := UnmarshalOptions{Budget: NoBudget}.Unmarshal(Protobuf, data, got)
 		if errors.Is(gotErr, ErrInvalidProtobuf) {
@@ -360,5 +362,52 @@ func TestUnmarshalProtobufDepth(t *testing.T) {
 		if tc.ok && err != nil || !tc.ok && !errors.Is(err, ErrInvalidProtobuf) {
 			t.Errorf("%d levels: Unmarshal = %v, want ok: %v", tc.depth, err, tc.ok)
 		}
+	}
+}
+
+// checkProtoBound: the estimate of data is within what protoBoundOf(md)
+// promises for a body of its size, without the bound's 2× margin.
+func checkProtoBound(t *testing.T, data []byte, md protoreflect.MessageDescriptor) {
+	t.Helper()
+	e := estimator{limit: math.MaxInt64}
+	e.protoMessage(data, md, 0)
+	b := protoBoundOf(md)
+	if !e.tooDeep && e.sum > int64(len(data))*b.perByte/2 {
+		t.Fatalf("%s: estimate %d of a %d-byte body exceeds the bound %d per byte", md.FullName(), e.sum, len(data), b.perByte/2)
+	}
+}
+
+// TestProtoBound: the bodies that cost the estimator most per byte stay
+// within the bound, for every message type the fuzzers decode.
+func TestProtoBound(t *testing.T) {
+	var bodies [][]byte
+	for num := protowire.Number(1); num <= 40; num++ {
+		var empty, unknown, varints, packed []byte
+		for range 50 {
+			empty = protowire.AppendBytes(protowire.AppendTag(empty, num, protowire.BytesType), nil)
+			unknown = protowire.AppendVarint(protowire.AppendTag(unknown, num+1000, protowire.VarintType), 1)
+			varints = protowire.AppendVarint(protowire.AppendTag(varints, num, protowire.VarintType), 1)
+		}
+		packed = protowire.AppendBytes(protowire.AppendTag(packed, num, protowire.BytesType), bytes.Repeat([]byte{1}, 200))
+		bodies = append(bodies, empty, unknown, varints, packed)
+	}
+	bodies = append(bodies, emptyOfferIDs(1000), mustMarshal(t, Protobuf, acceptCall(50)), mustMarshal(t, Protobuf, declineCall(50, "o")))
+	for _, newMsg := range fuzzMessages {
+		md := newMsg().ProtoReflect().Descriptor()
+		if b := protoBoundOf(md); b.perByte <= 0 {
+			t.Fatalf("%s: bound %+v", md.FullName(), b)
+		}
+		for _, body := range bodies {
+			checkProtoBound(t, body, md)
+		}
+	}
+	// A small ordinary call is let through without the walk; a body as
+	// large as the allowance is walked.
+	md := (&schedulerpb.Call{}).ProtoReflect().Descriptor()
+	if !protoBoundOf(md).fits(4<<10, DefaultBudget.Limit(4<<10)) {
+		t.Errorf("a 4 KiB scheduler call is walked: bound %+v", protoBoundOf(md))
+	}
+	if protoBoundOf(md).fits(32<<20, DefaultBudget.Limit(32<<20)) {
+		t.Errorf("a 32 MiB scheduler call is not walked")
 	}
 }
