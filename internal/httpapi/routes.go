@@ -110,6 +110,13 @@ var marshalerType = reflect.TypeFor[json.Marshaler]()
 // WriteRawJSON is WriteJSON for a body already encoded as JSON, e.g. by a
 // writer that reproduces Mesos's byte-exact encoding.
 func WriteRawJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	WriteRawJSONPieces(w, r, status, [][]byte{body})
+}
+
+// WriteRawJSONPieces is WriteRawJSON of the concatenation of pieces,
+// written one after the other rather than joined first (a /state of
+// 100 MB is encoded in pieces on several goroutines).
+func WriteRawJSONPieces(w http.ResponseWriter, r *http.Request, status int, pieces [][]byte) {
 	contentType := "application/json"
 	if r != nil {
 		if cb, ok := QueryValue(r.URL.Query(), "jsonp"); ok {
@@ -117,20 +124,24 @@ func WriteRawJSON(w http.ResponseWriter, r *http.Request, status int, body []byt
 				WriteError(w, Errorf(http.StatusBadRequest, "Invalid 'jsonp' callback name"))
 				return
 			}
-			wrapped := make([]byte, 0, len(cb)+len(body)+2)
-			wrapped = append(wrapped, cb...)
-			wrapped = append(wrapped, '(')
-			wrapped = append(wrapped, body...)
-			body = append(wrapped, ')')
+			pieces = append(append([][]byte{[]byte(cb + "(")}, pieces...), []byte(")"))
 			contentType = "text/javascript"
 		}
 	}
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
 	h := w.Header()
 	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(n))
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	for _, p := range pieces {
+		if _, err := w.Write(p); err != nil {
+			return
+		}
+	}
 }
 
 // validCallback accepts JavaScript identifier paths such as "angular.callbacks._0",

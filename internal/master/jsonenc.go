@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
@@ -42,17 +43,29 @@ func (d deferred) MarshalJSON() ([]byte, error) { return appendJSON(nil, d()), n
 // writeModel writes v, a model of the read-only endpoints, as JSON. The
 // elements of the lists of a top-level object (/state's agents and
 // frameworks) are encoded on every core: the handler's time, not the
-// loop's, but /state at 200,000 tasks is ~100 MB.
-func writeModel(w http.ResponseWriter, r *http.Request, v any) {
-	httpapi.WriteRawJSON(w, r, http.StatusOK, encodeModel(v, runtime.GOMAXPROCS(0)))
+// loop's, but /state at 200,000 tasks is ~100 MB. The pieces are written
+// as they are, not joined into one buffer first. sizeHint is the size of
+// the endpoint's last answer, by which the encoders' buffers are sized; it
+// is updated.
+func writeModel(w http.ResponseWriter, r *http.Request, v any, sizeHint *atomic.Int64) {
+	pieces := encodeModel(v, runtime.GOMAXPROCS(0), int(sizeHint.Load()))
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	sizeHint.Store(int64(n))
+	httpapi.WriteRawJSONPieces(w, r, http.StatusOK, pieces)
 }
 
-// encodeModel is appendJSON(nil, v), with the elements of a top-level
-// object's lists encoded by up to workers goroutines.
-func encodeModel(v any, workers int) []byte {
+// encodeModel is appendJSON(nil, v) cut in pieces (their concatenation),
+// with the elements of a top-level object's lists encoded by up to workers
+// goroutines, each into one buffer of its own that grows as a whole
+// rather than one per element, and starts at a share of sizeHint (the
+// expected total).
+func encodeModel(v any, workers, sizeHint int) [][]byte {
 	o, ok := v.(object)
 	if !ok || workers < 2 {
-		return appendJSON(nil, v)
+		return [][]byte{appendJSON(make([]byte, 0, sizeHint), v)}
 	}
 	keys := make([]string, 0, len(o))
 	for k := range o {
@@ -85,8 +98,16 @@ func encodeModel(v any, workers int) []byte {
 	var wg sync.WaitGroup
 	for range min(workers, len(jobs)) {
 		wg.Go(func() {
+			// An element is a slice of the worker's buffer; when the
+			// buffer grows, the elements already encoded stay where
+			// they are (in the old array, which nothing else writes).
+			// A tenth more than an even share: a worker that gets
+			// more grows its buffer once.
+			buf := make([]byte, 0, sizeHint/workers+sizeHint/workers/10)
 			for j := range next {
-				*j.out = appendJSON(nil, j.v)
+				start := len(buf)
+				buf = appendJSON(buf, j.v)
+				*j.out = buf[start:len(buf):len(buf)]
 			}
 		})
 	}
@@ -96,42 +117,43 @@ func encodeModel(v any, workers int) []byte {
 	close(next)
 	wg.Wait()
 
-	size := 2
-	for _, k := range keys {
-		size += len(k) + 4
-		if p, ok := parts[k]; ok {
-			size += len(p) + 1
-			for _, x := range p {
-				size += len(x)
-			}
-		} else {
-			size += 64
+	n := 2
+	for _, p := range parts {
+		n += 2*len(p) + 2
+	}
+	out := make([][]byte, 0, n)
+	var small []byte // the keys, brackets and commas, in one buffer
+	flush := func() {
+		if len(small) > 0 {
+			out = append(out, small[:len(small):len(small)])
+			small = small[len(small):]
 		}
 	}
-	b := make([]byte, 0, size)
-	b = append(b, '{')
+	small = append(make([]byte, 0, 4096), '{')
 	for i, k := range keys {
 		if i > 0 {
-			b = append(b, ',')
+			small = append(small, ',')
 		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
+		small = appendJSONString(small, k)
+		small = append(small, ':')
 		p, ok := parts[k]
 		if !ok {
-			b = appendJSON(b, o[k])
+			small = appendJSON(small, o[k])
 			continue
 		}
-		b = append(b, '[')
+		small = append(small, '[')
 		for j, x := range p {
 			if j > 0 {
-				b = append(b, ',')
+				small = append(small, ',')
 			}
-			b = append(b, x...)
-			p[j] = nil
+			flush()
+			out = append(out, x)
 		}
-		b = append(b, ']')
+		small = append(small, ']')
 	}
-	return append(b, '}')
+	small = append(small, '}')
+	flush()
+	return out
 }
 
 // appendJSON appends v as encoding/json would encode it (with the

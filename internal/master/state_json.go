@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -70,7 +71,8 @@ func (m *Master) serveRead(build func(r *http.Request) any, gate bool) http.Hand
 			writeStopped(w, err)
 			return
 		}
-		writeModel(w, r, v)
+		hint, _ := m.readSizes.LoadOrStore(r.URL.Path, new(atomic.Int64))
+		writeModel(w, r, v, hint.(*atomic.Int64))
 	}
 }
 

@@ -196,7 +196,7 @@ func TestStateJSONDeferred(t *testing.T) {
 		t.Errorf("/state differs (-encoding/json +appendJSON):\n%s", diff)
 	}
 	m.st.viewing(nil, func() { model = m.st.stateJSON(nil) })
-	if par := encodeModel(model, 4); !bytes.Equal(par, got) {
+	if par := bytes.Join(encodeModel(model, 4, 1000), nil); !bytes.Equal(par, got) {
 		t.Errorf("encodeModel on 4 goroutines differs from appendJSON:\n%s\n%s", par, got)
 	}
 	// The tasks are all there, each as taskJSON writes it.
