@@ -13,6 +13,7 @@ import (
 	"github.com/meso-project/meso/internal/authz"
 	"github.com/meso-project/meso/internal/master/validation"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
+	"github.com/meso-project/meso/pkg/resources"
 	"github.com/meso-project/meso/pkg/taskstate"
 )
 
@@ -71,7 +72,7 @@ func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 		offered = addRes(offered, o.resources)
 		s.dropOffer(o)
 	}
-	remaining := cloneResources(offered)
+	remaining := offered // addRes's own copy
 
 	if a == nil || !a.connected() {
 		state := mesospb.TaskState_TASK_LOST
@@ -100,8 +101,9 @@ func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 		}
 	}
 
+	// The call was decoded for this request and nothing else holds it: its
+	// tasks become the master's (and the RUN_TASK events') as they are.
 	for _, op := range ops {
-		op = proto.Clone(op).(*mesospb.Offer_Operation)
 		switch op.GetType() {
 		case mesospb.Offer_Operation_LAUNCH:
 			tasks := op.GetLaunch().GetTaskInfos()
@@ -126,7 +128,8 @@ func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 					taskError([]*mesospb.TaskInfo{t}, mesospb.TaskStatus_REASON_TASK_INVALID, err.Error())
 					continue
 				}
-				consumed := cloneResources(t.GetResources())
+				// Read, not changed: addRes and subRes copy.
+				consumed := resources.Resources(t.GetResources())
 				if e := t.GetExecutor(); e != nil {
 					if _, known := a.executors[f.id][e.GetExecutorId().GetValue()]; !known {
 						s.addExecutor(f, a, e)
@@ -139,7 +142,8 @@ func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 				a.send(&agentapipb.Event{
 					Type: agentapipb.Event_RUN_TASK.Enum(),
 					RunTask: &agentapipb.Event_RunTask{
-						FrameworkInfo: proto.Clone(f.info).(*mesospb.FrameworkInfo),
+						// Shared: a framework's info is replaced, never edited.
+						FrameworkInfo: f.info,
 						Task:          t,
 					},
 				})
@@ -195,7 +199,7 @@ func (s *state) accept(f *framework, acc *schedulerpb.Call_Accept) {
 			a.send(&agentapipb.Event{
 				Type: agentapipb.Event_RUN_TASK_GROUP.Enum(),
 				RunTaskGroup: &agentapipb.Event_RunTaskGroup{
-					FrameworkInfo: proto.Clone(f.info).(*mesospb.FrameworkInfo),
+					FrameworkInfo: f.info,
 					Executor:      e,
 					TaskGroup:     lg.GetTaskGroup(),
 				},
