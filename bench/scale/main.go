@@ -72,6 +72,8 @@ type config struct {
 	baseline     time.Duration
 	callInterval time.Duration
 	masterFlags  string
+	cpuProfile   string
+	profileFor   time.Duration
 }
 
 func main() {
@@ -88,6 +90,8 @@ func main() {
 	flag.DurationVar(&cfg.baseline, "baseline", 5*time.Second, "scheduler calls measured before the reads")
 	flag.DurationVar(&cfg.callInterval, "call_interval", 20*time.Millisecond, "time between the scheduler's calls")
 	flag.StringVar(&cfg.masterFlags, "master_flags", "", "more flags for `meso master`, space-separated")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the master during the re-registration to this file (runs the master with --enable_pprof)")
+	flag.DurationVar(&cfg.profileFor, "profile_for", 10*time.Second, "how long -cpuprofile profiles, from the re-registration's start")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, cfg)
@@ -126,7 +130,11 @@ func run(ctx context.Context, cfg config) error {
 	}
 	printMachine(cfg)
 
-	m, err := newMasterProc(bin, work, strings.Fields(cfg.masterFlags))
+	extra := strings.Fields(cfg.masterFlags)
+	if cfg.cpuProfile != "" {
+		extra = append(extra, "--enable_pprof")
+	}
+	m, err := newMasterProc(bin, work, extra)
 	if err != nil {
 		return err
 	}
@@ -159,6 +167,9 @@ func run(ctx context.Context, cfg config) error {
 	m.kill()
 	stopReg()
 	fl.wait()
+	if err := fl.prepare(); err != nil {
+		return err
+	}
 	restart := time.Now()
 	if err := m.start(); err != nil {
 		return err
@@ -169,6 +180,12 @@ func run(ctx context.Context, cfg config) error {
 	elected := time.Since(restart)
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer func() { stopSim(); fl.wait() }()
+	profiled := make(chan error, 1)
+	if cfg.cpuProfile != "" {
+		go func() { profiled <- m.cpuProfile(ctx, cfg.profileFor, cfg.cpuProfile) }()
+	} else {
+		profiled <- nil
+	}
 	t0, masterCPU0, ownCPU0 := time.Now(), m.cpu(), ownCPU()
 	took, failed = fl.connectAll(simCtx, 0, cfg.jitter)
 	if failed > 0 {
@@ -201,6 +218,12 @@ func run(ctx context.Context, cfg config) error {
 	fmt.Printf("reregister: CPU meanwhile: master %v (%v per agent), the simulated agents (this process) %v; %d cores × %v = %v\n",
 		ms(masterCPU), (masterCPU / time.Duration(cfg.agents)).Round(time.Microsecond), ms(agentsCPU), runtime.NumCPU(), ms(connected),
 		ms(time.Duration(runtime.NumCPU())*connected))
+
+	if err := <-profiled; err != nil {
+		return fmt.Errorf("profiling the master: %w", err)
+	} else if cfg.cpuProfile != "" {
+		fmt.Printf("reregister: the master's CPU profile of the first %v is in %s (go tool pprof -top %s)\n", cfg.profileFor, cfg.cpuProfile, cfg.cpuProfile)
+	}
 
 	// 3. memory.
 	select {
