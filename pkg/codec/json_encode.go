@@ -4,9 +4,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
@@ -36,11 +38,26 @@ import (
 //
 // Required fields must be set; a missing one is an error naming its path.
 func MarshalJSON(m proto.Message) ([]byte, error) {
+	return marshalJSON(m, false, minParallel)
+}
+
+// marshalJSON is MarshalJSON (MarshalJSONV0 with v0), encoding lists of at
+// least minPar messages in parallel.
+func marshalJSON(m proto.Message, v0 bool, minPar int) ([]byte, error) {
 	rm := m.ProtoReflect()
-	if err := checkRequired(rm); err != nil {
+	if err := checkRequiredPar(rm, minPar); err != nil {
 		return nil, err
 	}
-	return encoder{}.appendMessage(nil, rm), nil
+	e := encoder{v0: v0}
+	var rope [][]byte
+	if runtime.GOMAXPROCS(0) > 1 {
+		e.minPar, e.rope = minPar, &rope
+	}
+	b := e.appendMessage(make([]byte, 0, 512), rm, jsonPlanFor(rm.Descriptor()))
+	if len(rope) == 0 {
+		return b, nil
+	}
+	return join(append(rope, b)), nil
 }
 
 // alwaysArrays are the repeated fields Mesos writes as [] when empty: the
@@ -70,66 +87,100 @@ var alwaysArrays = map[protoreflect.FullName]bool{
 }
 
 // encoder writes the Mesos JSON dialect; v0 selects the names of v0-only
-// enum values (see MarshalJSONV0).
-type encoder struct{ v0 bool }
-
-// known reports whether JSON shows v, a value of fd's kind: false for a
-// number a closed enum does not declare.
-func (e encoder) known(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-	if fd.Kind() != protoreflect.EnumKind || !fd.Enum().IsClosed() {
-		return true
-	}
-	_, ok := enumValueName(fd.Enum(), v.Enum(), e.v0)
-	return ok
+// enum values (see MarshalJSONV0). With a rope, it encodes repeated message
+// fields of at least minPar elements on several goroutines (see
+// appendListParallel); the encoders of those goroutines have none, so they
+// never start more.
+type encoder struct {
+	v0     bool
+	minPar int
+	rope   *[][]byte
 }
 
-func (e encoder) appendMessage(b []byte, m protoreflect.Message) []byte {
+func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) []byte {
 	b = append(b, '{')
 	first := true
-	fields := m.Descriptor().Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		var v protoreflect.Value
-		switch {
-		case fd.IsList():
-			if (!m.Has(fd) || !e.anyKnown(fd, m.Get(fd).List())) && !alwaysArrays[fd.FullName()] {
+	for i := range p.fields {
+		f := &p.fields[i]
+		switch f.shape {
+		case shapeList:
+			if !m.Has(f.fd) {
+				if !f.always {
+					continue
+				}
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				b = append(b, f.key...)
+				b = append(b, '[', ']')
 				continue
 			}
-		case fd.IsMap():
-			if !m.Has(fd) || !e.anyKnownValue(fd, m.Get(fd).Map()) {
+			l := m.Get(f.fd).List()
+			if f.closed && !f.always && !e.anyKnown(f, l) {
 				continue
 			}
-		case m.Has(fd) && e.known(fd, m.Get(fd)):
-		case emitsDefault(fd):
-			v = fd.Default() // unset, or an undeclared enum number
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, f.key...)
+			b = e.appendList(b, f, l)
+		case shapeMap:
+			if !m.Has(f.fd) {
+				continue
+			}
+			mp := m.Get(f.fd).Map()
+			if f.closed && !e.anyKnownValue(f, mp) {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, f.key...)
+			b = e.appendMap(b, f, mp)
 		default:
-			continue
-		}
-		if !v.IsValid() {
-			v = m.Get(fd) // the default for an unset scalar field
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendString(b, string(fd.Name()))
-		b = append(b, ':')
-		switch {
-		case fd.IsList():
-			b = e.appendList(b, fd, v.List())
-		case fd.IsMap():
-			b = e.appendMap(b, fd, v.Map())
-		default:
-			b = e.appendValue(b, fd, v)
+			var v protoreflect.Value
+			if m.Has(f.fd) {
+				v = m.Get(f.fd)
+				if f.closed {
+					if _, ok := f.enum.name(v.Enum(), e.v0); !ok {
+						v = protoreflect.Value{} // unset for Mesos
+					}
+				}
+			}
+			if !v.IsValid() {
+				if !f.hasDefault {
+					continue
+				}
+				v = f.def
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, f.key...)
+			b = e.appendValue(b, f, v)
 		}
 	}
 	return append(b, '}')
 }
 
+// known reports whether JSON shows v, a value of f's: false for a number a
+// closed enum does not declare.
+func (e *encoder) known(f *jsonField, v protoreflect.Value) bool {
+	if !f.closed {
+		return true
+	}
+	_, ok := f.enum.name(v.Enum(), e.v0)
+	return ok
+}
+
 // anyKnown reports whether l holds an element JSON shows.
-func (e encoder) anyKnown(fd protoreflect.FieldDescriptor, l protoreflect.List) bool {
+func (e *encoder) anyKnown(f *jsonField, l protoreflect.List) bool {
 	for i := range l.Len() {
-		if e.known(fd, l.Get(i)) {
+		if e.known(f, l.Get(i)) {
 			return true
 		}
 	}
@@ -137,10 +188,10 @@ func (e encoder) anyKnown(fd protoreflect.FieldDescriptor, l protoreflect.List) 
 }
 
 // anyKnownValue reports whether m holds an entry JSON shows.
-func (e encoder) anyKnownValue(fd protoreflect.FieldDescriptor, m protoreflect.Map) bool {
+func (e *encoder) anyKnownValue(f *jsonField, m protoreflect.Map) bool {
 	found := false
 	m.Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
-		found = e.known(fd.MapValue(), v)
+		found = e.known(f, v)
 		return !found
 	})
 	return found
@@ -158,30 +209,75 @@ func emitsDefault(fd protoreflect.FieldDescriptor) bool {
 	return !opts.GetDeprecated()
 }
 
-func (e encoder) appendList(b []byte, fd protoreflect.FieldDescriptor, l protoreflect.List) []byte {
+func (e *encoder) appendList(b []byte, f *jsonField, l protoreflect.List) []byte {
 	b = append(b, '[')
+	n := l.Len()
+	if f.sub != nil {
+		if e.rope != nil && n >= e.minPar {
+			return e.appendListParallel(b, f, l)
+		}
+		for i := range n {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = e.appendMessage(b, l.Get(i).Message(), f.sub)
+		}
+		return append(b, ']')
+	}
 	first := true
-	for i := range l.Len() {
-		if !e.known(fd, l.Get(i)) {
+	for i := range n {
+		v := l.Get(i)
+		if !e.known(f, v) {
 			continue
 		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		b = e.appendValue(b, fd, l.Get(i))
+		b = e.appendValue(b, f, v)
 	}
 	return append(b, ']')
 }
 
-func (e encoder) appendMap(b []byte, fd protoreflect.FieldDescriptor, m protoreflect.Map) []byte {
+// appendListParallel writes the elements of l, a list of messages, after
+// b's '[': chunks of them are encoded on several goroutines, each into its
+// own buffer. b and the chunks go to the rope, which MarshalJSON joins into
+// one buffer of the exact size; the list's ']' starts a new buffer.
+func (e *encoder) appendListParallel(b []byte, f *jsonField, l protoreflect.List) []byte {
+	n := l.Len()
+	chunk := chunkSize(n)
+	bufs := make([][]byte, (n+chunk-1)/chunk)
+	var written, encoded atomic.Int64 // for the capacity of the next buffers
+	parallel(len(bufs), func(c int) {
+		lo, hi := c*chunk, min(n, (c+1)*chunk)
+		size := 1024
+		if k := encoded.Load(); k > 0 {
+			size = int(written.Load()/k)*(hi-lo)*9/8 + 64
+		}
+		w := encoder{v0: e.v0}
+		buf := make([]byte, 0, size)
+		for i := lo; i < hi; i++ {
+			if i > 0 {
+				buf = append(buf, ',') // every message is shown
+			}
+			buf = w.appendMessage(buf, l.Get(i).Message(), f.sub)
+		}
+		written.Add(int64(len(buf)))
+		encoded.Add(int64(hi - lo))
+		bufs[c] = buf
+	})
+	*e.rope = append(append(*e.rope, b), bufs...)
+	return append(make([]byte, 0, 4096), ']')
+}
+
+func (e *encoder) appendMap(b []byte, f *jsonField, m protoreflect.Map) []byte {
 	type entry struct {
 		key string
 		val protoreflect.Value
 	}
 	entries := make([]entry, 0, m.Len())
 	m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-		if e.known(fd.MapValue(), v) {
+		if e.known(f, v) {
 			entries = append(entries, entry{k.String(), v})
 		}
 		return true
@@ -194,14 +290,14 @@ func (e encoder) appendMap(b []byte, fd protoreflect.FieldDescriptor, m protoref
 		}
 		b = appendString(b, x.key)
 		b = append(b, ':')
-		b = e.appendValue(b, fd.MapValue(), x.val)
+		b = e.appendValue(b, f, x.val)
 	}
 	return append(b, '}')
 }
 
-// appendValue writes one singular value of fd's kind.
-func (e encoder) appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value) []byte {
-	switch fd.Kind() {
+// appendValue writes one singular value of f's values.
+func (e *encoder) appendValue(b []byte, f *jsonField, v protoreflect.Value) []byte {
+	switch f.kind {
 	case protoreflect.BoolKind:
 		return strconv.AppendBool(b, v.Bool())
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
@@ -221,16 +317,16 @@ func (e encoder) appendValue(b []byte, fd protoreflect.FieldDescriptor, v protor
 		b = base64.StdEncoding.AppendEncode(b, v.Bytes())
 		return append(b, '"')
 	case protoreflect.EnumKind:
-		if name, ok := enumValueName(fd.Enum(), v.Enum(), e.v0); ok {
-			return appendString(b, string(name))
+		if name, ok := f.enum.name(v.Enum(), e.v0); ok {
+			return append(b, name...)
 		}
 		// An open (proto3) enum may hold an undeclared number; closed ones
 		// never get here (see known).
 		return strconv.AppendInt(b, int64(v.Enum()), 10)
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return e.appendMessage(b, v.Message())
+		return e.appendMessage(b, v.Message(), f.sub)
 	}
-	panic(fmt.Sprintf("codec: unknown field kind %v", fd.Kind()))
+	panic(fmt.Sprintf("codec: unknown field kind %v", f.kind))
 }
 
 func appendFloat(b []byte, f float64, bits int) []byte {

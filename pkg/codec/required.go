@@ -25,6 +25,12 @@ func checkRequired(m protoreflect.Message) error {
 	if complete(m) {
 		return nil // the common case, checked without building any path
 	}
+	return missingRequired(m)
+}
+
+// missingRequired returns the error naming the paths of m's missing
+// required fields, or nil if none is missing.
+func missingRequired(m protoreflect.Message) error {
 	var missing []string
 	walkRequired(m, "", &missing)
 	if len(missing) == 0 {
