@@ -45,15 +45,17 @@ func MarshalJSON(m proto.Message) ([]byte, error) {
 // least minPar messages in parallel.
 func marshalJSON(m proto.Message, v0 bool, minPar int) ([]byte, error) {
 	rm := m.ProtoReflect()
-	if err := checkRequiredPar(rm, minPar); err != nil {
-		return nil, err
-	}
-	e := encoder{v0: v0}
+	e := newEncoder(v0)
 	var rope [][]byte
 	if runtime.GOMAXPROCS(0) > 1 {
 		e.minPar, e.rope = minPar, &rope
 	}
 	b := e.appendMessage(make([]byte, 0, 512), rm, jsonPlanFor(rm.Descriptor()))
+	if e.incomplete {
+		if err := checkRequired(rm); err != nil {
+			return nil, err
+		}
+	}
 	if len(rope) == 0 {
 		return b, nil
 	}
@@ -95,16 +97,45 @@ type encoder struct {
 	v0     bool
 	minPar int
 	rope   *[][]byte
+	// vals holds, by declaration index, the populated fields of the
+	// messages being written, each message's from its base: m.Range reads
+	// them in one pass (Has and Get per field cost twice as much).
+	vals    []protoreflect.Value
+	base    int
+	collect func(protoreflect.FieldDescriptor, protoreflect.Value) bool
+	// incomplete: a message written lacks a required field (or holds an
+	// undeclared number in a required closed enum), or has extensions,
+	// which the encoder does not visit: the required-field check must run.
+	// Writing the message is the check's walk when nothing is missing.
+	incomplete bool
+}
+
+func newEncoder(v0 bool) *encoder {
+	e := &encoder{v0: v0}
+	e.collect = func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.IsExtension() { // not written, as stout does not
+			e.incomplete = true
+		} else {
+			e.vals[e.base+fd.Index()] = v
+		}
+		return true
+	}
+	return e
 }
 
 func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) []byte {
 	b = append(b, '{')
+	base := len(e.vals)
+	e.vals = slices.Grow(e.vals, len(p.fields))[:base+len(p.fields)]
+	e.base = base
+	m.Range(e.collect)
 	first := true
 	for i := range p.fields {
 		f := &p.fields[i]
+		v := e.vals[base+i] // invalid: unset
 		switch f.shape {
 		case shapeList:
-			if !m.Has(f.fd) {
+			if !v.IsValid() {
 				if !f.always {
 					continue
 				}
@@ -116,7 +147,7 @@ func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) [
 				b = append(b, '[', ']')
 				continue
 			}
-			l := m.Get(f.fd).List()
+			l := v.List()
 			if f.closed && !f.always && !e.anyKnown(f, l) {
 				continue
 			}
@@ -127,10 +158,10 @@ func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) [
 			b = append(b, f.key...)
 			b = e.appendList(b, f, l)
 		case shapeMap:
-			if !m.Has(f.fd) {
+			if !v.IsValid() {
 				continue
 			}
-			mp := m.Get(f.fd).Map()
+			mp := v.Map()
 			if f.closed && !e.anyKnownValue(f, mp) {
 				continue
 			}
@@ -141,9 +172,7 @@ func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) [
 			b = append(b, f.key...)
 			b = e.appendMap(b, f, mp)
 		default:
-			var v protoreflect.Value
-			if m.Has(f.fd) {
-				v = m.Get(f.fd)
+			if v.IsValid() {
 				if f.closed {
 					if _, ok := f.enum.name(v.Enum(), e.v0); !ok {
 						v = protoreflect.Value{} // unset for Mesos
@@ -151,6 +180,7 @@ func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) [
 				}
 			}
 			if !v.IsValid() {
+				e.incomplete = e.incomplete || f.required
 				if !f.hasDefault {
 					continue
 				}
@@ -164,6 +194,8 @@ func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) [
 			b = e.appendValue(b, f, v)
 		}
 	}
+	clear(e.vals[base:])
+	e.vals = e.vals[:base]
 	return append(b, '}')
 }
 
@@ -248,13 +280,14 @@ func (e *encoder) appendListParallel(b []byte, f *jsonField, l protoreflect.List
 	chunk := chunkSize(n)
 	bufs := make([][]byte, (n+chunk-1)/chunk)
 	var written, encoded atomic.Int64 // for the capacity of the next buffers
+	var incomplete atomic.Bool
 	parallel(len(bufs), func(c int) {
 		lo, hi := c*chunk, min(n, (c+1)*chunk)
 		size := 1024
 		if k := encoded.Load(); k > 0 {
 			size = int(written.Load()/k)*(hi-lo)*9/8 + 64
 		}
-		w := encoder{v0: e.v0}
+		w := newEncoder(e.v0)
 		buf := make([]byte, 0, size)
 		for i := lo; i < hi; i++ {
 			if i > 0 {
@@ -262,10 +295,14 @@ func (e *encoder) appendListParallel(b []byte, f *jsonField, l protoreflect.List
 			}
 			buf = w.appendMessage(buf, l.Get(i).Message(), f.sub)
 		}
+		if w.incomplete {
+			incomplete.Store(true)
+		}
 		written.Add(int64(len(buf)))
 		encoded.Add(int64(hi - lo))
 		bufs[c] = buf
 	})
+	e.incomplete = e.incomplete || incomplete.Load()
 	*e.rope = append(append(*e.rope, b), bufs...)
 	return append(make([]byte, 0, 4096), ']')
 }

@@ -32,6 +32,8 @@ type jsonField struct {
 	kind  protoreflect.Kind // of the values written
 	// always: an empty list is written as [] (alwaysArrays).
 	always bool
+	// required: a proto2 required field.
+	required bool
 	// hasDefault: an unset singular field is written as def (emitsDefault).
 	hasDefault bool
 	def        protoreflect.Value
@@ -127,6 +129,7 @@ func jsonPlanFor(md protoreflect.MessageDescriptor) *jsonPlan {
 			fd := fields.Get(i)
 			f := &p.fields[i]
 			f.fd, f.vfd = fd, fd
+			f.required = fd.Cardinality() == protoreflect.Required
 			f.key = string(append(appendString(nil, string(fd.Name())), ':'))
 			switch {
 			case fd.IsList():

@@ -204,25 +204,6 @@ func (n *splitNode) chunks() (plain []protoreflect.Message, chunks []*listChunk)
 	return plain, chunks
 }
 
-// checkRequiredPar is checkRequired, checking the elements of lists of at
-// least minPar messages in parallel. A message is complete when the
-// shallow copies of its split tree's nodes and all elements of its big
-// lists are; the error names the missing fields as checkRequired does.
-func checkRequiredPar(m protoreflect.Message, minPar int) error {
-	var t *splitNode
-	if runtime.GOMAXPROCS(0) > 1 {
-		t = splitTree(m, minPar, 0)
-	}
-	if t == nil {
-		return checkRequired(m)
-	}
-	plain, chunks := t.chunks()
-	if !allComplete(plain, chunks, nil) {
-		return missingRequired(m)
-	}
-	return nil
-}
-
 // allComplete reports whether the plain messages and the chunks' elements
 // are complete; each, if each is given, also runs on every chunk.
 func allComplete(plain []protoreflect.Message, chunks []*listChunk, each func(*listChunk)) bool {
