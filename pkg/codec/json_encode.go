@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"reflect"
 	"runtime"
 	"slices"
 	"strconv"
@@ -124,6 +125,11 @@ func newEncoder(v0 bool) *encoder {
 }
 
 func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) []byte {
+	if p.goType != nil {
+		if x := m.Interface(); reflect.TypeOf(x) == p.goType {
+			return e.appendStruct(b, m, reflect.ValueOf(x).Elem(), p)
+		}
+	}
 	b = append(b, '{')
 	base := len(e.vals)
 	e.vals = slices.Grow(e.vals, len(p.fields))[:base+len(p.fields)]
@@ -136,67 +142,201 @@ func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) [
 		switch f.shape {
 		case shapeList:
 			if !v.IsValid() {
-				if !f.always {
-					continue
-				}
-				if !first {
-					b = append(b, ',')
-				}
-				first = false
-				b = append(b, f.key...)
-				b = append(b, '[', ']')
-				continue
+				b = appendListField(e, b, &first, f, protoreflect.List(nil), 0)
+			} else {
+				l := v.List()
+				b = appendListField(e, b, &first, f, l, l.Len())
 			}
-			l := v.List()
-			if f.closed && !f.always && !e.anyKnown(f, l) {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = append(b, f.key...)
-			b = e.appendList(b, f, l)
 		case shapeMap:
-			if !v.IsValid() {
-				continue
-			}
-			mp := v.Map()
-			if f.closed && !e.anyKnownValue(f, mp) {
-				continue
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = append(b, f.key...)
-			b = e.appendMap(b, f, mp)
+			b = e.appendMapField(b, &first, f, v)
 		default:
-			if v.IsValid() {
-				if f.closed {
-					if _, ok := f.enum.name(v.Enum(), e.v0); !ok {
-						v = protoreflect.Value{} // unset for Mesos
-					}
-				}
-			}
-			if !v.IsValid() {
-				e.incomplete = e.incomplete || f.required
-				if !f.hasDefault {
-					continue
-				}
-				v = f.def
-			}
-			if !first {
-				b = append(b, ',')
-			}
-			first = false
-			b = append(b, f.key...)
-			b = e.appendValue(b, f, v)
+			b = e.appendSingular(b, &first, f, v)
 		}
 	}
 	clear(e.vals[base:])
 	e.vals = e.vals[:base]
 	return append(b, '}')
+}
+
+// appendStruct is appendMessage for a message of p's generated Go type,
+// whose fields it reads from s, the struct, with Go's reflection: the
+// protobuf library's Range costs three times as much. Fields it does not
+// know how to read (oneofs, maps) it asks m for.
+func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value, p *jsonPlan) []byte {
+	b = append(b, '{')
+	first := true
+	for i := range p.fields {
+		f := &p.fields[i]
+		if f.goIndex < 0 {
+			var v protoreflect.Value
+			if m.Has(f.fd) {
+				v = m.Get(f.fd)
+			}
+			switch f.shape {
+			case shapeList:
+				if !v.IsValid() {
+					b = appendListField(e, b, &first, f, protoreflect.List(nil), 0)
+				} else {
+					l := v.List()
+					b = appendListField(e, b, &first, f, l, l.Len())
+				}
+			case shapeMap:
+				b = e.appendMapField(b, &first, f, v)
+			default:
+				b = e.appendSingular(b, &first, f, v)
+			}
+			continue
+		}
+		rf := s.Field(f.goIndex)
+		if f.shape == shapeList {
+			b = appendListField(e, b, &first, f, goList{rf, f}, rf.Len())
+			continue
+		}
+		var v protoreflect.Value
+		switch {
+		case f.sub != nil:
+			if !rf.IsNil() {
+				v = protoreflect.ValueOfMessage(rf.Interface().(protoreflect.ProtoMessage).ProtoReflect())
+			}
+		case f.goPtr:
+			if !rf.IsNil() {
+				v = goValue(f, rf.Elem())
+			}
+		case f.kind == protoreflect.BytesKind && f.fd.HasPresence():
+			if !rf.IsNil() {
+				v = goValue(f, rf)
+			}
+		default:
+			if goPresent(f, rf) {
+				v = goValue(f, rf)
+			}
+		}
+		b = e.appendSingular(b, &first, f, v)
+	}
+	return append(b, '}')
+}
+
+// goList is a repeated field of a generated message, read with Go's
+// reflection.
+type goList struct {
+	rv reflect.Value
+	f  *jsonField
+}
+
+func (l goList) Len() int                     { return l.rv.Len() }
+func (l goList) Get(i int) protoreflect.Value { return goValue(l.f, l.rv.Index(i)) }
+
+// goValue converts rv, a Go value of f's values, to a protoreflect.Value.
+func goValue(f *jsonField, rv reflect.Value) protoreflect.Value {
+	switch f.kind {
+	case protoreflect.BoolKind:
+		return protoreflect.ValueOfBool(rv.Bool())
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return protoreflect.ValueOfInt64(rv.Int())
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind,
+		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return protoreflect.ValueOfUint64(rv.Uint())
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return protoreflect.ValueOfFloat64(rv.Float())
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(rv.String())
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes(rv.Bytes())
+	case protoreflect.EnumKind:
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(rv.Int()))
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return protoreflect.ValueOfMessage(rv.Interface().(protoreflect.ProtoMessage).ProtoReflect())
+	}
+	panic(fmt.Sprintf("codec: unknown field kind %v", f.kind))
+}
+
+// goPresent reports whether rv, a field without presence (proto3
+// implicit), is populated, as the protobuf library's Has does.
+func goPresent(f *jsonField, rv reflect.Value) bool {
+	switch rv.Kind() {
+	case reflect.Bool:
+		return rv.Bool()
+	case reflect.Int32, reflect.Int64:
+		return rv.Int() != 0
+	case reflect.Uint32, reflect.Uint64:
+		return rv.Uint() != 0
+	case reflect.Float32, reflect.Float64:
+		return rv.Float() != 0 || math.Signbit(rv.Float())
+	case reflect.String, reflect.Slice:
+		return rv.Len() > 0
+	}
+	panic(fmt.Sprintf("codec: unexpected Go kind %v for %s", rv.Kind(), f.fd.FullName()))
+}
+
+// listValues is what appendListField reads a list from.
+type listValues interface {
+	Len() int
+	Get(i int) protoreflect.Value
+}
+
+// appendListField writes f, a repeated field of n values in l (n == 0:
+// unset), if JSON shows it.
+func appendListField[L listValues](e *encoder, b []byte, first *bool, f *jsonField, l L, n int) []byte {
+	if n == 0 {
+		if !f.always {
+			return b
+		}
+		if !*first {
+			b = append(b, ',')
+		}
+		*first = false
+		b = append(b, f.key...)
+		return append(b, '[', ']')
+	}
+	if f.closed && !f.always && !anyKnown(e, f, l, n) {
+		return b
+	}
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = append(b, f.key...)
+	return appendList(e, b, f, l, n)
+}
+
+func (e *encoder) appendMapField(b []byte, first *bool, f *jsonField, v protoreflect.Value) []byte {
+	if !v.IsValid() {
+		return b
+	}
+	mp := v.Map()
+	if f.closed && !e.anyKnownValue(f, mp) {
+		return b
+	}
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = append(b, f.key...)
+	return e.appendMap(b, f, mp)
+}
+
+// appendSingular writes f, a singular field holding v (invalid: unset),
+// if JSON shows it.
+func (e *encoder) appendSingular(b []byte, first *bool, f *jsonField, v protoreflect.Value) []byte {
+	if v.IsValid() && f.closed {
+		if _, ok := f.enum.name(v.Enum(), e.v0); !ok {
+			v = protoreflect.Value{} // unset for Mesos
+		}
+	}
+	if !v.IsValid() {
+		e.incomplete = e.incomplete || f.required
+		if !f.hasDefault {
+			return b
+		}
+		v = f.def
+	}
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = append(b, f.key...)
+	return e.appendValue(b, f, v)
 }
 
 // known reports whether JSON shows v, a value of f's: false for a number a
@@ -210,8 +350,8 @@ func (e *encoder) known(f *jsonField, v protoreflect.Value) bool {
 }
 
 // anyKnown reports whether l holds an element JSON shows.
-func (e *encoder) anyKnown(f *jsonField, l protoreflect.List) bool {
-	for i := range l.Len() {
+func anyKnown[L listValues](e *encoder, f *jsonField, l L, n int) bool {
+	for i := range n {
 		if e.known(f, l.Get(i)) {
 			return true
 		}
@@ -241,12 +381,11 @@ func emitsDefault(fd protoreflect.FieldDescriptor) bool {
 	return !opts.GetDeprecated()
 }
 
-func (e *encoder) appendList(b []byte, f *jsonField, l protoreflect.List) []byte {
+func appendList[L listValues](e *encoder, b []byte, f *jsonField, l L, n int) []byte {
 	b = append(b, '[')
-	n := l.Len()
 	if f.sub != nil {
 		if e.rope != nil && n >= e.minPar {
-			return e.appendListParallel(b, f, l)
+			return e.appendListParallel(b, f, l, n)
 		}
 		for i := range n {
 			if i > 0 {
@@ -275,8 +414,7 @@ func (e *encoder) appendList(b []byte, f *jsonField, l protoreflect.List) []byte
 // b's '[': chunks of them are encoded on several goroutines, each into its
 // own buffer. b and the chunks go to the rope, which MarshalJSON joins into
 // one buffer of the exact size; the list's ']' starts a new buffer.
-func (e *encoder) appendListParallel(b []byte, f *jsonField, l protoreflect.List) []byte {
-	n := l.Len()
+func (e *encoder) appendListParallel(b []byte, f *jsonField, l listValues, n int) []byte {
 	chunk := chunkSize(n)
 	bufs := make([][]byte, (n+chunk-1)/chunk)
 	var written, encoded atomic.Int64 // for the capacity of the next buffers

@@ -1,9 +1,13 @@
 package codec
 
 import (
+	"reflect"
+	"strconv"
+	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // jsonPlan is what the JSON encoder needs to know about a message type,
@@ -13,6 +17,9 @@ import (
 // immutable once published, so the encoder's goroutines share them.
 type jsonPlan struct {
 	fields []jsonField
+	// goType is the generated Go type (a pointer to a struct) of the
+	// messages whose fields the encoder reads with Go's reflection, or nil.
+	goType reflect.Type
 }
 
 // The shapes of a field.
@@ -43,6 +50,11 @@ type jsonField struct {
 	closed bool
 	// sub is the plan of the messages the field holds.
 	sub *jsonPlan
+	// goIndex is the index of the field in the generated Go struct, or -1
+	// when the encoder asks the message for it; goPtr: the Go field is a
+	// pointer to the value, nil when unset (proto2 scalars).
+	goIndex int
+	goPtr   bool
 }
 
 // jsonEnum holds an enum's value names, quoted for JSON.
@@ -152,6 +164,7 @@ func jsonPlanFor(md protoreflect.MessageDescriptor) *jsonPlan {
 				f.sub = build(f.vfd.Message())
 			}
 		}
+		goFields(d, p)
 		return p
 	}
 	root := build(md)
@@ -159,4 +172,102 @@ func jsonPlanFor(md protoreflect.MessageDescriptor) *jsonPlan {
 		jsonPlans.LoadOrStore(d, p)
 	}
 	return root
+}
+
+// goFields finds the generated Go struct of d's messages and, for each
+// field of p the encoder can read from it, its index there. Oneof members
+// and maps stay with protoreflect, as do the fields of a message that has
+// no generated type or one whose Go fields are not of the expected kinds.
+func goFields(d protoreflect.MessageDescriptor, p *jsonPlan) {
+	for i := range p.fields {
+		p.fields[i].goIndex = -1
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(d.FullName())
+	if err != nil || mt.Descriptor() != d {
+		return
+	}
+	t := reflect.TypeOf(mt.Zero().Interface())
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return
+	}
+	byNumber := map[protoreflect.FieldNumber]int{}
+	st := t.Elem()
+	for i := range st.NumField() {
+		tag := st.Field(i).Tag.Get("protobuf")
+		parts := strings.Split(tag, ",")
+		if len(parts) < 2 {
+			continue
+		}
+		n, err := strconv.Atoi(parts[1])
+		if err != nil {
+			continue
+		}
+		byNumber[protoreflect.FieldNumber(n)] = i
+	}
+	found := false
+	for i := range p.fields {
+		f := &p.fields[i]
+		idx, ok := byNumber[f.fd.Number()]
+		if !ok || f.shape == shapeMap || f.fd.ContainingOneof() != nil {
+			continue
+		}
+		ft := st.Field(idx).Type
+		switch {
+		case f.shape == shapeList:
+			if ft.Kind() != reflect.Slice || !goKindFits(f, ft.Elem()) {
+				continue
+			}
+		case f.sub != nil:
+			if !goKindFits(f, ft) {
+				continue
+			}
+		case f.kind == protoreflect.BytesKind:
+			if !goKindFits(f, ft) {
+				continue
+			}
+		case f.fd.HasPresence():
+			if ft.Kind() != reflect.Pointer || !goKindFits(f, ft.Elem()) {
+				continue
+			}
+			f.goPtr = true
+		default:
+			if !goKindFits(f, ft) {
+				continue
+			}
+		}
+		f.goIndex = idx
+		found = true
+	}
+	if found {
+		p.goType = t
+	}
+}
+
+// goKindFits reports whether t is the Go type generated code uses for one
+// value of f's kind.
+func goKindFits(f *jsonField, t reflect.Type) bool {
+	switch f.kind {
+	case protoreflect.BoolKind:
+		return t.Kind() == reflect.Bool
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind, protoreflect.EnumKind:
+		return t.Kind() == reflect.Int32
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return t.Kind() == reflect.Int64
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return t.Kind() == reflect.Uint32
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return t.Kind() == reflect.Uint64
+	case protoreflect.FloatKind:
+		return t.Kind() == reflect.Float32
+	case protoreflect.DoubleKind:
+		return t.Kind() == reflect.Float64
+	case protoreflect.StringKind:
+		return t.Kind() == reflect.String
+	case protoreflect.BytesKind:
+		return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct &&
+			t.Implements(reflect.TypeFor[protoreflect.ProtoMessage]())
+	}
+	return false
 }
