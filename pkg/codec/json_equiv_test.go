@@ -17,6 +17,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/typepb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/meso-project/meso/api/v1/agentpb"
 	"github.com/meso-project/meso/api/v1/masterpb"
@@ -345,6 +349,17 @@ func equivMessages(t testing.TB) []proto.Message {
 		&agentpb.Response{Type: agentpb.Response_GET_STATE.Enum(), GetState: &agentpb.Response_GetState{
 			GetTasks: &agentpb.Response_GetTasks{}, GetExecutors: &agentpb.Response_GetExecutors{}, GetFrameworks: &agentpb.Response_GetFrameworks{}}},
 		syntheticGetState(0), syntheticGetState(7), syntheticGetState(1000), syntheticGetState(3001),
+		// proto3: fields without presence, open enums, oneofs, maps.
+		wrapperspb.Double(math.Copysign(0, -1)), wrapperspb.Double(0), wrapperspb.Bytes([]byte{}), wrapperspb.Bytes([]byte{0}),
+		wrapperspb.Float(float32(math.Inf(-1))), wrapperspb.UInt64(math.MaxUint64), wrapperspb.Int32(-1), wrapperspb.Bool(false),
+		&typepb.Type{Name: "t", Fields: []*typepb.Field{
+			{Kind: typepb.Field_TYPE_BOOL, Cardinality: 7, Number: -3, Packed: true, JsonName: "x\u2029"},
+			{Options: []*typepb.Option{{Name: "o", Value: &anypb.Any{TypeUrl: "u", Value: []byte("\xff")}}}},
+		}, Oneofs: []string{"", "a"}, Syntax: typepb.Syntax(9)},
+		func() proto.Message {
+			s, _ := structpb.NewStruct(map[string]any{"a": 1.5, "b": []any{"x", nil, true}, "c": map[string]any{"d": math.NaN()}})
+			return s
+		}(),
 	}
 	// A GET_STATE whose big list sits behind the Response alone, and one
 	// in a GET_TASKS answer.
@@ -518,6 +533,9 @@ func FuzzMarshalJSONEquivalent(f *testing.F) {
 		f.Add(uint8(i), b)
 	}
 	types := append(slices.Clone(fuzzMessages),
+		func() proto.Message { return &typepb.Type{} },
+		func() proto.Message { return &structpb.Struct{} },
+		func() proto.Message { return &wrapperspb.DoubleValue{} },
 		func() proto.Message { return &masterpb.Response{} },
 		func() proto.Message { return &agentpb.Response{} },
 		func() proto.Message { return &mesospb.MasterInfo{} })
