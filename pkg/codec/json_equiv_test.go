@@ -578,3 +578,61 @@ func BenchmarkMarshalGetState(b *testing.B) {
 }
 
 var _ = base64.StdEncoding
+
+// BenchmarkMarshalSmall is the cost of the encoders on the small messages
+// most calls answer with: the plans and the look for big lists must not
+// make them slower.
+func BenchmarkMarshalSmall(b *testing.B) {
+	status := syntheticGetState(1).GetState.GetTasks.Tasks[0].Statuses[0]
+	for _, c := range []struct {
+		name string
+		m    proto.Message
+	}{{"subscribe", subscribeCall()}, {"status", status}} {
+		for _, enc := range []struct {
+			name string
+			f    func() ([]byte, error)
+		}{
+			{"old/json", func() ([]byte, error) { return oldMarshalJSON(c.m, false) }},
+			{"old/protobuf", func() ([]byte, error) { return oldMarshalProtobuf(c.m) }},
+			{"json", func() ([]byte, error) { return MarshalJSON(c.m) }},
+			{"protobuf", func() ([]byte, error) { return Marshal(Protobuf, c.m) }},
+		} {
+			b.Run(c.name+"/"+enc.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := enc.f(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkMarshalListSize compares, for GET_STATEs of a few sizes, the
+// encoders with big lists split (at minParallel elements) and not: where
+// splitting starts to pay is where minParallel belongs.
+func BenchmarkMarshalListSize(b *testing.B) {
+	for _, n := range []int{128, 512, 2048} {
+		m := syntheticGetState(n)
+		for _, par := range []struct {
+			name string
+			min  int
+		}{{"parallel", 1}, {"sequential", math.MaxInt}} {
+			b.Run(fmt.Sprintf("%d/json/%s", n, par.name), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := marshalJSON(m, false, par.min); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("%d/protobuf/%s", n, par.name), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := marshalProtobuf(m, par.min); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

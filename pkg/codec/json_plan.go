@@ -17,6 +17,9 @@ import (
 // immutable once published, so the encoder's goroutines share them.
 type jsonPlan struct {
 	fields []jsonField
+	// messageFields are the indexes in fields of the lists of messages and
+	// the non-required singular message fields: where holdsBigList looks.
+	messageFields []int
 	// goType is the generated Go type (a pointer to a struct) of the
 	// messages whose fields the encoder reads with Go's reflection, or nil.
 	goType reflect.Type
@@ -162,6 +165,9 @@ func jsonPlanFor(md protoreflect.MessageDescriptor) *jsonPlan {
 				f.closed = f.vfd.Enum().IsClosed()
 			case protoreflect.MessageKind, protoreflect.GroupKind:
 				f.sub = build(f.vfd.Message())
+				if f.kind == protoreflect.MessageKind && f.shape != shapeMap && !f.required {
+					p.messageFields = append(p.messageFields, i)
+				}
 			}
 		}
 		goFields(d, p)

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"fmt"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -108,6 +109,72 @@ type splitPart struct {
 	// enc: protobuf: the encoding of the run of plain fields this part
 	// starts.
 	enc []byte
+}
+
+// holdsBigList reports whether m, a message of p's type, holds a list of
+// at least minPar messages within maxSplitDepth non-required singular
+// message fields (where splitTree looks). It reads generated messages with
+// Go's reflection, as the JSON encoder does, so that the look costs small
+// messages little.
+func holdsBigList(m protoreflect.Message, p *jsonPlan, minPar, depth int) bool {
+	if p.goType != nil {
+		if x := m.Interface(); reflect.TypeOf(x) == p.goType {
+			return holdsBigListGo(reflect.ValueOf(x).Elem(), p, minPar, depth)
+		}
+	}
+	for _, i := range p.messageFields {
+		f := &p.fields[i]
+		if !m.Has(f.fd) {
+			continue
+		}
+		if f.shape == shapeList {
+			if m.Get(f.fd).List().Len() >= minPar {
+				return true
+			}
+		} else if depth < maxSplitDepth && holdsBigList(m.Get(f.fd).Message(), f.sub, minPar, depth+1) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsBigListGo is holdsBigList on s, the struct of a generated message.
+func holdsBigListGo(s reflect.Value, p *jsonPlan, minPar, depth int) bool {
+	for _, i := range p.messageFields {
+		f := &p.fields[i]
+		if f.goIndex < 0 {
+			m := s.Addr().Interface().(protoreflect.ProtoMessage).ProtoReflect()
+			if !m.Has(f.fd) {
+				continue
+			}
+			if f.shape == shapeList {
+				if m.Get(f.fd).List().Len() >= minPar {
+					return true
+				}
+			} else if depth < maxSplitDepth && holdsBigList(m.Get(f.fd).Message(), f.sub, minPar, depth+1) {
+				return true
+			}
+			continue
+		}
+		rf := s.Field(f.goIndex)
+		if f.shape == shapeList {
+			if rf.Len() >= minPar {
+				return true
+			}
+			continue
+		}
+		if depth >= maxSplitDepth || rf.IsNil() {
+			continue
+		}
+		if f.sub.goType == rf.Type() {
+			if holdsBigListGo(rf.Elem(), f.sub, minPar, depth+1) {
+				return true
+			}
+		} else if holdsBigList(rf.Interface().(protoreflect.ProtoMessage).ProtoReflect(), f.sub, minPar, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitTree returns m's split tree, or nil when it holds no big list.
@@ -238,7 +305,7 @@ func allComplete(plain []protoreflect.Message, chunks []*listChunk, each func(*l
 func marshalProtobuf(m proto.Message, minPar int) ([]byte, error) {
 	rm := m.ProtoReflect()
 	var t *splitNode
-	if runtime.GOMAXPROCS(0) > 1 {
+	if runtime.GOMAXPROCS(0) > 1 && holdsBigList(rm, jsonPlanFor(rm.Descriptor()), minPar, 0) {
 		t = splitTree(rm, minPar, 0)
 	}
 	if t == nil {
