@@ -161,13 +161,18 @@ func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) [
 // appendStruct is appendMessage for a message of p's generated Go type,
 // whose fields it reads from s, the struct, with Go's reflection: the
 // protobuf library's Range costs three times as much. Fields it does not
-// know how to read (oneofs, maps) it asks m for.
+// know how to read (oneofs, maps) it asks m for (nil: not yet made). The
+// messages in fields of their generated types are written from their
+// structs too.
 func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value, p *jsonPlan) []byte {
 	b = append(b, '{')
 	first := true
 	for i := range p.fields {
 		f := &p.fields[i]
 		if f.goIndex < 0 {
+			if m == nil {
+				m = s.Addr().Interface().(protoreflect.ProtoMessage).ProtoReflect()
+			}
 			var v protoreflect.Value
 			if m.Has(f.fd) {
 				v = m.Get(f.fd)
@@ -194,6 +199,14 @@ func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value
 		}
 		var v protoreflect.Value
 		switch {
+		case f.goDirect && !rf.IsNil():
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, f.key...)
+			b = e.appendStruct(b, nil, rf.Elem(), f.sub)
+			continue
 		case f.sub != nil:
 			if !rf.IsNil() {
 				v = protoreflect.ValueOfMessage(rf.Interface().(protoreflect.ProtoMessage).ProtoReflect())
@@ -387,6 +400,15 @@ func appendList[L listValues](e *encoder, b []byte, f *jsonField, l L, n int) []
 		if e.rope != nil && n >= e.minPar {
 			return e.appendListParallel(b, f, l, n)
 		}
+		if gl, ok := any(l).(goList); ok && f.goDirect {
+			for i := range n {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = e.appendStruct(b, nil, gl.rv.Index(i).Elem(), f.sub)
+			}
+			return append(b, ']')
+		}
 		for i := range n {
 			if i > 0 {
 				b = append(b, ',')
@@ -427,11 +449,17 @@ func (e *encoder) appendListParallel(b []byte, f *jsonField, l listValues, n int
 		}
 		w := newEncoder(e.v0)
 		buf := make([]byte, 0, size)
+		gl, direct := l.(goList)
+		direct = direct && f.goDirect
 		for i := lo; i < hi; i++ {
 			if i > 0 {
 				buf = append(buf, ',') // every message is shown
 			}
-			buf = w.appendMessage(buf, l.Get(i).Message(), f.sub)
+			if direct {
+				buf = w.appendStruct(buf, nil, gl.rv.Index(i).Elem(), f.sub)
+			} else {
+				buf = w.appendMessage(buf, l.Get(i).Message(), f.sub)
+			}
 		}
 		if w.incomplete {
 			incomplete.Store(true)

@@ -58,6 +58,9 @@ type jsonField struct {
 	// pointer to the value, nil when unset (proto2 scalars).
 	goIndex int
 	goPtr   bool
+	// goDirect: the Go field holds (a list of) pointers to the generated
+	// struct of sub, which the encoder writes without protoreflect.
+	goDirect bool
 }
 
 // jsonEnum holds an enum's value names, quoted for JSON.
@@ -174,6 +177,23 @@ func jsonPlanFor(md protoreflect.MessageDescriptor) *jsonPlan {
 		return p
 	}
 	root := build(md)
+	for _, p := range plans {
+		if p.goType == nil {
+			continue
+		}
+		st := p.goType.Elem()
+		for i := range p.fields {
+			f := &p.fields[i]
+			if f.goIndex < 0 || f.sub == nil || f.sub.goType == nil {
+				continue
+			}
+			ft := st.Field(f.goIndex).Type
+			if f.shape == shapeList {
+				ft = ft.Elem()
+			}
+			f.goDirect = ft == f.sub.goType
+		}
+	}
 	for d, p := range plans {
 		jsonPlans.LoadOrStore(d, p)
 	}
