@@ -49,9 +49,10 @@ func oldMarshalProtobuf(m proto.Message) ([]byte, error) {
 	return b, nil
 }
 
-// oldCheckRequired is checkRequired as it was: one sequential check.
+// oldCheckRequired is checkRequired as it was: one sequential check,
+// declared reading every message through protoreflect.
 func oldCheckRequired(m protoreflect.Message) error {
-	if complete(m) {
+	if proto.CheckInitialized(m.Interface()) == nil && declared(m) {
 		return nil
 	}
 	var missing []string

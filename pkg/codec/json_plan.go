@@ -20,6 +20,12 @@ type jsonPlan struct {
 	// messageFields are the indexes in fields of the lists of messages and
 	// the non-required singular message fields: where holdsBigList looks.
 	messageFields []int
+	// reqEnums are the indexes in fields of the required closed enums, and
+	// declFields those of the fields holding messages that can hold one at
+	// any depth: where declaredGo looks. declGo: declaredGo can read them
+	// all from the struct.
+	reqEnums, declFields []int
+	declGo               bool
 	// goType is the generated Go type (a pointer to a struct) of the
 	// messages whose fields the encoder reads with Go's reflection, or nil.
 	goType reflect.Type
@@ -177,6 +183,20 @@ func jsonPlanFor(md protoreflect.MessageDescriptor) *jsonPlan {
 		return p
 	}
 	root := build(md)
+	_, holds := TypesHolding(md, requiredClosedEnum)
+	for _, p := range plans {
+		p.declGo = p.goType != nil
+		for i := range p.fields {
+			f := &p.fields[i]
+			if requiredClosedEnum(f.fd) {
+				p.reqEnums = append(p.reqEnums, i)
+				p.declGo = p.declGo && f.goIndex >= 0 && f.goPtr
+			}
+			if HoldsAny(f.fd, holds) {
+				p.declFields = append(p.declFields, i)
+			}
+		}
+	}
 	for _, p := range plans {
 		if p.goType == nil {
 			continue
@@ -192,6 +212,9 @@ func jsonPlanFor(md protoreflect.MessageDescriptor) *jsonPlan {
 				ft = ft.Elem()
 			}
 			f.goDirect = ft == f.sub.goType
+		}
+		for _, i := range p.declFields {
+			p.declGo = p.declGo && p.fields[i].goDirect
 		}
 	}
 	for d, p := range plans {
