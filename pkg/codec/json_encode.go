@@ -165,6 +165,7 @@ func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) [
 // messages in fields of their generated types are written from their
 // structs too.
 func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value, p *jsonPlan) []byte {
+	e.incomplete = e.incomplete || p.extendable // its extensions are not seen here
 	b = append(b, '{')
 	first := true
 	for i := range p.fields {

@@ -15,8 +15,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/typepb"
@@ -636,4 +640,43 @@ func BenchmarkMarshalListSize(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestMarshalJSONRequiredInExtension: a required field missing in an
+// extension, which the encoder does not write, is still an error.
+func TestMarshalJSONRequiredInExtension(t *testing.T) {
+	xt := dynamicExtension(t)
+	m := &descriptorpb.FieldOptions{}
+	proto.SetExtension(m, xt, xt.New().Message().Interface()) // its required field unset
+	_, want := oldMarshalJSON(m, false)
+	if want == nil {
+		t.Fatal("the old encoder accepted a missing required field in an extension")
+	}
+	if _, err := MarshalJSON(m); fmt.Sprint(err) != want.Error() {
+		t.Errorf("MarshalJSON: %v, want %v", err, want)
+	}
+}
+
+// dynamicExtension is an extension of FieldOptions holding a message with a
+// required field.
+func dynamicExtension(t *testing.T) protoreflect.ExtensionType {
+	t.Helper()
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("codec_ext_test.proto"), Package: proto.String("codectest"), Syntax: proto.String("proto2"),
+		Dependency: []string{"google/protobuf/descriptor.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Req"), Field: []*descriptorpb.FieldDescriptorProto{{
+			Name: proto.String("x"), Number: proto.Int32(1),
+			Label: descriptorpb.FieldDescriptorProto_LABEL_REQUIRED.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(),
+		}}}},
+		Extension: []*descriptorpb.FieldDescriptorProto{{
+			Name: proto.String("req"), Number: proto.Int32(50000),
+			Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(),
+			TypeName: proto.String(".codectest.Req"), Extendee: proto.String(".google.protobuf.FieldOptions"),
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dynamicpb.NewExtensionType(fd.Extensions().Get(0))
 }

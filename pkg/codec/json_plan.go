@@ -26,6 +26,10 @@ type jsonPlan struct {
 	// all from the struct.
 	reqEnums, declFields []int
 	declGo               bool
+	// extendable: the type declares extension ranges. The encoder does not
+	// visit extensions, so it leaves the required-field check of such a
+	// message to checkRequired.
+	extendable bool
 	// goType is the generated Go type (a pointer to a struct) of the
 	// messages whose fields the encoder reads with Go's reflection, or nil.
 	goType reflect.Type
@@ -145,7 +149,7 @@ func jsonPlanFor(md protoreflect.MessageDescriptor) *jsonPlan {
 		if p, ok := jsonPlans.Load(d); ok {
 			return p.(*jsonPlan)
 		}
-		p := &jsonPlan{}
+		p := &jsonPlan{extendable: d.ExtensionRanges().Len() > 0}
 		plans[d] = p
 		fields := d.Fields()
 		p.fields = make([]jsonField, fields.Len())
