@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -679,4 +680,14 @@ func dynamicExtension(t *testing.T) protoreflect.ExtensionType {
 		t.Fatal(err)
 	}
 	return dynamicpb.NewExtensionType(fd.Extensions().Get(0))
+}
+
+// TestMarshalOneProc: with one processor nothing is split, and the
+// encodings are the same.
+func TestMarshalOneProc(t *testing.T) {
+	prev := runtime.GOMAXPROCS(1)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	m := syntheticGetState(700)
+	checkJSONEquivalent(t, m)
+	checkProtobufEquivalent(t, m)
 }
