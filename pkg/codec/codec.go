@@ -70,14 +70,7 @@ func Marshal(mt MediaType, m proto.Message) ([]byte, error) {
 	case JSON:
 		return MarshalJSON(m)
 	case Protobuf:
-		if err := checkRequired(m.ProtoReflect()); err != nil {
-			return nil, err
-		}
-		b, err := proto.MarshalOptions{AllowPartial: true}.Marshal(m)
-		if err != nil {
-			return nil, fmt.Errorf("codec: marshal %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
-		}
-		return b, nil
+		return marshalProtobuf(m, minParallel)
 	}
 	return nil, fmt.Errorf("%w: cannot marshal a message as %q", ErrUnsupportedMediaType, mt)
 }

@@ -4,9 +4,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
@@ -36,11 +39,28 @@ import (
 //
 // Required fields must be set; a missing one is an error naming its path.
 func MarshalJSON(m proto.Message) ([]byte, error) {
+	return marshalJSON(m, false, minParallel)
+}
+
+// marshalJSON is MarshalJSON (MarshalJSONV0 with v0), encoding lists of at
+// least minPar messages in parallel.
+func marshalJSON(m proto.Message, v0 bool, minPar int) ([]byte, error) {
 	rm := m.ProtoReflect()
-	if err := checkRequired(rm); err != nil {
-		return nil, err
+	e := newEncoder(v0)
+	var rope [][]byte
+	if runtime.GOMAXPROCS(0) > 1 {
+		e.minPar, e.rope = minPar, &rope
 	}
-	return encoder{}.appendMessage(nil, rm), nil
+	b := e.appendMessage(make([]byte, 0, 512), rm, jsonPlanFor(rm.Descriptor()))
+	if e.incomplete {
+		if err := checkRequired(rm); err != nil {
+			return nil, err
+		}
+	}
+	if len(rope) == 0 {
+		return b, nil
+	}
+	return join(append(rope, b)), nil
 }
 
 // alwaysArrays are the repeated fields Mesos writes as [] when empty: the
@@ -70,66 +90,283 @@ var alwaysArrays = map[protoreflect.FullName]bool{
 }
 
 // encoder writes the Mesos JSON dialect; v0 selects the names of v0-only
-// enum values (see MarshalJSONV0).
-type encoder struct{ v0 bool }
-
-// known reports whether JSON shows v, a value of fd's kind: false for a
-// number a closed enum does not declare.
-func (e encoder) known(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-	if fd.Kind() != protoreflect.EnumKind || !fd.Enum().IsClosed() {
-		return true
-	}
-	_, ok := enumValueName(fd.Enum(), v.Enum(), e.v0)
-	return ok
+// enum values (see MarshalJSONV0). With a rope, it encodes repeated message
+// fields of at least minPar elements on several goroutines (see
+// appendListParallel); the encoders of those goroutines have none, so they
+// never start more.
+type encoder struct {
+	v0     bool
+	minPar int
+	rope   *[][]byte
+	// vals holds, by declaration index, the populated fields of the
+	// messages being written, each message's from its base: m.Range reads
+	// them in one pass (Has and Get per field cost twice as much).
+	vals    []protoreflect.Value
+	base    int
+	collect func(protoreflect.FieldDescriptor, protoreflect.Value) bool
+	// incomplete: a message written lacks a required field (or holds an
+	// undeclared number in a required closed enum), or has extensions,
+	// which the encoder does not visit: the required-field check must run.
+	// Writing the message is the check's walk when nothing is missing.
+	incomplete bool
 }
 
-func (e encoder) appendMessage(b []byte, m protoreflect.Message) []byte {
+func newEncoder(v0 bool) *encoder {
+	e := &encoder{v0: v0}
+	e.collect = func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.IsExtension() { // not written, as stout does not
+			e.incomplete = true
+		} else {
+			e.vals[e.base+fd.Index()] = v
+		}
+		return true
+	}
+	return e
+}
+
+func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) []byte {
+	if p.goType != nil {
+		if x := m.Interface(); reflect.TypeOf(x) == p.goType {
+			return e.appendStruct(b, m, reflect.ValueOf(x).Elem(), p)
+		}
+	}
+	b = append(b, '{')
+	base := len(e.vals)
+	e.vals = slices.Grow(e.vals, len(p.fields))[:base+len(p.fields)]
+	e.base = base
+	m.Range(e.collect)
+	first := true
+	for i := range p.fields {
+		f := &p.fields[i]
+		v := e.vals[base+i] // invalid: unset
+		switch f.shape {
+		case shapeList:
+			if !v.IsValid() {
+				b = appendListField(e, b, &first, f, protoreflect.List(nil), 0)
+			} else {
+				l := v.List()
+				b = appendListField(e, b, &first, f, l, l.Len())
+			}
+		case shapeMap:
+			b = e.appendMapField(b, &first, f, v)
+		default:
+			b = e.appendSingular(b, &first, f, v)
+		}
+	}
+	clear(e.vals[base:])
+	e.vals = e.vals[:base]
+	return append(b, '}')
+}
+
+// appendStruct is appendMessage for a message of p's generated Go type,
+// whose fields it reads from s, the struct, with Go's reflection: the
+// protobuf library's Range costs three times as much. Fields it does not
+// know how to read (oneofs, maps) it asks m for (nil: not yet made). The
+// messages in fields of their generated types are written from their
+// structs too.
+func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value, p *jsonPlan) []byte {
+	e.incomplete = e.incomplete || p.extendable // its extensions are not seen here
 	b = append(b, '{')
 	first := true
-	fields := m.Descriptor().Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		var v protoreflect.Value
-		switch {
-		case fd.IsList():
-			if (!m.Has(fd) || !e.anyKnown(fd, m.Get(fd).List())) && !alwaysArrays[fd.FullName()] {
-				continue
+	for i := range p.fields {
+		f := &p.fields[i]
+		if f.goIndex < 0 {
+			if m == nil {
+				m = s.Addr().Interface().(protoreflect.ProtoMessage).ProtoReflect()
 			}
-		case fd.IsMap():
-			if !m.Has(fd) || !e.anyKnownValue(fd, m.Get(fd).Map()) {
-				continue
+			var v protoreflect.Value
+			if m.Has(f.fd) {
+				v = m.Get(f.fd)
 			}
-		case m.Has(fd) && e.known(fd, m.Get(fd)):
-		case emitsDefault(fd):
-			v = fd.Default() // unset, or an undeclared enum number
-		default:
+			switch f.shape {
+			case shapeList:
+				if !v.IsValid() {
+					b = appendListField(e, b, &first, f, protoreflect.List(nil), 0)
+				} else {
+					l := v.List()
+					b = appendListField(e, b, &first, f, l, l.Len())
+				}
+			case shapeMap:
+				b = e.appendMapField(b, &first, f, v)
+			default:
+				b = e.appendSingular(b, &first, f, v)
+			}
 			continue
 		}
-		if !v.IsValid() {
-			v = m.Get(fd) // the default for an unset scalar field
+		rf := s.Field(f.goIndex)
+		if f.shape == shapeList {
+			b = appendListField(e, b, &first, f, goList{rf, f}, rf.Len())
+			continue
 		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendString(b, string(fd.Name()))
-		b = append(b, ':')
+		var v protoreflect.Value
 		switch {
-		case fd.IsList():
-			b = e.appendList(b, fd, v.List())
-		case fd.IsMap():
-			b = e.appendMap(b, fd, v.Map())
+		case f.goDirect && !rf.IsNil():
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = append(b, f.key...)
+			b = e.appendStruct(b, nil, rf.Elem(), f.sub)
+			continue
+		case f.sub != nil:
+			if !rf.IsNil() {
+				v = protoreflect.ValueOfMessage(rf.Interface().(protoreflect.ProtoMessage).ProtoReflect())
+			}
+		case f.goPtr:
+			if !rf.IsNil() {
+				v = goValue(f, rf.Elem())
+			}
+		case f.kind == protoreflect.BytesKind && f.fd.HasPresence():
+			if !rf.IsNil() {
+				v = goValue(f, rf)
+			}
 		default:
-			b = e.appendValue(b, fd, v)
+			if goPresent(f, rf) {
+				v = goValue(f, rf)
+			}
 		}
+		b = e.appendSingular(b, &first, f, v)
 	}
 	return append(b, '}')
 }
 
+// goList is a repeated field of a generated message, read with Go's
+// reflection.
+type goList struct {
+	rv reflect.Value
+	f  *jsonField
+}
+
+func (l goList) Len() int                     { return l.rv.Len() }
+func (l goList) Get(i int) protoreflect.Value { return goValue(l.f, l.rv.Index(i)) }
+
+// goValue converts rv, a Go value of f's values, to a protoreflect.Value.
+func goValue(f *jsonField, rv reflect.Value) protoreflect.Value {
+	switch f.kind {
+	case protoreflect.BoolKind:
+		return protoreflect.ValueOfBool(rv.Bool())
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return protoreflect.ValueOfInt64(rv.Int())
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind,
+		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return protoreflect.ValueOfUint64(rv.Uint())
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return protoreflect.ValueOfFloat64(rv.Float())
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(rv.String())
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes(rv.Bytes())
+	case protoreflect.EnumKind:
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(rv.Int()))
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return protoreflect.ValueOfMessage(rv.Interface().(protoreflect.ProtoMessage).ProtoReflect())
+	}
+	panic(fmt.Sprintf("codec: unknown field kind %v", f.kind))
+}
+
+// goPresent reports whether rv, a field without presence (proto3
+// implicit), is populated, as the protobuf library's Has does.
+func goPresent(f *jsonField, rv reflect.Value) bool {
+	switch rv.Kind() {
+	case reflect.Bool:
+		return rv.Bool()
+	case reflect.Int32, reflect.Int64:
+		return rv.Int() != 0
+	case reflect.Uint32, reflect.Uint64:
+		return rv.Uint() != 0
+	case reflect.Float32, reflect.Float64:
+		return rv.Float() != 0 || math.Signbit(rv.Float())
+	case reflect.String, reflect.Slice:
+		return rv.Len() > 0
+	}
+	panic(fmt.Sprintf("codec: unexpected Go kind %v for %s", rv.Kind(), f.fd.FullName()))
+}
+
+// listValues is what appendListField reads a list from.
+type listValues interface {
+	Len() int
+	Get(i int) protoreflect.Value
+}
+
+// appendListField writes f, a repeated field of n values in l (n == 0:
+// unset), if JSON shows it.
+func appendListField[L listValues](e *encoder, b []byte, first *bool, f *jsonField, l L, n int) []byte {
+	if n == 0 {
+		if !f.always {
+			return b
+		}
+		if !*first {
+			b = append(b, ',')
+		}
+		*first = false
+		b = append(b, f.key...)
+		return append(b, '[', ']')
+	}
+	if f.closed && !f.always && !anyKnown(e, f, l, n) {
+		return b
+	}
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = append(b, f.key...)
+	return appendList(e, b, f, l, n)
+}
+
+func (e *encoder) appendMapField(b []byte, first *bool, f *jsonField, v protoreflect.Value) []byte {
+	if !v.IsValid() {
+		return b
+	}
+	mp := v.Map()
+	if f.closed && !e.anyKnownValue(f, mp) {
+		return b
+	}
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = append(b, f.key...)
+	return e.appendMap(b, f, mp)
+}
+
+// appendSingular writes f, a singular field holding v (invalid: unset),
+// if JSON shows it.
+func (e *encoder) appendSingular(b []byte, first *bool, f *jsonField, v protoreflect.Value) []byte {
+	if v.IsValid() && f.closed {
+		if _, ok := f.enum.name(v.Enum(), e.v0); !ok {
+			v = protoreflect.Value{} // unset for Mesos
+		}
+	}
+	if !v.IsValid() {
+		e.incomplete = e.incomplete || f.required
+		if !f.hasDefault {
+			return b
+		}
+		v = f.def
+	}
+	if !*first {
+		b = append(b, ',')
+	}
+	*first = false
+	b = append(b, f.key...)
+	return e.appendValue(b, f, v)
+}
+
+// known reports whether JSON shows v, a value of f's: false for a number a
+// closed enum does not declare.
+func (e *encoder) known(f *jsonField, v protoreflect.Value) bool {
+	if !f.closed {
+		return true
+	}
+	_, ok := f.enum.name(v.Enum(), e.v0)
+	return ok
+}
+
 // anyKnown reports whether l holds an element JSON shows.
-func (e encoder) anyKnown(fd protoreflect.FieldDescriptor, l protoreflect.List) bool {
-	for i := range l.Len() {
-		if e.known(fd, l.Get(i)) {
+func anyKnown[L listValues](e *encoder, f *jsonField, l L, n int) bool {
+	for i := range n {
+		if e.known(f, l.Get(i)) {
 			return true
 		}
 	}
@@ -137,10 +374,10 @@ func (e encoder) anyKnown(fd protoreflect.FieldDescriptor, l protoreflect.List) 
 }
 
 // anyKnownValue reports whether m holds an entry JSON shows.
-func (e encoder) anyKnownValue(fd protoreflect.FieldDescriptor, m protoreflect.Map) bool {
+func (e *encoder) anyKnownValue(f *jsonField, m protoreflect.Map) bool {
 	found := false
 	m.Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
-		found = e.known(fd.MapValue(), v)
+		found = e.known(f, v)
 		return !found
 	})
 	return found
@@ -158,30 +395,93 @@ func emitsDefault(fd protoreflect.FieldDescriptor) bool {
 	return !opts.GetDeprecated()
 }
 
-func (e encoder) appendList(b []byte, fd protoreflect.FieldDescriptor, l protoreflect.List) []byte {
+func appendList[L listValues](e *encoder, b []byte, f *jsonField, l L, n int) []byte {
 	b = append(b, '[')
+	if f.sub != nil {
+		if e.rope != nil && n >= e.minPar {
+			return e.appendListParallel(b, f, l, n)
+		}
+		if gl, ok := any(l).(goList); ok && f.goDirect {
+			for i := range n {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = e.appendStruct(b, nil, gl.rv.Index(i).Elem(), f.sub)
+			}
+			return append(b, ']')
+		}
+		for i := range n {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = e.appendMessage(b, l.Get(i).Message(), f.sub)
+		}
+		return append(b, ']')
+	}
 	first := true
-	for i := range l.Len() {
-		if !e.known(fd, l.Get(i)) {
+	for i := range n {
+		v := l.Get(i)
+		if !e.known(f, v) {
 			continue
 		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		b = e.appendValue(b, fd, l.Get(i))
+		b = e.appendValue(b, f, v)
 	}
 	return append(b, ']')
 }
 
-func (e encoder) appendMap(b []byte, fd protoreflect.FieldDescriptor, m protoreflect.Map) []byte {
+// appendListParallel writes the elements of l, a list of messages, after
+// b's '[': chunks of them are encoded on several goroutines, each into its
+// own buffer. b and the chunks go to the rope, which MarshalJSON joins into
+// one buffer of the exact size; the list's ']' starts a new buffer.
+func (e *encoder) appendListParallel(b []byte, f *jsonField, l listValues, n int) []byte {
+	chunk := chunkSize(n)
+	bufs := make([][]byte, (n+chunk-1)/chunk)
+	var written, encoded atomic.Int64 // for the capacity of the next buffers
+	var incomplete atomic.Bool
+	parallel(len(bufs), func(c int) {
+		lo, hi := c*chunk, min(n, (c+1)*chunk)
+		size := 1024
+		if k := encoded.Load(); k > 0 {
+			size = int(written.Load()/k)*(hi-lo)*9/8 + 64
+		}
+		w := newEncoder(e.v0)
+		buf := make([]byte, 0, size)
+		gl, direct := l.(goList)
+		direct = direct && f.goDirect
+		for i := lo; i < hi; i++ {
+			if i > 0 {
+				buf = append(buf, ',') // every message is shown
+			}
+			if direct {
+				buf = w.appendStruct(buf, nil, gl.rv.Index(i).Elem(), f.sub)
+			} else {
+				buf = w.appendMessage(buf, l.Get(i).Message(), f.sub)
+			}
+		}
+		if w.incomplete {
+			incomplete.Store(true)
+		}
+		written.Add(int64(len(buf)))
+		encoded.Add(int64(hi - lo))
+		bufs[c] = buf
+	})
+	e.incomplete = e.incomplete || incomplete.Load()
+	*e.rope = append(append(*e.rope, b), bufs...)
+	return append(make([]byte, 0, 4096), ']')
+}
+
+func (e *encoder) appendMap(b []byte, f *jsonField, m protoreflect.Map) []byte {
 	type entry struct {
 		key string
 		val protoreflect.Value
 	}
 	entries := make([]entry, 0, m.Len())
 	m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-		if e.known(fd.MapValue(), v) {
+		if e.known(f, v) {
 			entries = append(entries, entry{k.String(), v})
 		}
 		return true
@@ -194,14 +494,14 @@ func (e encoder) appendMap(b []byte, fd protoreflect.FieldDescriptor, m protoref
 		}
 		b = appendString(b, x.key)
 		b = append(b, ':')
-		b = e.appendValue(b, fd.MapValue(), x.val)
+		b = e.appendValue(b, f, x.val)
 	}
 	return append(b, '}')
 }
 
-// appendValue writes one singular value of fd's kind.
-func (e encoder) appendValue(b []byte, fd protoreflect.FieldDescriptor, v protoreflect.Value) []byte {
-	switch fd.Kind() {
+// appendValue writes one singular value of f's values.
+func (e *encoder) appendValue(b []byte, f *jsonField, v protoreflect.Value) []byte {
+	switch f.kind {
 	case protoreflect.BoolKind:
 		return strconv.AppendBool(b, v.Bool())
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
@@ -221,16 +521,16 @@ func (e encoder) appendValue(b []byte, fd protoreflect.FieldDescriptor, v protor
 		b = base64.StdEncoding.AppendEncode(b, v.Bytes())
 		return append(b, '"')
 	case protoreflect.EnumKind:
-		if name, ok := enumValueName(fd.Enum(), v.Enum(), e.v0); ok {
-			return appendString(b, string(name))
+		if name, ok := f.enum.name(v.Enum(), e.v0); ok {
+			return append(b, name...)
 		}
 		// An open (proto3) enum may hold an undeclared number; closed ones
 		// never get here (see known).
 		return strconv.AppendInt(b, int64(v.Enum()), 10)
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return e.appendMessage(b, v.Message())
+		return e.appendMessage(b, v.Message(), f.sub)
 	}
-	panic(fmt.Sprintf("codec: unknown field kind %v", fd.Kind()))
+	panic(fmt.Sprintf("codec: unknown field kind %v", f.kind))
 }
 
 func appendFloat(b []byte, f float64, bits int) []byte {

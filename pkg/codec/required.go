@@ -3,6 +3,7 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,12 @@ func checkRequired(m protoreflect.Message) error {
 	if complete(m) {
 		return nil // the common case, checked without building any path
 	}
+	return missingRequired(m)
+}
+
+// missingRequired returns the error naming the paths of m's missing
+// required fields, or nil if none is missing.
+func missingRequired(m protoreflect.Message) error {
 	var missing []string
 	walkRequired(m, "", &missing)
 	if len(missing) == 0 {
@@ -103,7 +110,48 @@ func walkField(fd protoreflect.FieldDescriptor, v protoreflect.Value, path strin
 // at 200,000 tasks, or 18,000 agents re-registering, spent more time in a
 // walk over every field than in the protobuf library itself.
 func complete(m protoreflect.Message) bool {
-	return proto.CheckInitialized(m.Interface()) == nil && declared(m)
+	return proto.CheckInitialized(m.Interface()) == nil && declaredFast(m, jsonPlanFor(m.Descriptor()))
+}
+
+// declaredFast is declared for m, a message of p's type: generated
+// messages are read with Go's reflection through p (declaredGo), as the
+// JSON encoder reads them, the others through protoreflect.
+func declaredFast(m protoreflect.Message, p *jsonPlan) bool {
+	if p.declGo {
+		if x := m.Interface(); reflect.TypeOf(x) == p.goType {
+			return declaredGo(reflect.ValueOf(x).Elem(), p)
+		}
+	}
+	return declared(m)
+}
+
+// declaredGo is declared for s, the struct of a message of p's type.
+func declaredGo(s reflect.Value, p *jsonPlan) bool {
+	if !p.declGo {
+		return declared(s.Addr().Interface().(protoreflect.ProtoMessage).ProtoReflect())
+	}
+	for _, i := range p.reqEnums {
+		f := &p.fields[i]
+		if rf := s.Field(f.goIndex); !rf.IsNil() {
+			if _, ok := f.enum.name(protoreflect.EnumNumber(rf.Elem().Int()), false); !ok {
+				return false
+			}
+		}
+	}
+	for _, i := range p.declFields {
+		f := &p.fields[i]
+		rf := s.Field(f.goIndex)
+		if f.shape == shapeList {
+			for j := range rf.Len() {
+				if el := rf.Index(j); !el.IsNil() && !declaredGo(el.Elem(), f.sub) {
+					return false
+				}
+			}
+		} else if !rf.IsNil() && !declaredGo(rf.Elem(), f.sub) {
+			return false
+		}
+	}
+	return true
 }
 
 // declared reports whether no required enum field of m and its

@@ -67,11 +67,7 @@ func EnumNameV0(e protoreflect.Enum) string {
 // declared only in v0 are written with their v0 names instead of being
 // treated as unset.
 func MarshalJSONV0(m proto.Message) ([]byte, error) {
-	rm := m.ProtoReflect()
-	if err := checkRequired(rm); err != nil {
-		return nil, err
-	}
-	return encoder{v0: true}.appendMessage(nil, rm), nil
+	return marshalJSON(m, true, minParallel)
 }
 
 // UnmarshalJSONV0 is [UnmarshalJSON] for documents Mesos writes from its v0
