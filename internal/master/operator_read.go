@@ -59,10 +59,10 @@ func (s *state) viewAgents() func() *masterpb.Response_GetAgents {
 		views = append(views, s.viewAgent(a))
 	}
 	return func() *masterpb.Response_GetAgents {
-		out := &masterpb.Response_GetAgents{}
-		for _, v := range views {
-			out.Agents = append(out.Agents, v.model(func(rs []*mesospb.Resource) []*mesospb.Resource { return rs }))
-		}
+		out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, len(views))}
+		forEachParallel(len(views), func(i int) {
+			out.Agents[i] = views[i].model(func(rs []*mesospb.Resource) []*mesospb.Resource { return rs })
+		})
 		for _, info := range recovered {
 			out.RecoveredAgents = append(out.RecoveredAgents, proto.CloneOf(info))
 		}
@@ -145,9 +145,7 @@ func (s *state) viewFrameworks() func() *masterpb.Response_GetFrameworks {
 		}
 	}
 	return func() *masterpb.Response_GetFrameworks {
-		for _, fin := range finish {
-			fin()
-		}
+		forEachParallel(len(finish), func(i int) { finish[i]() })
 		return out
 	}
 }

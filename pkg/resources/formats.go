@@ -93,7 +93,7 @@ func (rs Resources) ToEndpointFormat() Resources {
 		if r == nil {
 			continue
 		}
-		c := clone(r)
+		c := shallow(r) // downgrade sets fields of c, never edits r's
 		c.Role, c.Reservation = nil, nil
 		downgrade(c)
 		out = append(out, c)

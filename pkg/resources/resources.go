@@ -23,22 +23,8 @@ func clone(r *mesospb.Resource) *mesospb.Resource {
 // Every field of mesospb.Resource must be copied
 // (TestCanonicalCopiesEveryField).
 func canonical(r *mesospb.Resource) *mesospb.Resource {
-	c := &mesospb.Resource{
-		ProviderId:     r.ProviderId,
-		Name:           r.Name,
-		Type:           r.Type,
-		Role:           r.Role,
-		AllocationInfo: r.AllocationInfo,
-		Reservation:    r.Reservation,
-		// Clipped: an append to the copy's list must not write into r's.
-		Reservations: slices.Clip(r.Reservations),
-		Disk:         r.Disk,
-		Revocable:    r.Revocable,
-		Shared:       r.Shared,
-	}
-	if u := r.ProtoReflect().GetUnknown(); len(u) > 0 {
-		c.ProtoReflect().SetUnknown(slices.Clone(u))
-	}
+	c := shallow(r)
+	c.Scalar, c.Ranges, c.Set = nil, nil, nil
 	// The value is the copy's own, normalised.
 	switch {
 	case r.GetType() == mesospb.Value_SCALAR && r.Scalar != nil:
@@ -57,6 +43,34 @@ func canonical(r *mesospb.Resource) *mesospb.Resource {
 		c.Set = &mesospb.Value_Set{Item: uniqueItems(r.Set.Item)}
 	case r.Set != nil:
 		c.Set = proto.CloneOf(r.Set)
+	}
+	return c
+}
+
+// shallow returns a new Resource sharing every field of r (and a copy of
+// its unknown fields): a copy whose fields may be set without touching r,
+// as long as no sub-message is edited in place, which this package never
+// does. Every field of mesospb.Resource must be copied
+// (TestCanonicalCopiesEveryField).
+func shallow(r *mesospb.Resource) *mesospb.Resource {
+	c := &mesospb.Resource{
+		ProviderId:     r.ProviderId,
+		Name:           r.Name,
+		Type:           r.Type,
+		Scalar:         r.Scalar,
+		Ranges:         r.Ranges,
+		Set:            r.Set,
+		Role:           r.Role,
+		AllocationInfo: r.AllocationInfo,
+		Reservation:    r.Reservation,
+		// Clipped: an append to the copy's list must not write into r's.
+		Reservations: slices.Clip(r.Reservations),
+		Disk:         r.Disk,
+		Revocable:    r.Revocable,
+		Shared:       r.Shared,
+	}
+	if u := r.ProtoReflect().GetUnknown(); len(u) > 0 {
+		c.ProtoReflect().SetUnknown(slices.Clone(u))
 	}
 	return c
 }
