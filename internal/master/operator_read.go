@@ -259,8 +259,9 @@ func (s *state) viewTasks() func() *masterpb.Response_GetTasks {
 		if s.view == nil {
 			ts = make([]*mesospb.Task, 0, len(f.tasks))
 			for _, t := range f.tasks {
-				ts = append(ts, snapshotTask(t))
+				ts = append(ts, t)
 			}
+			ts = snapshotTasks(ts)
 		} else {
 			ts = snapshotTasks(s.visibleTasks(f, sortedTasks(f.tasks)))
 		}

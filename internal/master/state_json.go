@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -351,26 +352,59 @@ func (s *state) frameworksJSON(id string, selected bool) ([]object, []object) {
 // frameworkResources are what the framework uses (non-terminal,
 // reachable tasks and executors) and is offered, unsummed, for legacyMap.
 func frameworkResources(f *framework) (used, offered []*mesospb.Resource) {
+	tasks := make([]*mesospb.Task, 0, len(f.tasks))
 	for _, t := range f.tasks {
+		tasks = append(tasks, t)
+	}
+	return tasksUsed(tasks, frameworkExecutorResources(f)), frameworkOffered(f)
+}
+
+// tasksUsed is what the non-terminal, reachable tasks of ts use, then
+// execs, unsummed.
+func tasksUsed(ts []*mesospb.Task, execs []*mesospb.Resource) []*mesospb.Resource {
+	n := len(execs)
+	for _, t := range ts {
+		n += len(t.GetResources())
+	}
+	used := make([]*mesospb.Resource, 0, n)
+	for _, t := range ts {
 		if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
 			used = append(used, t.GetResources()...)
 		}
 	}
+	return append(used, execs...)
+}
+
+// frameworkExecutorResources is what f's executors use, unsummed.
+func frameworkExecutorResources(f *framework) []*mesospb.Resource {
+	var used []*mesospb.Resource
 	for _, execs := range f.executors {
 		for _, e := range execs {
 			used = append(used, e.GetResources()...)
 		}
 	}
+	return used
+}
+
+// frameworkOffered is what f is offered, unsummed.
+func frameworkOffered(f *framework) []*mesospb.Resource {
+	var offered []*mesospb.Resource
 	for _, o := range f.offers {
 		offered = append(offered, o.resources...)
 	}
-	return used, offered
+	return offered
 }
 
 // frameworkSummaryJSON is Mesos's json(Summary<Framework>) writer. HTTP
 // frameworks have no pid, so it is never written.
 func (s *state) frameworkSummaryJSON(f *framework) object {
 	used, offered := frameworkResources(f)
+	return s.frameworkSummaryOf(f, func() []*mesospb.Resource { return used }, offered)
+}
+
+// frameworkSummaryOf is frameworkSummaryJSON with the framework's used
+// resources given by used, called off the loop (at most once).
+func (s *state) frameworkSummaryOf(f *framework, used func() []*mesospb.Resource, offered []*mesospb.Resource) object {
 	caps := []string{}
 	for _, c := range f.info.GetCapabilities() {
 		caps = append(caps, c.GetType().String())
@@ -378,7 +412,7 @@ func (s *state) frameworkSummaryJSON(f *framework) object {
 	return object{
 		"id":                f.id,
 		"name":              f.info.GetName(),
-		"used_resources":    deferred(func() any { return legacyMap(used) }),
+		"used_resources":    deferred(func() any { return legacyMap(used()) }),
 		"offered_resources": deferred(func() any { return legacyMap(offered) }),
 		"capabilities":      caps,
 		"hostname":          f.info.GetHostname(),
@@ -391,7 +425,6 @@ func (s *state) frameworkSummaryJSON(f *framework) object {
 
 // frameworkJSON is Mesos's FullFrameworkWriter.
 func (s *state) frameworkJSON(f *framework) object {
-	used, offered := frameworkResources(f)
 	// Snapshots of the tasks, written off the loop (sorted by ID there).
 	var live []*mesospb.Task
 	if s.view == nil {
@@ -403,6 +436,18 @@ func (s *state) frameworkJSON(f *framework) object {
 		live = s.visibleTasks(f, sortedTasks(f.tasks))
 	}
 	tasks := taskList{tasks: snapshotTasks(live), sort: true}
+	// What the framework uses is summed off the loop: from the snapshots
+	// when they are all its tasks, else (a filtered view) from the lists
+	// taken here.
+	var used func() []*mesospb.Resource
+	offered := frameworkOffered(f)
+	if s.view == nil {
+		snaps, execs := tasks.tasks, frameworkExecutorResources(f)
+		used = sync.OnceValue(func() []*mesospb.Resource { return tasksUsed(snaps, execs) })
+	} else {
+		u, _ := frameworkResources(f)
+		used = func() []*mesospb.Resource { return u }
+	}
 	completed := taskList{tasks: snapshotTasks(s.visibleTasks(f, f.completedTasks))}
 	unreachable := taskList{tasks: snapshotTasks(s.visibleTasks(f, f.unreachableTasks))}
 	offers := []object{}
@@ -423,13 +468,13 @@ func (s *state) frameworkJSON(f *framework) object {
 			}
 		}
 	}
-	o := s.frameworkSummaryJSON(f)
+	o := s.frameworkSummaryOf(f, used, offered)
 	o["user"] = f.info.GetUser()
 	o["failover_timeout"] = f.info.GetFailoverTimeout()
 	o["checkpoint"] = f.info.GetCheckpoint()
 	o["registered_time"] = zeroSecs(f.registeredTime)
 	o["unregistered_time"] = zeroSecs(f.unregisteredTime)
-	o["resources"] = deferred(func() any { return legacyMap(slices.Concat(used, offered)) })
+	o["resources"] = deferred(func() any { return legacyMap(slices.Concat(used(), offered)) })
 	o["tasks"] = tasks
 	o["unreachable_tasks"] = unreachable
 	o["completed_tasks"] = completed

@@ -58,6 +58,7 @@ func parallel(n int, do func(c int)) {
 				return
 			}
 			do(c)
+			runtime.Gosched() // see chunkSize
 		}
 	}
 	var wg sync.WaitGroup
@@ -72,10 +73,12 @@ func parallel(n int, do func(c int)) {
 }
 
 // chunkSize is how many of n elements one call of parallel's handles:
-// small enough that the goroutines finish together, large enough that
-// each has work.
+// small enough that the goroutines finish together, and that a chunk
+// takes a millisecond or two (parallel yields the processor between
+// chunks, so that the master's loop and its other requests are not kept
+// waiting behind a 100 MB answer), large enough that each has work.
 func chunkSize(n int) int {
-	return max(64, n/(8*runtime.GOMAXPROCS(0)))
+	return max(64, min(512, n/(8*runtime.GOMAXPROCS(0))))
 }
 
 // join concatenates segs into one buffer of the exact size.
