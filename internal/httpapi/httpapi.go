@@ -231,15 +231,23 @@ func Accept(r *http.Request) (codec.MediaType, error) {
 // WriteMessage writes m encoded as mt with the given status. If m cannot be
 // encoded it writes a 500 instead and returns the encoding error.
 func WriteMessage(w http.ResponseWriter, status int, mt codec.MediaType, m proto.Message) error {
-	body, err := codec.Marshal(mt, m)
+	pieces, err := codec.MarshalPieces(mt, m)
 	if err != nil {
 		WriteError(w, err)
 		return err
 	}
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
 	h := w.Header()
 	h.Set("Content-Type", string(mt))
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(status)
-	_, err = w.Write(body)
-	return err
+	for _, p := range pieces {
+		if _, err := w.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -45,6 +45,19 @@ func MarshalJSON(m proto.Message) ([]byte, error) {
 // marshalJSON is MarshalJSON (MarshalJSONV0 with v0), encoding lists of at
 // least minPar messages in parallel.
 func marshalJSON(m proto.Message, v0 bool, minPar int) ([]byte, error) {
+	pieces, err := marshalJSONPieces(m, v0, minPar)
+	if err != nil {
+		return nil, err
+	}
+	if len(pieces) == 1 {
+		return pieces[0], nil
+	}
+	return join(pieces), nil
+}
+
+// marshalJSONPieces is marshalJSON cut in pieces (their concatenation), as
+// the parallel encoders leave them.
+func marshalJSONPieces(m proto.Message, v0 bool, minPar int) ([][]byte, error) {
 	rm := m.ProtoReflect()
 	e := newEncoder(v0)
 	var rope [][]byte
@@ -57,10 +70,7 @@ func marshalJSON(m proto.Message, v0 bool, minPar int) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if len(rope) == 0 {
-		return b, nil
-	}
-	return join(append(rope, b)), nil
+	return append(rope, b), nil
 }
 
 // alwaysArrays are the repeated fields Mesos writes as [] when empty: the

@@ -691,3 +691,37 @@ func TestMarshalOneProc(t *testing.T) {
 	checkJSONEquivalent(t, m)
 	checkProtobufEquivalent(t, m)
 }
+
+// TestMarshalPieces: the pieces of a big answer are Marshal's bytes, cut.
+func TestMarshalPieces(t *testing.T) {
+	m := syntheticGetState(3000)
+	for _, mt := range []MediaType{JSON, Protobuf} {
+		want, err := Marshal(mt, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pieces, err := MarshalPieces(mt, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mt == JSON && runtime.GOMAXPROCS(0) > 1 && len(pieces) < 2 {
+			t.Errorf("%s: one piece for 3,000 tasks: not encoded in parallel", mt)
+		}
+		got := bytes.Join(pieces, nil)
+		if mt == Protobuf {
+			// Protobuf writes map entries in no fixed order: compare
+			// what the bytes decode to.
+			back := &masterpb.Response{}
+			if err := proto.Unmarshal(got, back); err != nil || !proto.Equal(back, m) {
+				t.Errorf("%s: the pieces joined do not decode to the message (%v)", mt, err)
+			}
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: the pieces joined differ from Marshal's bytes (%d and %d bytes)", mt, len(got), len(want))
+		}
+	}
+	if _, err := MarshalPieces(MediaType("text/plain"), m); err == nil {
+		t.Error("MarshalPieces of text/plain succeeded")
+	}
+}
