@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -162,6 +163,35 @@ func (m *masterProc) waitMetric(ctx context.Context, name string, want float64, 
 func (m *masterProc) memory() (rss, hwm int64, err error) {
 	st, err := procstat.Read(m.cmd.Process.Pid)
 	return st.RSS, st.PeakRSS, err
+}
+
+// cpuProfile writes a CPU profile of the master, taken for d from now, to
+// path (the master runs with --enable_pprof).
+func (m *masterProc) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.addr, int(d.Seconds()+0.5))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // cpu is the CPU time the master process has used.
