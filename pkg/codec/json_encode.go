@@ -148,24 +148,27 @@ func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) [
 	first := true
 	for i := range p.fields {
 		f := &p.fields[i]
-		v := e.vals[base+i] // invalid: unset
-		switch f.shape {
-		case shapeList:
-			if !v.IsValid() {
-				b = appendListField(e, b, &first, f, protoreflect.List(nil), 0)
-			} else {
-				l := v.List()
-				b = appendListField(e, b, &first, f, l, l.Len())
-			}
-		case shapeMap:
-			b = e.appendMapField(b, &first, f, v)
-		default:
-			b = e.appendSingular(b, &first, f, v)
-		}
+		b = e.appendFieldValue(b, &first, f, e.vals[base+i]) // invalid: unset
 	}
 	clear(e.vals[base:])
 	e.vals = e.vals[:base]
 	return append(b, '}')
+}
+
+// appendFieldValue writes field f holding v (invalid: unset), read
+// through protoreflect.
+func (e *encoder) appendFieldValue(b []byte, first *bool, f *jsonField, v protoreflect.Value) []byte {
+	switch f.shape {
+	case shapeList:
+		if !v.IsValid() {
+			return appendListField(e, b, first, f, protoreflect.List(nil), 0)
+		}
+		l := v.List()
+		return appendListField(e, b, first, f, l, l.Len())
+	case shapeMap:
+		return e.appendMapField(b, first, f, v)
+	}
+	return e.appendSingular(b, first, f, v)
 }
 
 // appendStruct is appendMessage for a message of p's generated Go type,
@@ -188,19 +191,7 @@ func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value
 			if m.Has(f.fd) {
 				v = m.Get(f.fd)
 			}
-			switch f.shape {
-			case shapeList:
-				if !v.IsValid() {
-					b = appendListField(e, b, &first, f, protoreflect.List(nil), 0)
-				} else {
-					l := v.List()
-					b = appendListField(e, b, &first, f, l, l.Len())
-				}
-			case shapeMap:
-				b = e.appendMapField(b, &first, f, v)
-			default:
-				b = e.appendSingular(b, &first, f, v)
-			}
+			b = e.appendFieldValue(b, &first, f, v)
 			continue
 		}
 		rf := s.Field(f.goIndex)

@@ -126,19 +126,23 @@ func holdsBigList(m protoreflect.Message, p *jsonPlan, minPar, depth int) bool {
 		}
 	}
 	for _, i := range p.messageFields {
-		f := &p.fields[i]
-		if !m.Has(f.fd) {
-			continue
-		}
-		if f.shape == shapeList {
-			if m.Get(f.fd).List().Len() >= minPar {
-				return true
-			}
-		} else if depth < maxSplitDepth && holdsBigList(m.Get(f.fd).Message(), f.sub, minPar, depth+1) {
+		if fieldHoldsBigList(m, &p.fields[i], minPar, depth) {
 			return true
 		}
 	}
 	return false
+}
+
+// fieldHoldsBigList is holdsBigList's look at one message field f of m,
+// through protoreflect.
+func fieldHoldsBigList(m protoreflect.Message, f *jsonField, minPar, depth int) bool {
+	if !m.Has(f.fd) {
+		return false
+	}
+	if f.shape == shapeList {
+		return m.Get(f.fd).List().Len() >= minPar
+	}
+	return depth < maxSplitDepth && holdsBigList(m.Get(f.fd).Message(), f.sub, minPar, depth+1)
 }
 
 // holdsBigListGo is holdsBigList on s, the struct of a generated message.
@@ -146,15 +150,7 @@ func holdsBigListGo(s reflect.Value, p *jsonPlan, minPar, depth int) bool {
 	for _, i := range p.messageFields {
 		f := &p.fields[i]
 		if f.goIndex < 0 {
-			m := s.Addr().Interface().(protoreflect.ProtoMessage).ProtoReflect()
-			if !m.Has(f.fd) {
-				continue
-			}
-			if f.shape == shapeList {
-				if m.Get(f.fd).List().Len() >= minPar {
-					return true
-				}
-			} else if depth < maxSplitDepth && holdsBigList(m.Get(f.fd).Message(), f.sub, minPar, depth+1) {
+			if fieldHoldsBigList(s.Addr().Interface().(protoreflect.ProtoMessage).ProtoReflect(), f, minPar, depth) {
 				return true
 			}
 			continue
