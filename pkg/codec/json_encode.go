@@ -136,7 +136,9 @@ func newEncoder(v0 bool) *encoder {
 
 func (e *encoder) appendMessage(b []byte, m protoreflect.Message, p *jsonPlan) []byte {
 	if p.goType != nil {
-		if x := m.Interface(); reflect.TypeOf(x) == p.goType {
+		// A nil message (a typed nil pointer) is read through
+		// protoreflect, as an empty one.
+		if x := m.Interface(); reflect.TypeOf(x) == p.goType && !reflect.ValueOf(x).IsNil() {
 			return e.appendStruct(b, m, reflect.ValueOf(x).Elem(), p)
 		}
 	}
@@ -229,6 +231,17 @@ func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value
 		b = e.appendSingular(b, &first, f, v)
 	}
 	return append(b, '}')
+}
+
+// appendListElem writes element i of gl, a list of messages of f's
+// generated type, from its struct; a nil element (which the protobuf
+// library refuses to marshal) through protoreflect, as before.
+func (e *encoder) appendListElem(b []byte, gl goList, i int, f *jsonField) []byte {
+	rv := gl.rv.Index(i)
+	if rv.IsNil() {
+		return e.appendMessage(b, gl.Get(i).Message(), f.sub)
+	}
+	return e.appendStruct(b, nil, rv.Elem(), f.sub)
 }
 
 // goList is a repeated field of a generated message, read with Go's
@@ -407,7 +420,7 @@ func appendList[L listValues](e *encoder, b []byte, f *jsonField, l L, n int) []
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = e.appendStruct(b, nil, gl.rv.Index(i).Elem(), f.sub)
+				b = e.appendListElem(b, gl, i, f)
 			}
 			return append(b, ']')
 		}
@@ -458,7 +471,7 @@ func (e *encoder) appendListParallel(b []byte, f *jsonField, l listValues, n int
 				buf = append(buf, ',') // every message is shown
 			}
 			if direct {
-				buf = w.appendStruct(buf, nil, gl.rv.Index(i).Elem(), f.sub)
+				buf = w.appendListElem(buf, gl, i, f)
 			} else {
 				buf = w.appendMessage(buf, l.Get(i).Message(), f.sub)
 			}

@@ -725,3 +725,25 @@ func TestMarshalPieces(t *testing.T) {
 		t.Error("MarshalPieces of text/plain succeeded")
 	}
 }
+
+// TestMarshalNilMessages: a typed nil message, at the top or as a list's
+// element, is written as the old encoder wrote it (an empty message, its
+// defaults), never a panic. `meso weights get --json` marshalled a nil
+// *Response_GetWeights.
+func TestMarshalNilMessages(t *testing.T) {
+	for _, m := range []proto.Message{
+		(*masterpb.Response_GetWeights)(nil),
+		(*mesospb.CommandInfo)(nil), // has a field with a default (shell)
+		&masterpb.Response_GetWeights{WeightInfos: []*mesospb.WeightInfo{nil, {Role: proto.String("r")}}},
+		&mesospb.Labels{Labels: make([]*mesospb.Label, 600)}, // the parallel encoder's size
+	} {
+		want, wantErr := oldMarshalJSON(m, false)
+		got, err := MarshalJSON(m)
+		if (err == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+			t.Errorf("MarshalJSON(%T) = %s, %v; the old encoder: %s, %v", m, got, err, want, wantErr)
+		}
+		if _, err := Marshal(Protobuf, m); err != nil && wantErr == nil {
+			t.Logf("Marshal(protobuf, %T): %v", m, err)
+		}
+	}
+}

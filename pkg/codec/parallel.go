@@ -121,7 +121,7 @@ type splitPart struct {
 // messages little.
 func holdsBigList(m protoreflect.Message, p *jsonPlan, minPar, depth int) bool {
 	if p.goType != nil {
-		if x := m.Interface(); reflect.TypeOf(x) == p.goType {
+		if x := m.Interface(); reflect.TypeOf(x) == p.goType && !reflect.ValueOf(x).IsNil() {
 			return holdsBigListGo(reflect.ValueOf(x).Elem(), p, minPar, depth)
 		}
 	}

@@ -118,7 +118,7 @@ func complete(m protoreflect.Message) bool {
 // JSON encoder reads them, the others through protoreflect.
 func declaredFast(m protoreflect.Message, p *jsonPlan) bool {
 	if p.declGo {
-		if x := m.Interface(); reflect.TypeOf(x) == p.goType {
+		if x := m.Interface(); reflect.TypeOf(x) == p.goType && !reflect.ValueOf(x).IsNil() {
 			return declaredGo(reflect.ValueOf(x).Elem(), p)
 		}
 	}
