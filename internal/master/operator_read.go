@@ -12,7 +12,6 @@ import (
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/verbosity"
-	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // The read calls of the v1 operator API — GET_STATE, GET_AGENTS,
@@ -38,6 +37,14 @@ func (s *state) getAgents() *masterpb.Response_GetAgents {
 // function that builds the answer from it, which may run off the loop.
 // Reads filtered by authorization are built on the loop.
 func (s *state) viewAgents() func() *masterpb.Response_GetAgents {
+	return s.viewAgentsWith(nil)
+}
+
+// viewAgentsWith is viewAgents; when tasks is set (and the view is not
+// filtered), the agents' used resources are summed off the loop from
+// tasks(), every framework's live task snapshots, rather than read from
+// each agent's tasks on the loop.
+func (s *state) viewAgentsWith(tasks func() [][]*mesospb.Task) func() *masterpb.Response_GetAgents {
 	var recovered []*mesospb.AgentInfo
 	for _, id := range sortedKeys(s.recovered) {
 		recovered = append(recovered, s.recovered[id]) // replaced, never edited
@@ -56,9 +63,19 @@ func (s *state) viewAgents() func() *masterpb.Response_GetAgents {
 	}
 	var views []*agentView
 	for _, a := range s.sortedAgents() {
-		views = append(views, s.viewAgent(a))
+		if tasks != nil {
+			views = append(views, s.viewAgentOnly(a))
+		} else {
+			views = append(views, s.viewAgent(a))
+		}
 	}
 	return func() *masterpb.Response_GetAgents {
+		if tasks != nil {
+			used := usedByAgent(tasks())
+			for _, v := range views {
+				v.usedByTask = used[v.id]
+			}
+		}
 		out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, len(views))}
 		forEachParallel(len(views), func(i int) {
 			out.Agents[i] = views[i].model(func(rs []*mesospb.Resource) []*mesospb.Resource { return rs })
@@ -128,20 +145,40 @@ func (s *state) getFrameworks() *masterpb.Response_GetFrameworks {
 // viewFrameworks takes getFrameworks's answer on the loop but for the
 // sums of resources, which the function it returns adds off the loop.
 func (s *state) viewFrameworks() func() *masterpb.Response_GetFrameworks {
+	return s.viewFrameworksWith(nil)
+}
+
+// viewFrameworksWith is viewFrameworks; when live is set (every
+// framework's live task snapshots, in allFrameworks's order, with no view
+// filter) the frameworks' used resources are summed off the loop from it
+// rather than read from their tasks on the loop.
+func (s *state) viewFrameworksWith(live [][]*mesospb.Task) func() *masterpb.Response_GetFrameworks {
 	out := &masterpb.Response_GetFrameworks{}
 	var finish []func()
+	i := 0 // f's index in allFrameworks
+	model := func(f *framework) (*masterpb.Response_GetFrameworks_Framework, func()) {
+		defer func() { i++ }()
+		if live != nil && s.view == nil {
+			return frameworkModelFrom(f, live[i])
+		}
+		return frameworkModel(f)
+	}
 	for _, f := range s.sortedFrameworks() {
 		if s.view.framework(f) {
-			m, fin := frameworkModel(f)
+			m, fin := model(f)
 			out.Frameworks = append(out.Frameworks, m)
 			finish = append(finish, fin)
+		} else {
+			i++
 		}
 	}
 	for _, f := range s.completedFrameworks {
 		if s.view.framework(f) {
-			m, fin := frameworkModel(f)
+			m, fin := model(f)
 			out.CompletedFrameworks = append(out.CompletedFrameworks, m)
 			finish = append(finish, fin)
+		} else {
+			i++
 		}
 	}
 	return func() *masterpb.Response_GetFrameworks {
@@ -160,10 +197,30 @@ func frameworkModel(f *framework) (m *masterpb.Response_GetFrameworks_Framework,
 	// finish: off the loop.
 	byTask := make([]keyedResources, 0, len(f.tasks))
 	for id, t := range f.tasks {
-		if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+		if usesResources(t) {
 			byTask = append(byTask, keyedResources{id: id, rs: t.GetResources()})
 		}
 	}
+	return frameworkModelUsing(f, func() []keyedResources { return byTask })
+}
+
+// frameworkModelFrom is frameworkModel with the tasks' resources read off
+// the loop from snaps, snapshots of all of f's live tasks.
+func frameworkModelFrom(f *framework, snaps []*mesospb.Task) (*masterpb.Response_GetFrameworks_Framework, func()) {
+	return frameworkModelUsing(f, func() []keyedResources {
+		byTask := make([]keyedResources, 0, len(snaps))
+		for _, t := range snaps {
+			if usesResources(t) {
+				byTask = append(byTask, keyedResources{id: t.GetTaskId().GetValue(), rs: t.GetResources()})
+			}
+		}
+		return byTask
+	})
+}
+
+// frameworkModelUsing is frameworkModel with its tasks' resources given by
+// byTask, called by finish, off the loop.
+func frameworkModelUsing(f *framework, tasksUsed func() []keyedResources) (m *masterpb.Response_GetFrameworks_Framework, finish func()) {
 	var execUsed, offeredList []*mesospb.Resource
 	for _, agentID := range sortedKeys(f.executors) {
 		for _, eid := range sortedKeys(f.executors[agentID]) {
@@ -193,6 +250,7 @@ func frameworkModel(f *framework) (m *masterpb.Response_GetFrameworks_Framework,
 	}
 	return m, func() {
 		// Summed once (sumRes), not task by task; endpointFormat copies.
+		byTask := tasksUsed()
 		slices.SortFunc(byTask, compareKeyed)
 		var usedList []*mesospb.Resource
 		for _, k := range byTask {
@@ -252,7 +310,13 @@ func (s *state) getTasks() *masterpb.Response_GetTasks {
 // order, which may run off the loop: sorting 200,000 tasks on the loop
 // was most of what GET_STATE left there.
 func (s *state) viewTasks() func() *masterpb.Response_GetTasks {
-	var live [][]*mesospb.Task // each framework's, to be sorted by ID
+	build, _ := s.viewTasksLive()
+	return build
+}
+
+// viewTasksLive is viewTasks, and also returns every framework's live
+// task snapshots (before build sorts them), for GET_STATE's agents.
+func (s *state) viewTasksLive() (build func() *masterpb.Response_GetTasks, live [][]*mesospb.Task) {
 	out := &masterpb.Response_GetTasks{}
 	for _, f := range s.allFrameworks() {
 		var ts []*mesospb.Task
@@ -281,7 +345,7 @@ func (s *state) viewTasks() func() *masterpb.Response_GetTasks {
 			out.Tasks = append(out.Tasks, ts...)
 		}
 		return out
-	}
+	}, live
 }
 
 // getState is _getState: tasks, executors, frameworks and agents.
@@ -293,8 +357,18 @@ func (s *state) getState() *masterpb.Response_GetState {
 // the function that builds it from them, off the loop: at 20,000 agents
 // and 200,000 tasks, building it on the loop stalled every other call.
 func (s *state) viewState() func() *masterpb.Response_GetState {
-	tasks, executors := s.viewTasks(), s.getExecutors()
-	frameworks, agents := s.viewFrameworks(), s.viewAgents()
+	tasks, live := s.viewTasksLive()
+	executors := s.getExecutors()
+	var frameworks func() *masterpb.Response_GetFrameworks
+	var agents func() *masterpb.Response_GetAgents
+	if s.view == nil {
+		frameworks = s.viewFrameworksWith(live)
+		// The agents' used resources come from the same snapshots, off
+		// the loop (in any order: used() sorts them by ID).
+		agents = s.viewAgentsWith(func() [][]*mesospb.Task { return live })
+	} else {
+		frameworks, agents = s.viewFrameworks(), s.viewAgents()
+	}
 	return func() *masterpb.Response_GetState {
 		return &masterpb.Response_GetState{
 			GetTasks:      tasks(),

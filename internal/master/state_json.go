@@ -136,14 +136,39 @@ func (s *state) stateJSON(*http.Request) any {
 	}
 	// The loop takes a snapshot of each agent and task; the encoder builds
 	// and writes their objects off the loop (jsonenc.go).
+	// Unfiltered, the agents' used resources are summed off the loop from
+	// the frameworks' task snapshots (usedByAgent) rather than read from
+	// each agent's tasks on it.
+	var usedByTask func() map[string][]keyedResources
 	slaves := []any{}
 	for _, a := range s.sortedAgents() {
-		v := s.viewAgent(a)
-		slaves = append(slaves, deferred(func() any { return v.object() }))
+		var v *agentView
+		if s.view == nil {
+			v = s.viewAgentOnly(a)
+		} else {
+			v = s.viewAgent(a)
+		}
+		slaves = append(slaves, deferred(func() any {
+			if usedByTask != nil {
+				v.usedByTask = usedByTask()[v.id]
+			}
+			return v.object()
+		}))
 	}
 	o["slaves"] = slaves
 	o["recovered_slaves"] = s.recoveredSlavesJSON()
 	fws, completed := s.frameworksJSON("", false)
+	if s.view == nil {
+		// Copies of the lists: the encoder sorts each framework's as it
+		// writes it, maybe while an agent's object reads them.
+		var lists [][]*mesospb.Task
+		for _, f := range slices.Concat(fws, completed) {
+			if l, ok := f["tasks"].(taskList); ok {
+				lists = append(lists, slices.Clone(l.tasks))
+			}
+		}
+		usedByTask = sync.OnceValue(func() map[string][]keyedResources { return usedByAgent(lists) })
+	}
 	o["frameworks"] = fws
 	o["completed_frameworks"] = completed
 	o["orphan_tasks"] = []object{}
@@ -209,12 +234,7 @@ func compareKeyed(a, b keyedResources) int {
 
 // viewAgent takes the snapshot of a for agentView's writers.
 func (s *state) viewAgent(a *agent) *agentView {
-	v := &agentView{
-		id: a.id, pid: a.pid, version: a.version, info: a.info,
-		registered: a.registeredTime, reregistered: a.reregisteredTime,
-		total: a.total, active: a.active, deactivated: s.deactivated[a.id],
-		capabilities: a.capabilities,
-	}
+	v := s.viewAgentOnly(a)
 	// Sized up front: this runs for every agent of every /state and
 	// GET_STATE, on the loop.
 	n := 0
@@ -224,10 +244,45 @@ func (s *state) viewAgent(a *agent) *agentView {
 	v.usedByTask = make([]keyedResources, 0, n)
 	for fid, byTask := range a.tasks {
 		for tid, t := range byTask {
-			if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+			if usesResources(t) {
 				v.usedByTask = append(v.usedByTask, keyedResources{fid, tid, t.GetResources()})
 			}
 		}
+	}
+	return v
+}
+
+// usesResources reports whether t counts in its agent's and its
+// framework's used resources: non-terminal and reachable.
+func usesResources(t *mesospb.Task) bool {
+	return !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE
+}
+
+// usedByAgent groups what the tasks of snapshots (every framework's live
+// tasks) use by agent, for viewAgentOnly's views: the same as viewAgent
+// reads from each agent's tasks on the loop, found off it.
+func usedByAgent(snapshots [][]*mesospb.Task) map[string][]keyedResources {
+	out := map[string][]keyedResources{}
+	for _, ts := range snapshots {
+		for _, t := range ts {
+			if usesResources(t) {
+				id := t.GetAgentId().GetValue()
+				out[id] = append(out[id], keyedResources{t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue(), t.GetResources()})
+			}
+		}
+	}
+	return out
+}
+
+// viewAgentOnly is viewAgent without the agent's tasks (usedByTask is
+// nil): GET_STATE, which snapshots every task anyway, fills it off the
+// loop (usedByAgent).
+func (s *state) viewAgentOnly(a *agent) *agentView {
+	v := &agentView{
+		id: a.id, pid: a.pid, version: a.version, info: a.info,
+		registered: a.registeredTime, reregistered: a.reregisteredTime,
+		total: a.total, active: a.active, deactivated: s.deactivated[a.id],
+		capabilities: a.capabilities,
 	}
 	for fid, execs := range a.executors {
 		for eid, e := range execs {

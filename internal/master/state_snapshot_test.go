@@ -243,3 +243,121 @@ func TestReadsWhileTasksChange(t *testing.T) {
 		agent.statusUpdate(sched.id, "e", states[(i+1)%2], uuid)
 	}
 }
+
+// TestGetStateAgentsFromSnapshots: GET_STATE's agents, whose used
+// resources are summed off the loop from the task snapshots, are
+// GET_AGENTS's, which reads them from each agent's tasks on the loop, with
+// tasks in every kind of state (live, terminal but not acknowledged,
+// unreachable) and agents without tasks.
+func TestGetStateAgentsFromSnapshots(t *testing.T) {
+	m := scaleMaster(t, 30)
+	s := m.st
+	i := 0
+	for _, f := range s.frameworks {
+		for _, task := range f.tasks {
+			switch i % 4 {
+			case 1:
+				task.State = mesospb.TaskState_TASK_FINISHED.Enum()
+			case 2:
+				task.State = mesospb.TaskState_TASK_UNREACHABLE.Enum()
+			}
+			i++
+		}
+	}
+	if i == 0 {
+		t.Fatal("no tasks")
+	}
+	want := s.viewAgents()()
+	got := s.viewState()().GetGetAgents()
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("GET_STATE's agents differ from GET_AGENTS's (-GET_AGENTS +GET_STATE):\n%s", diff)
+	}
+	used := 0
+	for _, a := range got.GetAgents() {
+		used += len(a.GetAllocatedResources())
+	}
+	if used == 0 {
+		t.Error("no agent uses anything: the test compares nothing")
+	}
+}
+
+// TestGetStateFrameworksFromSnapshots is TestGetStateAgentsFromSnapshots
+// for the frameworks' used resources.
+func TestGetStateFrameworksFromSnapshots(t *testing.T) {
+	m := scaleMaster(t, 30)
+	s := m.st
+	i := 0
+	for _, f := range s.frameworks {
+		for _, task := range f.tasks {
+			switch i % 3 {
+			case 1:
+				task.State = mesospb.TaskState_TASK_KILLED.Enum()
+			case 2:
+				task.State = mesospb.TaskState_TASK_UNREACHABLE.Enum()
+			}
+			i++
+		}
+	}
+	want := s.viewFrameworks()()
+	got := s.viewState()().GetGetFrameworks()
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("GET_STATE's frameworks differ from GET_FRAMEWORKS's (-GET_FRAMEWORKS +GET_STATE):\n%s", diff)
+	}
+	used := 0
+	for _, f := range got.GetFrameworks() {
+		used += len(f.GetAllocatedResources())
+	}
+	if used == 0 {
+		t.Error("no framework uses anything: the test compares nothing")
+	}
+}
+
+// TestStateAgentsUsedFromSnapshots: /state's agents' used resources,
+// summed off the loop from the frameworks' task snapshots, are what each
+// agent's tasks on the loop give.
+func TestStateAgentsUsedFromSnapshots(t *testing.T) {
+	m := scaleMaster(t, 30)
+	s := m.st
+	i := 0
+	for _, f := range s.frameworks {
+		for _, task := range f.tasks {
+			switch i % 3 {
+			case 1:
+				task.State = mesospb.TaskState_TASK_FAILED.Enum()
+			case 2:
+				task.State = mesospb.TaskState_TASK_UNREACHABLE.Enum()
+			}
+			i++
+		}
+	}
+	var model any
+	s.viewing(nil, func() { model = s.stateJSON(nil) })
+	var got struct {
+		Slaves []struct {
+			ID   string         `json:"id"`
+			Used map[string]any `json:"used_resources"`
+		} `json:"slaves"`
+	}
+	if err := json.Unmarshal(bytes.Join(encodeModel(model, 4, 0), nil), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Slaves) != 30 {
+		t.Fatalf("%d agents in /state, want 30", len(got.Slaves))
+	}
+	nonZero := 0
+	for _, a := range got.Slaves {
+		var want map[string]any
+		if err := json.Unmarshal(appendJSON(nil, legacyMap(s.viewAgent(s.agents[a.ID]).used())), &want); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, a.Used); diff != "" {
+			t.Errorf("agent %s: used_resources (-from its tasks +in /state):\n%s", a.ID, diff)
+		}
+		if a.Used["cpus"] != 0.0 {
+			nonZero++
+		}
+	}
+	if nonZero == 0 {
+		t.Error("no agent uses anything: the test compares nothing")
+	}
+}
