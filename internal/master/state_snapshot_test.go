@@ -250,23 +250,7 @@ func TestReadsWhileTasksChange(t *testing.T) {
 // tasks in every kind of state (live, terminal but not acknowledged,
 // unreachable) and agents without tasks.
 func TestGetStateAgentsFromSnapshots(t *testing.T) {
-	m := scaleMaster(t, 30)
-	s := m.st
-	i := 0
-	for _, f := range s.frameworks {
-		for _, task := range f.tasks {
-			switch i % 4 {
-			case 1:
-				task.State = mesospb.TaskState_TASK_FINISHED.Enum()
-			case 2:
-				task.State = mesospb.TaskState_TASK_UNREACHABLE.Enum()
-			}
-			i++
-		}
-	}
-	if i == 0 {
-		t.Fatal("no tasks")
-	}
+	s := mixedStateMaster(t, mesospb.TaskState_TASK_FINISHED)
 	want := s.viewAgents()()
 	got := s.viewState()().GetGetAgents()
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
@@ -284,20 +268,7 @@ func TestGetStateAgentsFromSnapshots(t *testing.T) {
 // TestGetStateFrameworksFromSnapshots is TestGetStateAgentsFromSnapshots
 // for the frameworks' used resources.
 func TestGetStateFrameworksFromSnapshots(t *testing.T) {
-	m := scaleMaster(t, 30)
-	s := m.st
-	i := 0
-	for _, f := range s.frameworks {
-		for _, task := range f.tasks {
-			switch i % 3 {
-			case 1:
-				task.State = mesospb.TaskState_TASK_KILLED.Enum()
-			case 2:
-				task.State = mesospb.TaskState_TASK_UNREACHABLE.Enum()
-			}
-			i++
-		}
-	}
+	s := mixedStateMaster(t, mesospb.TaskState_TASK_KILLED)
 	want := s.viewFrameworks()()
 	got := s.viewState()().GetGetFrameworks()
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
@@ -316,20 +287,7 @@ func TestGetStateFrameworksFromSnapshots(t *testing.T) {
 // summed off the loop from the frameworks' task snapshots, are what each
 // agent's tasks on the loop give.
 func TestStateAgentsUsedFromSnapshots(t *testing.T) {
-	m := scaleMaster(t, 30)
-	s := m.st
-	i := 0
-	for _, f := range s.frameworks {
-		for _, task := range f.tasks {
-			switch i % 3 {
-			case 1:
-				task.State = mesospb.TaskState_TASK_FAILED.Enum()
-			case 2:
-				task.State = mesospb.TaskState_TASK_UNREACHABLE.Enum()
-			}
-			i++
-		}
-	}
+	s := mixedStateMaster(t, mesospb.TaskState_TASK_FAILED)
 	var model any
 	s.viewing(nil, func() { model = s.stateJSON(nil) })
 	var got struct {
@@ -360,4 +318,28 @@ func TestStateAgentsUsedFromSnapshots(t *testing.T) {
 	if nonZero == 0 {
 		t.Error("no agent uses anything: the test compares nothing")
 	}
+}
+
+// mixedStateMaster is a master of 30 agents × 10 tasks (scaleMaster) whose
+// tasks are, in turn, running, in state terminal (not yet acknowledged),
+// and unreachable.
+func mixedStateMaster(t *testing.T, terminal mesospb.TaskState) *state {
+	t.Helper()
+	s := scaleMaster(t, 30).st
+	i := 0
+	for _, f := range s.frameworks {
+		for _, task := range f.tasks {
+			switch i % 3 {
+			case 1:
+				task.State = terminal.Enum()
+			case 2:
+				task.State = mesospb.TaskState_TASK_UNREACHABLE.Enum()
+			}
+			i++
+		}
+	}
+	if i == 0 {
+		t.Fatal("no tasks")
+	}
+	return s
 }
