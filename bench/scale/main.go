@@ -57,6 +57,7 @@ import (
 	"time"
 
 	"github.com/meso-project/meso/bench/internal/benchutil"
+	"github.com/meso-project/meso/internal/procstat"
 )
 
 type config struct {
@@ -329,11 +330,8 @@ func printMachine(cfg config) {
 
 // ownCPU is this process's CPU time: the simulated agents'.
 func ownCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	st, _ := procstat.Read(os.Getpid())
+	return st.CPU
 }
 
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }

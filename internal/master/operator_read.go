@@ -155,31 +155,24 @@ func (s *state) viewFrameworks() func() *masterpb.Response_GetFrameworks {
 func (s *state) viewFrameworksWith(live [][]*mesospb.Task) func() *masterpb.Response_GetFrameworks {
 	out := &masterpb.Response_GetFrameworks{}
 	var finish []func()
-	i := 0 // f's index in allFrameworks
-	model := func(f *framework) (*masterpb.Response_GetFrameworks_Framework, func()) {
-		defer func() { i++ }()
+	active := s.sortedFrameworks()
+	for i, f := range slices.Concat(active, s.completedFrameworks) { // allFrameworks
+		if !s.view.framework(f) {
+			continue
+		}
+		var m *masterpb.Response_GetFrameworks_Framework
+		var fin func()
 		if live != nil && s.view == nil {
-			return frameworkModelFrom(f, live[i])
+			m, fin = frameworkModelFrom(f, live[i])
+		} else {
+			m, fin = frameworkModel(f)
 		}
-		return frameworkModel(f)
-	}
-	for _, f := range s.sortedFrameworks() {
-		if s.view.framework(f) {
-			m, fin := model(f)
+		if i < len(active) {
 			out.Frameworks = append(out.Frameworks, m)
-			finish = append(finish, fin)
 		} else {
-			i++
-		}
-	}
-	for _, f := range s.completedFrameworks {
-		if s.view.framework(f) {
-			m, fin := model(f)
 			out.CompletedFrameworks = append(out.CompletedFrameworks, m)
-			finish = append(finish, fin)
-		} else {
-			i++
 		}
+		finish = append(finish, fin)
 	}
 	return func() *masterpb.Response_GetFrameworks {
 		forEachParallel(len(finish), func(i int) { finish[i]() })

@@ -12,7 +12,6 @@ import (
 	"github.com/meso-project/meso/api/v1/quotapb"
 	"github.com/meso-project/meso/internal/allocator"
 	"github.com/meso-project/meso/pkg/resources"
-	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // Role bookkeeping: weights, quota and the per-role resource breakdown
@@ -117,7 +116,7 @@ func agentUsed(a *agent) resources.Resources {
 	var used resources.Resources
 	for _, byTask := range a.tasks {
 		for _, t := range byTask {
-			if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+			if usesResources(t) {
 				used = used.Add(t.GetResources())
 			}
 		}

@@ -3,6 +3,8 @@ package master
 import (
 	"cmp"
 	"encoding/json"
+	"iter"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,7 +20,6 @@ import (
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
-	"github.com/meso-project/meso/pkg/taskstate"
 )
 
 // The legacy read-only JSON endpoints (/state, /frameworks, /slaves,
@@ -252,12 +253,6 @@ func (s *state) viewAgent(a *agent) *agentView {
 	return v
 }
 
-// usesResources reports whether t counts in its agent's and its
-// framework's used resources: non-terminal and reachable.
-func usesResources(t *mesospb.Task) bool {
-	return !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE
-}
-
 // usedByAgent groups what the tasks of snapshots (every framework's live
 // tasks) use by agent, for viewAgentOnly's views: the same as viewAgent
 // reads from each agent's tasks on the loop, found off it.
@@ -407,23 +402,15 @@ func (s *state) frameworksJSON(id string, selected bool) ([]object, []object) {
 // frameworkResources are what the framework uses (non-terminal,
 // reachable tasks and executors) and is offered, unsummed, for legacyMap.
 func frameworkResources(f *framework) (used, offered []*mesospb.Resource) {
-	tasks := make([]*mesospb.Task, 0, len(f.tasks))
-	for _, t := range f.tasks {
-		tasks = append(tasks, t)
-	}
-	return tasksUsed(tasks, frameworkExecutorResources(f)), frameworkOffered(f)
+	return tasksUsed(maps.Values(f.tasks), frameworkExecutorResources(f)), frameworkOffered(f)
 }
 
 // tasksUsed is what the non-terminal, reachable tasks of ts use, then
 // execs, unsummed.
-func tasksUsed(ts []*mesospb.Task, execs []*mesospb.Resource) []*mesospb.Resource {
-	n := len(execs)
-	for _, t := range ts {
-		n += len(t.GetResources())
-	}
-	used := make([]*mesospb.Resource, 0, n)
-	for _, t := range ts {
-		if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+func tasksUsed(ts iter.Seq[*mesospb.Task], execs []*mesospb.Resource) []*mesospb.Resource {
+	var used []*mesospb.Resource
+	for t := range ts {
+		if usesResources(t) {
 			used = append(used, t.GetResources()...)
 		}
 	}
@@ -498,7 +485,7 @@ func (s *state) frameworkJSON(f *framework) object {
 	offered := frameworkOffered(f)
 	if s.view == nil {
 		snaps, execs := tasks.tasks, frameworkExecutorResources(f)
-		used = sync.OnceValue(func() []*mesospb.Resource { return tasksUsed(snaps, execs) })
+		used = sync.OnceValue(func() []*mesospb.Resource { return tasksUsed(slices.Values(snaps), execs) })
 	} else {
 		u, _ := frameworkResources(f)
 		used = func() []*mesospb.Resource { return u }
@@ -935,7 +922,7 @@ func (s *state) metricsSnapshot(*http.Request) any {
 		total = append(total, a.total...)
 		for _, byTask := range a.tasks {
 			for _, t := range byTask {
-				if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+				if usesResources(t) {
 					used = append(used, t.GetResources()...)
 				}
 			}

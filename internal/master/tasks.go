@@ -483,13 +483,20 @@ func (s *state) countTerminal(st mesospb.TaskState) {
 	}
 }
 
+// usesResources reports whether t holds its resources (counts in its
+// agent's and its framework's used resources): non-terminal and
+// reachable.
+func usesResources(t *mesospb.Task) bool {
+	return !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE
+}
+
 // removeTask moves a task to the framework's completed (or unreachable)
 // tasks and forgets it on the agent. Resources must already be recovered
 // (updateTask does it on the terminal transition); a non-terminal task's
 // resources are recovered here.
 func (s *state) removeTask(t *mesospb.Task, unreachable bool) {
 	fid, aid, tid := t.GetFrameworkId().GetValue(), t.GetAgentId().GetValue(), t.GetTaskId().GetValue()
-	if !taskstate.IsTerminal(t.GetState()) && t.GetState() != mesospb.TaskState_TASK_UNREACHABLE {
+	if usesResources(t) {
 		s.alloc().RecoverResources(fid, aid, t.GetResources(), nil, s.now())
 		s.triggerAllocation()
 	}
