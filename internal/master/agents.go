@@ -547,7 +547,7 @@ func (s *state) reregisterKnownAgent(a *agent, conn *agentConn, rr *agentapipb.C
 			}
 			st := masterStatus(t.TaskId, t.AgentId, state, mesospb.TaskStatus_REASON_RECONCILIATION,
 				"Task is unknown to the agent", now)
-			s.updateTask(t, st, nil)
+			t = s.updateTask(t, st, nil)
 			s.removeTask(t, false)
 			if f != nil {
 				f.send(updateEvent(st))
@@ -754,11 +754,10 @@ func (s *state) statusUpdate(a *agent, su *agentapipb.Call_StatusUpdate) {
 	f := s.frameworks[fid]
 	valid := f != nil && f.connected()
 	t := a.tasks[fid][st.GetTaskId().GetValue()]
+	// The update the framework is to acknowledge becomes the task's
+	// status_update_state and _uuid, set below on the task's new version.
+	pending := valid && t != nil && len(st.GetUuid()) > 0
 	if valid {
-		if t != nil && len(st.GetUuid()) > 0 {
-			t.StatusUpdateState = st.State
-			t.StatusUpdateUuid = st.Uuid
-		}
 		f.send(updateEvent(st))
 	} else {
 		s.log.Warn("dropping status update for unknown or disconnected framework",
@@ -772,7 +771,11 @@ func (s *state) statusUpdate(a *agent, su *agentapipb.Call_StatusUpdate) {
 	if su.LatestState != nil {
 		latest = su.LatestState
 	}
-	s.updateTask(t, st, latest)
+	t = s.updateTask(t, st, latest)
+	if pending {
+		t.StatusUpdateState = st.State
+		t.StatusUpdateUuid = st.Uuid
+	}
 	if valid {
 		s.metrics.validStatusUpdates++
 	} else {
@@ -845,7 +848,7 @@ func (s *state) removeFrameworkFromAgent(a *agent, f *framework) {
 		st := masterStatus(t.TaskId, t.AgentId, mesospb.TaskState_TASK_LOST,
 			mesospb.TaskStatus_REASON_AGENT_DISCONNECTED, "Agent "+a.info.GetHostname()+" disconnected", now)
 		st.ExecutorId = t.ExecutorId
-		s.updateTask(t, st, nil)
+		t = s.updateTask(t, st, nil)
 		s.removeTask(t, false)
 		f.send(updateEvent(st))
 	}
@@ -946,7 +949,7 @@ func (s *state) removeAgent(a *agent, unreachable bool, cause string) {
 			if unreachable {
 				st.UnreachableTime = &mesospb.TimeInfo{Nanoseconds: ptr(now.UnixNano())}
 			}
-			s.updateTask(t, st, nil)
+			t = s.updateTask(t, st, nil)
 			s.removeTask(t, toUnreachable)
 			if f != nil {
 				f.send(updateEvent(st))

@@ -269,7 +269,7 @@ func (s *state) removeFramework(f *framework) {
 		st := masterStatus(t.TaskId, t.AgentId, mesospb.TaskState_TASK_KILLED,
 			mesospb.TaskStatus_REASON_FRAMEWORK_REMOVED, "Framework "+f.id+" removed", now)
 		st.ExecutorId = t.ExecutorId
-		s.updateTask(t, st, nil)
+		t = s.updateTask(t, st, nil)
 		s.removeTask(t, false)
 	}
 	for agentID, execs := range f.executors {
@@ -282,7 +282,7 @@ func (s *state) removeFramework(f *framework) {
 		st := masterStatus(t.TaskId, t.AgentId, mesospb.TaskState_TASK_KILLED,
 			mesospb.TaskStatus_REASON_FRAMEWORK_REMOVED, "Framework "+f.id+" removed", now)
 		st.ExecutorId = t.ExecutorId
-		s.updateTask(t, st, nil)
+		t = s.updateTask(t, st, nil)
 		f.completedTasks = appendBounded(f.completedTasks, t, s.cfg.MaxCompletedTasksPerFramework)
 	}
 	f.unreachableTasks = nil

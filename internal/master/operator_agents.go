@@ -186,7 +186,7 @@ func (s *state) goneUnreachableTasks(id string) {
 			state, reason := goneTaskState(f)
 			st := masterStatus(t.TaskId, t.AgentId, state, reason, goneMessage, now)
 			st.ExecutorId = t.ExecutorId
-			s.updateTask(t, st, nil)
+			t = s.updateTask(t, st, nil)
 			f.send(updateEvent(st))
 			f.completedTasks = appendBounded(f.completedTasks, t, s.cfg.MaxCompletedTasksPerFramework)
 		}

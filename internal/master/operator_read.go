@@ -298,10 +298,10 @@ func (s *state) getTasks() *masterpb.Response_GetTasks {
 	return s.viewTasks()()
 }
 
-// viewTasks takes getTasks's tasks on the loop as snapshots (a shallow copy
-// each, state_snapshot.go), and returns the function that puts them in
-// order, which may run off the loop: sorting 200,000 tasks on the loop
-// was most of what GET_STATE left there.
+// viewTasks takes getTasks's tasks on the loop (their pointers: the loop
+// never changes a kept task in place, state_snapshot.go), and returns the
+// function that puts them in order, which may run off the loop: sorting
+// 200,000 tasks on the loop was most of what GET_STATE left there.
 func (s *state) viewTasks() func() *masterpb.Response_GetTasks {
 	build, _ := s.viewTasksLive()
 	return build
@@ -318,9 +318,8 @@ func (s *state) viewTasksLive() (build func() *masterpb.Response_GetTasks, live 
 			for _, t := range f.tasks {
 				ts = append(ts, t)
 			}
-			ts = snapshotTasks(ts)
 		} else {
-			ts = snapshotTasks(s.visibleTasks(f, sortedTasks(f.tasks)))
+			ts = s.visibleTasks(f, sortedTasks(f.tasks))
 		}
 		live = append(live, ts)
 	}

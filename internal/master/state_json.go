@@ -467,7 +467,8 @@ func (s *state) frameworkSummaryOf(f *framework, used func() []*mesospb.Resource
 
 // frameworkJSON is Mesos's FullFrameworkWriter.
 func (s *state) frameworkJSON(f *framework) object {
-	// Snapshots of the tasks, written off the loop (sorted by ID there).
+	// The tasks (state_snapshot.go: the pointers are the snapshot), written
+	// off the loop (sorted by ID there).
 	var live []*mesospb.Task
 	if s.view == nil {
 		live = make([]*mesospb.Task, 0, len(f.tasks))
@@ -477,7 +478,7 @@ func (s *state) frameworkJSON(f *framework) object {
 	} else {
 		live = s.visibleTasks(f, sortedTasks(f.tasks))
 	}
-	tasks := taskList{tasks: snapshotTasks(live), sort: true}
+	tasks := taskList{tasks: live, sort: true}
 	// What the framework uses is summed off the loop: from the snapshots
 	// when they are all its tasks, else (a filtered view) from the lists
 	// taken here.

@@ -64,27 +64,28 @@ func richTask() *mesospb.Task {
 	}
 }
 
-func TestSnapshotTaskCopiesEveryField(t *testing.T) {
+func TestCopyTaskCopiesEveryField(t *testing.T) {
 	task := richTask()
 	// Every field of Task must be set in richTask, so that a field added
-	// to the proto and forgotten in snapshotTask shows here.
+	// to the proto and forgotten in copyTask shows here.
 	fields := task.ProtoReflect().Descriptor().Fields()
 	for i := range fields.Len() {
 		if fd := fields.Get(i); !task.ProtoReflect().Has(fd) {
 			t.Errorf("richTask does not set %s", fd.Name())
 		}
 	}
-	snap := snapshotTask(task)
+	snap := copyTask(task)
 	if diff := cmp.Diff(task, snap, protocmp.Transform()); diff != "" {
-		t.Errorf("snapshotTask differs (-task +snapshot):\n%s", diff)
+		t.Errorf("copyTask differs (-task +copy):\n%s", diff)
 	}
-	// The loop's later changes to the task do not reach the snapshot.
-	task.Statuses[1] = &mesospb.TaskStatus{State: mesospb.TaskState_TASK_FAILED.Enum()}
-	task.Statuses = append(task.Statuses, &mesospb.TaskStatus{})
-	task.State = mesospb.TaskState_TASK_FAILED.Enum()
-	if snap.GetState() != mesospb.TaskState_TASK_RUNNING || len(snap.Statuses) != 2 ||
-		snap.Statuses[1].GetState() != mesospb.TaskState_TASK_RUNNING {
-		t.Errorf("the snapshot changed with the task: %v", snap)
+	// The loop's changes to the new version do not reach the task, which
+	// reads may hold.
+	snap.Statuses[1] = &mesospb.TaskStatus{State: mesospb.TaskState_TASK_FAILED.Enum()}
+	snap.Statuses = append(snap.Statuses, &mesospb.TaskStatus{})
+	snap.State = mesospb.TaskState_TASK_FAILED.Enum()
+	if task.GetState() != mesospb.TaskState_TASK_RUNNING || len(task.Statuses) != 2 ||
+		task.Statuses[1].GetState() != mesospb.TaskState_TASK_RUNNING {
+		t.Errorf("the task changed with its new version: %v", task)
 	}
 }
 

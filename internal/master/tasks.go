@@ -413,10 +413,35 @@ func (s *state) removeExecutor(agentID, frameworkID, executorID string) {
 	}
 }
 
+// editTask is a new version of the kept task t for the loop to change,
+// already in t's place in the books (state_snapshot.go: kept tasks are
+// never changed in place). The caller goes on with the new version.
+func (s *state) editTask(t *mesospb.Task) *mesospb.Task {
+	c := copyTask(t)
+	s.replaceTask(t, c)
+	return c
+}
+
+// replaceTask puts c in t's place in its framework's and agent's books,
+// where t is there (a framework's unreachable tasks are in neither: their
+// callers move them on themselves).
+func (s *state) replaceTask(t, c *mesospb.Task) {
+	fid, tid := t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue()
+	if f := s.frameworks[fid]; f != nil && f.tasks[tid] == t {
+		f.tasks[tid] = c
+	}
+	if a := s.agents[t.GetAgentId().GetValue()]; a != nil && a.tasks[fid][tid] == t {
+		a.tasks[fid][tid] = c
+	}
+}
+
 // updateTask applies a status to a task (Master::updateTask): the task's
 // state becomes latest (or the status' state), the status is appended, and
 // a transition to terminal or unreachable recovers the task's resources.
-func (s *state) updateTask(t *mesospb.Task, st *mesospb.TaskStatus, latest *mesospb.TaskState) {
+// It returns the task's new version (editTask), which the caller goes on
+// with: t is left as it was, for the reads that hold it.
+func (s *state) updateTask(t *mesospb.Task, st *mesospb.TaskStatus, latest *mesospb.TaskState) *mesospb.Task {
+	t = s.editTask(t)
 	newState := st.GetState()
 	if latest != nil {
 		newState = *latest
@@ -460,6 +485,7 @@ func (s *state) updateTask(t *mesospb.Task, st *mesospb.TaskStatus, latest *meso
 		s.countTerminal(newState)
 		s.countTaskTransition(t, counted)
 	}
+	return t
 }
 
 func (s *state) countTerminal(st mesospb.TaskState) {
