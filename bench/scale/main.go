@@ -74,6 +74,8 @@ type config struct {
 	callInterval time.Duration
 	masterFlags  string
 	cpuProfile   string
+	trace        string
+	profilePhase string
 	profileFor   time.Duration
 }
 
@@ -91,8 +93,10 @@ func main() {
 	flag.DurationVar(&cfg.baseline, "baseline", 5*time.Second, "scheduler calls measured before the reads")
 	flag.DurationVar(&cfg.callInterval, "call_interval", 20*time.Millisecond, "time between the scheduler's calls")
 	flag.StringVar(&cfg.masterFlags, "master_flags", "", "more flags for `meso master`, space-separated")
-	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the master during the re-registration to this file (runs the master with --enable_pprof)")
-	flag.DurationVar(&cfg.profileFor, "profile_for", 10*time.Second, "how long -cpuprofile profiles, from the re-registration's start")
+	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the master during -profile_phase to this file (runs the master with --enable_pprof)")
+	flag.StringVar(&cfg.trace, "trace", "", "write an execution trace of the master during -profile_phase to this file (go tool trace; runs the master with --enable_pprof)")
+	flag.StringVar(&cfg.profilePhase, "profile_phase", "reregister", "what -cpuprofile and -trace cover: reregister or reads")
+	flag.DurationVar(&cfg.profileFor, "profile_for", 10*time.Second, "how long -cpuprofile and -trace record, from the phase's start")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, cfg)
@@ -106,6 +110,9 @@ func main() {
 func run(ctx context.Context, cfg config) error {
 	if cfg.agents < 1 || cfg.tasks < 0 || cfg.frameworks < 1 || cfg.perIP < 1 || cfg.perIP > 1000 {
 		return errors.New("need -agents >= 1, -tasks >= 0, -frameworks >= 1, 1 <= -per_ip <= 1000")
+	}
+	if cfg.profilePhase != "reregister" && cfg.profilePhase != "reads" {
+		return fmt.Errorf("-profile_phase=%q: want reregister or reads", cfg.profilePhase)
 	}
 	bin, err := filepath.Abs(cfg.bin)
 	if err != nil {
@@ -132,7 +139,7 @@ func run(ctx context.Context, cfg config) error {
 	printMachine(cfg)
 
 	extra := strings.Fields(cfg.masterFlags)
-	if cfg.cpuProfile != "" {
+	if cfg.cpuProfile != "" || cfg.trace != "" {
 		extra = append(extra, "--enable_pprof")
 	}
 	m, err := newMasterProc(bin, work, extra)
@@ -181,12 +188,7 @@ func run(ctx context.Context, cfg config) error {
 	elected := time.Since(restart)
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer func() { stopSim(); fl.wait() }()
-	profiled := make(chan error, 1)
-	if cfg.cpuProfile != "" {
-		go func() { profiled <- m.cpuProfile(ctx, cfg.profileFor, cfg.cpuProfile) }()
-	} else {
-		profiled <- nil
-	}
+	profiled := m.record(ctx, cfg, "reregister")
 	t0, masterCPU0, ownCPU0 := time.Now(), m.cpu(), ownCPU()
 	took, failed = fl.connectAll(simCtx, 0, cfg.jitter)
 	if failed > 0 {
@@ -220,10 +222,8 @@ func run(ctx context.Context, cfg config) error {
 		ms(masterCPU), (masterCPU / time.Duration(cfg.agents)).Round(time.Microsecond), ms(agentsCPU), runtime.NumCPU(), ms(connected),
 		ms(time.Duration(runtime.NumCPU())*connected))
 
-	if err := <-profiled; err != nil {
-		return fmt.Errorf("profiling the master: %w", err)
-	} else if cfg.cpuProfile != "" {
-		fmt.Printf("reregister: the master's CPU profile of the first %v is in %s (go tool pprof -top %s)\n", cfg.profileFor, cfg.cpuProfile, cfg.cpuProfile)
+	if err := profiled(); err != nil {
+		return err
 	}
 
 	// 3. memory.
@@ -260,6 +260,7 @@ func run(ctx context.Context, cfg config) error {
 		cfg.baseline, len(base), us(quantile(base, 0.5)), us(quantile(base, 0.99)), us(quantile(base, 1)))
 	client := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{DisableCompression: true}}
 	defer client.CloseIdleConnections()
+	profiled = m.record(ctx, cfg, "reads")
 	r0 := time.Now()
 	for _, rd := range reads {
 		var durs []time.Duration
@@ -285,7 +286,7 @@ func run(ctx context.Context, cfg config) error {
 	fmt.Printf("scheduler calls during all reads (%d): p50 %v, p99 %v, max %v; %d failed\n",
 		len(all), us(quantile(all, 0.5)), us(quantile(all, 0.99)), us(quantile(all, 1)), sc.fails)
 	fmt.Printf("memory after the reads: VmRSS %s, VmHWM %s\n", mib(rss), mib(max(hwm, hwm2)))
-	return nil
+	return profiled()
 }
 
 // start is when a run of reads of durations durs that ended at end began.

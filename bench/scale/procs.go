@@ -165,12 +165,44 @@ func (m *masterProc) memory() (rss, hwm int64, err error) {
 	return st.RSS, st.PeakRSS, err
 }
 
-// cpuProfile writes a CPU profile of the master, taken for d from now, to
-// path (the master runs with --enable_pprof).
-func (m *masterProc) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+// record starts -cpuprofile and -trace of the master (through its
+// --enable_pprof endpoints) when cfg.profilePhase is phase, for
+// cfg.profileFor; the function it returns waits for them and says where
+// they are.
+func (m *masterProc) record(ctx context.Context, cfg config, phase string) func() error {
+	if cfg.profilePhase != phase {
+		return func() error { return nil }
+	}
+	type job struct{ kind, path, how string }
+	var jobs []job
+	if cfg.cpuProfile != "" {
+		jobs = append(jobs, job{"profile", cfg.cpuProfile, "go tool pprof -top"})
+	}
+	if cfg.trace != "" {
+		jobs = append(jobs, job{"trace", cfg.trace, "go tool trace"})
+	}
+	errs := make(chan error, len(jobs))
+	for _, j := range jobs {
+		go func() { errs <- m.pprof(ctx, j.kind, cfg.profileFor, j.path) }()
+	}
+	return func() error {
+		for range jobs {
+			if err := <-errs; err != nil {
+				return fmt.Errorf("profiling the master: %w", err)
+			}
+		}
+		for _, j := range jobs {
+			fmt.Printf("%s: the master's %s of the first %v is in %s (%s %s)\n", phase, j.kind, cfg.profileFor, j.path, j.how, j.path)
+		}
+		return nil
+	}
+}
+
+// pprof writes the master's /debug/pprof/<kind> of d to path.
+func (m *masterProc) pprof(ctx context.Context, kind string, d time.Duration, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", m.addr, int(d.Seconds()+0.5))
+	url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", m.addr, kind, int(d.Seconds()+0.5))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

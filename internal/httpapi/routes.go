@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
 	"reflect"
-	"strconv"
 
 	"google.golang.org/protobuf/proto"
 
@@ -110,38 +110,45 @@ var marshalerType = reflect.TypeFor[json.Marshaler]()
 // WriteRawJSON is WriteJSON for a body already encoded as JSON, e.g. by a
 // writer that reproduces Mesos's byte-exact encoding.
 func WriteRawJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) {
-	WriteRawJSONPieces(w, r, status, [][]byte{body})
+	StreamRawJSON(w, r, status, func(w io.Writer) error {
+		_, err := w.Write(body)
+		return err
+	})
 }
 
-// WriteRawJSONPieces is WriteRawJSON of the concatenation of pieces,
-// written one after the other rather than joined first (a /state of
-// 100 MB is encoded in pieces on several goroutines).
-func WriteRawJSONPieces(w http.ResponseWriter, r *http.Request, status int, pieces [][]byte) {
-	contentType := "application/json"
+// StreamRawJSON is WriteRawJSON of a body that encode writes piece by
+// piece, sent through a Body: a large answer (a /state of 100 MB) goes out
+// as it is encoded rather than being held whole. encode's error is that
+// of a write (the client went away): the answer has started by then.
+func StreamRawJSON(w http.ResponseWriter, r *http.Request, status int, encode func(io.Writer) error) {
+	contentType, prefix, suffix := "application/json", "", ""
 	if r != nil {
 		if cb, ok := QueryValue(r.URL.Query(), "jsonp"); ok {
 			if !validCallback(cb) {
 				WriteError(w, Errorf(http.StatusBadRequest, "Invalid 'jsonp' callback name"))
 				return
 			}
-			pieces = append(append([][]byte{[]byte(cb + "(")}, pieces...), []byte(")"))
-			contentType = "text/javascript"
+			contentType, prefix, suffix = "text/javascript", cb+"(", ")"
 		}
-	}
-	n := 0
-	for _, p := range pieces {
-		n += len(p)
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(n))
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	for _, p := range pieces {
-		if _, err := w.Write(p); err != nil {
+	body := NewBody(w, status)
+	if prefix != "" {
+		if _, err := io.WriteString(body, prefix); err != nil {
 			return
 		}
 	}
+	if err := encode(body); err != nil {
+		return
+	}
+	if suffix != "" {
+		if _, err := io.WriteString(body, suffix); err != nil {
+			return
+		}
+	}
+	_ = body.Close()
 }
 
 // validCallback accepts JavaScript identifier paths such as "angular.callbacks._0",

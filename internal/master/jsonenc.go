@@ -2,13 +2,12 @@ package master
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"runtime"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 
 	"github.com/meso-project/meso/internal/httpapi"
 	"github.com/meso-project/meso/pkg/codec"
@@ -40,120 +39,13 @@ type deferred func() any
 // (appendJSON does not need it).
 func (d deferred) MarshalJSON() ([]byte, error) { return appendJSON(nil, d()), nil }
 
-// writeModel writes v, a model of the read-only endpoints, as JSON. The
-// elements of the lists of a top-level object (/state's agents and
-// frameworks) are encoded on every core: the handler's time, not the
-// loop's, but /state at 200,000 tasks is ~100 MB. The pieces are written
-// as they are, not joined into one buffer first. sizeHint is the size of
-// the endpoint's last answer, by which the encoders' buffers are sized; it
-// is updated.
-func writeModel(w http.ResponseWriter, r *http.Request, v any, sizeHint *atomic.Int64) {
-	pieces := encodeModel(v, runtime.GOMAXPROCS(0), int(sizeHint.Load()))
-	n := 0
-	for _, p := range pieces {
-		n += len(p)
-	}
-	sizeHint.Store(int64(n))
-	httpapi.WriteRawJSONPieces(w, r, http.StatusOK, pieces)
-}
-
-// encodeModel is appendJSON(nil, v) cut in pieces (their concatenation),
-// with the elements of a top-level object's lists encoded by up to workers
-// goroutines, each into one buffer of its own that grows as a whole
-// rather than one per element, and starts at a share of sizeHint (the
-// expected total).
-func encodeModel(v any, workers, sizeHint int) [][]byte {
-	o, ok := v.(object)
-	if !ok || workers < 2 {
-		return [][]byte{appendJSON(make([]byte, 0, sizeHint), v)}
-	}
-	keys := make([]string, 0, len(o))
-	for k := range o {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	// parts[k] holds the encoded elements of o[k] when it is a list.
-	parts := map[string][][]byte{}
-	type job struct {
-		out *[]byte
-		v   any
-	}
-	var jobs []job
-	split := func(k string, n int, at func(int) any) {
-		p := make([][]byte, n)
-		for i := range n {
-			jobs = append(jobs, job{&p[i], at(i)})
-		}
-		parts[k] = p
-	}
-	for _, k := range keys {
-		switch l := o[k].(type) {
-		case []any:
-			split(k, len(l), func(i int) any { return l[i] })
-		case []object:
-			split(k, len(l), func(i int) any { return l[i] })
-		}
-	}
-	next := make(chan job)
-	var wg sync.WaitGroup
-	for range min(workers, len(jobs)) {
-		wg.Go(func() {
-			// An element is a slice of the worker's buffer; when the
-			// buffer grows, the elements already encoded stay where
-			// they are (in the old array, which nothing else writes).
-			// A tenth more than an even share: a worker that gets
-			// more grows its buffer once.
-			buf := make([]byte, 0, sizeHint/workers+sizeHint/workers/10)
-			for j := range next {
-				start := len(buf)
-				buf = appendJSON(buf, j.v)
-				*j.out = buf[start:len(buf):len(buf)]
-			}
-		})
-	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-
-	n := 2
-	for _, p := range parts {
-		n += 2*len(p) + 2
-	}
-	out := make([][]byte, 0, n)
-	var small []byte // the keys, brackets and commas, in one buffer
-	flush := func() {
-		if len(small) > 0 {
-			out = append(out, small[:len(small):len(small)])
-			small = small[len(small):]
-		}
-	}
-	small = append(make([]byte, 0, 4096), '{')
-	for i, k := range keys {
-		if i > 0 {
-			small = append(small, ',')
-		}
-		small = appendJSONString(small, k)
-		small = append(small, ':')
-		p, ok := parts[k]
-		if !ok {
-			small = appendJSON(small, o[k])
-			continue
-		}
-		small = append(small, '[')
-		for j, x := range p {
-			if j > 0 {
-				small = append(small, ',')
-			}
-			flush()
-			out = append(out, x)
-		}
-		small = append(small, ']')
-	}
-	small = append(small, '}')
-	flush()
-	return out
+// writeModel writes v, a model of the read-only endpoints, as JSON,
+// encoded on every core and streamed (streamModel): the handler's time,
+// not the loop's, but /state at 200,000 tasks is ~100 MB.
+func writeModel(w http.ResponseWriter, r *http.Request, v any) {
+	httpapi.StreamRawJSON(w, r, http.StatusOK, func(out io.Writer) error {
+		return streamModel(out, v, runtime.GOMAXPROCS(0))
+	})
 }
 
 // appendJSON appends v as encoding/json would encode it (with the

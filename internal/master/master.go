@@ -248,10 +248,6 @@ type Master struct {
 	// for concurrent use and lives outside the loop, as Mesos's files
 	// process does.
 	files *files.Files
-	// readSizes remembers, per read-only endpoint path, the size of its
-	// last answer (an *atomic.Int64): its encoders size their buffers by
-	// it instead of growing them (writeModel).
-	readSizes sync.Map
 
 	// limiters throttle scheduler calls (--rate_limits); nil: none. Safe
 	// for concurrent use.

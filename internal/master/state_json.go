@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -73,8 +72,7 @@ func (m *Master) serveRead(build func(r *http.Request) any, gate bool) http.Hand
 			writeStopped(w, err)
 			return
 		}
-		hint, _ := m.readSizes.LoadOrStore(r.URL.Path, new(atomic.Int64))
-		writeModel(w, r, v, hint.(*atomic.Int64))
+		writeModel(w, r, v)
 	}
 }
 

@@ -73,9 +73,7 @@ type taskList struct {
 
 func (l taskList) appendJSON(b []byte) []byte {
 	if l.sort {
-		slices.SortFunc(l.tasks, func(a, b *mesospb.Task) int {
-			return cmp.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
-		})
+		l.sortTasks()
 	}
 	b = append(b, '[')
 	for i, t := range l.tasks {
@@ -91,6 +89,13 @@ func (l taskList) appendJSON(b []byte) []byte {
 		b = appendTaskJSON(b, t)
 	}
 	return append(b, ']')
+}
+
+// sortTasks puts the tasks in the order of their IDs.
+func (l taskList) sortTasks() {
+	slices.SortFunc(l.tasks, func(a, b *mesospb.Task) int {
+		return cmp.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
+	})
 }
 
 // MarshalJSON lets encoding/json encode models holding a taskList.

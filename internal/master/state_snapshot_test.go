@@ -197,8 +197,8 @@ func TestStateJSONDeferred(t *testing.T) {
 		t.Errorf("/state differs (-encoding/json +appendJSON):\n%s", diff)
 	}
 	m.st.viewing(nil, func() { model = m.st.stateJSON(nil) })
-	if par := bytes.Join(encodeModel(model, 4, 1000), nil); !bytes.Equal(par, got) {
-		t.Errorf("encodeModel on 4 goroutines differs from appendJSON:\n%s\n%s", par, got)
+	if par := streamed(t, model, 4); !bytes.Equal(par, got) {
+		t.Errorf("streamModel on 4 goroutines differs from appendJSON:\n%s\n%s", par, got)
 	}
 	// The tasks are all there, each as taskJSON writes it.
 	st := decodeJSON(t, got).(map[string]any)
@@ -297,7 +297,7 @@ func TestStateAgentsUsedFromSnapshots(t *testing.T) {
 			Used map[string]any `json:"used_resources"`
 		} `json:"slaves"`
 	}
-	if err := json.Unmarshal(bytes.Join(encodeModel(model, 4, 0), nil), &got); err != nil {
+	if err := json.Unmarshal(streamed(t, model, 4), &got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Slaves) != 30 {
