@@ -3,7 +3,6 @@ package master
 import (
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -331,9 +330,7 @@ func (s *state) viewTasksLive() (build func() *masterpb.Response_GetTasks, live 
 	}
 	return func() *masterpb.Response_GetTasks {
 		for _, ts := range live {
-			slices.SortFunc(ts, func(a, b *mesospb.Task) int {
-				return strings.Compare(a.GetTaskId().GetValue(), b.GetTaskId().GetValue())
-			})
+			sortTasksByID(ts)
 			out.Tasks = append(out.Tasks, ts...)
 		}
 		return out

@@ -255,7 +255,23 @@ func (s *state) viewAgent(a *agent) *agentView {
 // tasks) use by agent, for viewAgentOnly's views: the same as viewAgent
 // reads from each agent's tasks on the loop, found off it.
 func usedByAgent(snapshots [][]*mesospb.Task) map[string][]keyedResources {
-	out := map[string][]keyedResources{}
+	// Counted first, then filled into one allocation: appending to each
+	// agent's list grew 20,000 lists a few times each.
+	counts := map[string]int{}
+	total := 0
+	for _, ts := range snapshots {
+		for _, t := range ts {
+			if usesResources(t) {
+				counts[t.GetAgentId().GetValue()]++
+				total++
+			}
+		}
+	}
+	slab := make([]keyedResources, total)
+	out := make(map[string][]keyedResources, len(counts))
+	for id, n := range counts {
+		out[id], slab = slab[:0:n], slab[n:]
+	}
 	for _, ts := range snapshots {
 		for _, t := range ts {
 			if usesResources(t) {
