@@ -30,6 +30,22 @@ type Stream struct {
 // Mesos-Stream-Id), then flushes so the client sees the response start.
 // Without a Content-Length, net/http sends it with chunked transfer encoding.
 func NewStream(w http.ResponseWriter, mt codec.MediaType, header http.Header) (*Stream, error) {
+	s, err := NewStreamHeld(w, mt, header)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rc.Flush(); err != nil {
+		return nil, fmt.Errorf("httpapi: flush stream headers: %w", err)
+	}
+	return s, nil
+}
+
+// NewStreamHeld is NewStream without the flush: the status and headers go
+// out with the first messages the caller flushes, in one write to the
+// socket instead of two. For a caller that has a first message ready (an
+// agent's REGISTERED); it must flush soon, even with nothing to send, as
+// the client waits for the response to start.
+func NewStreamHeld(w http.ResponseWriter, mt codec.MediaType, header http.Header) (*Stream, error) {
 	if mt != codec.JSON && mt != codec.Protobuf {
 		return nil, fmt.Errorf("httpapi: cannot stream messages as %q: %w", mt, codec.ErrUnsupportedMediaType)
 	}
@@ -41,11 +57,7 @@ func NewStream(w http.ResponseWriter, mt codec.MediaType, header http.Header) (*
 	h.Set("Content-Type", string(mt))
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	if err := rc.Flush(); err != nil {
-		return nil, fmt.Errorf("httpapi: flush stream headers: %w", err)
-	}
-	return &Stream{w: w, rc: rc, mt: mt, rw: recordio.NewWriter(w)}, nil
+	return &Stream{w: w, rc: http.NewResponseController(w), mt: mt, rw: recordio.NewWriter(w)}, nil
 }
 
 // Send encodes m, writes it as one record and flushes it. An error means the
