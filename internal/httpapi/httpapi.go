@@ -231,23 +231,23 @@ func Accept(r *http.Request) (codec.MediaType, error) {
 // WriteMessage writes m encoded as mt with the given status. If m cannot be
 // encoded it writes a 500 instead and returns the encoding error.
 func WriteMessage(w http.ResponseWriter, status int, mt codec.MediaType, m proto.Message) error {
-	pieces, err := codec.MarshalPieces(mt, m)
+	enc, err := codec.NewEncoding(mt, m)
 	if err != nil {
 		WriteError(w, err)
 		return err
 	}
-	n := 0
-	for _, p := range pieces {
-		n += len(p)
+	w.Header().Set("Content-Type", string(mt))
+	if n := enc.Len(); n >= 0 {
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		w.WriteHeader(status)
+		_, err = enc.WriteTo(w)
+		return err
 	}
-	h := w.Header()
-	h.Set("Content-Type", string(mt))
-	h.Set("Content-Length", strconv.Itoa(n))
-	w.WriteHeader(status)
-	for _, p := range pieces {
-		if _, err := w.Write(p); err != nil {
-			return err
-		}
+	// A big JSON answer, written as it is encoded: its length is known
+	// only at the end (Body).
+	body := NewBody(w, status)
+	if _, err := enc.WriteTo(body); err != nil {
+		return err
 	}
-	return nil
+	return body.Close()
 }

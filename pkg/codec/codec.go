@@ -75,21 +75,6 @@ func Marshal(mt MediaType, m proto.Message) ([]byte, error) {
 	return nil, fmt.Errorf("%w: cannot marshal a message as %q", ErrUnsupportedMediaType, mt)
 }
 
-// MarshalPieces is [Marshal] whose result is the concatenation of the
-// pieces: a large JSON answer (a master's GET_STATE at 200,000 tasks is
-// ~200 MB) encoded on several goroutines is not copied into one buffer
-// before it is written.
-func MarshalPieces(mt MediaType, m proto.Message) ([][]byte, error) {
-	if mt == JSON {
-		return marshalJSONPieces(m, false, minParallel)
-	}
-	b, err := Marshal(mt, m)
-	if err != nil {
-		return nil, err
-	}
-	return [][]byte{b}, nil
-}
-
 // Unmarshal decodes data, encoded as mt ([JSON] or [Protobuf]), into m,
 // replacing its contents. Missing proto2 required fields are an error that
 // names each missing field's path. A body denoting a message larger than

@@ -108,6 +108,10 @@ type encoder struct {
 	v0     bool
 	minPar int
 	rope   *[][]byte
+	// out, when set, is where the parallel lists go instead of a rope:
+	// it writes what it is given, keeps none of it, and reports whether
+	// all is well.
+	out func([]byte) bool
 	// vals holds, by declaration index, the populated fields of the
 	// messages being written, each message's from its base: m.Range reads
 	// them in one pass (Has and Get per field cost twice as much).
@@ -412,7 +416,7 @@ func emitsDefault(fd protoreflect.FieldDescriptor) bool {
 func appendList[L listValues](e *encoder, b []byte, f *jsonField, l L, n int) []byte {
 	b = append(b, '[')
 	if f.sub != nil {
-		if e.rope != nil && n >= e.minPar {
+		if (e.rope != nil || e.out != nil) && n >= e.minPar {
 			return e.appendListParallel(b, f, l, n)
 		}
 		if gl, ok := any(l).(goList); ok && f.goDirect {
@@ -449,23 +453,28 @@ func appendList[L listValues](e *encoder, b []byte, f *jsonField, l L, n int) []
 
 // appendListParallel writes the elements of l, a list of messages, after
 // b's '[': chunks of them are encoded on several goroutines, each into its
-// own buffer. b and the chunks go to the rope, which MarshalJSON joins into
-// one buffer of the exact size; the list's ']' starts a new buffer.
+// own buffer. With a rope, b and the chunks go to it (MarshalJSON joins it
+// into one buffer of the exact size); with out, they are written as they
+// are encoded (an Encoding's WriteTo), b first. The list's ']' starts a
+// new buffer.
 func (e *encoder) appendListParallel(b []byte, f *jsonField, l listValues, n int) []byte {
 	chunk := chunkSize(n)
-	bufs := make([][]byte, (n+chunk-1)/chunk)
+	chunks := (n + chunk - 1) / chunk
 	var written, encoded atomic.Int64 // for the capacity of the next buffers
 	var incomplete atomic.Bool
-	parallel(len(bufs), func(c int) {
+	encode := func(c int, buf []byte) []byte {
 		lo, hi := c*chunk, min(n, (c+1)*chunk)
-		size := 1024
-		if k := encoded.Load(); k > 0 {
-			size = int(written.Load()/k)*(hi-lo)*9/8 + 64
+		if buf == nil {
+			size := 1024
+			if k := encoded.Load(); k > 0 {
+				size = int(written.Load()/k)*(hi-lo)*9/8 + 64
+			}
+			buf = make([]byte, 0, size)
 		}
 		w := newEncoder(e.v0)
-		buf := make([]byte, 0, size)
 		gl, direct := l.(goList)
 		direct = direct && f.goDirect
+		start := len(buf)
 		for i := lo; i < hi; i++ {
 			if i > 0 {
 				buf = append(buf, ',') // every message is shown
@@ -479,12 +488,20 @@ func (e *encoder) appendListParallel(b []byte, f *jsonField, l listValues, n int
 		if w.incomplete {
 			incomplete.Store(true)
 		}
-		written.Add(int64(len(buf)))
+		written.Add(int64(len(buf) - start))
 		encoded.Add(int64(hi - lo))
-		bufs[c] = buf
-	})
+		return buf
+	}
+	if e.out != nil {
+		if e.out(b) {
+			pipeline(chunks, encode, e.out)
+		}
+	} else {
+		bufs := make([][]byte, chunks)
+		parallel(chunks, func(c int) { bufs[c] = encode(c, nil) })
+		*e.rope = append(append(*e.rope, b), bufs...)
+	}
 	e.incomplete = e.incomplete || incomplete.Load()
-	*e.rope = append(append(*e.rope, b), bufs...)
 	return append(make([]byte, 0, 4096), ']')
 }
 

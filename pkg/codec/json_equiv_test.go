@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -692,37 +693,92 @@ func TestMarshalOneProc(t *testing.T) {
 	checkProtobufEquivalent(t, m)
 }
 
-// TestMarshalPieces: the pieces of a big answer are Marshal's bytes, cut.
-func TestMarshalPieces(t *testing.T) {
-	m := syntheticGetState(3000)
-	for _, mt := range []MediaType{JSON, Protobuf} {
-		want, err := Marshal(mt, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pieces, err := MarshalPieces(mt, m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if mt == JSON && runtime.GOMAXPROCS(0) > 1 && len(pieces) < 2 {
-			t.Errorf("%s: one piece for 3,000 tasks: not encoded in parallel", mt)
-		}
-		got := bytes.Join(pieces, nil)
-		if mt == Protobuf {
-			// Protobuf writes map entries in no fixed order: compare
-			// what the bytes decode to.
-			back := &masterpb.Response{}
-			if err := proto.Unmarshal(got, back); err != nil || !proto.Equal(back, m) {
-				t.Errorf("%s: the pieces joined do not decode to the message (%v)", mt, err)
+// chunkRecorder records the writes it gets, copied (an Encoding reuses
+// its buffers), and fails after failAfter bytes when that is positive.
+type chunkRecorder struct {
+	writes    int
+	buf       bytes.Buffer
+	failAfter int
+}
+
+func (r *chunkRecorder) Write(p []byte) (int, error) {
+	if r.failAfter > 0 && r.buf.Len()+len(p) > r.failAfter {
+		return 0, errors.New("client went away")
+	}
+	r.writes++
+	return r.buf.Write(p)
+}
+
+// TestEncoding: an Encoding written is Marshal's bytes, with its length
+// known up front for protobuf; a big answer is written in many writes
+// (as it is encoded, not whole); a writer's error ends the writing.
+func TestEncoding(t *testing.T) {
+	for _, tasks := range []int{10, 3000} {
+		m := syntheticGetState(tasks)
+		for _, mt := range []MediaType{JSON, Protobuf} {
+			want, err := Marshal(mt, m)
+			if err != nil {
+				t.Fatal(err)
 			}
-			continue
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: the pieces joined differ from Marshal's bytes (%d and %d bytes)", mt, len(got), len(want))
+			enc, err := NewEncoding(mt, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := enc.Len(); n != -1 && n != len(want) || n == -1 && mt == Protobuf {
+				t.Errorf("%s, %d tasks: Len %d for %d bytes", mt, tasks, n, len(want))
+			}
+			var rec chunkRecorder
+			n, err := enc.WriteTo(&rec)
+			if err != nil || n != int64(rec.buf.Len()) {
+				t.Fatalf("%s, %d tasks: WriteTo = %d, %v; %d bytes written", mt, tasks, n, err, rec.buf.Len())
+			}
+			big := tasks >= minParallel && runtime.GOMAXPROCS(0) > 1
+			if big && rec.writes < 3 {
+				t.Errorf("%s, %d tasks: %d writes: not written as encoded", mt, tasks, rec.writes)
+			}
+			got := rec.buf.Bytes()
+			if mt == Protobuf {
+				// Protobuf writes map entries in no fixed order: compare
+				// what the bytes decode to.
+				back := &masterpb.Response{}
+				if err := proto.Unmarshal(got, back); err != nil || !proto.Equal(back, m) || len(got) != len(want) {
+					t.Errorf("%s, %d tasks: the writes do not decode to the message (%v)", mt, tasks, err)
+				}
+			} else if !bytes.Equal(got, want) {
+				t.Errorf("%s, %d tasks: the writes differ from Marshal's bytes (%d and %d bytes)", mt, tasks, len(got), len(want))
+			}
+			if !big {
+				continue
+			}
+			enc, err = NewEncoding(mt, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			failing := &chunkRecorder{failAfter: len(want) / 3}
+			if _, err := enc.WriteTo(failing); err == nil || err.Error() != "client went away" {
+				t.Errorf("%s: WriteTo to a failing writer = %v, want its error", mt, err)
+			}
 		}
 	}
-	if _, err := MarshalPieces(MediaType("text/plain"), m); err == nil {
-		t.Error("MarshalPieces of text/plain succeeded")
+	if _, err := NewEncoding(MediaType("text/plain"), syntheticGetState(1)); err == nil {
+		t.Error("NewEncoding of text/plain succeeded")
+	}
+}
+
+// TestEncodingMissingRequired: a big message missing a required field is
+// refused by NewEncoding, before anything is written, with Marshal's
+// error.
+func TestEncodingMissingRequired(t *testing.T) {
+	m := syntheticGetState(2000)
+	m.GetGetState().GetGetTasks().GetTasks()[1500].TaskId = nil
+	for _, mt := range []MediaType{JSON, Protobuf} {
+		_, want := Marshal(mt, m)
+		if want == nil {
+			t.Fatalf("%s: Marshal of a task without its ID succeeded", mt)
+		}
+		if _, err := NewEncoding(mt, m); err == nil || err.Error() != want.Error() {
+			t.Errorf("%s: NewEncoding = %v, want %v", mt, err, want)
+		}
 	}
 }
 
