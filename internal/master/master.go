@@ -394,7 +394,13 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 
 	allocTick := time.NewTicker(m.cfg.AllocationInterval)
 	defer allocTick.Stop()
-	pingTick := time.NewTicker(m.cfg.AgentPingTimeout)
+	// The agents are pinged a group at a time (pingGroups), each once per
+	// AgentPingTimeout; a timeout too short to cut is one group.
+	groups, group := pingGroups, 0
+	if m.cfg.AgentPingTimeout < pingGroups*time.Millisecond {
+		groups = 1
+	}
+	pingTick := time.NewTicker(m.cfg.AgentPingTimeout / time.Duration(groups))
 	defer pingTick.Stop()
 
 	for {
@@ -434,8 +440,9 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 			}
 		case <-pingTick.C:
 			if st.serving && m.leaseValid() {
-				st.pingAgents()
+				st.pingGroup(group, groups)
 			}
+			group = (group + 1) % groups
 		}
 		if m.afterEvent(st) {
 			return

@@ -344,3 +344,36 @@ func mixedStateMaster(t *testing.T, terminal mesospb.TaskState) *state {
 	}
 	return s
 }
+
+// TestPingGroups: a round of the ping groups visits every agent exactly
+// once, and the groups are of similar sizes.
+func TestPingGroups(t *testing.T) {
+	m := scaleMaster(t, 800)
+	s := m.st
+	for _, a := range s.agents {
+		a.pongPending, a.missedPings = true, 0 // each visit counts a miss
+	}
+	sizes := make([]int, pingGroups)
+	for k := range pingGroups {
+		before := 0
+		for _, a := range s.agents {
+			before += a.missedPings
+		}
+		s.pingGroup(k, pingGroups)
+		after := 0
+		for _, a := range s.agents {
+			after += a.missedPings
+		}
+		sizes[k] = after - before
+	}
+	for id, a := range s.agents {
+		if a.missedPings != 1 {
+			t.Errorf("agent %s visited %d times in a round", id, a.missedPings)
+		}
+	}
+	for k, n := range sizes {
+		if n < 800/pingGroups/3 || n > 3*800/pingGroups {
+			t.Errorf("ping group %d has %d of 800 agents: %v", k, n, sizes)
+		}
+	}
+}
