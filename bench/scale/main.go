@@ -325,8 +325,26 @@ func fmtDurs(d []time.Duration) string {
 func printMachine(cfg config) {
 	model, load := benchutil.Machine()
 	fmt.Printf("command: %s\n", strings.Join(append([]string{"go run ./bench/scale"}, os.Args[1:]...), " "))
-	fmt.Printf("machine: %s/%s, nproc %d, CPU %q, %s, load average %s\n",
-		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, runtime.Version(), load)
+	fmt.Printf("machine: %s/%s, nproc %d, CPU %q, %s, load average %s, transparent huge pages %s\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, runtime.Version(), load, hugePages())
+}
+
+// hugePages is the kernel's transparent huge pages mode: with "always" a
+// Go heap gets huge pages, with "madvise" it does not (the Go runtime asks
+// for none), and a master whose heap grows by gigabytes spends much of its
+// time faulting in 4 KiB pages (BENCHMARKS.md).
+func hugePages() string {
+	b, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil {
+		return "unknown"
+	}
+	s := string(b)
+	if i := strings.IndexByte(s, '['); i >= 0 {
+		if j := strings.IndexByte(s[i:], ']'); j > 0 {
+			return s[i+1 : i+j]
+		}
+	}
+	return strings.TrimSpace(s)
 }
 
 // ownCPU is this process's CPU time: the simulated agents'.
