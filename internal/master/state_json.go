@@ -167,6 +167,10 @@ func (s *state) stateJSON(*http.Request) any {
 			}
 		}
 		usedByTask = sync.OnceValue(func() map[string][]keyedResources { return usedByAgent(lists) })
+		// Started now, off the loop, so that it is ready when the encoder
+		// reaches the agents (after the frameworks), rather than one
+		// core grouping 200,000 tasks while the other waits for it.
+		go usedByTask()
 	}
 	o["frameworks"] = fws
 	o["completed_frameworks"] = completed
