@@ -73,7 +73,7 @@ func (s *state) viewAgentsWith(tasks func() [][]*mesospb.Task) func() *masterpb.
 		if tasks != nil {
 			used := usedByAgent(tasks())
 			for _, v := range views {
-				v.usedByTask = used[v.id]
+				v.usedTasks = used[v.id]
 			}
 		}
 		out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, len(views))}

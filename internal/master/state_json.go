@@ -138,7 +138,7 @@ func (s *state) stateJSON(*http.Request) any {
 	// Unfiltered, the agents' used resources are summed off the loop from
 	// the frameworks' task snapshots (usedByAgent) rather than read from
 	// each agent's tasks on it.
-	var usedByTask func() map[string][]keyedResources
+	var usedByTask func() map[string][]*mesospb.Task
 	slaves := []any{}
 	for _, a := range s.sortedAgents() {
 		var v *agentView
@@ -149,7 +149,7 @@ func (s *state) stateJSON(*http.Request) any {
 		}
 		slaves = append(slaves, deferred(func() any {
 			if usedByTask != nil {
-				v.usedByTask = usedByTask()[v.id]
+				v.usedTasks = usedByTask()[v.id]
 			}
 			return v.object()
 		}))
@@ -166,7 +166,7 @@ func (s *state) stateJSON(*http.Request) any {
 				lists = append(lists, slices.Clone(l.tasks))
 			}
 		}
-		usedByTask = sync.OnceValue(func() map[string][]keyedResources { return usedByAgent(lists) })
+		usedByTask = sync.OnceValue(func() map[string][]*mesospb.Task { return usedByAgent(lists) })
 		// Started now, off the loop, so that it is ready when the encoder
 		// reaches the agents (after the frameworks), rather than one
 		// core grouping 200,000 tasks while the other waits for it.
@@ -215,10 +215,13 @@ type agentView struct {
 	// of each executor, in no order (used() sorts them);
 	// offered are the offers' resources, by offer ID.
 	usedByTask, usedByExecutor []keyedResources
-	offered                    []*mesospb.Resource
-	reserved                   map[string]resources.Resources // visible roles only
-	active, deactivated        bool
-	capabilities               []mesospb.AgentInfo_Capability_Type
+	// usedTasks are more tasks whose resources are used, keyed into
+	// usedByTask by used() (usedByAgent's, read off the loop).
+	usedTasks           []*mesospb.Task
+	offered             []*mesospb.Resource
+	reserved            map[string]resources.Resources // visible roles only
+	active, deactivated bool
+	capabilities        []mesospb.AgentInfo_Capability_Type
 }
 
 // keyedResources are a task's or an executor's resources and its
@@ -258,30 +261,50 @@ func (s *state) viewAgent(a *agent) *agentView {
 // usedByAgent groups what the tasks of snapshots (every framework's live
 // tasks) use by agent, for viewAgentOnly's views: the same as viewAgent
 // reads from each agent's tasks on the loop, found off it.
-func usedByAgent(snapshots [][]*mesospb.Task) map[string][]keyedResources {
-	// Counted first, then filled into one allocation: appending to each
-	// agent's list grew 20,000 lists a few times each.
-	counts := map[string]int{}
-	total := 0
+func usedByAgent(snapshots [][]*mesospb.Task) map[string][]*mesospb.Task {
+	// Grouped by the AgentID message first: the tasks of an agent share
+	// it (intern.go), so this reads neither the IDs' strings nor hashes
+	// them per task, which at 200,000 tasks was most of the time (cache
+	// misses). The keys are read per agent (used()), on every core.
+	slot := map[*mesospb.AgentID]int{}
+	var counts []int
 	for _, ts := range snapshots {
 		for _, t := range ts {
 			if usesResources(t) {
-				counts[t.GetAgentId().GetValue()]++
-				total++
+				i, ok := slot[t.AgentId]
+				if !ok {
+					i = len(counts)
+					slot[t.AgentId] = i
+					counts = append(counts, 0)
+				}
+				counts[i]++
 			}
 		}
 	}
-	slab := make([]keyedResources, total)
-	out := make(map[string][]keyedResources, len(counts))
-	for id, n := range counts {
-		out[id], slab = slab[:0:n], slab[n:]
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	lists := make([][]*mesospb.Task, len(counts))
+	slab := make([]*mesospb.Task, total)
+	for i, n := range counts {
+		lists[i], slab = slab[:0:n], slab[n:]
 	}
 	for _, ts := range snapshots {
 		for _, t := range ts {
 			if usesResources(t) {
-				id := t.GetAgentId().GetValue()
-				out[id] = append(out[id], keyedResources{t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue(), t.GetResources()})
+				i := slot[t.AgentId]
+				lists[i] = append(lists[i], t)
 			}
+		}
+	}
+	out := make(map[string][]*mesospb.Task, len(slot))
+	for p, i := range slot {
+		id := p.GetValue()
+		if prev, ok := out[id]; ok { // the agent's tasks did not all share its ID
+			out[id] = append(slices.Clip(prev), lists[i]...)
+		} else {
+			out[id] = lists[i]
 		}
 	}
 	return out
@@ -324,10 +347,17 @@ func (s *state) viewAgentOnly(a *agent) *agentView {
 // used is every resource the agent's tasks, then its executors, use, in
 // the order of their IDs, unsummed.
 func (v *agentView) used() []*mesospb.Resource {
-	slices.SortFunc(v.usedByTask, compareKeyed)
+	byTask := v.usedByTask
+	if len(v.usedTasks) > 0 {
+		byTask = slices.Grow(slices.Clip(byTask), len(v.usedTasks))
+		for _, t := range v.usedTasks {
+			byTask = append(byTask, keyedResources{t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue(), t.GetResources()})
+		}
+	}
+	slices.SortFunc(byTask, compareKeyed)
 	slices.SortFunc(v.usedByExecutor, compareKeyed)
 	var out []*mesospb.Resource
-	for _, k := range v.usedByTask {
+	for _, k := range byTask {
 		out = append(out, k.rs...)
 	}
 	for _, k := range v.usedByExecutor {
