@@ -801,12 +801,22 @@ func (s *state) statusUpdate(a *agent, su *agentapipb.Call_StatusUpdate) {
 // unreachable; connected agents get a new PING.
 func (s *state) pingAgents() { s.pingGroup(0, 1) }
 
-// pingGroups is how many groups the agents are pinged in, one group every
-// AgentPingTimeout/pingGroups, so that each agent is still pinged once per
+// pingGroups is how many groups the agents are pinged in (at most), one
+// group every AgentPingTimeout/pingGroups but no more often than every
+// pingGroupGap, so that each agent is still pinged once per
 // AgentPingTimeout (as Mesos's per-agent observers ping it) but not all at
-// one instant: 20,000 PINGs at once kept both cores busy for ~1 s (their
-// writes), and every scheduler call waited behind them.
-const pingGroups = 16
+// one instant: 18,000 PINGs at once kept both cores busy for ~1 s (their
+// writes and the PONGs), and every scheduler call waited behind them; in
+// 16 groups, a scheduler call in a hundred still waited ~50 ms.
+const (
+	pingGroups   = 128
+	pingGroupGap = 10 * time.Millisecond
+)
+
+// pingGroupsFor is the number of ping groups for timeout.
+func pingGroupsFor(timeout time.Duration) int {
+	return max(1, min(pingGroups, int(timeout/pingGroupGap)))
+}
 
 // pingGroup is pingAgents for the agents of group k of n (by a hash of
 // their IDs; n = 1: all of them).

@@ -395,11 +395,8 @@ func (m *Master) run(ctx context.Context, addr *net.TCPAddr) {
 	allocTick := time.NewTicker(m.cfg.AllocationInterval)
 	defer allocTick.Stop()
 	// The agents are pinged a group at a time (pingGroups), each once per
-	// AgentPingTimeout; a timeout too short to cut is one group.
-	groups, group := pingGroups, 0
-	if m.cfg.AgentPingTimeout < pingGroups*time.Millisecond {
-		groups = 1
-	}
+	// AgentPingTimeout.
+	groups, group := pingGroupsFor(m.cfg.AgentPingTimeout), 0
 	pingTick := time.NewTicker(m.cfg.AgentPingTimeout / time.Duration(groups))
 	defer pingTick.Stop()
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
@@ -348,6 +349,12 @@ func mixedStateMaster(t *testing.T, terminal mesospb.TaskState) *state {
 // TestPingGroups: a round of the ping groups visits every agent exactly
 // once, and the groups are of similar sizes.
 func TestPingGroups(t *testing.T) {
+	if g := pingGroupsFor(15 * time.Second); g != pingGroups {
+		t.Errorf("%d ping groups for 15s, want %d", g, pingGroups)
+	}
+	if g := pingGroupsFor(100 * time.Millisecond); g != 10 {
+		t.Errorf("%d ping groups for 100ms, want 10", g)
+	}
 	m := scaleMaster(t, 800)
 	s := m.st
 	for _, a := range s.agents {
@@ -372,7 +379,7 @@ func TestPingGroups(t *testing.T) {
 		}
 	}
 	for k, n := range sizes {
-		if n < 800/pingGroups/3 || n > 3*800/pingGroups {
+		if n > 4*800/pingGroups+2 {
 			t.Errorf("ping group %d has %d of 800 agents: %v", k, n, sizes)
 		}
 	}
