@@ -325,11 +325,21 @@ func (s *state) taskContext(f *framework, a *agent, available []*mesospb.Resourc
 
 // addTask records a launched task in TASK_STAGING.
 func (s *state) addTask(f *framework, a *agent, t *mesospb.TaskInfo) *mesospb.Task {
+	// The framework's and the agent's ID messages are shared, as a
+	// re-registered agent's tasks share them (intern.go): fewer objects,
+	// and the reads group tasks by agent by that pointer (usedByAgent).
+	fid, aid := f.info.GetId(), a.info.GetId()
+	if fid.GetValue() != f.id {
+		fid = &mesospb.FrameworkID{Value: ptr(f.id)}
+	}
+	if aid.GetValue() != a.id {
+		aid = &mesospb.AgentID{Value: ptr(a.id)}
+	}
 	task := &mesospb.Task{
 		Name:        ptr(t.GetName()),
 		TaskId:      t.TaskId,
-		FrameworkId: &mesospb.FrameworkID{Value: ptr(f.id)},
-		AgentId:     &mesospb.AgentID{Value: ptr(a.id)},
+		FrameworkId: fid,
+		AgentId:     aid,
 		State:       mesospb.TaskState_TASK_STAGING.Enum(),
 		Resources:   cloneResources(t.GetResources()),
 		Labels:      t.Labels,
