@@ -2,6 +2,7 @@ package resources
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -161,62 +162,59 @@ func (rs Resources) String() string {
 // need not be normalised: LegacyMap(rs) is LegacyMap(rs.Add(nil)), and
 // allocation_info and reservations do not matter.
 func (rs Resources) LegacyMap() map[string]any {
-	out := map[string]any{"cpus": 0.0, "gpus": 0.0, "mem": 0.0, "disk": 0.0}
-	model := func(rs Resources, suffix string) {
-		type agg struct {
-			typ    mesospb.Value_Type
-			scalar float64
-			ranges []interval
-			set    []string
-		}
-		var order []string
-		byName := map[string]*agg{}
-		for _, r := range rs {
-			a := byName[r.GetName()]
-			if a == nil {
-				a = &agg{typ: r.GetType()}
-				byName[r.GetName()] = a
-				order = append(order, r.GetName())
-			}
-			if r.GetType() != a.typ {
-				continue
-			}
-			switch a.typ {
-			case mesospb.Value_SCALAR:
-				a.scalar = addScalar(a.scalar, r.GetScalar().GetValue())
-			case mesospb.Value_RANGES:
-				a.ranges = unionIntervals(a.ranges, intervals(r.GetRanges()))
-			case mesospb.Value_SET:
-				a.set = uniqueItems(a.set, r.GetSet().GetItem())
-			}
-		}
-		for _, name := range order {
-			a := byName[name]
-			switch a.typ {
-			case mesospb.Value_SCALAR:
-				out[name+suffix] = a.scalar
-			case mesospb.Value_RANGES:
-				out[name+suffix] = FormatRanges(toRanges(a.ranges))
-			case mesospb.Value_SET:
-				out[name+suffix] = FormatSet(&mesospb.Value_Set{Item: a.set})
-			}
-		}
+	out := make(map[string]any, 8)
+	out["cpus"], out["gpus"], out["mem"], out["disk"] = 0.0, 0.0, 0.0, 0.0
+	// Summed by name in two small lists (non-revocable, revocable), looked
+	// up linearly: an agent has a handful of names, and /state writes four
+	// maps for each of 20,000 agents, so no map or copy per name.
+	type agg struct {
+		name   string
+		typ    mesospb.Value_Type
+		scalar float64
+		ranges []interval
+		set    []string
 	}
-	// model sums by name, so the two halves need not be normalised
-	// (NonRevocable and Revocable clone every resource): /state writes a
-	// map for every task, and at 200,000 tasks the clones were most of it.
-	var nonRevocable, revocable Resources
+	var buf [2][8]agg
+	groups := [2][]agg{buf[0][:0], buf[1][:0]}
 	for _, r := range rs {
-		switch {
-		case r == nil || isEmpty(r):
-		case r.Revocable != nil:
-			revocable = append(revocable, r)
-		default:
-			nonRevocable = append(nonRevocable, r)
+		if r == nil || isEmpty(r) {
+			continue
+		}
+		g := 0
+		if r.Revocable != nil {
+			g = 1
+		}
+		name := r.GetName()
+		i := slices.IndexFunc(groups[g], func(a agg) bool { return a.name == name })
+		if i < 0 {
+			groups[g] = append(groups[g], agg{name: name, typ: r.GetType()})
+			i = len(groups[g]) - 1
+		}
+		a := &groups[g][i]
+		if r.GetType() != a.typ {
+			continue
+		}
+		switch a.typ {
+		case mesospb.Value_SCALAR:
+			a.scalar = addScalar(a.scalar, r.GetScalar().GetValue())
+		case mesospb.Value_RANGES:
+			a.ranges = unionIntervals(a.ranges, intervals(r.GetRanges()))
+		case mesospb.Value_SET:
+			a.set = uniqueItems(a.set, r.GetSet().GetItem())
 		}
 	}
-	model(nonRevocable, "")
-	model(revocable, "_revocable")
+	for g, suffix := range [2]string{"", "_revocable"} {
+		for _, a := range groups[g] {
+			switch a.typ {
+			case mesospb.Value_SCALAR:
+				out[a.name+suffix] = a.scalar
+			case mesospb.Value_RANGES:
+				out[a.name+suffix] = FormatRanges(toRanges(a.ranges))
+			case mesospb.Value_SET:
+				out[a.name+suffix] = FormatSet(&mesospb.Value_Set{Item: a.set})
+			}
+		}
+	}
 	return out
 }
 
