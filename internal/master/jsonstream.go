@@ -2,11 +2,10 @@ package master
 
 import (
 	"io"
-	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/pkg/codec"
 )
 
 // Streaming a read-only endpoint's model (/state: ~100 MB at 20,000 agents
@@ -15,11 +14,10 @@ import (
 // streamModel writes exactly appendJSON(nil, v), without ever holding it
 // whole: a walker goes through the model in order and cuts it into jobs
 // of a bounded size (object keys and brackets, up to jobLeaves values, or
-// up to jobTasks tasks of a taskList); workers on every core encode the
-// jobs into buffers taken from a pool; the writer writes them in order and
-// gives the buffers back. At most jobWindow jobs are ahead of the writer,
-// so an answer of any size costs a few megabytes, in buffers that stay
-// hot in the cache, instead of a heap grown by the whole answer on every
+// up to jobTasks tasks of a taskList); codec.EncodeInOrder encodes the jobs
+// on every core into pooled buffers and writes them in order. At most
+// jobWindow jobs are ahead of the writer, so an answer of any size costs a
+// few megabytes, in buffers that stay hot in the cache, instead of a heap grown by the whole answer on every
 // read (which at 200,000 tasks was most of a read's time: growing the
 // buffers, faulting in fresh memory, and collecting it again).
 
@@ -33,8 +31,6 @@ const (
 type jsonJob struct {
 	lits []byte
 	ops  []jsonOp
-	out  []byte
-	done chan struct{}
 }
 
 // jsonOp is one part of a job: literal bytes lits[from:to] (v nil, tasks
@@ -66,62 +62,25 @@ func (j *jsonJob) encode(b []byte) []byte {
 	return b
 }
 
-var jobBuffers = sync.Pool{New: func() any { return new([]byte) }}
-
 // streamModel writes appendJSON(nil, v) to w, encoded by up to workers
-// goroutines (above). It returns w's first error, after which it stops
-// walking; it returns once every goroutine it started has ended.
+// goroutines (codec.EncodeInOrder, jobWindow jobs ahead of the writer).
+// It returns w's first error, after which it stops walking; it returns
+// once every goroutine it started has ended.
 func streamModel(w io.Writer, v any, workers int) error {
-	order := make(chan *jsonJob, jobWindow)
-	work := make(chan *jsonJob, jobWindow)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer close(work)
-		defer close(order)
-		wk := &jsonWalker{job: newJSONJob()}
-		wk.emit = func(j *jsonJob) bool {
-			select {
-			case order <- j:
-			case <-stop:
-				return false
-			}
-			work <- j
-			return true
-		}
+	jobs := func(yield func(func([]byte) []byte) bool) {
+		wk := &jsonWalker{job: newJSONJob(), emit: func(j *jsonJob) bool { return yield(j.encode) }}
 		wk.walk(v)
 		wk.cut()
-	})
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for j := range work {
-				buf := jobBuffers.Get().(*[]byte)
-				j.out = j.encode((*buf)[:0])
-				close(j.done)
-				// Let the loop and the writer have the processor between
-				// jobs: both cores may be encoding.
-				runtime.Gosched()
-			}
-		})
 	}
 	var err error
-	for j := range order {
-		<-j.done
-		if err == nil {
-			if _, err = w.Write(j.out); err != nil {
-				close(stop)
-			}
-		}
-		if cap(j.out) <= 4<<20 { // one huge value's buffer is not kept
-			b := j.out[:0]
-			jobBuffers.Put(&b)
-		}
-	}
-	wg.Wait()
+	codec.EncodeInOrder(jobs, workers, jobWindow, func(b []byte) bool {
+		_, err = w.Write(b)
+		return err == nil
+	})
 	return err
 }
 
-func newJSONJob() *jsonJob { return &jsonJob{done: make(chan struct{})} }
+func newJSONJob() *jsonJob { return &jsonJob{} }
 
 // jsonWalker cuts a model into jobs, in order.
 type jsonWalker struct {

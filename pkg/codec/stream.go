@@ -3,6 +3,7 @@ package codec
 import (
 	"fmt"
 	"io"
+	"iter"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -229,57 +230,77 @@ const pipelineWindow = 4
 
 var chunkBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// pipeline encodes chunks [0, n) on up to GOMAXPROCS goroutines, each
-// into a pooled buffer, and calls write with each in order, from the
-// caller's goroutine; write keeps nothing it is given. After write
-// returns false the remaining chunks are neither encoded nor written.
-// It returns when every goroutine it started has ended.
+// pipeline encodes chunks [0, n) on up to GOMAXPROCS goroutines and calls
+// write with each in order (EncodeInOrder).
 func pipeline(n int, encode func(c int, b []byte) []byte, write func([]byte) bool) {
-	if n == 0 {
-		return
-	}
 	workers := min(runtime.GOMAXPROCS(0), n)
-	out := make([][]byte, n)
-	done := make([]chan struct{}, n)
-	for c := range done {
-		done[c] = make(chan struct{})
+	jobs := func(yield func(func([]byte) []byte) bool) {
+		for c := range n {
+			if !yield(func(b []byte) []byte { return encode(c, b) }) {
+				return
+			}
+		}
 	}
-	// A token per chunk taken and not yet written: at most a window of
-	// chunks is held. Chunks are taken in order, so the one the writer
-	// waits for is always taken.
-	tokens := make(chan struct{}, pipelineWindow*workers)
-	var next atomic.Int64
+	EncodeInOrder(jobs, workers, pipelineWindow*workers, write)
+}
+
+// EncodeInOrder runs the jobs jobs yields on up to workers goroutines,
+// each appending its encoding to a buffer taken from a pool, and calls
+// write with each job's encoding in the order jobs yielded them, from the
+// caller's goroutine; write keeps nothing it is given. At most window
+// jobs are yielded and not yet written, so an output of any size is held
+// a few buffers at a time. jobs runs on a goroutine of its own, ahead of
+// the encoding; after write returns false, jobs is told to stop (yield
+// returns false) and no job is encoded or written any more. It returns
+// when every goroutine it started has ended.
+func EncodeInOrder(jobs iter.Seq[func([]byte) []byte], workers, window int, write func([]byte) bool) {
+	type slot struct {
+		encode func([]byte) []byte
+		out    []byte
+		done   chan struct{}
+	}
+	order := make(chan *slot, max(window, 1))
+	work := make(chan *slot, max(window, 1))
+	stop := make(chan struct{})
 	var stopped atomic.Bool
 	var wg sync.WaitGroup
-	for range workers {
+	wg.Go(func() {
+		defer close(work)
+		defer close(order)
+		for encode := range jobs {
+			sl := &slot{encode: encode, done: make(chan struct{})}
+			select {
+			case order <- sl:
+			case <-stop:
+				return
+			}
+			work <- sl
+		}
+	})
+	for range max(workers, 1) {
 		wg.Go(func() {
-			for {
-				tokens <- struct{}{}
-				c := int(next.Add(1) - 1)
-				if c >= n {
-					<-tokens
-					return
-				}
+			for sl := range work {
 				if !stopped.Load() {
 					buf := chunkBuffers.Get().(*[]byte)
-					out[c] = encode(c, (*buf)[:0])
+					sl.out = sl.encode((*buf)[:0])
 				}
-				close(done[c])
-				runtime.Gosched() // see chunkSize
+				close(sl.done)
+				// Let the loop and the writer have the processor between
+				// jobs: every core may be encoding (see chunkSize).
+				runtime.Gosched()
 			}
 		})
 	}
-	for c := range n {
-		<-done[c]
-		if !stopped.Load() && !write(out[c]) {
+	for sl := range order {
+		<-sl.done
+		if !stopped.Load() && !write(sl.out) {
 			stopped.Store(true)
+			close(stop)
 		}
-		if b := out[c]; b != nil && cap(b) <= 4<<20 {
+		if b := sl.out; b != nil && cap(b) <= 4<<20 { // one huge job's buffer is not kept
 			b = b[:0]
 			chunkBuffers.Put(&b)
 		}
-		out[c] = nil
-		<-tokens
 	}
 	wg.Wait()
 }
