@@ -823,7 +823,7 @@ func pingGroupsFor(timeout time.Duration) int {
 func (s *state) pingGroup(k, n int) {
 	var group []*agent
 	for _, a := range s.agents {
-		if n == 1 || pingGroupOf(a.id, n) == k {
+		if n == 1 || a.pingGroupOf(n) == k {
 			group = append(group, a)
 		}
 	}
@@ -853,11 +853,15 @@ func (s *state) pingGroup(k, n int) {
 	}
 }
 
-// pingGroupOf is the ping group of the agent with id, of n.
-func pingGroupOf(id string, n int) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(id))
-	return int(h.Sum32() % uint32(n))
+// pingGroupOf is the agent's ping group, of n: by a hash of its ID, taken
+// once (every group's tick looks at every agent).
+func (a *agent) pingGroupOf(n int) int {
+	if a.pingHash == 0 {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(a.id))
+		a.pingHash = uint64(h.Sum32()) + 1
+	}
+	return int((a.pingHash - 1) % uint64(n))
 }
 
 // exitedExecutor handles EXECUTOR_EXITED (Master::exitedExecutor): an

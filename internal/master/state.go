@@ -197,6 +197,7 @@ type schedConn struct {
 // agent is a registered agent.
 type agent struct {
 	id           string
+	pingHash     uint64 // 1 + a hash of id, for its ping group (pingGroupOf); 0: not yet taken
 	info         *mesospb.AgentInfo
 	pid          string // slave(1)@ip:port
 	ip           string
