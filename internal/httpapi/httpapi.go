@@ -232,6 +232,19 @@ func Accept(r *http.Request) (codec.MediaType, error) {
 // encoded it writes a 500 instead and returns the encoding error.
 func WriteMessage(w http.ResponseWriter, status int, mt codec.MediaType, m proto.Message) error {
 	enc, err := codec.NewEncoding(mt, m)
+	return writeEncoding(w, status, mt, enc, err)
+}
+
+// WriteMessageUnchecked is WriteMessage for an answer built by this server
+// from what it holds, all of it checked when it came in: its required
+// fields are not checked again (codec.NewEncodingUnchecked), as Mesos
+// does not check them either.
+func WriteMessageUnchecked(w http.ResponseWriter, status int, mt codec.MediaType, m proto.Message) error {
+	enc, err := codec.NewEncodingUnchecked(mt, m)
+	return writeEncoding(w, status, mt, enc, err)
+}
+
+func writeEncoding(w http.ResponseWriter, status int, mt codec.MediaType, enc *codec.Encoding, err error) error {
 	if err != nil {
 		WriteError(w, err)
 		return err

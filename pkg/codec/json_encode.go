@@ -58,6 +58,12 @@ func marshalJSON(m proto.Message, v0 bool, minPar int) ([]byte, error) {
 // marshalJSONPieces is marshalJSON cut in pieces (their concatenation), as
 // the parallel encoders leave them.
 func marshalJSONPieces(m proto.Message, v0 bool, minPar int) ([][]byte, error) {
+	return marshalJSONPiecesChecked(m, v0, minPar, true)
+}
+
+// marshalJSONPiecesChecked is marshalJSONPieces, checking required fields
+// only if check.
+func marshalJSONPiecesChecked(m proto.Message, v0 bool, minPar int, check bool) ([][]byte, error) {
 	rm := m.ProtoReflect()
 	e := newEncoder(v0)
 	var rope [][]byte
@@ -65,7 +71,7 @@ func marshalJSONPieces(m proto.Message, v0 bool, minPar int) ([][]byte, error) {
 		e.minPar, e.rope = minPar, &rope
 	}
 	b := e.appendMessage(make([]byte, 0, 512), rm, jsonPlanFor(rm.Descriptor()))
-	if e.incomplete {
+	if e.incomplete && check {
 		if err := checkRequired(rm); err != nil {
 			return nil, err
 		}

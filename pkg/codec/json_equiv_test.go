@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -800,6 +801,60 @@ func TestMarshalNilMessages(t *testing.T) {
 		}
 		if _, err := Marshal(Protobuf, m); err != nil && wantErr == nil {
 			t.Logf("Marshal(protobuf, %T): %v", m, err)
+		}
+	}
+}
+
+// TestEncodingUnchecked: NewEncodingUnchecked writes what NewEncoding
+// writes for a complete message, small or big, and writes a message
+// lacking a required field without it instead of failing.
+func TestEncodingUnchecked(t *testing.T) {
+	write := func(enc *Encoding) []byte {
+		t.Helper()
+		var rec chunkRecorder
+		if _, err := enc.WriteTo(&rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec.buf.Bytes()
+	}
+	for _, tasks := range []int{10, 3000} {
+		m := syntheticGetState(tasks)
+		for _, mt := range []MediaType{JSON, Protobuf} {
+			enc, err := NewEncodingUnchecked(mt, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := write(enc)
+			if mt == JSON {
+				if want, _ := Marshal(mt, m); !bytes.Equal(got, want) {
+					t.Errorf("%s, %d tasks: the encoding differs from Marshal's", mt, tasks)
+				}
+			} else if back := (&masterpb.Response{}); proto.Unmarshal(got, back) != nil || !proto.Equal(back, m) {
+				t.Errorf("%s, %d tasks: the encoding does not decode to the message", mt, tasks)
+			}
+			if n := enc.Len(); n >= 0 && n != len(got) {
+				t.Errorf("%s, %d tasks: Len %d for %d bytes", mt, tasks, n, len(got))
+			}
+		}
+		complete, err := MarshalJSON(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.GetGetState().GetGetTasks().GetTasks()[tasks/2].TaskId = nil
+		enc, err := NewEncodingUnchecked(Protobuf, m)
+		if err != nil {
+			t.Fatalf("protobuf, %d tasks, one without its ID: %v", tasks, err)
+		}
+		back := &masterpb.Response{}
+		if err := (proto.UnmarshalOptions{AllowPartial: true}).Unmarshal(write(enc), back); err != nil || !proto.Equal(back, m) {
+			t.Errorf("protobuf, %d tasks, one without its ID: the encoding does not decode to the message (%v)", tasks, err)
+		}
+		if enc, err = NewEncodingUnchecked(JSON, m); err != nil {
+			t.Fatalf("JSON, %d tasks, one without its ID: %v", tasks, err)
+		}
+		got := write(enc)
+		if !json.Valid(got) || bytes.Count(got, []byte(`"task_id":`)) != bytes.Count(complete, []byte(`"task_id":`))-1 {
+			t.Errorf("JSON, %d tasks, one without its ID: not the message without that ID: %.300s", tasks, got)
 		}
 	}
 }

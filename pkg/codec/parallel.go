@@ -308,7 +308,7 @@ func marshalProtobuf(m proto.Message, minPar int) ([]byte, error) {
 		t = splitTree(rm, minPar, 0)
 	}
 	if t == nil {
-		return marshalProtobufPlain(m)
+		return marshalProtobufPlain(m, true)
 	}
 	plain, chunks := t.chunks()
 	sizeOpts := proto.MarshalOptions{AllowPartial: true}
@@ -323,10 +323,10 @@ func marshalProtobuf(m proto.Message, minPar int) ([]byte, error) {
 		if err := missingRequired(rm); err != nil {
 			return nil, err
 		}
-		return marshalProtobufPlain(m)
+		return marshalProtobufPlain(m, true)
 	}
 	if err := t.layout(); err != nil {
-		return marshalProtobufPlain(m) // its error, as before
+		return marshalProtobufPlain(m, true) // its error, as before
 	}
 	out := make([]byte, t.size)
 	if end := t.write(out, 0); end != len(out) {
@@ -354,7 +354,7 @@ func marshalProtobuf(m proto.Message, minPar int) ([]byte, error) {
 		}
 	})
 	if failed.Load() {
-		return marshalProtobufPlain(m)
+		return marshalProtobufPlain(m, true)
 	}
 	return out, nil
 }
@@ -416,9 +416,11 @@ func (n *splitNode) write(out []byte, off int) int {
 }
 
 // marshalProtobufPlain is the encoding of a message without big lists.
-func marshalProtobufPlain(m proto.Message) ([]byte, error) {
+func marshalProtobufPlain(m proto.Message, check bool) ([]byte, error) {
 	rm := m.ProtoReflect()
-	if err := checkRequired(rm); err != nil {
+	if !check {
+		// Not asked to (NewEncodingUnchecked).
+	} else if err := checkRequired(rm); err != nil {
 		return nil, err
 	}
 	b, err := proto.MarshalOptions{AllowPartial: true}.Marshal(m)
