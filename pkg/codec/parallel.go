@@ -250,9 +250,10 @@ type listChunk struct {
 	num    protowire.Number
 	l      protoreflect.List
 	lo, hi int
-	sizes  []int // protobuf: the elements' sizes, from lo
-	bytes  int   // protobuf: the chunk's encoding's size
-	off    int   // protobuf: where in the output the chunk starts
+	sizes  []int  // protobuf: the elements' sizes, from lo
+	bytes  int    // protobuf: the chunk's encoding's size
+	off    int    // protobuf: where in the output the chunk starts
+	enc    []byte // protobuf: the chunk's encoding, when held (encodeChunk)
 }
 
 // chunks splits n's big lists into chunks.
