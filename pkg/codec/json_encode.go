@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -184,12 +185,19 @@ func (e *encoder) appendFieldValue(b []byte, first *bool, f *jsonField, v protor
 }
 
 // appendStruct is appendMessage for a message of p's generated Go type,
-// whose fields it reads from s, the struct, with Go's reflection: the
-// protobuf library's Range costs three times as much. Fields it does not
-// know how to read (oneofs, maps) it asks m for (nil: not yet made). The
-// messages in fields of their generated types are written from their
-// structs too.
+// whose fields it reads from s, the struct (addressable): appendStructAt.
 func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value, p *jsonPlan) []byte {
+	return e.appendStructAt(b, m, s.Addr().UnsafePointer(), p)
+}
+
+// appendStructAt is appendMessage for a message of p's generated Go type
+// at base, whose fields it reads at their offsets in the struct (goFields
+// found them and checked their Go types): the protobuf library's Range
+// costs three times as much as Go's reflection, which cost twice as much
+// as these reads. Fields it does not know how to read (oneofs, maps) it
+// asks m for (nil: not yet made). The messages in fields of their
+// generated types are written from their structs too.
+func (e *encoder) appendStructAt(b []byte, m protoreflect.Message, base unsafe.Pointer, p *jsonPlan) []byte {
 	e.incomplete = e.incomplete || p.extendable // its extensions are not seen here
 	b = append(b, '{')
 	first := true
@@ -197,7 +205,7 @@ func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value
 		f := &p.fields[i]
 		if f.goIndex < 0 {
 			if m == nil {
-				m = s.Addr().Interface().(protoreflect.ProtoMessage).ProtoReflect()
+				m = reflect.NewAt(p.goType.Elem(), base).Interface().(protoreflect.ProtoMessage).ProtoReflect()
 			}
 			var v protoreflect.Value
 			if m.Has(f.fd) {
@@ -206,36 +214,48 @@ func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value
 			b = e.appendFieldValue(b, &first, f, v)
 			continue
 		}
-		rf := s.Field(f.goIndex)
+		fp := unsafe.Add(base, f.goOff)
 		if f.shape == shapeList {
-			b = appendListField(e, b, &first, f, goList{rf, f}, rf.Len())
+			// Any slice's length is where a []struct{}'s is.
+			switch n := len(*(*[]struct{})(fp)); {
+			case n == 0:
+				b = appendListField(e, b, &first, f, ptrList{}, 0)
+			case f.goDirect:
+				b = appendListField(e, b, &first, f, ptrList{*(*[]unsafe.Pointer)(fp), f}, n)
+			default:
+				b = appendListField(e, b, &first, f, goList{reflect.NewAt(f.goFT, fp).Elem(), f}, n)
+			}
 			continue
 		}
 		var v protoreflect.Value
 		switch {
-		case f.goDirect && !rf.IsNil():
-			if !first {
-				b = append(b, ',')
+		case f.goDirect:
+			if q := *(*unsafe.Pointer)(fp); q != nil {
+				if !first {
+					b = append(b, ',')
+				}
+				first = false
+				b = append(b, f.key...)
+				b = e.appendStructAt(b, nil, q, f.sub)
+				continue
 			}
-			first = false
-			b = append(b, f.key...)
-			b = e.appendStruct(b, nil, rf.Elem(), f.sub)
-			continue
 		case f.sub != nil:
-			if !rf.IsNil() {
-				v = protoreflect.ValueOfMessage(rf.Interface().(protoreflect.ProtoMessage).ProtoReflect())
+			if *(*unsafe.Pointer)(fp) != nil {
+				v = protoreflect.ValueOfMessage(reflect.NewAt(f.goFT, fp).Elem().Interface().(protoreflect.ProtoMessage).ProtoReflect())
 			}
 		case f.goPtr:
-			if !rf.IsNil() {
-				v = goValue(f, rf.Elem())
+			if q := *(*unsafe.Pointer)(fp); q != nil {
+				v = loadValue(f, q)
 			}
-		case f.kind == protoreflect.BytesKind && f.fd.HasPresence():
-			if !rf.IsNil() {
-				v = goValue(f, rf)
+		case f.kind == protoreflect.BytesKind:
+			// A []byte: with presence, set when not nil; without (proto3),
+			// when not empty.
+			if bs := *(*[]byte)(fp); bs != nil && (f.fd.HasPresence() || len(bs) > 0) {
+				v = protoreflect.ValueOfBytes(bs)
 			}
 		default:
-			if goPresent(f, rf) {
-				v = goValue(f, rf)
+			if v = loadValue(f, fp); !present(f, v) {
+				v = protoreflect.Value{}
 			}
 		}
 		b = e.appendSingular(b, &first, f, v)
@@ -243,15 +263,75 @@ func (e *encoder) appendStruct(b []byte, m protoreflect.Message, s reflect.Value
 	return append(b, '}')
 }
 
-// appendListElem writes element i of gl, a list of messages of f's
+// loadValue reads the value of f's kind at q, a Go value of the type
+// generated code uses for it (goKindFits), as goValue converts it.
+func loadValue(f *jsonField, q unsafe.Pointer) protoreflect.Value {
+	switch f.kind {
+	case protoreflect.BoolKind:
+		return protoreflect.ValueOfBool(*(*bool)(q))
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return protoreflect.ValueOfInt64(int64(*(*int32)(q)))
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return protoreflect.ValueOfInt64(*(*int64)(q))
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return protoreflect.ValueOfUint64(uint64(*(*uint32)(q)))
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return protoreflect.ValueOfUint64(*(*uint64)(q))
+	case protoreflect.FloatKind:
+		return protoreflect.ValueOfFloat64(float64(*(*float32)(q)))
+	case protoreflect.DoubleKind:
+		return protoreflect.ValueOfFloat64(*(*float64)(q))
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(*(*string)(q))
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes(*(*[]byte)(q))
+	case protoreflect.EnumKind:
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(*(*int32)(q)))
+	}
+	panic(fmt.Sprintf("codec: unexpected field kind %v for %s", f.kind, f.fd.FullName()))
+}
+
+// present reports whether v, the value of a field without presence
+// (proto3 implicit), is populated, as the protobuf library's Has does.
+func present(f *jsonField, v protoreflect.Value) bool {
+	switch f.kind {
+	case protoreflect.BoolKind:
+		return v.Bool()
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return v.Int() != 0
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return v.Uint() != 0
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return v.Float() != 0 || math.Signbit(v.Float())
+	case protoreflect.StringKind:
+		return v.String() != ""
+	case protoreflect.EnumKind:
+		return v.Enum() != 0
+	}
+	panic(fmt.Sprintf("codec: unexpected field kind %v for %s", f.kind, f.fd.FullName()))
+}
+
+// appendListElem writes element i of pl, a list of messages of f's
 // generated type, from its struct; a nil element (which the protobuf
 // library refuses to marshal) through protoreflect, as before.
-func (e *encoder) appendListElem(b []byte, gl goList, i int, f *jsonField) []byte {
-	rv := gl.rv.Index(i)
-	if rv.IsNil() {
-		return e.appendMessage(b, gl.Get(i).Message(), f.sub)
+func (e *encoder) appendListElem(b []byte, pl ptrList, i int, f *jsonField) []byte {
+	if q := pl.ptrs[i]; q != nil {
+		return e.appendStructAt(b, nil, q, f.sub)
 	}
-	return e.appendStruct(b, nil, rv.Elem(), f.sub)
+	return e.appendMessage(b, pl.Get(i).Message(), f.sub)
+}
+
+// ptrList is a repeated field of messages of f's generated type (goDirect):
+// the pointers to their structs.
+type ptrList struct {
+	ptrs []unsafe.Pointer
+	f    *jsonField
+}
+
+func (l ptrList) Len() int { return len(l.ptrs) }
+func (l ptrList) Get(i int) protoreflect.Value {
+	return protoreflect.ValueOfMessage(reflect.NewAt(l.f.sub.goType.Elem(), l.ptrs[i]).Interface().(protoreflect.ProtoMessage).ProtoReflect())
 }
 
 // goList is a repeated field of a generated message, read with Go's
@@ -287,24 +367,6 @@ func goValue(f *jsonField, rv reflect.Value) protoreflect.Value {
 		return protoreflect.ValueOfMessage(rv.Interface().(protoreflect.ProtoMessage).ProtoReflect())
 	}
 	panic(fmt.Sprintf("codec: unknown field kind %v", f.kind))
-}
-
-// goPresent reports whether rv, a field without presence (proto3
-// implicit), is populated, as the protobuf library's Has does.
-func goPresent(f *jsonField, rv reflect.Value) bool {
-	switch rv.Kind() {
-	case reflect.Bool:
-		return rv.Bool()
-	case reflect.Int32, reflect.Int64:
-		return rv.Int() != 0
-	case reflect.Uint32, reflect.Uint64:
-		return rv.Uint() != 0
-	case reflect.Float32, reflect.Float64:
-		return rv.Float() != 0 || math.Signbit(rv.Float())
-	case reflect.String, reflect.Slice:
-		return rv.Len() > 0
-	}
-	panic(fmt.Sprintf("codec: unexpected Go kind %v for %s", rv.Kind(), f.fd.FullName()))
 }
 
 // listValues is what appendListField reads a list from.
@@ -425,12 +487,12 @@ func appendList[L listValues](e *encoder, b []byte, f *jsonField, l L, n int) []
 		if (e.rope != nil || e.out != nil) && n >= e.minPar {
 			return e.appendListParallel(b, f, l, n)
 		}
-		if gl, ok := any(l).(goList); ok && f.goDirect {
+		if pl, ok := any(l).(ptrList); ok {
 			for i := range n {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = e.appendListElem(b, gl, i, f)
+				b = e.appendListElem(b, pl, i, f)
 			}
 			return append(b, ']')
 		}
@@ -478,15 +540,14 @@ func (e *encoder) appendListParallel(b []byte, f *jsonField, l listValues, n int
 			buf = make([]byte, 0, size)
 		}
 		w := newEncoder(e.v0)
-		gl, direct := l.(goList)
-		direct = direct && f.goDirect
+		pl, direct := l.(ptrList)
 		start := len(buf)
 		for i := lo; i < hi; i++ {
 			if i > 0 {
 				buf = append(buf, ',') // every message is shown
 			}
 			if direct {
-				buf = w.appendListElem(buf, gl, i, f)
+				buf = w.appendListElem(buf, pl, i, f)
 			} else {
 				buf = w.appendMessage(buf, l.Get(i).Message(), f.sub)
 			}

@@ -68,6 +68,10 @@ type jsonField struct {
 	// pointer to the value, nil when unset (proto2 scalars).
 	goIndex int
 	goPtr   bool
+	// goOff and goFT are the Go field's offset in the struct and its type
+	// (goIndex >= 0): the encoder reads the field at its offset.
+	goOff uintptr
+	goFT  reflect.Type
 	// goDirect: the Go field holds (a list of) pointers to the generated
 	// struct of sub, which the encoder writes without protoreflect.
 	goDirect bool
@@ -289,6 +293,7 @@ func goFields(d protoreflect.MessageDescriptor, p *jsonPlan) {
 			}
 		}
 		f.goIndex = idx
+		f.goOff, f.goFT = st.Field(idx).Offset, ft
 		found = true
 	}
 	if found {
