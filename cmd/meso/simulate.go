@@ -48,7 +48,7 @@ ended (--json for scripts). Reading it:
   master after       the master's books once the run is over: no active tasks and no
                      resources in use, or something leaked
 
-Thousands of agents need file descriptors (the limit is raised, as root even the hard one)
+Thousands of agents need file descriptors (the limit is raised, the hard one too with CAP_SYS_RESOURCE)
 and, on loopback, dial from distinct 127.x.y.z source addresses (the master admits at most
 1024 connections per client address). Example, the acceptance run of issue 13:
   meso simulate --agents=5000 --frameworks=100 --tasks=100000

@@ -43,6 +43,15 @@ func TestOperatorReserveUnreserve(t *testing.T) {
 	agent := h.registerAgent("cpus:2;mem:1024")
 	sched := h.subscribe(fwInfo("f"), codec.JSON)
 	sched.next(schedulerpb.Event_OFFERS) // the whole agent is offered
+	// /state keeps an agent's total maps between reads (totalMaps): a
+	// read before the reservation must not hide it from the reads after.
+	unreservedCPUs := func() any {
+		slave := h.getJSON("/state")["slaves"].([]any)[0].(map[string]any)
+		return slave["unreserved_resources"].(map[string]any)["cpus"]
+	}
+	if got := unreservedCPUs(); got != 2.0 {
+		t.Fatalf("/state unreserved cpus %v before the reservation", got)
+	}
 
 	// POST /reserve: the offer holding the resources is rescinded (with a
 	// 5 s filter), the agent checkpoints the reservation, the allocator
@@ -68,6 +77,9 @@ func TestOperatorReserveUnreserve(t *testing.T) {
 	slave := h.getJSON("/state")["slaves"].([]any)[0].(map[string]any)
 	if r := slave["reserved_resources"].(map[string]any)["eng"].(map[string]any); r["cpus"] != 1.0 {
 		t.Fatalf("/state reserved %v", slave["reserved_resources"])
+	}
+	if got := unreservedCPUs(); got != 1.0 {
+		t.Fatalf("/state unreserved cpus %v after reserving 1", got)
 	}
 
 	// Errors, with Mesos's codes and messages.

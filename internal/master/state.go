@@ -204,7 +204,10 @@ type agent struct {
 	port         int
 	version      string
 	capabilities []mesospb.AgentInfo_Capability_Type
-	total        resources.Resources
+	total        resources.Resources // replaced when it changes, never edited
+	// totalMaps are total's /state maps, made by the first read after
+	// total changed (agentView.totalMaps) and shared by the later ones.
+	totalMaps atomic.Pointer[totalMaps]
 
 	conn *agentConn // nil when the stream is lost
 	// active agents get offers: connected and not deactivated by an

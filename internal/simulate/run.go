@@ -369,7 +369,7 @@ func descriptorsNeeded(agents, senders, frameworks int) uint64 {
 }
 
 // raiseFileLimit raises RLIMIT_NOFILE to at least n (the child master
-// inherits it), the hard limit too when allowed (root).
+// inherits it), the hard limit too when allowed (CAP_SYS_RESOURCE).
 func raiseFileLimit(n uint64) error {
 	var lim unix.Rlimit
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
@@ -382,6 +382,7 @@ func raiseFileLimit(n uint64) error {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &want); err == nil {
 		return nil
 	}
-	return fmt.Errorf("simulate: this run needs %d open files (agents, connections) but the limit is %d and cannot be raised: run as root or raise it first (ulimit -n %d)",
-		n, lim.Max, n)
+	return fmt.Errorf("simulate: this run needs %d open files (agents, connections) but the limit is %d and cannot be raised "+
+		"(above the hard limit that needs CAP_SYS_RESOURCE, which root has outside a restricted container): "+
+		"raise it first (ulimit -Hn %d; ulimit -n %d) or simulate fewer agents", n, lim.Max, n, n)
 }
