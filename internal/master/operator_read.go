@@ -109,6 +109,13 @@ func (v *agentView) model(visible func([]*mesospb.Resource) []*mesospb.Resource)
 		info = proto.CloneOf(info)
 		info.Id = &mesospb.AgentID{Value: ptr(v.id)}
 	}
+	// All of the total visible: the agent's shared copy (totalMaps).
+	totalEndpoint := visible(v.total)
+	if sameList(totalEndpoint, v.total) {
+		totalEndpoint = v.totalMaps().endpoint
+	} else {
+		totalEndpoint = endpointFormat(totalEndpoint)
+	}
 	m := &masterpb.Response_GetAgents_Agent{
 		AgentInfo:          info,
 		Active:             ptr(v.active),
@@ -116,7 +123,7 @@ func (v *agentView) model(visible func([]*mesospb.Resource) []*mesospb.Resource)
 		Version:            ptr(v.version),
 		Pid:                ptr(v.pid),
 		RegisteredTime:     timeInfo(v.registered),
-		TotalResources:     endpointFormat(visible(v.total)),
+		TotalResources:     totalEndpoint,
 		AllocatedResources: endpointFormat(visible(used)),
 		OfferedResources:   endpointFormat(visible(offered)),
 	}

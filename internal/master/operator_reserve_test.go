@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meso-project/meso/api/v1/masterpb"
 	"github.com/meso-project/meso/api/v1/mesospb"
 	"github.com/meso-project/meso/api/v1/schedulerpb"
 	"github.com/meso-project/meso/internal/pb/agentapipb"
@@ -49,8 +50,19 @@ func TestOperatorReserveUnreserve(t *testing.T) {
 		slave := h.getJSON("/state")["slaves"].([]any)[0].(map[string]any)
 		return slave["unreserved_resources"].(map[string]any)["cpus"]
 	}
-	if got := unreservedCPUs(); got != 2.0 {
-		t.Fatalf("/state unreserved cpus %v before the reservation", got)
+	// So does GET_AGENTS its total_resources.
+	reservedCPUs := func() float64 {
+		pb, _ := h.operatorBoth(&masterpb.Call{Type: masterpb.Call_GET_AGENTS.Enum()})
+		n := 0.0
+		for _, r := range pb.GetGetAgents().GetAgents()[0].GetTotalResources() {
+			if r.GetName() == "cpus" && r.GetRole() == "eng" {
+				n += r.GetScalar().GetValue()
+			}
+		}
+		return n
+	}
+	if got, reserved := unreservedCPUs(), reservedCPUs(); got != 2.0 || reserved != 0 {
+		t.Fatalf("before the reservation: /state unreserved cpus %v, GET_AGENTS reserved cpus %v", got, reserved)
 	}
 
 	// POST /reserve: the offer holding the resources is rescinded (with a
@@ -78,8 +90,8 @@ func TestOperatorReserveUnreserve(t *testing.T) {
 	if r := slave["reserved_resources"].(map[string]any)["eng"].(map[string]any); r["cpus"] != 1.0 {
 		t.Fatalf("/state reserved %v", slave["reserved_resources"])
 	}
-	if got := unreservedCPUs(); got != 1.0 {
-		t.Fatalf("/state unreserved cpus %v after reserving 1", got)
+	if got, reserved := unreservedCPUs(), reservedCPUs(); got != 1.0 || reserved != 1 {
+		t.Fatalf("after reserving 1: /state unreserved cpus %v, GET_AGENTS reserved cpus %v", got, reserved)
 	}
 
 	// Errors, with Mesos's codes and messages.

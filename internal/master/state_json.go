@@ -226,25 +226,34 @@ type agentView struct {
 	maps                *atomic.Pointer[totalMaps] // the agent's (totalMaps)
 }
 
-// totalMaps are an agent's total resources as /state shows them: its
-// "resources" and "unreserved_resources". They change only with the
-// total, which the loop replaces rather than edits, so the reads share
-// them: at 19,000 agents making them on every read was a third of the
-// agents' share of a /state and of its garbage. Nothing writes to them.
+// totalMaps are an agent's total resources as the reads show them: its
+// /state "resources" and "unreserved_resources", and its GET_AGENTS
+// total_resources (endpoint format, all of them visible). They change
+// only with the total, which the loop replaces rather than edits, so the
+// reads share them: at 19,000 agents making them on every read was a
+// third of the agents' share of a /state and of its garbage. Nothing
+// writes to them.
 type totalMaps struct {
 	of                    []*mesospb.Resource // the total they were made from
 	resources, unreserved map[string]any
+	endpoint              []*mesospb.Resource
+}
+
+// sameList reports whether a and b are the same list (not equal ones).
+func sameList(a, b []*mesospb.Resource) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // totalMaps returns the maps of v's total: the agent's, if made from the
 // same total, or new ones (kept for the next read).
 func (v *agentView) totalMaps() *totalMaps {
 	if v.maps != nil {
-		if m := v.maps.Load(); m != nil && len(m.of) == len(v.total) && (len(v.total) == 0 || &m.of[0] == &v.total[0]) {
+		if m := v.maps.Load(); m != nil && sameList(m.of, v.total) {
 			return m
 		}
 	}
-	m := &totalMaps{of: v.total, resources: legacyMap(v.total), unreserved: legacyMap(unreserved(v.total))}
+	m := &totalMaps{of: v.total, resources: legacyMap(v.total), unreserved: legacyMap(unreserved(v.total)),
+		endpoint: endpointFormat(v.total)}
 	if v.maps != nil {
 		v.maps.Store(m)
 	}
