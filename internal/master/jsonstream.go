@@ -51,6 +51,9 @@ func (j *jsonJob) encode(b []byte) []byte {
 				if i > 0 {
 					b = append(b, ',')
 				}
+				if i+1 < len(op.tasks) {
+					codec.Touch(op.tasks[i+1])
+				}
 				b = appendTaskJSON(b, t)
 			}
 		case op.v != nil:

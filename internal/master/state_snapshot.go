@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/meso-project/meso/api/v1/mesospb"
+	"github.com/meso-project/meso/pkg/codec"
 	"github.com/meso-project/meso/pkg/resources"
 )
 
@@ -86,6 +87,9 @@ func (l taskList) appendJSON(b []byte) []byte {
 				// processor in between.
 				runtime.Gosched()
 			}
+		}
+		if i+1 < len(l.tasks) {
+			codec.Touch(l.tasks[i+1])
 		}
 		b = appendTaskJSON(b, t)
 	}

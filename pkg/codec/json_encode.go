@@ -546,6 +546,9 @@ func (e *encoder) appendListParallel(b []byte, f *jsonField, l listValues, n int
 			if i > 0 {
 				buf = append(buf, ',') // every message is shown
 			}
+			if direct && i+1 < hi && pl.ptrs[i+1] != nil {
+				touch(pl.ptrs[i+1], f.sub, touchDepth)
+			}
 			if direct {
 				buf = w.appendListElem(buf, pl, i, f)
 			} else {

@@ -33,6 +33,8 @@ type jsonPlan struct {
 	// goType is the generated Go type (a pointer to a struct) of the
 	// messages whose fields the encoder reads with Go's reflection, or nil.
 	goType reflect.Type
+	// touch are the fields touch reads (goType set).
+	touch []touchField
 }
 
 // The shapes of a field.
@@ -224,6 +226,7 @@ func jsonPlanFor(md protoreflect.MessageDescriptor) *jsonPlan {
 		for _, i := range p.declFields {
 			p.declGo = p.declGo && p.fields[i].goDirect
 		}
+		p.touch = touchFields(p)
 	}
 	for d, p := range plans {
 		jsonPlans.LoadOrStore(d, p)

@@ -199,8 +199,15 @@ func encodeChunk(ch *listChunk) {
 	opts := proto.MarshalOptions{AllowPartial: true, UseCachedSize: true}
 	sizeOpts := proto.MarshalOptions{AllowPartial: true}
 	var b []byte
+	var p *jsonPlan
 	for i := ch.lo; i < ch.hi; i++ {
 		m := ch.l.Get(i).Message().Interface()
+		if p == nil {
+			p = jsonPlanFor(m.ProtoReflect().Descriptor())
+		}
+		if i+1 < ch.hi {
+			touchMessageOf(ch.l.Get(i+1).Message().Interface(), p)
+		}
 		s := sizeOpts.Size(m) // fills the size caches opts then uses
 		b = protowire.AppendTag(b, ch.num, protowire.BytesType)
 		b = protowire.AppendVarint(b, uint64(s))
