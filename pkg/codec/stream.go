@@ -181,7 +181,8 @@ func (n *splitNode) stream(cw *countingWriter, head []byte) []byte {
 				if !cw.write(ch.enc) {
 					return nil
 				}
-				ch.enc = nil // written: the collector may have it
+				putChunkBuf(ch.enc) // written (a writer keeps nothing)
+				ch.enc = nil
 			}
 		default:
 			head = append(head, p.enc...)
@@ -198,7 +199,7 @@ func (n *splitNode) stream(cw *countingWriter, head []byte) []byte {
 func encodeChunk(ch *listChunk) {
 	opts := proto.MarshalOptions{AllowPartial: true, UseCachedSize: true}
 	sizeOpts := proto.MarshalOptions{AllowPartial: true}
-	var b []byte
+	b := getChunkBuf()
 	var p *jsonPlan
 	for i := ch.lo; i < ch.hi; i++ {
 		m := ch.l.Get(i).Message().Interface()
@@ -218,6 +219,24 @@ func encodeChunk(ch *listChunk) {
 		}
 	}
 	ch.enc, ch.bytes = b, len(b)
+}
+
+// chunkBufs are encodeChunk's buffers, back once written: a protobuf
+// GET_STATE at 200,000 tasks holds ~80 MB of them, which made most of its
+// garbage (and so of the collections during reads).
+var chunkBufs sync.Pool // *[]byte
+
+func getChunkBuf() []byte {
+	if bp, ok := chunkBufs.Get().(*[]byte); ok {
+		return (*bp)[:0]
+	}
+	return nil
+}
+
+func putChunkBuf(b []byte) {
+	if cap(b) > 0 {
+		chunkBufs.Put(&b)
+	}
 }
 
 // countingWriter writes to w until its first error, and counts.
