@@ -40,13 +40,13 @@ import (
 //
 // Required fields must be set; a missing one is an error naming its path.
 func MarshalJSON(m proto.Message) ([]byte, error) {
-	return marshalJSON(m, false, minParallel)
+	return marshalJSON(m, false, minParallel, true)
 }
 
 // marshalJSON is MarshalJSON (MarshalJSONV0 with v0), encoding lists of at
-// least minPar messages in parallel.
-func marshalJSON(m proto.Message, v0 bool, minPar int) ([]byte, error) {
-	pieces, err := marshalJSONPieces(m, v0, minPar)
+// least minPar messages in parallel; check: required fields are checked.
+func marshalJSON(m proto.Message, v0 bool, minPar int, check bool) ([]byte, error) {
+	pieces, err := marshalJSONPieces(m, v0, minPar, check)
 	if err != nil {
 		return nil, err
 	}
@@ -58,13 +58,7 @@ func marshalJSON(m proto.Message, v0 bool, minPar int) ([]byte, error) {
 
 // marshalJSONPieces is marshalJSON cut in pieces (their concatenation), as
 // the parallel encoders leave them.
-func marshalJSONPieces(m proto.Message, v0 bool, minPar int) ([][]byte, error) {
-	return marshalJSONPiecesChecked(m, v0, minPar, true)
-}
-
-// marshalJSONPiecesChecked is marshalJSONPieces, checking required fields
-// only if check.
-func marshalJSONPiecesChecked(m proto.Message, v0 bool, minPar int, check bool) ([][]byte, error) {
+func marshalJSONPieces(m proto.Message, v0 bool, minPar int, check bool) ([][]byte, error) {
 	rm := m.ProtoReflect()
 	e := newEncoder(v0)
 	var rope [][]byte
@@ -344,29 +338,13 @@ type goList struct {
 func (l goList) Len() int                     { return l.rv.Len() }
 func (l goList) Get(i int) protoreflect.Value { return goValue(l.f, l.rv.Index(i)) }
 
-// goValue converts rv, a Go value of f's values, to a protoreflect.Value.
+// goValue converts rv, an addressable Go value of f's values (a list's
+// element), to a protoreflect.Value.
 func goValue(f *jsonField, rv reflect.Value) protoreflect.Value {
-	switch f.kind {
-	case protoreflect.BoolKind:
-		return protoreflect.ValueOfBool(rv.Bool())
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
-		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		return protoreflect.ValueOfInt64(rv.Int())
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind,
-		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return protoreflect.ValueOfUint64(rv.Uint())
-	case protoreflect.FloatKind, protoreflect.DoubleKind:
-		return protoreflect.ValueOfFloat64(rv.Float())
-	case protoreflect.StringKind:
-		return protoreflect.ValueOfString(rv.String())
-	case protoreflect.BytesKind:
-		return protoreflect.ValueOfBytes(rv.Bytes())
-	case protoreflect.EnumKind:
-		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(rv.Int()))
-	case protoreflect.MessageKind, protoreflect.GroupKind:
+	if f.kind == protoreflect.MessageKind || f.kind == protoreflect.GroupKind {
 		return protoreflect.ValueOfMessage(rv.Interface().(protoreflect.ProtoMessage).ProtoReflect())
 	}
-	panic(fmt.Sprintf("codec: unknown field kind %v", f.kind))
+	return loadValue(f, rv.Addr().UnsafePointer())
 }
 
 // listValues is what appendListField reads a list from.

@@ -422,7 +422,7 @@ func checkJSONEquivalent(t testing.TB, m proto.Message) {
 	for _, v0 := range []bool{false, true} {
 		want, wantErr := oldMarshalJSON(m, v0)
 		for _, pmin := range parallelMins {
-			got, err := marshalJSON(m, v0, pmin)
+			got, err := marshalJSON(m, v0, pmin, true)
 			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
 				t.Fatalf("%s (v0 %v, min %d): error %v, the old encoder %v", m.ProtoReflect().Descriptor().FullName(), v0, pmin, err, wantErr)
 			}
@@ -523,7 +523,7 @@ func TestMarshalMissingRequiredInBigList(t *testing.T) {
 			if _, err := marshalProtobuf(m, pmin); fmt.Sprint(err) != want.Error() {
 				t.Errorf("protobuf, min %d: %v, want %v", pmin, err, want)
 			}
-			if _, err := marshalJSON(m, false, pmin); fmt.Sprint(err) != want.Error() {
+			if _, err := marshalJSON(m, false, pmin, true); fmt.Sprint(err) != want.Error() {
 				t.Errorf("JSON, min %d: %v, want %v", pmin, err, want)
 			}
 		}
@@ -629,7 +629,7 @@ func BenchmarkMarshalListSize(b *testing.B) {
 		}{{"parallel", 1}, {"sequential", math.MaxInt}} {
 			b.Run(fmt.Sprintf("%d/json/%s", n, par.name), func(b *testing.B) {
 				for b.Loop() {
-					if _, err := marshalJSON(m, false, par.min); err != nil {
+					if _, err := marshalJSON(m, false, par.min, true); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -250,7 +250,6 @@ type listChunk struct {
 	num    protowire.Number
 	l      protoreflect.List
 	lo, hi int
-	sizes  []int  // protobuf: the elements' sizes, from lo
 	bytes  int    // protobuf: the chunk's encoding's size
 	off    int    // protobuf: where in the output the chunk starts
 	enc    []byte // protobuf: the chunk's encoding, when held (encodeChunk)
@@ -299,9 +298,9 @@ func allComplete(plain []protoreflect.Message, chunks []*listChunk, each func(*l
 // field-number order, then the unknown ones, and a list of messages as
 // each element's tag, length and bytes: the output is byte for byte
 // proto.Marshal's (up to the order of map entries, which is random there).
-// Its elements are sized on several goroutines (which fills their size
-// caches), the output allocated once at its exact size, then the elements
-// marshalled on several goroutines into their places.
+// The big lists' chunks are encoded on several goroutines (encodeChunk),
+// then the output allocated once at its exact size and the chunks copied
+// into their places.
 func marshalProtobuf(m proto.Message, minPar int) ([]byte, error) {
 	rm := m.ProtoReflect()
 	var t *splitNode
@@ -312,15 +311,7 @@ func marshalProtobuf(m proto.Message, minPar int) ([]byte, error) {
 		return marshalProtobufPlain(m, true)
 	}
 	plain, chunks := t.chunks()
-	sizeOpts := proto.MarshalOptions{AllowPartial: true}
-	if !allComplete(plain, chunks, func(ch *listChunk) {
-		ch.sizes = make([]int, ch.hi-ch.lo)
-		for i := ch.lo; i < ch.hi; i++ {
-			s := sizeOpts.Size(ch.l.Get(i).Message().Interface())
-			ch.sizes[i-ch.lo] = s
-			ch.bytes += protowire.SizeTag(ch.num) + protowire.SizeBytes(s)
-		}
-	}) {
+	if !allComplete(plain, chunks, encodeChunk) {
 		if err := missingRequired(rm); err != nil {
 			return nil, err
 		}
@@ -333,29 +324,10 @@ func marshalProtobuf(m proto.Message, minPar int) ([]byte, error) {
 	if end := t.write(out, 0); end != len(out) {
 		return nil, fmt.Errorf("codec: marshal %s: wrote %d bytes of %d", rm.Descriptor().FullName(), end, len(out))
 	}
-	marshalOpts := proto.MarshalOptions{AllowPartial: true, UseCachedSize: true}
-	var failed atomic.Bool
-	parallel(len(chunks), func(c int) {
-		ch := chunks[c]
-		end := ch.off + ch.bytes
-		b := out[ch.off:ch.off:end]
-		for i := ch.lo; i < ch.hi; i++ {
-			b = protowire.AppendTag(b, ch.num, protowire.BytesType)
-			b = protowire.AppendVarint(b, uint64(ch.sizes[i-ch.lo]))
-			var err error
-			if b, err = marshalOpts.MarshalAppend(b, ch.l.Get(i).Message().Interface()); err != nil {
-				failed.Store(true)
-				return
-			}
-		}
-		// The sizes cached may be stale only if a message changed while
-		// being encoded; then b outgrew its place and was moved.
-		if len(b) != ch.bytes || ch.bytes > 0 && &b[0] != &out[ch.off] {
-			failed.Store(true)
-		}
-	})
-	if failed.Load() {
-		return marshalProtobufPlain(m, true)
+	for _, ch := range chunks {
+		copy(out[ch.off:ch.off+ch.bytes], ch.enc)
+		putChunkBuffer(ch.enc)
+		ch.enc = nil
 	}
 	return out, nil
 }

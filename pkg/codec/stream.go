@@ -88,14 +88,11 @@ func wholeEncoding(b []byte) *Encoding { return &Encoding{size: len(b), whole: b
 func newJSONEncoding(m proto.Message, v0 bool, minPar int, check bool) (*Encoding, error) {
 	rm := m.ProtoReflect()
 	if runtime.GOMAXPROCS(0) < 2 || !holdsBigList(rm, jsonPlanFor(rm.Descriptor()), minPar, 0) {
-		pieces, err := marshalJSONPiecesChecked(m, v0, minPar, check)
+		b, err := marshalJSON(m, v0, minPar, check)
 		if err != nil {
 			return nil, err
 		}
-		if len(pieces) == 1 {
-			return wholeEncoding(pieces[0]), nil
-		}
-		return wholeEncoding(join(pieces)), nil
+		return wholeEncoding(b), nil
 	}
 	// The encoder checks required fields as it writes, too late for an
 	// answer already sent: they are checked first, on every core.
@@ -122,8 +119,8 @@ func newJSONEncoding(m proto.Message, v0 bool, minPar int, check bool) (*Encodin
 }
 
 // newProtobufEncoding is NewEncoding(Protobuf): marshalProtobuf's checks
-// (unless !check), sizes and layout, then its chunks written in order as
-// they are encoded.
+// (unless !check), chunks (encodeChunk) and layout; WriteTo writes them in
+// order.
 func newProtobufEncoding(m proto.Message, minPar int, check bool) (*Encoding, error) {
 	rm := m.ProtoReflect()
 	var t *splitNode
@@ -181,7 +178,7 @@ func (n *splitNode) stream(cw *countingWriter, head []byte) []byte {
 				if !cw.write(ch.enc) {
 					return nil
 				}
-				putChunkBuf(ch.enc) // written (a writer keeps nothing)
+				putChunkBuffer(ch.enc) // written (a writer keeps nothing)
 				ch.enc = nil
 			}
 		default:
@@ -199,15 +196,17 @@ func (n *splitNode) stream(cw *countingWriter, head []byte) []byte {
 func encodeChunk(ch *listChunk) {
 	opts := proto.MarshalOptions{AllowPartial: true, UseCachedSize: true}
 	sizeOpts := proto.MarshalOptions{AllowPartial: true}
-	b := getChunkBuf()
+	b := (*chunkBuffers.Get().(*[]byte))[:0]
 	var p *jsonPlan
+	next := ch.l.Get(ch.lo).Message().Interface()
 	for i := ch.lo; i < ch.hi; i++ {
-		m := ch.l.Get(i).Message().Interface()
+		m := next
 		if p == nil {
 			p = jsonPlanFor(m.ProtoReflect().Descriptor())
 		}
 		if i+1 < ch.hi {
-			touchMessageOf(ch.l.Get(i+1).Message().Interface(), p)
+			next = ch.l.Get(i + 1).Message().Interface()
+			touchMessageOf(next, p)
 		}
 		s := sizeOpts.Size(m) // fills the size caches opts then uses
 		b = protowire.AppendTag(b, ch.num, protowire.BytesType)
@@ -221,21 +220,13 @@ func encodeChunk(ch *listChunk) {
 	ch.enc, ch.bytes = b, len(b)
 }
 
-// chunkBufs are encodeChunk's buffers, back once written: a protobuf
-// GET_STATE at 200,000 tasks holds ~80 MB of them, which made most of its
-// garbage (and so of the collections during reads).
-var chunkBufs sync.Pool // *[]byte
-
-func getChunkBuf() []byte {
-	if bp, ok := chunkBufs.Get().(*[]byte); ok {
-		return (*bp)[:0]
-	}
-	return nil
-}
-
-func putChunkBuf(b []byte) {
-	if cap(b) > 0 {
-		chunkBufs.Put(&b)
+// putChunkBuffer gives a chunk's encoding, written, back to chunkBuffers:
+// a protobuf GET_STATE at 200,000 tasks holds ~80 MB of them, which were
+// most of its garbage.
+func putChunkBuffer(b []byte) {
+	if cap(b) > 0 && cap(b) <= 4<<20 { // one huge chunk's buffer is not kept
+		b = b[:0]
+		chunkBuffers.Put(&b)
 	}
 }
 
@@ -352,10 +343,7 @@ func EncodeInOrder(jobs iter.Seq[func([]byte) []byte], workers, window int, writ
 			stopped.Store(true)
 			close(stop)
 		}
-		if b := sl.out; b != nil && cap(b) <= 4<<20 { // one huge job's buffer is not kept
-			b = b[:0]
-			chunkBuffers.Put(&b)
-		}
+		putChunkBuffer(sl.out)
 	}
 	wg.Wait()
 }

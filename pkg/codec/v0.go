@@ -67,7 +67,7 @@ func EnumNameV0(e protoreflect.Enum) string {
 // declared only in v0 are written with their v0 names instead of being
 // treated as unset.
 func MarshalJSONV0(m proto.Message) ([]byte, error) {
-	return marshalJSON(m, true, minParallel)
+	return marshalJSON(m, true, minParallel, true)
 }
 
 // UnmarshalJSONV0 is [UnmarshalJSON] for documents Mesos writes from its v0
