@@ -73,6 +73,7 @@ type config struct {
 	baseline     time.Duration
 	callInterval time.Duration
 	masterFlags  string
+	masterEnv    string
 	cpuProfile   string
 	trace        string
 	profilePhase string
@@ -93,6 +94,7 @@ func main() {
 	flag.DurationVar(&cfg.baseline, "baseline", 5*time.Second, "scheduler calls measured before the reads")
 	flag.DurationVar(&cfg.callInterval, "call_interval", 20*time.Millisecond, "time between the scheduler's calls")
 	flag.StringVar(&cfg.masterFlags, "master_flags", "", "more flags for `meso master`, space-separated")
+	flag.StringVar(&cfg.masterEnv, "master_env", "", "more environment for `meso master` (NAME=value ...), space-separated")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the master during -profile_phase to this file (runs the master with --enable_pprof)")
 	flag.StringVar(&cfg.trace, "trace", "", "write an execution trace of the master during -profile_phase to this file (go tool trace; runs the master with --enable_pprof)")
 	flag.StringVar(&cfg.profilePhase, "profile_phase", "reregister", "what -cpuprofile and -trace cover: reregister or reads")
@@ -142,7 +144,7 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.cpuProfile != "" || cfg.trace != "" {
 		extra = append(extra, "--enable_pprof")
 	}
-	m, err := newMasterProc(bin, work, extra)
+	m, err := newMasterProc(bin, work, extra, strings.Fields(cfg.masterEnv))
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func raiseNoFile(want uint64) error {
 // and --work_dir (its registry) across restarts.
 type masterProc struct {
 	bin, addr, workDir, logDir string
-	extra                      []string
+	extra, env                 []string
 	starts                     int
 	logPath                    string
 	cmd                        *exec.Cmd
@@ -55,7 +55,7 @@ type masterProc struct {
 	http                       *http.Client
 }
 
-func newMasterProc(bin, work string, extra []string) (*masterProc, error) {
+func newMasterProc(bin, work string, extra, env []string) (*masterProc, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -63,7 +63,7 @@ func newMasterProc(bin, work string, extra []string) (*masterProc, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	return &masterProc{bin: bin, addr: "127.0.0.1:" + strconv.Itoa(port), workDir: filepath.Join(work, "master"),
-		logDir: work, extra: extra,
+		logDir: work, extra: extra, env: env,
 		http: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}}, nil
 }
 
@@ -79,6 +79,7 @@ func (m *masterProc) start() error {
 		"--registry=replicated_log"}, m.extra...)
 	cmd := exec.Command(m.bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), m.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()

@@ -288,6 +288,7 @@ func (s *state) setAgent(a *agent) {
 		s.unindexPID(old)
 	}
 	s.agents[a.id] = a
+	s.agentOrder = nil
 	s.byPID[a.pid] = append(s.byPID[a.pid], a)
 }
 
@@ -1023,6 +1024,7 @@ func (s *state) removeAgent(a *agent, unreachable bool, cause string) {
 		}
 	}
 	delete(s.agents, a.id)
+	s.agentOrder = nil
 	s.unindexPID(a)
 	if unreachable {
 		s.unreachable[a.id] = now

@@ -165,7 +165,7 @@ func (wk *jsonWalker) walk(v any) {
 		walkList(wk, v)
 	case taskList:
 		if v.sort {
-			v.sortTasks()
+			v.tasks = sortedTasksByID(nil, v.tasks)
 		}
 		wk.char('[')
 		for i := 0; i < len(v.tasks) && !wk.stopped; i += jobTasks {

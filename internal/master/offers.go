@@ -77,6 +77,7 @@ func (s *state) newOffer(f *framework, a *agent, role string, res []*mesospb.Res
 	s.offers[id] = o
 	f.offers[id] = o
 	a.offers[id] = o
+	a.offersGen++
 	if s.cfg.OfferTimeout > 0 {
 		o.timer = s.m.after(s.cfg.OfferTimeout, func() {
 			if cur := s.offers[id]; cur == o {
@@ -142,6 +143,7 @@ func (s *state) dropOffer(o *offer) {
 	}
 	if a := s.agents[o.agentID]; a != nil {
 		delete(a.offers, o.id)
+		a.offersGen++
 	}
 }
 

@@ -72,8 +72,9 @@ func (s *state) viewAgentsWith(tasks func() [][]*mesospb.Task) func() *masterpb.
 	return func() *masterpb.Response_GetAgents {
 		if tasks != nil {
 			used := usedByAgent(tasks())
-			for _, v := range views {
-				v.usedTasks = used[v.id]
+			for i, v := range views {
+				views[i] = new(*v) // the agent's shared view: added to on a copy
+				views[i].usedTasks = used[v.id]
 			}
 		}
 		out := &masterpb.Response_GetAgents{Agents: make([]*masterpb.Response_GetAgents_Agent, len(views))}
@@ -321,10 +322,7 @@ func (s *state) viewTasksLive() (build func() *masterpb.Response_GetTasks, live 
 	for _, f := range s.allFrameworks() {
 		var ts []*mesospb.Task
 		if s.view == nil {
-			ts = make([]*mesospb.Task, 0, len(f.tasks))
-			for _, t := range f.tasks {
-				ts = append(ts, t)
-			}
+			ts = s.liveTasks(f)
 		} else {
 			ts = s.visibleTasks(f, sortedTasks(f.tasks))
 		}
@@ -338,8 +336,7 @@ func (s *state) viewTasksLive() (build func() *masterpb.Response_GetTasks, live 
 	}
 	return func() *masterpb.Response_GetTasks {
 		for _, ts := range live {
-			sortTasksByID(ts)
-			out.Tasks = append(out.Tasks, ts...)
+			out.Tasks = sortedTasksByID(out.Tasks, ts)
 		}
 		return out
 	}, live
@@ -358,23 +355,19 @@ func (s *state) viewState() func() *masterpb.Response_GetState {
 	executors := s.getExecutors()
 	var frameworks func() *masterpb.Response_GetFrameworks
 	var agents func() *masterpb.Response_GetAgents
-	var lists [][]*mesospb.Task // copies of live, for the agents
 	if s.view == nil {
 		frameworks = s.viewFrameworksWith(live)
 		// The agents' used resources come from the same snapshots, off
 		// the loop (in any order: used() sorts them by ID).
-		agents = s.viewAgentsWith(func() [][]*mesospb.Task { return lists })
+		agents = s.viewAgentsWith(func() [][]*mesospb.Task { return live })
 	} else {
 		frameworks, agents = s.viewFrameworks(), s.viewAgents()
 	}
 	return func() *masterpb.Response_GetState {
 		// The agents are built beside the tasks and frameworks: grouping
 		// 200,000 tasks by agent is memory-bound work on one core that
-		// would otherwise leave the other idle. They read copies of the
-		// lists, which tasks() sorts meanwhile.
-		for _, l := range live {
-			lists = append(lists, slices.Clone(l))
-		}
+		// would otherwise leave the other idle. Both read the lists, and
+		// tasks() sorts copies.
 		var byAgent *masterpb.Response_GetAgents
 		var wg sync.WaitGroup
 		wg.Go(func() { byAgent = agents() })

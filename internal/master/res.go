@@ -149,12 +149,20 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// sortedAgents is every agent, by ID. The order is kept until an agent
+// is added or removed (setAgent, removeAgent): every /state and GET_STATE walks the agents in it, and
+// sorting 20,000 of them per read was a fifth of the read's time on the
+// loop. Callers must not change the slice.
 func (s *state) sortedAgents() []*agent {
+	if s.agentOrder != nil {
+		return s.agentOrder
+	}
 	out := make([]*agent, 0, len(s.agents))
 	for _, a := range s.agents {
 		out = append(out, a)
 	}
 	slices.SortFunc(out, func(a, b *agent) int { return cmp.Compare(a.id, b.id) })
+	s.agentOrder = out
 	return out
 }
 

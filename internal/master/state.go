@@ -34,6 +34,7 @@ type state struct {
 	completedFrameworks []*framework          // oldest first, bounded
 
 	agents      map[string]*agent    // registered agents (connected or not)
+	agentOrder  []*agent             // agents by ID (sortedAgents); nil: to be made
 	byPID       map[string][]*agent  // s.agents by pid (agentAtPID); see setAgent
 	intern      interner             // what re-registered tasks share (intern.go)
 	unreachable map[string]time.Time // agents marked unreachable, by ID
@@ -137,9 +138,14 @@ type framework struct {
 
 	suppressed map[string]bool // suppressed roles
 
-	tasks            map[string]*mesospb.Task // non-terminal and terminal-unacked
-	completedTasks   []*mesospb.Task          // bounded, oldest first
-	unreachableTasks []*mesospb.Task          // bounded, oldest first
+	tasks map[string]*mesospb.Task // non-terminal and terminal-unacked
+	// live is a list of tasks' values for the reads (liveTasks), made by
+	// the first read after tasks changed and shared by the later ones;
+	// liveOK says it is current. Nothing writes to it once made.
+	live             []*mesospb.Task
+	liveOK           bool
+	completedTasks   []*mesospb.Task // bounded, oldest first
+	unreachableTasks []*mesospb.Task // bounded, oldest first
 	offers           map[string]*offer
 	// executors by agent ID then executor ID.
 	executors map[string]map[string]*mesospb.ExecutorInfo
@@ -225,6 +231,15 @@ type agent struct {
 	offers    map[string]*offer
 	// killed remembers kills sent while the agent might not have got them.
 	killed map[string]map[string]bool
+
+	// executorsGen and offersGen count the changes to executors and
+	// offers (maps the loop edits in place), for the view's key.
+	executorsGen, offersGen uint64
+	// view is the agent's last unfiltered agentView and viewKey what it
+	// was made from (viewAgentOnly): the reads share it while the key
+	// holds. Nothing writes to a view once made.
+	view    *agentView
+	viewKey agentViewKey
 }
 
 func (a *agent) connected() bool { return a.conn != nil }

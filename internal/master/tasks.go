@@ -378,6 +378,7 @@ func (s *state) indexTask(f *framework, a *agent, task *mesospb.Task) {
 	id := task.GetTaskId().GetValue()
 	if f != nil {
 		f.tasks[id] = task
+		f.liveOK = false
 	}
 	if a != nil {
 		if a.tasks[task.GetFrameworkId().GetValue()] == nil {
@@ -392,6 +393,7 @@ func (s *state) addExecutor(f *framework, a *agent, e *mesospb.ExecutorInfo) {
 		a.executors[f.id] = map[string]*mesospb.ExecutorInfo{}
 	}
 	a.executors[f.id][e.GetExecutorId().GetValue()] = e
+	a.executorsGen++
 	if f.executors[a.id] == nil {
 		f.executors[a.id] = map[string]*mesospb.ExecutorInfo{}
 	}
@@ -404,6 +406,7 @@ func (s *state) removeExecutor(agentID, frameworkID, executorID string) {
 	if a := s.agents[agentID]; a != nil {
 		e = a.executors[frameworkID][executorID]
 		delete(a.executors[frameworkID], executorID)
+		a.executorsGen++
 		if len(a.executors[frameworkID]) == 0 {
 			delete(a.executors, frameworkID)
 		}
@@ -439,6 +442,7 @@ func (s *state) replaceTask(t, c *mesospb.Task) {
 	fid, tid := t.GetFrameworkId().GetValue(), t.GetTaskId().GetValue()
 	if f := s.frameworks[fid]; f != nil && f.tasks[tid] == t {
 		f.tasks[tid] = c
+		f.liveOK = false
 	}
 	if a := s.agents[t.GetAgentId().GetValue()]; a != nil && a.tasks[fid][tid] == t {
 		a.tasks[fid][tid] = c
@@ -549,6 +553,7 @@ func (s *state) removeTask(t *mesospb.Task, unreachable bool) {
 	}
 	if f.tasks[tid] == t {
 		delete(f.tasks, tid)
+		f.liveOK = false
 	}
 	if unreachable {
 		f.unreachableTasks = appendBounded(f.unreachableTasks, t, s.cfg.MaxUnreachableTasksPerFramework)
